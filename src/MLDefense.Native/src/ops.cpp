@@ -71,7 +71,7 @@ BINARY_SCALAR(le, at::le(*a, scalar_for(*a, s)))
 BINARY_SCALAR(gt, at::gt(*a, scalar_for(*a, s)))
 BINARY_SCALAR(ge, at::ge(*a, scalar_for(*a, s)))
 
-MLD_API Tensor* mld_tensor_add(const Tensor* a, const Tensor* b, double alpha) { MLD_TRY_TENSOR(at::add(*a, *b, alpha)) }
+MLD_API Tensor* mld_tensor_add(const Tensor* a, const Tensor* b, double alpha) { MLD_TRY_TENSOR(at::add(*a, *b, mld::scalar_for(*a, alpha))) }
 MLD_API Tensor* mld_tensor_scalar_pow(double base, const Tensor* e) { MLD_TRY_TENSOR(at::pow(base, *e)) }
 MLD_API Tensor* mld_tensor_where(const Tensor* cond, const Tensor* a, const Tensor* b) { MLD_TRY_TENSOR(at::where(*cond, *a, *b)) }
 

@@ -1,4 +1,5 @@
 // Tensor creation, inspection, conversion and copies to and from host memory.
+// Factories use torch:: (not at::) functions: only those honour requires_grad in the options.
 #include "mld.h"
 #include <cstring>
 
@@ -14,15 +15,15 @@ MLD_API Tensor* mld_tensor_from_data(const void* data, const int64_t* shape, int
   }()))
 }
 
-MLD_API Tensor* mld_tensor_empty(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::empty(dims(shape, ndim), options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_zeros(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::zeros(dims(shape, ndim), options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_ones(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::ones(dims(shape, ndim), options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_full(const int64_t* shape, int64_t ndim, double value, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::full(dims(shape, ndim), value, options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_rand(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::rand(dims(shape, ndim), options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_randn(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(at::randn(dims(shape, ndim), options(dtype, dt, di, rg))) }
-MLD_API Tensor* mld_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int64_t ndim, int dtype, int dt, int di) { MLD_TRY_TENSOR(at::randint(low, high, dims(shape, ndim), options(dtype, dt, di, false))) }
-MLD_API Tensor* mld_tensor_arange(double start, double end, double step, int dtype, int dt, int di) { MLD_TRY_TENSOR(at::arange(start, end, step, options(dtype, dt, di, false))) }
-MLD_API Tensor* mld_tensor_randperm(int64_t n, int dt, int di) { MLD_TRY_TENSOR(at::randperm(n, options(static_cast<int>(at::kLong), dt, di, false))) }
+MLD_API Tensor* mld_tensor_empty(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::empty(dims(shape, ndim), options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_zeros(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::zeros(dims(shape, ndim), options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_ones(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::ones(dims(shape, ndim), options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_full(const int64_t* shape, int64_t ndim, double value, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::full(dims(shape, ndim), value, options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_rand(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::rand(dims(shape, ndim), options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_randn(const int64_t* shape, int64_t ndim, int dtype, int dt, int di, int rg) { MLD_TRY_TENSOR(torch::randn(dims(shape, ndim), options(dtype, dt, di, rg))) }
+MLD_API Tensor* mld_tensor_randint(int64_t low, int64_t high, const int64_t* shape, int64_t ndim, int dtype, int dt, int di) { MLD_TRY_TENSOR(torch::randint(low, high, dims(shape, ndim), options(dtype, dt, di, false))) }
+MLD_API Tensor* mld_tensor_arange(double start, double end, double step, int dtype, int dt, int di) { MLD_TRY_TENSOR(torch::arange(start, end, step, options(dtype, dt, di, false))) }
+MLD_API Tensor* mld_tensor_randperm(int64_t n, int dt, int di) { MLD_TRY_TENSOR(torch::randperm(n, options(static_cast<int>(at::kLong), dt, di, false))) }
 
 MLD_API int64_t mld_tensor_ndim(const Tensor* t) { return t->dim(); }
 MLD_API void mld_tensor_shape(const Tensor* t, int64_t* out) { for (int64_t i = 0; i < t->dim(); ++i) out[i] = t->size(i); }
@@ -70,7 +71,7 @@ MLD_API int mld_tensor_zero_(Tensor* t) { MLD_TRY(t->zero_()) }
 MLD_API int mld_tensor_fill_(Tensor* t, double v) { MLD_TRY(t->fill_(mld::scalar_for(*t, v))) }
 MLD_API int mld_tensor_uniform_(Tensor* t, double low, double high) { MLD_TRY(t->uniform_(low, high)) }
 MLD_API int mld_tensor_normal_(Tensor* t, double mean, double std) { MLD_TRY(t->normal_(mean, std)) }
-MLD_API int mld_tensor_add_(Tensor* t, const Tensor* other, double alpha) { MLD_TRY(t->add_(*other, alpha)) }
+MLD_API int mld_tensor_add_(Tensor* t, const Tensor* other, double alpha) { MLD_TRY(t->add_(*other, mld::scalar_for(*t, alpha))) }
 MLD_API int mld_tensor_mul_scalar_(Tensor* t, double v) { MLD_TRY(t->mul_(v)) }
 MLD_API int mld_tensor_clamp_(Tensor* t, double low, double high) { MLD_TRY(t->clamp_(low, high)) }
 
