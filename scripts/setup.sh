@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what MLDefense needs from Debian's archive, only when it is missing (idempotent, non-interactive).
+#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev
+#   scripts/setup.sh main   the above + python3-torch (the speed reference) + dataset-fashion-mnist
+set -euo pipefail
+
+packages=(cmake g++ libtorch-dev libstb-dev)
+if [ "${1:-test}" = main ]; then
+  packages+=(python3-torch dataset-fashion-mnist)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "MLDefense setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "MLDefense setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v dotnet >/dev/null || { echo "MLDefense setup: the .NET 10 SDK is required (dotnet was not found on PATH)" >&2; exit 1; }
