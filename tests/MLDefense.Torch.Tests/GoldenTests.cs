@@ -207,6 +207,20 @@ public sealed class GoldenTests
     }, minGradients: 35);
 
     [TestMethod]
+    public void SplitWithSizesMustCoverTheDimension()
+    {
+        using var scope = torch.NewDisposeScope();
+        var x = torch.arange(5, ScalarType.Float64);
+        // PyTorch: x.split([2]) raises (split_with_sizes), x.split(2) gives three pieces.
+        Assert.ThrowsExactly<ArgumentException>(() => x.split([2L], 0));
+        Assert.ThrowsExactly<TorchException>(() => x.split([2L, 2L], 0));
+        Assert.AreEqual(3, x.split(2, 0).Length);
+        var whole = x.split([5L], 0);
+        Assert.AreEqual(1, whole.Length);
+        CollectionAssert.AreEqual(new double[] { 0, 1, 2, 3, 4 }, whole[0].data<double>());
+    }
+
+    [TestMethod]
     public void NeuralNetworkFunctions() => Check("nn", g =>
     {
         g.Case("conv2d_bias", x => F.conv2d(x[0], x[1], x[2]));
