@@ -46,8 +46,14 @@ public sealed partial class Tensor
 
     /// <summary>Splits into pieces of <paramref name="split_size"/> along dim (the last may be smaller).</summary>
     public unsafe Tensor[] split(long split_size, long dim = 0) => SplitCore([split_size], dim);
-    /// <summary>Splits into pieces of the given sizes along dim.</summary>
-    public unsafe Tensor[] split(long[] split_sizes, long dim = 0) => SplitCore(split_sizes, dim);
+    /// <summary>Splits into pieces of the given sizes along dim (they must add up to the dimension's size).</summary>
+    public unsafe Tensor[] split(long[] split_sizes, long dim = 0)
+    {
+        // The native call reads one size as a piece length (split_size); a one-element list must cover the dimension, as in PyTorch.
+        if (split_sizes.Length == 1 && split_sizes[0] != size(dim))
+            throw new ArgumentException($"split: split_sizes [{split_sizes[0]}] must sum to {size(dim)}, the size of dimension {dim}.", nameof(split_sizes));
+        return SplitCore(split_sizes, dim);
+    }
 
     private unsafe Tensor[] SplitCore(long[] sizes, long dim)
     {

@@ -76,25 +76,34 @@ MLD_API Tensor* mld_tensor_scalar_pow(double base, const Tensor* e) { MLD_TRY_TE
 MLD_API Tensor* mld_tensor_where(const Tensor* cond, const Tensor* a, const Tensor* b) { MLD_TRY_TENSOR(at::where(*cond, *a, *b)) }
 
 // NaN bounds mean "no bound on that side".
+// Integral bounds keep an integer tensor integral, as Python numbers do (scalar_for).
 MLD_API Tensor* mld_tensor_clamp(const Tensor* a, double low, double high) {
-  MLD_TRY_TENSOR(at::clamp(*a, std::isnan(low) ? c10::optional<at::Scalar>() : at::Scalar(low),
-                           std::isnan(high) ? c10::optional<at::Scalar>() : at::Scalar(high)))
+  MLD_TRY_TENSOR(at::clamp(*a, std::isnan(low) ? c10::optional<at::Scalar>() : scalar_for(*a, low),
+                           std::isnan(high) ? c10::optional<at::Scalar>() : scalar_for(*a, high)))
 }
 MLD_API Tensor* mld_tensor_clamp_tensor(const Tensor* a, const Tensor* low, const Tensor* high) {
   MLD_TRY_TENSOR(at::clamp(*a, mld::optional_tensor(low), mld::optional_tensor(high)))
 }
 
 // Reductions over dims (count 0 with `all` semantics is handled on the C# side).
+// var/std/norm: count 0 reduces over every dimension; with keepdim the result keeps them all as size 1 (as PyTorch).
+static std::vector<int64_t> all_dims(const Tensor& a) {
+  std::vector<int64_t> d(static_cast<size_t>(a.dim()));
+  for (int64_t i = 0; i < a.dim(); ++i) d[static_cast<size_t>(i)] = i;
+  return d;
+}
 MLD_API Tensor* mld_tensor_sum_dims(const Tensor* a, const int64_t* d, int64_t n, int keepdim) { MLD_TRY_TENSOR(a->sum(dims(d, n), keepdim != 0)) }
 MLD_API Tensor* mld_tensor_mean_dims(const Tensor* a, const int64_t* d, int64_t n, int keepdim) { MLD_TRY_TENSOR(a->mean(dims(d, n), keepdim != 0)) }
 MLD_API Tensor* mld_tensor_var(const Tensor* a, const int64_t* d, int64_t n, int unbiased, int keepdim) {
-  MLD_TRY_TENSOR(n == 0 ? at::var(*a, unbiased != 0) : at::var(*a, dims(d, n), unbiased != 0, keepdim != 0))
+  MLD_TRY_TENSOR(n == 0 && keepdim == 0 ? at::var(*a, unbiased != 0)
+                                         : at::var(*a, n == 0 ? at::IntArrayRef(all_dims(*a)) : dims(d, n), unbiased != 0, keepdim != 0))
 }
 MLD_API Tensor* mld_tensor_std(const Tensor* a, const int64_t* d, int64_t n, int unbiased, int keepdim) {
-  MLD_TRY_TENSOR(n == 0 ? at::std(*a, unbiased != 0) : at::std(*a, dims(d, n), unbiased != 0, keepdim != 0))
+  MLD_TRY_TENSOR(n == 0 && keepdim == 0 ? at::std(*a, unbiased != 0)
+                                         : at::std(*a, n == 0 ? at::IntArrayRef(all_dims(*a)) : dims(d, n), unbiased != 0, keepdim != 0))
 }
 MLD_API Tensor* mld_tensor_norm(const Tensor* a, double p, const int64_t* d, int64_t n, int keepdim) {
-  MLD_TRY_TENSOR(n == 0 ? at::norm(*a, p) : at::norm(*a, p, dims(d, n), keepdim != 0))
+  MLD_TRY_TENSOR(n == 0 && keepdim == 0 ? at::norm(*a, p) : at::norm(*a, p, n == 0 ? at::IntArrayRef(all_dims(*a)) : dims(d, n), keepdim != 0))
 }
 MLD_API Tensor* mld_tensor_logsumexp(const Tensor* a, const int64_t* d, int64_t n, int keepdim) { MLD_TRY_TENSOR(at::logsumexp(*a, dims(d, n), keepdim != 0)) }
 MLD_API int mld_tensor_max_dim(const Tensor* a, int64_t dim, int keepdim, Tensor** values, Tensor** indices) {
@@ -104,10 +113,10 @@ MLD_API int mld_tensor_min_dim(const Tensor* a, int64_t dim, int keepdim, Tensor
   MLD_TRY(({ auto r = at::min(*a, dim, keepdim != 0); *values = mld::wrap(std::get<0>(r)); *indices = mld::wrap(std::get<1>(r)); }))
 }
 MLD_API Tensor* mld_tensor_argmax(const Tensor* a, int64_t dim, int has_dim, int keepdim) {
-  MLD_TRY_TENSOR(has_dim ? at::argmax(*a, dim, keepdim != 0) : at::argmax(*a))
+  MLD_TRY_TENSOR(at::argmax(*a, has_dim ? c10::optional<int64_t>(dim) : c10::nullopt, keepdim != 0))
 }
 MLD_API Tensor* mld_tensor_argmin(const Tensor* a, int64_t dim, int has_dim, int keepdim) {
-  MLD_TRY_TENSOR(has_dim ? at::argmin(*a, dim, keepdim != 0) : at::argmin(*a))
+  MLD_TRY_TENSOR(at::argmin(*a, has_dim ? c10::optional<int64_t>(dim) : c10::nullopt, keepdim != 0))
 }
 MLD_API int mld_tensor_topk(const Tensor* a, int64_t k, int64_t dim, int largest, int sorted, Tensor** values, Tensor** indices) {
   MLD_TRY(({ auto r = at::topk(*a, k, dim, largest != 0, sorted != 0); *values = mld::wrap(std::get<0>(r)); *indices = mld::wrap(std::get<1>(r)); }))

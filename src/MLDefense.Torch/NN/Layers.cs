@@ -133,7 +133,7 @@ public sealed class BatchNorm2d(long num_features, double eps = 1e-5, double mom
 /// <summary>A lookup table of vectors, initialised N(0, 1) (the padding row zeroed).</summary>
 public sealed class Embedding : Module<Tensor, Tensor>
 {
-    private readonly long paddingIdx;
+    private readonly long? paddingIdx;
     /// <summary>Weight (num_embeddings, embedding_dim).</summary>
     public Tensor weight { get; }
 
@@ -142,10 +142,12 @@ public sealed class Embedding : Module<Tensor, Tensor>
     {
         weight = register_parameter(nameof(weight), torch.empty([num_embeddings, embedding_dim], device: device))!;
         torch.nn.init.normal_(weight);
-        paddingIdx = padding_idx ?? -1;
         if (padding_idx is long p)
         {
-            if (p < 0 || p >= num_embeddings) throw new ArgumentOutOfRangeException(nameof(padding_idx), "Embedding: padding_idx must index a row.");
+            // Negative counts from the end, as in PyTorch.
+            if (p < -num_embeddings || p >= num_embeddings) throw new ArgumentOutOfRangeException(nameof(padding_idx), "Embedding: padding_idx must index a row.");
+            if (p < 0) p += num_embeddings;
+            paddingIdx = p;
             using var _ = torch.no_grad();
             using var row = weight.select(0, p);
             row.zero_();

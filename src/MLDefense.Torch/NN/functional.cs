@@ -136,8 +136,21 @@ public static partial class torch
                 return Tensor.Wrap(mld_nn_dropout(input.Handle, p, training ? 1 : 0));
             }
 
-            /// <summary>Rows of <paramref name="weight"/> picked by int64 indices.</summary>
-            public static Tensor embedding(Tensor input, Tensor weight, long padding_idx = -1) => Tensor.Wrap(mld_nn_embedding(weight.Handle, input.Handle, padding_idx));
+            /// <summary>
+            /// Rows of <paramref name="weight"/> picked by int64 indices. The row <paramref name="padding_idx"/> (negative counts
+            /// from the end, as in PyTorch; null: none) gets no gradient.
+            /// </summary>
+            public static Tensor embedding(Tensor input, Tensor weight, long? padding_idx = null)
+            {
+                long idx = -1;
+                if (padding_idx is long p)
+                {
+                    long rows = weight.size(0);
+                    if (p < -rows || p >= rows) throw new ArgumentOutOfRangeException(nameof(padding_idx), p, $"embedding: padding_idx must be within [{-rows}, {rows}).");
+                    idx = p < 0 ? rows + p : p;
+                }
+                return Tensor.Wrap(mld_nn_embedding(weight.Handle, input.Handle, idx));
+            }
 
             /// <summary>max(x, 0)</summary>
             public static Tensor relu(Tensor input) => input.relu();
