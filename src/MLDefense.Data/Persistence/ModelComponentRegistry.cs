@@ -107,6 +107,8 @@ public static partial class ModelComponentRegistry
         var attribute = type.GetCustomAttribute<ModelComponentAttribute>(inherit: false)
             ?? throw new InvalidOperationException($"{type.FullName} cannot be saved: it implements ISavableTransformer but its class has no [ModelComponent(name, version)] attribute.");
         ValidateName(attribute.Name, type.FullName!);
+        if (attribute.Version < 1)
+            throw new InvalidOperationException($"{type.FullName} cannot be saved: its [ModelComponent] version is {attribute.Version}; versions start at 1.");
         return attribute;
     }
 
