@@ -51,6 +51,25 @@ public sealed class ImageCodecTests
     }
 
     [TestMethod]
+    public void DecodesBmpFilesBottomUpAndBgr()
+    {
+        // A 1x2 24-bit BMP written by hand: rows are stored bottom-up, pixels as B, G, R, rows padded to 4 bytes.
+        var bmp = new byte[54 + 2 * 4];
+        "BM"u8.CopyTo(bmp);
+        BitConverter.GetBytes(bmp.Length).CopyTo(bmp, 2);
+        BitConverter.GetBytes(54).CopyTo(bmp, 10);
+        BitConverter.GetBytes(40).CopyTo(bmp, 14);
+        BitConverter.GetBytes(1).CopyTo(bmp, 18);
+        BitConverter.GetBytes(2).CopyTo(bmp, 22);
+        BitConverter.GetBytes((short)1).CopyTo(bmp, 26);
+        BitConverter.GetBytes((short)24).CopyTo(bmp, 28);
+        new byte[] { 3, 2, 1, 0, 30, 20, 10, 0 }.CopyTo(bmp, 54);
+        var decoded = Images.Decode(bmp);
+        Assert.AreEqual((1, 2, 3), (decoded.Width, decoded.Height, decoded.Channels));
+        CollectionAssert.AreEqual(new byte[] { 10, 20, 30, 1, 2, 3 }, decoded.Pixels, "top row first, RGB order");
+    }
+
+    [TestMethod]
     public void UndecodableDataIsRejectedClearly()
     {
         var garbage = Assert.ThrowsExactly<InvalidDataException>(() => Images.Decode(Encoding.ASCII.GetBytes("certainly not an image")));
