@@ -7,7 +7,7 @@ namespace MLDefense.Torch.Native;
 /// Conventions: a function returning a tensor returns <see cref="IntPtr.Zero"/> on failure; a function returning
 /// <c>int</c> status returns non-zero on failure; in both cases <c>mld_last_error</c> holds the message for this thread.
 /// </summary>
-internal static class NativeMethods
+internal static partial class NativeMethods
 {
     private const string Lib = "mldefense_native";
 

@@ -1,0 +1,54 @@
+namespace MLDefense.Data;
+
+/// <summary>
+/// Reads the binary version of CIFAR-10: records of 1 label byte then 3 × 1024 pixel bytes (the red, green and
+/// blue planes of a 32×32 image, each row-major), files raw or gzip-compressed.
+/// </summary>
+public static class Cifar10ReaderExtensions
+{
+    /// <summary>Bytes per record: 1 label + 3 × 32 × 32 pixels.</summary>
+    public const int RecordBytes = 1 + PixelBytes;
+    private const int PixelBytes = 3 * 32 * 32;
+
+    /// <summary>The ten class names, in label order (the Label column's slot names).</summary>
+    public static IReadOnlyList<string> ClassNames { get; } =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+    /// <summary>
+    /// Loads CIFAR-10 binary files into memory, their records concatenated in the order given.
+    /// <list type="table">
+    /// <listheader><term>output column</term><description>type</description></listheader>
+    /// <item><term>Image</term><description>image 3×32×32 (CHW: R, G, B planes), float in [0, 1] (byte / 255), with the <see cref="ImageShape"/> annotation</description></item>
+    /// <item><term>Label</term><description>Int32 in 0..9, with the class names as slot names</description></item>
+    /// </list>
+    /// </summary>
+    /// <exception cref="InvalidDataException">A file is empty, its length is not a multiple of 3073 bytes, or it holds a label above 9 (the message names the file).</exception>
+    public static IDataView LoadCifar10Binary(this DataOperationsCatalog catalog, params string[] paths)
+    {
+        if (paths is null || paths.Length == 0) throw new ArgumentException("Give at least one CIFAR-10 binary file.", nameof(paths));
+        var files = paths.Select(p => (Path: p, Bytes: DatasetFiles.ReadAllBytes(p))).ToList();
+        foreach (var (path, bytes) in files)
+        {
+            if (bytes.Length == 0) throw new InvalidDataException($"'{path}' is empty: it holds no CIFAR-10 records.");
+            if (bytes.Length % RecordBytes != 0)
+                throw new InvalidDataException($"'{path}' is {bytes.Length} bytes long, not a whole number of {RecordBytes}-byte CIFAR-10 records " +
+                                               $"({bytes.Length / RecordBytes} records and {bytes.Length % RecordBytes} bytes left over: truncated, or not the binary version).");
+        }
+        int count = checked(files.Sum(f => f.Bytes.Length / RecordBytes));
+        var pixels = new float[checked(count * PixelBytes)];
+        var labels = new int[count];
+        int row = 0;
+        foreach (var (path, bytes) in files)
+            for (int offset = 0; offset < bytes.Length; offset += RecordBytes, row++)
+            {
+                int label = bytes[offset];
+                if (label > 9)
+                    throw new InvalidDataException($"'{path}': record {offset / RecordBytes} has label {label}; CIFAR-10 labels are 0 to 9.");
+                labels[row] = label;
+                DatasetFiles.ToUnitFloats(bytes.AsSpan(offset + 1, PixelBytes), pixels.AsSpan(row * PixelBytes, PixelBytes));
+            }
+        var shape = new ImageShape(3, 32, 32);
+        var schema = new DataViewSchema([ImageColumns.ImageColumn("Image", shape), DatasetFiles.LabelColumn("Label", ClassNames)]);
+        return new InMemoryDataView(schema, [pixels, labels]);
+    }
+}

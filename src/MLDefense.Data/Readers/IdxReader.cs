@@ -1,0 +1,86 @@
+namespace MLDefense.Data;
+
+/// <summary>
+/// Reads image datasets in the IDX format of MNIST and Fashion-MNIST: an images file (magic 0x00000803: unsigned
+/// bytes, 3 dimensions N×H×W) and a labels file (magic 0x00000801: unsigned bytes, 1 dimension N), each raw or
+/// gzip-compressed.
+/// </summary>
+public static class IdxReaderExtensions
+{
+    private const int UnsignedByteType = 0x08;
+
+    /// <summary>
+    /// Loads an IDX images file and its labels file into memory.
+    /// <list type="table">
+    /// <listheader><term>output column</term><description>type</description></listheader>
+    /// <item><term><paramref name="imageColumnName"/></term><description>image 1×H×W, float in [0, 1] (byte / 255), with the <see cref="ImageShape"/> annotation</description></item>
+    /// <item><term><paramref name="labelColumnName"/></term><description>Int32, the class index stored in the labels file</description></item>
+    /// </list>
+    /// </summary>
+    /// <exception cref="InvalidDataException">A file has the wrong magic number or dimension count, is truncated or too long, or the counts differ (the message names the file).</exception>
+    public static IDataView LoadIdxImages(this DataOperationsCatalog catalog, string imagesPath, string labelsPath,
+        string imageColumnName = "Image", string labelColumnName = "Label") =>
+        Load(imagesPath, labelsPath, imageColumnName, labelColumnName, classNames: null);
+
+    internal static InMemoryDataView Load(string imagesPath, string labelsPath, string imageColumnName, string labelColumnName, IReadOnlyList<string>? classNames)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(imageColumnName);
+        ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
+        if (imageColumnName == labelColumnName) throw new ArgumentException($"The image and label columns need different names (both are '{imageColumnName}').");
+
+        var images = DatasetFiles.ReadAllBytes(imagesPath);
+        var imageDims = ReadHeader(images, imagesPath, expectedDimensions: 3, "images");
+        var labels = DatasetFiles.ReadAllBytes(labelsPath);
+        var labelDims = ReadHeader(labels, labelsPath, expectedDimensions: 1, "labels");
+
+        int count = imageDims[0], height = imageDims[1], width = imageDims[2];
+        if (height < 1 || width < 1) throw new InvalidDataException($"'{imagesPath}' declares images of {height}x{width} pixels.");
+        if (labelDims[0] != count)
+            throw new InvalidDataException($"'{imagesPath}' holds {count} images but '{labelsPath}' holds {labelDims[0]} labels; they must be a matching pair.");
+        CheckLength(images, imagesPath, headerBytes: 16, (long)count * height * width, $"{count} images of {height}x{width}");
+        CheckLength(labels, labelsPath, headerBytes: 8, count, $"{count} labels");
+
+        var pixels = new float[images.Length - 16];
+        DatasetFiles.ToUnitFloats(images.AsSpan(16), pixels);
+        var labelValues = new int[count];
+        for (int i = 0; i < count; i++) labelValues[i] = labels[8 + i];
+        if (classNames is not null && labelValues.FirstOrDefault(l => l >= classNames.Count, -1) is var bad and >= 0)
+            throw new InvalidDataException($"'{labelsPath}' holds label {bad}, but the dataset has {classNames.Count} classes.");
+
+        var shape = new ImageShape(1, height, width);
+        var schema = new DataViewSchema([ImageColumns.ImageColumn(imageColumnName, shape), DatasetFiles.LabelColumn(labelColumnName, classNames)]);
+        return new InMemoryDataView(schema, [pixels, labelValues]);
+    }
+
+    // An IDX header: two zero bytes, a type byte, a dimension count, then one big-endian Int32 per dimension.
+    private static int[] ReadHeader(byte[] bytes, string path, int expectedDimensions, string what)
+    {
+        int headerBytes = 4 + 4 * expectedDimensions;
+        if (bytes.Length < 4)
+            throw new InvalidDataException($"'{path}' is {bytes.Length} bytes long: too short for an IDX {what} header ({headerBytes} bytes).");
+        int magic = DatasetFiles.ReadBigEndianInt32(bytes, 0);
+        int expectedMagic = UnsignedByteType << 8 | expectedDimensions;
+        if (magic != expectedMagic)
+            throw new InvalidDataException($"'{path}' is not an IDX {what} file: its magic number is 0x{magic:X8}, expected 0x{expectedMagic:X8} " +
+                                           $"(unsigned bytes, {expectedDimensions} dimension(s)).");
+        // The magic number is checked first: a wrong kind of file says more than a short one.
+        if (bytes.Length < headerBytes)
+            throw new InvalidDataException($"'{path}' is {bytes.Length} bytes long: too short for an IDX {what} header ({headerBytes} bytes).");
+        var dims = new int[expectedDimensions];
+        for (int d = 0; d < expectedDimensions; d++)
+        {
+            dims[d] = DatasetFiles.ReadBigEndianInt32(bytes, 4 + 4 * d);
+            if (dims[d] < 0) throw new InvalidDataException($"'{path}' declares a negative size ({dims[d]}) for dimension {d}.");
+        }
+        return dims;
+    }
+
+    private static void CheckLength(byte[] bytes, string path, int headerBytes, long dataBytes, string what)
+    {
+        long expected = headerBytes + dataBytes;
+        if (bytes.Length < expected)
+            throw new InvalidDataException($"'{path}' is truncated: its header declares {what} ({expected} bytes in all) but it holds {bytes.Length} bytes.");
+        if (bytes.Length > expected)
+            throw new InvalidDataException($"'{path}' has {bytes.Length - expected} bytes after the {what} its header declares; it is not a well-formed IDX file.");
+    }
+}
