@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what MLDefense needs from Debian's archive, only when it is missing (idempotent, non-interactive).
-#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev
-#   scripts/setup.sh main   the above + python3-torch (the speed reference) + dataset-fashion-mnist
+#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by tests)
+#   scripts/setup.sh main   the above + python3-torch (the speed reference)
 set -euo pipefail
 
-packages=(cmake g++ libtorch-dev libstb-dev)
+packages=(cmake g++ libtorch-dev libstb-dev dataset-fashion-mnist)
 if [ "${1:-test}" = main ]; then
-  packages+=(python3-torch dataset-fashion-mnist)
+  packages+=(python3-torch)
 fi
 
 missing=()
