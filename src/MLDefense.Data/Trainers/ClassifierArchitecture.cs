@@ -104,6 +104,19 @@ public static class ClassifierArchitectures
         _ => throw Unknown(architecture),
     };
 
+    /// <summary>
+    /// The shape [C', H', W'] of an architecture's last convolutional feature map (what the transformer's feature-map
+    /// column and <see cref="IDifferentiableClassifier.FeatureMap"/> hold), known without building the network.
+    /// </summary>
+    public static IReadOnlyList<int> FeatureMapShape(ClassifierArchitecture architecture) => architecture switch
+    {
+        ClassifierArchitecture.MnistC1 => [64, 11, 11],
+        ClassifierArchitecture.CifarC2 => [128, 10, 10],
+        ClassifierArchitecture.DefenseGanA or ClassifierArchitecture.DefenseGanC => [64, 12, 12],
+        ClassifierArchitecture.DefenseGanB => [128, 1, 1],
+        _ => throw Unknown(architecture),
+    };
+
     /// <summary>The papers' training settings for an architecture (see each <see cref="ClassifierArchitecture"/> member).</summary>
     public static ClassifierTrainingDefaults TrainingDefaults(ClassifierArchitecture architecture) => architecture switch
     {

@@ -107,9 +107,13 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         var label = CheckLabelColumn(inputSchema);
         int classCount = options.ClassCount ?? label.Annotations?.SlotNames?.Count ?? ProvisionalClassCount;
         IReadOnlyList<int>? featureMapShape = null;
-        if (options.FeatureMapColumnName is not null)
+        if (options.FeatureMapColumnName is not null && CustomFactory is null)
         {
-            // The feature map's shape depends on the network; building one untrained copy on the CPU is cheap and exact.
+            featureMapShape = ClassifierArchitectures.FeatureMapShape(options.Architecture);
+        }
+        else if (options.FeatureMapColumnName is not null)
+        {
+            // Only building the custom network tells its feature map's shape; one untrained copy on the CPU is cheap.
             using var network = BuildNetwork(shape, classCount);
             featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, Device.CPU)
                 ?? throw NoFeatureMap();
@@ -263,8 +267,9 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         long[] imageDims = [shape.Channels, shape.Height, shape.Width];
         using var allImages = torch.tensor(pixels, [labels.Length, .. imageDims], device);
         using var allLabels = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], device);
-        using var trainImages = Select(allImages, trainRows, device);
-        using var trainLabels = Select(allLabels, trainRows, device);
+        // Without a validation split the training set is all rows: alias it rather than hold a second copy.
+        using var trainImages = validationRows.Length > 0 ? Select(allImages, trainRows, device) : allImages.alias();
+        using var trainLabels = validationRows.Length > 0 ? Select(allLabels, trainRows, device) : allLabels.alias();
         using var validationImages = validationRows.Length > 0 ? Select(allImages, validationRows, device) : null;
         using var validationLabels = validationRows.Length > 0 ? Select(allLabels, validationRows, device) : null;
 
