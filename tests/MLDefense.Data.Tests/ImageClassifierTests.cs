@@ -64,6 +64,21 @@ public sealed class ImageClassifierTests
     }
 
     [TestMethod]
+    public void FlatOverloadPassesItsSettings()
+    {
+        var ml = new MLContext(1);
+        var data = Patterns(5, 1, new ImageShape(3, 32, 32), imageColumn: "Pixels");
+        var estimator = ml.MulticlassClassification.Trainers.ImageClassifier(imageColumnName: "Pixels", architecture: ClassifierArchitecture.CifarC2, epochs: 1, batchSize: 8);
+        var schema = estimator.GetOutputSchema(data.Schema);
+        Assert.AreEqual(new VectorDataViewType(10), schema["Score"].Type, "without ClassCount or slot names, the estimator's schema assumes 10 classes");
+        using var model = estimator.Fit(data);
+        Assert.AreEqual(ClassifierArchitecture.CifarC2, model.Architecture);
+        Assert.AreEqual("Pixels", model.ImageColumnName);
+        Assert.AreEqual(1, model.TrainingHistory.Count);
+        Assert.AreEqual(2, model.TrainingHistory[0].BatchesPerEpoch, "15 rows in batches of 8");
+    }
+
+    [TestMethod]
     public void OutputSchemaMatchesTheTransformedViewAndScoresAreProbabilities()
     {
         var ml = new MLContext(1);
