@@ -1,0 +1,381 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MLDefense.Torch;
+using MLDefense.Torch.Modules;
+using MLDefense.Torch.Optim;
+using F = MLDefense.Torch.torch.nn.functional;
+
+namespace MLDefense.Data;
+
+/// <summary>
+/// Trains an image classifier — the target model that defenses protect and attacks attack — on the context's device
+/// (<see cref="MLContext.Device"/>: CUDA when present, else the CPU), with the settings of
+/// <see cref="ImageClassifierOptions"/>.
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term>Image (input)</term><description>float vector [C, H, W], values in [0, 1] (the architecture fixes the shape)</description></item>
+/// <item><term>Label (input, Fit only)</term><description>Int32 class in [0, K)</description></item>
+/// <item><term>Score (output)</term><description>float vector [K]: softmax probabilities</description></item>
+/// <item><term>PredictedLabel (output)</term><description>Int32: the most probable class</description></item>
+/// <item><term>feature map (output, optional)</term><description>float vector [C', H', W']: the last convolutional feature map</description></item>
+/// </list>
+/// <para>Fit checks the schema and every value (pixels in [0, 1], no NaN, labels in range, at least one row) before
+/// any training. It reads the training rows into one tensor on the device, then each epoch draws a fresh permutation
+/// and trains on minibatches selected from it; every step's temporaries are freed by a dispose scope. Each epoch is
+/// logged through <see cref="MLContext.Log"/>. The seed is applied with <c>torch.manual_seed</c>, libtorch's global
+/// generator, so concurrent trainings in one process are not reproducible.</para>
+/// <para>The estimator's <see cref="GetOutputSchema"/> gives Score the length <see cref="ImageClassifierOptions.ClassCount"/>
+/// when set, else the number of slot names annotated on the label column, else 10 (the papers' datasets); the fitted
+/// transformer's schema is exact. Set ClassCount when another number of classes matters before fitting.</para>
+/// </remarks>
+public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransformer>
+{
+    private const string LogSource = "ImageClassifier";
+    private const int EvaluationBatchSize = 512;
+    private const int ProvisionalClassCount = 10;
+    private static readonly ConcurrentDictionary<string, Func<ImageShape, int, Module<Tensor, Tensor>>> customModules = new();
+
+    private readonly MLContext context;
+    private readonly ImageClassifierOptions options;
+
+    /// <summary>Creates the estimator (the catalog's <c>ImageClassifier</c> methods call this).</summary>
+    public ImageClassifierEstimator(MLContext context, ImageClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        this.context = context;
+        this.options = options;
+        CheckOptions();
+    }
+
+    /// <summary>
+    /// Registers a named custom network, so that a model trained with <see cref="ImageClassifierOptions.CustomModuleName"/>
+    /// can be saved and loaded (the loader rebuilds the network by this name, then loads its weights). Registering the
+    /// same name again replaces the factory.
+    /// </summary>
+    public static void RegisterCustomModule(string name, Func<ImageShape, int, Module<Tensor, Tensor>> factory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(factory);
+        customModules[name] = factory;
+    }
+
+    internal static Func<ImageShape, int, Module<Tensor, Tensor>> FindCustomModule(string name) =>
+        customModules.TryGetValue(name, out var factory) ? factory : throw new InvalidOperationException(
+            $"No custom classifier module named '{name}' is registered; call ImageClassifierEstimator.RegisterCustomModule(\"{name}\", ...) first.");
+
+    private void CheckOptions()
+    {
+        var o = options;
+        void Require(bool ok, string name, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"ImageClassifierOptions.{name} {rule}.");
+        }
+        Require(o.Epochs is null or >= 1, nameof(o.Epochs), o.Epochs, "must be at least 1");
+        Require(o.BatchSize is null or >= 1, nameof(o.BatchSize), o.BatchSize, "must be at least 1");
+        Require(o.LearningRate is null or > 0 && double.IsFinite(o.LearningRate ?? 1), nameof(o.LearningRate), o.LearningRate, "must be positive");
+        Require(o.Momentum is null or >= 0, nameof(o.Momentum), o.Momentum, "must be ≥ 0");
+        Require(o.WeightDecay >= 0, nameof(o.WeightDecay), o.WeightDecay, "must be ≥ 0");
+        Require(o.LearningRateStepSize >= 1, nameof(o.LearningRateStepSize), o.LearningRateStepSize, "must be at least 1");
+        Require(o.LearningRateGamma > 0, nameof(o.LearningRateGamma), o.LearningRateGamma, "must be positive");
+        Require(o.ValidationFraction is >= 0 and < 1, nameof(o.ValidationFraction), o.ValidationFraction, "must be in [0, 1)");
+        Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
+        if (o.CustomModule is not null && o.CustomModuleName is not null)
+            throw new ArgumentException("Set either ImageClassifierOptions.CustomModule or CustomModuleName, not both.", nameof(options));
+        var names = new[] { o.ScoreColumnName, o.PredictedLabelColumnName, o.FeatureMapColumnName }.OfType<string>().ToList();
+        if (names.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("Output column names must not be empty.", nameof(options));
+        if (names.Distinct().Count() != names.Count)
+            throw new ArgumentException($"The output columns need distinct names; got {string.Join(", ", names)}.", nameof(options));
+    }
+
+    private Func<ImageShape, int, Module<Tensor, Tensor>>? CustomFactory =>
+        options.CustomModule ?? (options.CustomModuleName is { } name ? FindCustomModule(name) : null);
+
+    /// <summary>The input shape the built-in architecture expects, or null for a custom module (any [C, H, W]).</summary>
+    private ImageShape? RequiredShape => CustomFactory is null ? ClassifierArchitectures.InputShape(options.Architecture) : null;
+
+    private string ModelDescription => options.CustomModuleName is { } n ? $"custom module '{n}'" :
+        options.CustomModule is not null ? "the custom module" : $"architecture {options.Architecture}";
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        var shape = ImageClassifierTransformer.CheckImageColumn(inputSchema, options.ImageColumnName, RequiredShape, ModelDescription);
+        var label = CheckLabelColumn(inputSchema);
+        int classCount = options.ClassCount ?? label.Annotations?.SlotNames?.Count ?? ProvisionalClassCount;
+        IReadOnlyList<int>? featureMapShape = null;
+        if (options.FeatureMapColumnName is not null && CustomFactory is null)
+        {
+            featureMapShape = ClassifierArchitectures.FeatureMapShape(options.Architecture);
+        }
+        else if (options.FeatureMapColumnName is not null)
+        {
+            // Only building the custom network tells its feature map's shape; one untrained copy on the CPU is cheap.
+            using var network = BuildNetwork(shape, classCount);
+            featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, Device.CPU)
+                ?? throw NoFeatureMap();
+        }
+        return inputSchema.Append(ImageClassifierTransformer.OutputColumns(options.ScoreColumnName, options.PredictedLabelColumnName,
+            options.FeatureMapColumnName, classCount, featureMapShape).ToArray());
+    }
+
+    private NotSupportedException NoFeatureMap() => new(
+        $"FeatureMapColumnName '{options.FeatureMapColumnName}' was set, but {ModelDescription} does not expose a feature map: return a FeatureMapClassifier from the custom module factory.");
+
+    private DataViewSchema.Column CheckLabelColumn(DataViewSchema schema)
+    {
+        var label = schema.GetColumnOrNull(options.LabelColumnName) ?? throw new ArgumentException(
+            $"Column '{options.LabelColumnName}' (the label) was not found; expected an Int32 class label. The schema has: {schema}.");
+        if (!label.Type.Equals(NumberDataViewType.Int32))
+            throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected Int32 class labels 0..K−1, found {label.Type}.");
+        return label;
+    }
+
+    private Module<Tensor, Tensor> BuildNetwork(ImageShape shape, int classCount) =>
+        CustomFactory is { } factory
+            ? factory(shape, classCount) ?? throw new InvalidOperationException("The custom classifier module factory returned null.")
+            : ClassifierArchitectures.Create(options.Architecture, shape, classCount);
+
+    /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
+    public ImageClassifierTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var shape = ImageClassifierTransformer.CheckImageColumn(input.Schema, options.ImageColumnName, RequiredShape, ModelDescription);
+        CheckLabelColumn(input.Schema);
+        var token = options.CancellationToken;
+        token.ThrowIfCancellationRequested();
+
+        var (pixels, labels) = ReadAndCheck(input, shape);
+        int classCount = options.ClassCount ?? labels.Max() + 1;
+        if (classCount < 2)
+            throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected at least 2 classes, found only label 0 (set ClassCount if the data lacks classes).");
+
+        var defaults = CustomFactory is null ? ClassifierArchitectures.TrainingDefaults(options.Architecture)
+            : ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.MnistC1);
+        var settings = new Settings(
+            Epochs: options.Epochs ?? defaults.Epochs,
+            BatchSize: options.BatchSize ?? defaults.BatchSize,
+            LearningRate: options.LearningRate ?? defaults.LearningRate,
+            Optimizer: options.Optimizer ?? defaults.Optimizer,
+            Momentum: options.Momentum ?? defaults.Momentum,
+            Nesterov: options.Nesterov ?? defaults.Nesterov);
+        int seed = options.Seed ?? context.NextSeed();
+        var device = context.Device;
+
+        var (trainRows, validationRows) = SplitRows(labels.Length, options.ValidationFraction, seed);
+        if (trainRows.Length == 0)
+            throw new ArgumentException($"ValidationFraction {options.ValidationFraction} leaves no training rows out of {labels.Length}.");
+
+        torch.manual_seed(unchecked((ulong)(uint)seed));
+        var network = BuildNetwork(shape, classCount);
+        var shared = new SharedNetwork(network);
+        try
+        {
+            network.to(device);
+            ImageClassifierTransformer.ProbeOutput(network, shape, classCount, device, ModelDescription);
+            IReadOnlyList<int>? featureMapShape = null;
+            if (options.FeatureMapColumnName is not null)
+                featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, device) ?? throw NoFeatureMap();
+
+            var history = Train(network, shape, pixels, labels, trainRows, validationRows, settings, device, token);
+            network.eval();
+            var info = new ImageClassifierModelInfo
+            {
+                Architecture = CustomFactory is null ? options.Architecture : null,
+                CustomModuleName = options.CustomModuleName,
+                Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
+                ClassCount = classCount,
+                ImageColumnName = options.ImageColumnName,
+                ScoreColumnName = options.ScoreColumnName,
+                PredictedLabelColumnName = options.PredictedLabelColumnName,
+                FeatureMapColumnName = options.FeatureMapColumnName,
+            };
+            return new ImageClassifierTransformer(shared, info, device, featureMapShape, savable: options.CustomModule is null, history);
+        }
+        catch
+        {
+            shared.Release();
+            throw;
+        }
+    }
+
+    private sealed record Settings(int Epochs, int BatchSize, double LearningRate, ClassifierOptimizer Optimizer, double Momentum, bool Nesterov);
+
+    /// <summary>Reads the image and label columns into arrays, checking every value on the way.</summary>
+    private (float[] Pixels, int[] Labels) ReadAndCheck(IDataView input, ImageShape shape)
+    {
+        string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
+        int size = shape.Size;
+        var pixelParts = new List<float[]>();
+        var labelParts = new List<int[]>();
+        long rowsSeen = 0;
+        foreach (var batch in input.GetBatches(8192, [imageName, labelName]))
+        {
+            options.CancellationToken.ThrowIfCancellationRequested();
+            var pixels = batch.Get<float>(imageName);
+            var labels = batch.Get<int>(labelName);
+            for (int i = 0; i < pixels.Length; i++)
+            {
+                float v = pixels[i];
+                if (!(v >= 0f && v <= 1f)) // also catches NaN
+                    throw new ArgumentException($"Column '{imageName}': expected pixel values in [0, 1], found {v} in row {rowsSeen + i / size}.");
+            }
+            for (int i = 0; i < labels.Length; i++)
+            {
+                int label = labels[i];
+                if (label < 0 || (options.ClassCount is { } k && label >= k))
+                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {(options.ClassCount is { } kk ? kk.ToString() : "K")}), found {label} in row {rowsSeen + i}.");
+            }
+            pixelParts.Add(pixels);
+            labelParts.Add(labels);
+            rowsSeen += batch.RowCount;
+        }
+        if (rowsSeen == 0) throw new ArgumentException($"Column '{imageName}': expected at least one training row, found an empty data view.");
+        if (rowsSeen * size > Array.MaxLength)
+            throw new ArgumentException($"Column '{imageName}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
+        return (Concat(pixelParts), Concat(labelParts));
+    }
+
+    private static T[] Concat<T>(List<T[]> parts)
+    {
+        if (parts.Count == 1) return parts[0];
+        var all = new T[parts.Sum(p => p.Length)];
+        int offset = 0;
+        foreach (var p in parts) { p.CopyTo(all, offset); offset += p.Length; }
+        return all;
+    }
+
+    private static (int[] Train, int[] Validation) SplitRows(int rowCount, double validationFraction, int seed)
+    {
+        var rows = Enumerable.Range(0, rowCount).ToArray();
+        int validationCount = (int)Math.Round(rowCount * validationFraction);
+        if (validationCount == 0) return (rows, []);
+        new Random(seed).Shuffle(rows);
+        var validation = rows[..validationCount];
+        var train = rows[validationCount..];
+        Array.Sort(validation);
+        Array.Sort(train);
+        return (train, validation);
+    }
+
+    private List<ClassifierTrainingProgress> Train(Module<Tensor, Tensor> network, ImageShape shape, float[] pixels, int[] labels,
+        int[] trainRows, int[] validationRows, Settings settings, Device device, CancellationToken token)
+    {
+        long[] imageDims = [shape.Channels, shape.Height, shape.Width];
+        using var allImages = torch.tensor(pixels, [labels.Length, .. imageDims], device);
+        using var allLabels = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], device);
+        // Without a validation split the training set is all rows: alias it rather than hold a second copy.
+        using var trainImages = validationRows.Length > 0 ? Select(allImages, trainRows, device) : allImages.alias();
+        using var trainLabels = validationRows.Length > 0 ? Select(allLabels, trainRows, device) : allLabels.alias();
+        using var validationImages = validationRows.Length > 0 ? Select(allImages, validationRows, device) : null;
+        using var validationLabels = validationRows.Length > 0 ? Select(allLabels, validationRows, device) : null;
+
+        using var optimizer = settings.Optimizer == ClassifierOptimizer.Adam
+            ? torch.optim.Adam(network.parameters(), settings.LearningRate, weight_decay: options.WeightDecay)
+            : torch.optim.SGD(network.parameters(), settings.LearningRate, settings.Momentum, weight_decay: options.WeightDecay,
+                nesterov: settings.Nesterov && settings.Momentum > 0);
+        LRScheduler? scheduler = options.LearningRateSchedule switch
+        {
+            LearningRateSchedule.Step => torch.optim.lr_scheduler.StepLR(optimizer, options.LearningRateStepSize, options.LearningRateGamma),
+            LearningRateSchedule.Cosine => torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.Epochs),
+            _ => null,
+        };
+
+        long trainCount = trainRows.Length;
+        int batchesPerEpoch = (int)((trainCount + settings.BatchSize - 1) / settings.BatchSize);
+        long totalSteps = (long)batchesPerEpoch * settings.Epochs;
+        // Reporting every step would force a device synchronisation per step; about 20 reports per epoch is plenty.
+        int reportEvery = Math.Max(1, batchesPerEpoch / 20);
+        var history = new List<ClassifierTrainingProgress>();
+        var clock = Stopwatch.StartNew();
+        context.WriteLog(LogSource, $"training {ModelDescription} on {device}: {trainCount} images ({validationRows.Length} held out), " +
+            $"{settings.Epochs} epochs, batch {settings.BatchSize}, {settings.Optimizer} lr {settings.LearningRate}");
+
+        for (int epoch = 1; epoch <= settings.Epochs; epoch++)
+        {
+            network.train();
+            double learningRate = optimizer.LearningRate;
+            using var order = torch.randperm(trainCount, device);
+            // Sums stay on the device so that a step never waits for the device to report a number.
+            using var lossSum = torch.zeros([], ScalarType.Float32, device);
+            using var correctSum = torch.zeros([], ScalarType.Int64, device);
+            for (int batch = 0; batch < batchesPerEpoch; batch++)
+            {
+                token.ThrowIfCancellationRequested();
+                long start = (long)batch * settings.BatchSize;
+                long count = Math.Min(settings.BatchSize, trainCount - start);
+                using (torch.NewDisposeScope())
+                {
+                    var indices = order.narrow(0, start, count);
+                    var images = trainImages.index_select(0, indices);
+                    var targets = trainLabels.index_select(0, indices);
+                    var logits = network.forward(images);
+                    var loss = F.cross_entropy(logits, targets);
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    using (torch.no_grad())
+                    {
+                        lossSum.add_(loss.detach(), alpha: count);
+                        correctSum.add_(logits.argmax(1).eq(targets).sum());
+                    }
+                }
+                int done = batch + 1;
+                bool epochEnd = done == batchesPerEpoch;
+                if (options.Progress is not null && !epochEnd && done % reportEvery == 0)
+                    options.Progress.Report(Report(epoch, done, false, null));
+            }
+            double? validationAccuracy = validationImages is not null ? Accuracy(network, validationImages, validationLabels!, token) : null;
+            var endOfEpoch = Report(epoch, batchesPerEpoch, true, validationAccuracy);
+            history.Add(endOfEpoch);
+            options.Progress?.Report(endOfEpoch);
+            context.WriteLog(LogSource, endOfEpoch.ToString());
+            scheduler?.step();
+
+            ClassifierTrainingProgress Report(int epochNumber, int batchesDone, bool completed, double? validation)
+            {
+                long rowsDone = Math.Min((long)batchesDone * settings.BatchSize, trainCount);
+                long stepsDone = (long)(epochNumber - 1) * batchesPerEpoch + batchesDone;
+                var elapsed = clock.Elapsed;
+                var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsDone * (totalSteps - stepsDone)));
+                return new ClassifierTrainingProgress(epochNumber, settings.Epochs, batchesDone, batchesPerEpoch,
+                    lossSum.item<float>() / rowsDone, correctSum.item<long>() / (double)rowsDone, validation, learningRate,
+                    elapsed, remaining, completed);
+            }
+        }
+        return history;
+    }
+
+    private static Tensor Select(Tensor all, int[] rows, Device device)
+    {
+        using var index = torch.tensor(Array.ConvertAll(rows, r => (long)r), [rows.Length], device);
+        return all.index_select(0, index);
+    }
+
+    /// <summary>Accuracy in evaluation mode (no dropout); restores training mode.</summary>
+    private static double Accuracy(Module<Tensor, Tensor> network, Tensor images, Tensor labels, CancellationToken token)
+    {
+        network.eval();
+        try
+        {
+            using var _ = torch.no_grad();
+            long n = images.size(0), correct = 0;
+            for (long start = 0; start < n; start += EvaluationBatchSize)
+            {
+                token.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                long count = Math.Min(EvaluationBatchSize, n - start);
+                var logits = network.forward(images.narrow(0, start, count));
+                correct += logits.argmax(1).eq(labels.narrow(0, start, count)).sum().item<long>();
+            }
+            return correct / (double)n;
+        }
+        finally
+        {
+            network.train();
+        }
+    }
+}

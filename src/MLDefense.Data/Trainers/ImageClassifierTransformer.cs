@@ -1,0 +1,364 @@
+using MLDefense.Torch;
+using MLDefense.Torch.Modules;
+
+namespace MLDefense.Data;
+
+/// <summary>
+/// A trained image classifier: adds softmax probabilities (<c>Score</c>), the predicted class
+/// (<c>PredictedLabel</c>) and optionally the last convolutional feature map, and offers the model as a
+/// differentiable function of its input (<see cref="IDifferentiableClassifier"/>) for attacks and adversarial training.
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="ImageColumnName"/> (input)</term><description>float vector [C, H, W] of <see cref="InputShape"/>, values in [0, 1]</description></item>
+/// <item><term><see cref="ScoreColumnName"/></term><description>float vector [K]: softmax probabilities (each row sums to 1)</description></item>
+/// <item><term><see cref="PredictedLabelColumnName"/></term><description>Int32: the most probable class</description></item>
+/// <item><term><see cref="FeatureMapColumnName"/> (when set)</term><description>float vector [C', H', W']: the last convolutional feature map</description></item>
+/// </list>
+/// <para>Inference runs in evaluation mode without autograd, on the model's device, in chunks of at most
+/// <see cref="InferenceBatchSize"/> rows. Images holding NaN or infinities are rejected (naming the column and row);
+/// the [0, 1] range is checked by Fit, not here, so that slightly out-of-range outputs of other components still
+/// classify. Transform is safe to call from several threads at once.</para>
+/// <para>Saving writes the model description (architecture, shapes, class count, column names) as options and the
+/// weights as safetensors; loading rebuilds the architecture and loads the weights strictly. A model whose network
+/// came from an unnamed <see cref="ImageClassifierOptions.CustomModule"/> delegate cannot be saved.</para>
+/// </remarks>
+[ModelComponent("MLDefense.ImageClassifier", 1)]
+public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<ImageClassifierTransformer>,
+    IDisposable, IDifferentiableClassifier
+{
+    /// <summary>The largest number of rows sent through the network at once.</summary>
+    public const int InferenceBatchSize = 256;
+
+    private readonly SharedNetwork shared;
+    private readonly ImageClassifierModelInfo info;
+    private readonly bool savable;
+    private bool disposed;
+
+    internal ImageClassifierTransformer(SharedNetwork shared, ImageClassifierModelInfo info, Device device, IReadOnlyList<int>? featureMapShape,
+        bool savable, IReadOnlyList<ClassifierTrainingProgress> history)
+    {
+        this.shared = shared;
+        this.info = info;
+        this.savable = savable;
+        Device = device;
+        FeatureMapShape = featureMapShape ?? (shared.Network is FeatureMapClassifier ? ProbeFeatureMapShape(shared.Network, InputShape, device) : null);
+        TrainingHistory = history;
+    }
+
+    /// <summary>The built-in architecture, or null for a custom module.</summary>
+    public ClassifierArchitecture? Architecture => info.Architecture;
+
+    /// <summary>The image column read.</summary>
+    public string ImageColumnName => info.ImageColumnName;
+    /// <summary>The probabilities column added.</summary>
+    public string ScoreColumnName => info.ScoreColumnName;
+    /// <summary>The predicted-class column added.</summary>
+    public string PredictedLabelColumnName => info.PredictedLabelColumnName;
+    /// <summary>The feature-map column added, or null when none is emitted.</summary>
+    public string? FeatureMapColumnName => info.FeatureMapColumnName;
+
+    /// <summary>The epoch-end reports of training (empty for a loaded model).</summary>
+    public IReadOnlyList<ClassifierTrainingProgress> TrainingHistory { get; }
+
+    /// <inheritdoc />
+    public Device Device { get; }
+    /// <inheritdoc />
+    public ImageShape InputShape => new(info.Channels, info.Height, info.Width);
+    /// <inheritdoc />
+    public int ClassCount => info.ClassCount;
+    /// <inheritdoc />
+    public IReadOnlyList<int>? FeatureMapShape { get; }
+
+    /// <summary>The network (in evaluation mode; shared with transformers made by <see cref="AsEstimator"/>).</summary>
+    public Module<Tensor, Tensor> Network
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return shared.Network;
+        }
+    }
+
+    /// <inheritdoc />
+    public Tensor Logits(Tensor images)
+    {
+        CheckImagesTensor(images);
+        return Network.forward(images);
+    }
+
+    /// <inheritdoc />
+    public Tensor FeatureMap(Tensor images)
+    {
+        if (Network is not FeatureMapClassifier split)
+            throw new NotSupportedException("This classifier's network does not expose a feature map (it is not a FeatureMapClassifier).");
+        CheckImagesTensor(images);
+        return split.Features.forward(images);
+    }
+
+    private void CheckImagesTensor(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var s = images.shape;
+        var expected = InputShape;
+        if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
+            throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}]; found [{string.Join(", ", s)}].", nameof(images));
+        if (images.device != Device)
+            throw new ArgumentException($"The images are on {images.device} but the model is on {Device}.", nameof(images));
+    }
+
+    /// <summary>
+    /// An estimator whose Fit returns a transformer with these same weights (no training) reading another image
+    /// column, e.g. a purifier's output: <c>classifier.AsEstimator(inputColumnName: "Purified")</c>. Output column
+    /// names stay those of this transformer unless given.
+    /// </summary>
+    public IEstimator<ImageClassifierTransformer> AsEstimator(string inputColumnName = "Image", string? scoreColumnName = null,
+        string? predictedLabelColumnName = null)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
+        return new ReuseEstimator(this, inputColumnName, scoreColumnName ?? ScoreColumnName, predictedLabelColumnName ?? PredictedLabelColumnName);
+    }
+
+    private sealed class ReuseEstimator(ImageClassifierTransformer source, string inputColumnName, string scoreColumnName, string predictedLabelColumnName)
+        : IEstimator<ImageClassifierTransformer>
+    {
+        private ImageClassifierModelInfo Info => source.info with
+        {
+            ImageColumnName = inputColumnName, ScoreColumnName = scoreColumnName, PredictedLabelColumnName = predictedLabelColumnName,
+        };
+
+        public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+        {
+            var info = Info;
+            CheckImageColumn(inputSchema, info.ImageColumnName, source.InputShape, source.ModelDescription);
+            return inputSchema.Append(OutputColumns(info.ScoreColumnName, info.PredictedLabelColumnName, info.FeatureMapColumnName,
+                info.ClassCount, source.FeatureMapShape).ToArray());
+        }
+
+        public ImageClassifierTransformer Fit(IDataView input)
+        {
+            GetOutputSchema(input.Schema);
+            ObjectDisposedException.ThrowIf(source.disposed, source);
+            return new ImageClassifierTransformer(source.shared.Acquire(), Info, source.Device, source.FeatureMapShape, source.savable, source.TrainingHistory);
+        }
+    }
+
+    private string ModelDescription => info.Architecture is { } a ? $"architecture {a}" : info.CustomModuleName is { } n ? $"custom module '{n}'" : "the custom module";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [ImageColumnName];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
+    {
+        CheckImageColumn(inputSchema, ImageColumnName, InputShape, ModelDescription);
+        return OutputColumns(ScoreColumnName, PredictedLabelColumnName, FeatureMapColumnName, ClassCount, FeatureMapShape);
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Array> MapBatch(DataBatch input)
+    {
+        var network = Network;
+        var pixels = input.Get<float>(ImageColumnName);
+        for (int i = 0; i < pixels.Length; i++)
+            if (!float.IsFinite(pixels[i]))
+                throw new ArgumentException($"Column '{ImageColumnName}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / InputShape.Size}.");
+
+        int rows = input.RowCount, k = ClassCount, size = InputShape.Size;
+        int featureSize = FeatureMapShape?.Aggregate(1, (a, b) => a * b) ?? 0;
+        bool wantFeatures = FeatureMapColumnName is not null;
+        var scores = new float[(long)rows * k];
+        var predicted = new int[rows];
+        var features = wantFeatures ? new float[(long)rows * featureSize] : null;
+        var shape = InputShape;
+
+        using var _ = torch.inference_mode();
+        for (int start = 0; start < rows; start += InferenceBatchSize)
+        {
+            using var scope = torch.NewDisposeScope();
+            int count = Math.Min(InferenceBatchSize, rows - start);
+            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], Device);
+            Tensor logits;
+            if (wantFeatures)
+            {
+                var split = (FeatureMapClassifier)network;
+                var featureMap = split.Features.forward(images);
+                logits = split.Head.forward(featureMap);
+                featureMap.cpu().contiguous().CopyTo<float>(features.AsSpan(start * featureSize, count * featureSize));
+            }
+            else
+            {
+                logits = network.forward(images);
+            }
+            logits.softmax(1).cpu().contiguous().CopyTo<float>(scores.AsSpan(start * k, count * k));
+            var labels = logits.argmax(1).cpu().data<long>();
+            for (int i = 0; i < count; i++) predicted[start + i] = (int)labels[i];
+        }
+        return features is null ? [scores, predicted] : [scores, predicted, features];
+    }
+
+    /// <inheritdoc />
+    public void Save(ModelSaveContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!savable)
+            throw new NotSupportedException("This image classifier was trained with an unnamed ImageClassifierOptions.CustomModule delegate, which cannot be rebuilt from a file. " +
+                "Register the factory with ImageClassifierEstimator.RegisterCustomModule and train with CustomModuleName to make it savable.");
+        context.WriteOptions(info);
+        context.WriteModule(Network);
+    }
+
+    /// <summary>Rebuilds the network from the saved description and loads its weights strictly, onto the loading context's device.</summary>
+    public static ImageClassifierTransformer Load(ModelLoadContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var info = context.ReadOptions<ImageClassifierModelInfo>();
+        var shape = new ImageShape(info.Channels, info.Height, info.Width);
+        if (info.ClassCount < 2 || info.Channels < 1 || info.Height < 1 || info.Width < 1)
+            throw new InvalidDataException($"{context.Folder}options.json describes an impossible classifier ({shape} images, {info.ClassCount} classes).");
+        Module<Tensor, Tensor> network;
+        if (info.Architecture is { } architecture)
+        {
+            try { network = ClassifierArchitectures.Create(architecture, shape, info.ClassCount); }
+            catch (ArgumentException ex) { throw new InvalidDataException($"{context.Folder}options.json: {ex.Message}", ex); }
+        }
+        else if (info.CustomModuleName is { } name)
+        {
+            network = ImageClassifierEstimator.FindCustomModule(name)(shape, info.ClassCount);
+        }
+        else
+        {
+            throw new InvalidDataException($"{context.Folder}options.json names neither an architecture nor a custom module.");
+        }
+        var device = context.Context.Device;
+        var shared = new SharedNetwork(network);
+        try
+        {
+            network.to(device);
+            context.LoadModule(network);
+            network.eval();
+            return new ImageClassifierTransformer(shared, info, device, null, savable: true, []);
+        }
+        catch
+        {
+            shared.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Frees the weights once no transformer sharing them (see <see cref="AsEstimator"/>) is left.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        shared.Release();
+    }
+
+    /// <summary>Checks the image column and returns its shape; messages name the column, what was expected and what was found.</summary>
+    internal static ImageShape CheckImageColumn(DataViewSchema schema, string columnName, ImageShape? required, string modelDescription)
+    {
+        string expected = required is { } r ? $"a float vector image of {r} ({modelDescription})" : "a float vector image [C, H, W]";
+        var column = schema.GetColumnOrNull(columnName) ?? throw new ArgumentException(
+            $"Column '{columnName}' (the image) was not found; expected {expected}. The schema has: {schema}.");
+        if (column.Type is not VectorDataViewType vector)
+            throw new ArgumentException($"Column '{columnName}': expected {expected}, found {column.Type}.");
+        var shape = column.ImageShape ?? (vector.Dimensions.Count == 3 ? new ImageShape(vector.Dimensions[0], vector.Dimensions[1], vector.Dimensions[2]) : null);
+        if (shape is null || shape.Size != vector.Size)
+            throw new ArgumentException($"Column '{columnName}': expected {expected}, found a vector of dimensions [{string.Join(", ", vector.Dimensions)}] without an image shape.");
+        if (required is not null && shape != required)
+            throw new ArgumentException($"Column '{columnName}': expected {expected}, found {shape} images.");
+        return shape;
+    }
+
+    internal static List<DataViewSchema.Column> OutputColumns(string scoreName, string predictedName, string? featureMapName, int classCount, IReadOnlyList<int>? featureMapShape)
+    {
+        var columns = new List<DataViewSchema.Column>
+        {
+            new(scoreName, new VectorDataViewType(classCount)),
+            new(predictedName, NumberDataViewType.Int32),
+        };
+        if (featureMapName is not null)
+            columns.Add(new(featureMapName, new VectorDataViewType(featureMapShape?.ToArray()
+                ?? throw new InvalidOperationException("The feature map's shape is unknown."))));
+        return columns;
+    }
+
+    /// <summary>The feature map shape [C', H', W'] of a <see cref="FeatureMapClassifier"/> (null for other modules), found by one forward pass.</summary>
+    internal static IReadOnlyList<int>? ProbeFeatureMapShape(Module<Tensor, Tensor> network, ImageShape shape, Device device)
+    {
+        if (network is not FeatureMapClassifier split) return null;
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var output = split.Features.forward(torch.zeros([1, shape.Channels, shape.Height, shape.Width], device: device));
+        var s = output.shape;
+        if (s.Length != 4) throw new InvalidOperationException($"The feature map must be [N, C, H, W]; the network produced [{string.Join(", ", s)}].");
+        return [(int)s[1], (int)s[2], (int)s[3]];
+    }
+
+    /// <summary>Runs one image through the network to check it produces [1, K] logits (a clear error for a bad custom module).</summary>
+    internal static void ProbeOutput(Module<Tensor, Tensor> network, ImageShape shape, int classCount, Device device, string modelDescription)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            long[] s;
+            try { s = network.forward(torch.zeros([1, shape.Channels, shape.Height, shape.Width], device: device)).shape; }
+            catch (TorchException ex) { throw new ArgumentException($"{modelDescription} cannot take {shape} images: {ex.Message}", ex); }
+            if (s.Length != 2 || s[1] != classCount)
+                throw new ArgumentException($"{modelDescription} must map [N, {shape.Channels}, {shape.Height}, {shape.Width}] images to [N, {classCount}] logits; it produced [{string.Join(", ", s)}].");
+        }
+        finally
+        {
+            network.train(wasTraining);
+        }
+    }
+}
+
+/// <summary>What a saved image classifier records besides its weights (its <c>options.json</c>).</summary>
+internal sealed record ImageClassifierModelInfo
+{
+    public ClassifierArchitecture? Architecture { get; init; }
+    public string? CustomModuleName { get; init; }
+    public int Channels { get; init; }
+    public int Height { get; init; }
+    public int Width { get; init; }
+    public int ClassCount { get; init; }
+    public string ImageColumnName { get; init; } = "Image";
+    public string ScoreColumnName { get; init; } = "Score";
+    public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
+    public string? FeatureMapColumnName { get; init; }
+}
+
+/// <summary>A network shared by the transformers that use the same weights; the last one to let go frees it.</summary>
+internal sealed class SharedNetwork(Module<Tensor, Tensor> network)
+{
+    private readonly object gate = new();
+    private int references = 1;
+
+    public Module<Tensor, Tensor> Network { get; } = network;
+
+    public SharedNetwork Acquire()
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(references == 0, this);
+            references++;
+            return this;
+        }
+    }
+
+    public void Release()
+    {
+        lock (gate)
+        {
+            if (references == 0) return;
+            if (--references == 0) Network.Dispose();
+        }
+    }
+}
