@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.IO.Compression;
-using System.Reflection;
 using MLDefense.Torch.Modules;
 using static MLDefense.Data.Tests.ImageClassifierTestData;
 
@@ -287,7 +285,8 @@ public sealed class ImageClassifierTests
         Assert.IsNull(model.Architecture);
         Assert.IsNull(model.FeatureMapShape);
         Assert.ThrowsExactly<NotSupportedException>(() => model.FeatureMap(torch.zeros([1, 2, 6, 5])));
-        var ex = Assert.ThrowsExactly<NotSupportedException>(() => SaveAndLoad(model, ml));
+        var ex = Assert.ThrowsExactly<InvalidOperationException>(() => SaveAndLoad(model, ml));
+        Assert.IsInstanceOfType<NotSupportedException>(ex.InnerException);
         StringAssert.Contains(ex.Message, "RegisterCustomModule");
 
         options.FeatureMapColumnName = "FeatureMap";
@@ -332,25 +331,33 @@ public sealed class ImageClassifierTests
         CollectionAssert.AreEqual(new[] { 4, 26, 26 }, customLoaded.FeatureMapShape!.ToArray());
     }
 
-    /// <summary>
-    /// Saves into and loads from a zip in memory through the component hooks. The contexts' constructors are internal
-    /// to MLDefense.Data (the model zip writer owns them), so the test reaches them by reflection.
-    /// </summary>
+    /// <summary>Saves into a model zip in memory and loads it back, through ml.Model.Save/Load.</summary>
     private static ImageClassifierTransformer SaveAndLoad(ImageClassifierTransformer model, MLContext ml)
     {
-        const string folder = "components/00-MLDefense.ImageClassifier/";
-        const BindingFlags internalConstructor = BindingFlags.NonPublic | BindingFlags.Instance;
         using var buffer = new MemoryStream();
-        using (var archive = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            var save = (ModelSaveContext)Activator.CreateInstance(typeof(ModelSaveContext), internalConstructor, null, [archive, folder], null)!;
-            try { model.Save(save); }
-            catch (TargetInvocationException ex) when (ex.InnerException is not null) { throw ex.InnerException; }
-        }
+        var inputSchema = new DataViewSchema([new DataViewSchema.Column(model.ImageColumnName, model.InputShape.VectorType, new DataViewSchema.Annotations(model.InputShape))]);
+        ml.Model.Save(model, inputSchema, buffer);
         buffer.Position = 0;
-        using var reader = new ZipArchive(buffer, ZipArchiveMode.Read);
-        var load = (ModelLoadContext)Activator.CreateInstance(typeof(ModelLoadContext), internalConstructor, null, [reader, folder, 1, ml], null)!;
-        return ImageClassifierTransformer.Load(load);
+        return (ImageClassifierTransformer)ml.Model.Load(buffer, out _);
+    }
+
+    [TestMethod]
+    public void ClassifierPassesTheWorkout()
+    {
+        var ml = new MLContext(1);
+        var data = Patterns(10, 1);
+        var noLabel = ml.Data.LoadFromEnumerable(new[] { new ImageOnly { Image = new float[28 * 28] } });
+        // ClassCount makes the estimator's promised Score length exact before it has seen the labels.
+        var options = QuickOptions(epochs: 1);
+        options.ClassCount = 3;
+        using var result = Workout.Run(ml, ml.MulticlassClassification.Trainers.ImageClassifier(options), data, Patterns(5, 2),
+            [new BadInput("no label column", noLabel, "Label")]);
+        Assert.AreEqual(3, result.Model.ClassCount);
+    }
+
+    public sealed class ImageOnly
+    {
+        [ImageType(1, 28, 28)] public float[] Image { get; set; } = [];
     }
 }
 
