@@ -67,14 +67,22 @@ public static class BenchCommand
             HelpName = "cpu|cuda",
         };
 
+        var python = new Option<string>("--python")
+        {
+            Description = "The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
+                        + "(not a pyenv or venv python3 found first on PATH, unless it has torch).",
+            DefaultValueFactory = _ => "/usr/bin/python3",
+            HelpName = "PATH",
+        };
+
         var engine = new Command("engine",
             "MLDefense's libtorch binding against PyTorch on the same libtorch: MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3; "
           + "cases train_step (forward, cross-entropy, zero_grad, backward, Adam step) and input_gradient (the FGSM/PGD inner loop: "
           + "torch.autograd.grad w.r.t. the input). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
-          + $"PyTorch runs {PyTorchScriptName} (next to this binary) with /usr/bin/python3 (install it with `sudo apt-get install python3-torch`); "
+          + $"PyTorch runs {PyTorchScriptName} (next to this binary) with --python (install torch with `sudo apt-get install python3-torch`); "
           + "without it MLDefense's own figures are still reported.")
         {
-            quick, json, threads, device,
+            quick, json, threads, device, python,
         };
         engine.SetAction(parseResult =>
         {
@@ -84,6 +92,7 @@ public static class BenchCommand
                 Threads = parseResult.GetValue(threads),
                 Device = parseResult.GetValue(device) == "cuda" ? MLDefense.Torch.Device.CUDA() : MLDefense.Torch.Device.CPU,
                 PyTorchScript = Path.Combine(AppContext.BaseDirectory, PyTorchScriptName),
+                PythonExecutable = parseResult.GetValue(python)!,
             };
             return RunEngine(options, parseResult.GetValue(json));
         });

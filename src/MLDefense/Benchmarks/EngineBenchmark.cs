@@ -131,6 +131,8 @@ public static class EngineBenchmark
         if (options.Device.IsCuda && !torch.cuda.is_available())
             throw new InvalidOperationException("The loaded libtorch has no CUDA device; use the CPU (or build the shim against a CUDA libtorch with LIBTORCH_DIR).");
         torch.set_num_threads(options.Threads);
+        if (torch.get_num_threads() != options.Threads)
+            throw new InvalidOperationException($"libtorch runs {torch.get_num_threads()} threads where {options.Threads} were asked for.");
 
         PyTorchReference? pytorch = null;
         string? unavailable = null;

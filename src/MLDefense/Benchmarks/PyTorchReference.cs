@@ -31,7 +31,7 @@ internal sealed class PyTorchReference : IDisposable
     {
         var script = options.PyTorchScript!;
         if (!File.Exists(script)) return (null, $"the PyTorch script {script} is missing (it ships next to the mldefense binary).");
-        if (!File.Exists(options.PythonExecutable)) return (null, $"{options.PythonExecutable} was not found; {InstallHint}.");
+        if (options.PythonExecutable.Contains('/') && !File.Exists(options.PythonExecutable)) return (null, $"{options.PythonExecutable} was not found; {InstallHint}.");
 
         var start = new ProcessStartInfo(options.PythonExecutable)
         {
