@@ -90,7 +90,7 @@ public static class BenchCommand
             var options = preset with
             {
                 Threads = parseResult.GetValue(threads),
-                Device = parseResult.GetValue(device) == "cuda" ? MLDefense.Torch.Device.CUDA() : MLDefense.Torch.Device.CPU,
+                Device = parseResult.GetValue(device)!,
                 PyTorchScript = Path.Combine(AppContext.BaseDirectory, PyTorchScriptName),
                 PythonExecutable = parseResult.GetValue(python)!,
             };

@@ -24,8 +24,8 @@ public sealed record EngineBenchmarkOptions
     /// <summary>Intra-op threads, set on both engines (default: the processor count).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Where the workloads run (default: the CPU).</summary>
-    public Device Device { get; init; } = Device.CPU;
+    /// <summary>Where the workloads run: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; init; } = "cpu";
 
     /// <summary>Timed rounds per engine and case; the reported figure is their median.</summary>
     public int Rounds { get; init; } = 15;
@@ -54,12 +54,13 @@ public sealed record EngineBenchmarkOptions
     /// <summary>A short run (under a minute on two cores): 5 rounds of 10 steps per case and engine.</summary>
     public static EngineBenchmarkOptions Quick => new() { Rounds = 5, StepsPerRound = 10, WarmupStepsPerRound = 1, InitialWarmupSteps = 3 };
 
-    internal void Validate()
+    internal Device Validate()
     {
         if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be at least 1.");
         if (Rounds < 1) throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "Rounds must be at least 1.");
         if (StepsPerRound < 1) throw new ArgumentOutOfRangeException(nameof(StepsPerRound), StepsPerRound, "StepsPerRound must be at least 1.");
         if (WarmupStepsPerRound < 0 || InitialWarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupStepsPerRound), "Warm-up step counts cannot be negative.");
+        return Torch.Device.Parse(Device);
     }
 }
 
@@ -127,8 +128,8 @@ public static class EngineBenchmark
     /// <param name="cancellationToken">Checked between rounds.</param>
     public static EngineBenchmarkResult Run(EngineBenchmarkOptions options, IProgress<EngineBenchmarkProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        options.Validate();
-        if (options.Device.IsCuda && !torch.cuda.is_available())
+        var device = options.Validate();
+        if (device.IsCuda && !torch.cuda.is_available())
             throw new InvalidOperationException("The loaded libtorch has no CUDA device; use the CPU (or build the shim against a CUDA libtorch with LIBTORCH_DIR).");
         torch.set_num_threads(options.Threads);
         if (torch.get_num_threads() != options.Threads)
@@ -140,7 +141,7 @@ public static class EngineBenchmark
         else
         {
             progress?.Report(new($"starting PyTorch ({options.PythonExecutable} {Path.GetFileName(options.PyTorchScript)})", 0));
-            (pytorch, unavailable) = PyTorchReference.TryStart(options);
+            (pytorch, unavailable) = PyTorchReference.TryStart(options, device);
         }
 
         try
@@ -150,7 +151,7 @@ public static class EngineBenchmark
             int done = 0, total = cases.Length * options.Rounds;
             foreach (var c in cases)
             {
-                using var workload = CreateWorkload(c, options);
+                using var workload = CreateWorkload(c, device, options.Seed);
                 string name = CaseName(c);
                 progress?.Report(new($"{name}: warming up", (double)done / total));
                 workload.RunSteps(options.InitialWarmupSteps);
@@ -169,7 +170,7 @@ public static class EngineBenchmark
                 rows.Add(new EngineBenchmarkRow(name, Median(ours), theirs.Count > 0 ? Median(theirs) : null, ours, theirs));
             }
             progress?.Report(new("done", 1));
-            return new EngineBenchmarkResult(options.Threads, options.Device.ToString(), torch.version, pytorch?.Version, unavailable,
+            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.version, pytorch?.Version, unavailable,
                                              BatchSize, options.Rounds, options.StepsPerRound, rows);
         }
         finally
@@ -193,10 +194,10 @@ public static class EngineBenchmark
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
-    private static Workload CreateWorkload(EngineBenchmarkCase c, EngineBenchmarkOptions options) => c switch
+    private static Workload CreateWorkload(EngineBenchmarkCase c, Device device, ulong seed) => c switch
     {
-        EngineBenchmarkCase.TrainStep => new TrainStepWorkload(options.Device, options.Seed),
-        EngineBenchmarkCase.InputGradient => new InputGradientWorkload(options.Device, options.Seed),
+        EngineBenchmarkCase.TrainStep => new TrainStepWorkload(device, seed),
+        EngineBenchmarkCase.InputGradient => new InputGradientWorkload(device, seed),
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 

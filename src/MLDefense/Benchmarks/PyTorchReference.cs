@@ -27,7 +27,7 @@ internal sealed class PyTorchReference : IDisposable
     public string Version { get; private set; } = "";
 
     /// <summary>Starts the interpreter, or says why it cannot run (with how to fix it).</summary>
-    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options)
+    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options, MLDefense.Torch.Device device)
     {
         var script = options.PyTorchScript!;
         if (!File.Exists(script)) return (null, $"the PyTorch script {script} is missing (it ships next to the mldefense binary).");
@@ -41,7 +41,7 @@ internal sealed class PyTorchReference : IDisposable
             UseShellExecute = false,
         };
         foreach (var arg in new[] { "-u", script, "--serve", "--threads", options.Threads.ToString(CultureInfo.InvariantCulture),
-                                    "--device", options.Device.IsCuda ? "cuda" : "cpu", "--seed", options.Seed.ToString(CultureInfo.InvariantCulture) })
+                                    "--device", device.ToString(), "--seed", options.Seed.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(arg);
         // The thread count is set explicitly on both sides; keep the environment from overriding either.
         start.Environment.Remove("OMP_NUM_THREADS");

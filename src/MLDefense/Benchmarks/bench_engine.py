@@ -88,7 +88,7 @@ def run_round(workload, device, warmup, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, required=True, help="intra-op threads (torch.set_num_threads)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
@@ -97,7 +97,7 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    if args.device == "cuda" and not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("bench_engine.py: --device cuda, but this torch has no CUDA device")
     device = torch.device(args.device)
     workloads = {"train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed)}
