@@ -95,8 +95,30 @@ public abstract class CatalogBase(MLContext context)
     public MLContext Context { get; } = context;
 }
 
-/// <summary>Catalog of transforms; components add themselves through extension methods (<c>ml.Transforms.LoadImages</c>...).</summary>
-public sealed class TransformsCatalog(MLContext context) : CatalogBase(context);
+/// <summary>
+/// Catalog of transforms; components add themselves through extension methods (<c>ml.Transforms.LoadImages</c>...).
+/// The defenses and the attacks have sub-catalogs of their own, as ML.NET's <c>ml.Transforms.Text</c>.
+/// </summary>
+public sealed class TransformsCatalog : CatalogBase
+{
+    internal TransformsCatalog(MLContext context) : base(context)
+    {
+        Defenses = new DefensesCatalog(context);
+        Attacks = new AttacksCatalog(context);
+    }
+
+    /// <summary>The defenses (<c>ml.Transforms.Defenses.Saec()</c>...), added by the MLDefense assembly.</summary>
+    public DefensesCatalog Defenses { get; }
+
+    /// <summary>The attacks as transforms (<c>ml.Transforms.Attacks.Pgd(classifier, ...)</c>), added by the MLDefense assembly.</summary>
+    public AttacksCatalog Attacks { get; }
+
+    /// <summary>Sub-catalog extended with the defenses' estimators.</summary>
+    public sealed class DefensesCatalog(MLContext context) : CatalogBase(context);
+
+    /// <summary>Sub-catalog extended with the attacks' estimators.</summary>
+    public sealed class AttacksCatalog(MLContext context) : CatalogBase(context);
+}
 
 /// <summary>Multiclass classification: trainers are extension methods on <see cref="Trainers"/>.</summary>
 public sealed class MulticlassClassificationCatalog : CatalogBase
