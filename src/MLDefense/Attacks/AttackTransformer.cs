@@ -1,0 +1,139 @@
+using MLDefense.Data;
+using MLDefense.Torch;
+
+namespace MLDefense.Attacks;
+
+/// <summary>
+/// Configures <see cref="AttackTransformer"/>: there is nothing to learn, so Fit checks the schema and binds the attack to
+/// the classifier. Made by <c>ml.Transforms.Attacks.Fgsm(...)</c>, <c>.Pgd(...)</c>... or <c>.Attack(classifier, attack)</c>.
+/// </summary>
+public sealed class AttackEstimator : IEstimator<AttackTransformer>
+{
+    private readonly IDifferentiableClassifier classifier;
+    private readonly IAdversarialAttack attack;
+    private readonly string imageColumnName, labelColumnName, outputColumnName;
+    private readonly int attackBatchSize;
+    private readonly CancellationToken cancellationToken;
+
+    internal AttackEstimator(IDifferentiableClassifier classifier, IAdversarialAttack attack, string imageColumnName, string labelColumnName,
+        string outputColumnName, int attackBatchSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(attack);
+        ArgumentException.ThrowIfNullOrWhiteSpace(imageColumnName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(labelColumnName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputColumnName);
+        AttackInputs.AtLeastOne(attackBatchSize, nameof(attackBatchSize), attack.Name);
+        (this.classifier, this.attack, this.imageColumnName, this.labelColumnName, this.outputColumnName, this.attackBatchSize, this.cancellationToken) =
+            (classifier, attack, imageColumnName, labelColumnName, outputColumnName, attackBatchSize, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public AttackTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var transformer = Create();
+        transformer.GetOutputSchema(input.Schema);
+        return transformer;
+    }
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Create().GetOutputSchema(inputSchema);
+
+    private AttackTransformer Create() =>
+        new(classifier, attack, imageColumnName, labelColumnName, outputColumnName, attackBatchSize, cancellationToken);
+}
+
+/// <summary>
+/// Adds an adversarial version of an image column, made by an <see cref="IAdversarialAttack"/> against a differentiable
+/// classifier, batch by batch on the classifier's device (in chunks of at most <see cref="AttackBatchSize"/> rows).
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="ImageColumnName"/> (input)</term><description>image [C, H, W] (float vector with the image shape annotation) of the classifier's <see cref="IDifferentiableClassifier.InputShape"/>, values in [0, 1]</description></item>
+/// <item><term><see cref="LabelColumnName"/> (input)</term><description>Int32 or Int64: the true class (untargeted attacks) or the target class (targeted ones)</description></item>
+/// <item><term><see cref="OutputColumnName"/></term><description>image of the same shape and annotation: the adversarial images, in [0, 1]</description></item>
+/// </list>
+/// <para>Transform is lazy: the attack runs when the output column is read, each time it is read (attacks with random
+/// starts give different results per read unless libtorch is reseeded). Reading other columns costs nothing.</para>
+/// <para>Not savable: the transformer holds a live classifier (and often belongs to an evaluation, not a deployed model),
+/// so a pipeline that contains it cannot be written with <c>ml.Model.Save</c>. Rebuild it from the loaded classifier instead.
+/// It does not own the classifier: dispose the classifier yourself when done.</para>
+/// </remarks>
+public sealed class AttackTransformer : BatchTransformer
+{
+    private readonly IDifferentiableClassifier classifier;
+    private readonly CancellationToken cancellationToken;
+
+    internal AttackTransformer(IDifferentiableClassifier classifier, IAdversarialAttack attack, string imageColumnName, string labelColumnName,
+        string outputColumnName, int attackBatchSize, CancellationToken cancellationToken)
+    {
+        this.classifier = classifier;
+        this.cancellationToken = cancellationToken;
+        Attack = attack;
+        ImageColumnName = imageColumnName;
+        LabelColumnName = labelColumnName;
+        OutputColumnName = outputColumnName;
+        AttackBatchSize = attackBatchSize;
+    }
+
+    /// <summary>The attack.</summary>
+    public IAdversarialAttack Attack { get; }
+    /// <summary>The clean image column read.</summary>
+    public string ImageColumnName { get; }
+    /// <summary>The label column read (true classes, or targets for a targeted attack).</summary>
+    public string LabelColumnName { get; }
+    /// <summary>The adversarial image column added.</summary>
+    public string OutputColumnName { get; }
+    /// <summary>The most rows attacked at once.</summary>
+    public int AttackBatchSize { get; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [ImageColumnName, LabelColumnName];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        string who = $"{Attack.Name} transform";
+        var required = classifier.InputShape;
+        var image = inputSchema.GetColumnOrNull(ImageColumnName) ?? throw new ArgumentException(
+            $"{who}: image column '{ImageColumnName}' was not found; expected a float vector image of {required}. The schema has: {inputSchema}.");
+        if (image.ImageShape is not { } shape || image.Type is not VectorDataViewType vector || vector.Size != shape.Size)
+            throw new ArgumentException($"{who}: column '{ImageColumnName}' must be an image column (a float vector with an image shape annotation) of {required}; found {image.Type}.");
+        if (shape != required)
+            throw new ArgumentException($"{who}: column '{ImageColumnName}' holds {shape} images but the classifier takes {required}.");
+        var label = inputSchema.GetColumnOrNull(LabelColumnName) ?? throw new ArgumentException(
+            $"{who}: label column '{LabelColumnName}' was not found; expected Int32 class indices. The schema has: {inputSchema}.");
+        if (label.Type != NumberDataViewType.Int32 && label.Type != NumberDataViewType.Int64)
+            throw new ArgumentException($"{who}: label column '{LabelColumnName}' must hold Int32 (or Int64) class indices; found {label.Type}.");
+        return [new DataViewSchema.Column(OutputColumnName, vector, new DataViewSchema.Annotations(shape))];
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Array> MapBatch(DataBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var pixels = input.Get<float>(ImageColumnName);
+        var shape = classifier.InputShape;
+        int rows = input.RowCount, size = shape.Size;
+        var output = new float[(long)rows * size];
+        if (rows == 0) return [output];
+
+        using var allLabels = input.ToTensor(LabelColumnName, Device.CPU);
+        for (int start = 0; start < rows; start += AttackBatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            int count = Math.Min(AttackBatchSize, rows - start);
+            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], classifier.Device);
+            var labels = allLabels.narrow(0, start, count).to(classifier.Device);
+            // using: an attack from elsewhere may return a tensor outside this scope; disposing twice is harmless.
+            using var adversarial = Attack.Generate(classifier, images, labels, cancellationToken);
+            adversarial.cpu().contiguous().CopyTo<float>(output.AsSpan(start * size, count * size));
+        }
+        return [output];
+    }
+}
