@@ -124,9 +124,11 @@ internal static class AttackFixtures
 /// <summary>A network seen as an <see cref="IDifferentiableClassifier"/> (what the attacks need), for tests.</summary>
 internal sealed class ModuleClassifier(Module<Tensor, Tensor> network, ImageShape inputShape, int classCount) : IDifferentiableClassifier, IDisposable
 {
-    /// <summary>Counts Logits calls (tests cancel from it).</summary>
+    /// <summary>Called with the running count of Logits calls (tests cancel from it).</summary>
     public Action<int>? OnLogits { get; set; }
-    private int calls;
+
+    /// <summary>How many times Logits has been called.</summary>
+    public int Calls { get; private set; }
 
     public Device Device { get; init; } = Device.CPU;
     public ImageShape InputShape => inputShape;
@@ -135,7 +137,7 @@ internal sealed class ModuleClassifier(Module<Tensor, Tensor> network, ImageShap
 
     public Tensor Logits(Tensor images)
     {
-        OnLogits?.Invoke(++calls);
+        OnLogits?.Invoke(++Calls);
         return network.forward(images);
     }
 
