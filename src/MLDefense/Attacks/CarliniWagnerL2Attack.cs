@@ -41,7 +41,8 @@ public sealed class CarliniWagnerL2Options
 /// The Carlini–Wagner L2 attack (Carlini and Wagner, "Towards Evaluating the Robustness of Neural Networks", IEEE S&amp;P 2017,
 /// Sec. V.A). With the change of variables x' = ½(tanh(w) + 1), which keeps x' in [0, 1] (Sec. IV.B, "change of variables"),
 /// it minimises ‖x' − x‖²₂ + c·f(x') with Adam, where f(x') = max(Z(x')_y − max_{i≠y} Z(x')_i + κ, 0) untargeted, or
-/// max(max_{i≠t} Z(x')_i − Z(x')_t + κ, 0) targeted (objective f₆, Eq. 6 and Sec. V.A), Z being the logits. A binary search
+/// max(max_{i≠t} Z(x')_i − Z(x')_t + κ, 0) targeted (objective f₆ of Sec. IV.A with the confidence κ of Sec. V.A,
+/// shifted by κ so that f ≥ 0, as in the authors' code), Z being the logits. A binary search
 /// over c per image (halving towards the smallest c that succeeded, ×10 while none has) runs
 /// <see cref="CarliniWagnerL2Options.BinarySearchSteps"/> optimisations, each from w₀ = atanh(0.999999·(2x − 1)) with a
 /// fresh Adam. The result is, per image, the successful x' of smallest L2 distance seen at any iteration; an image never

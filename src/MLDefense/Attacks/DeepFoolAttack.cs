@@ -19,8 +19,8 @@ public sealed class DeepFoolOptions
 /// <summary>
 /// DeepFool (Moosavi-Dezfooli, Fawzi and Frossard, "DeepFool: a simple and accurate method to fool deep neural networks",
 /// CVPR 2016, Algorithm 2 and Sec. 3.3). At each step, with f_k = Z_k − Z_y and w_k = ∇f_k at the current iterate, it
-/// picks l = argmin_{k≠y} |f_k| / ‖w_k‖_q and moves by r = (|f_l| / ‖w_l‖₂ + 10⁻⁴)·w_l / ‖w_l‖₂ for L2 (q = 2, Eq. 8 and
-/// Algorithm 2), or r = (|f_l| / ‖w_l‖₁ + 10⁻⁴)·sign(w_l) for L∞ (q = 1, Sec. 3.3); the iterate is
+/// picks l = argmin_{k≠y} |f_k| / ‖w_k‖_q and moves by r = (|f_l| / ‖w_l‖₂ + 10⁻⁴)·w_l / ‖w_l‖₂ for L2 (q = 2, the multi-class
+/// Algorithm 2), or r = (|f_l| / ‖w_l‖₁ + 10⁻⁴)·sign(w_l) for L∞ (q = 1, the ℓp generalisation of Sec. 3.3); the iterate is
 /// clip[0,1](x + (1 + η)·Σr), and each image stops as soon as it is misclassified. Untargeted; there is no fixed budget.
 /// </summary>
 /// <remarks>
