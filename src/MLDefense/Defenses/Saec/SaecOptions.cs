@@ -86,8 +86,8 @@ public sealed record SaecOptions
 
     /// <summary>
     /// The upper end of the histogram range. Default 0.105: symmetric around 0 with an odd bin count, so the central
-    /// bin [−0.005, 0.005) holds the exact zeros of flat regions; ±0.105 covers the residuals of perturbations up to
-    /// about 16/255, the largest budget of the paper's sweep.
+    /// bin [−0.005, 0.005) holds the exact zeros of flat regions. Residuals beyond the range are dropped, so larger
+    /// perturbations keep raising the score (see <see cref="HistogramMinimum"/>).
     /// </summary>
     public double HistogramMaximum { get; init; } = 0.105;
 
