@@ -1,0 +1,37 @@
+using MLDefense.Data;
+
+namespace MLDefense.Defenses;
+
+/// <summary><c>ml.Transforms.Defenses.Saec(...)</c>: MixDefense's SAEC detector (Yang et al., Sec. 3, Sec. 5.3).</summary>
+public static class SaecCatalogExtensions
+{
+    /// <summary>
+    /// The SAEC detector with default settings (p = 8, KV filter, 21 bins on [−0.105, 0.105), uniform-noise report at
+    /// ±8/255): adds a float score (higher = more adversarial) and a boolean flag whose threshold Fit calibrates on the
+    /// clean training images. See <see cref="SaecEstimator"/>.
+    /// </summary>
+    /// <param name="catalog">The defenses catalog.</param>
+    /// <param name="imageColumnName">The image column (float [C, H, W] in [0, 1]).</param>
+    /// <param name="scoreColumnName">The score column added.</param>
+    /// <param name="flagColumnName">The flag column added.</param>
+    /// <param name="targetFalsePositiveRate">The fraction of clean training images the threshold may flag (default 1%).</param>
+    public static SaecEstimator Saec(this TransformsCatalog.DefensesCatalog catalog, string imageColumnName = "Image",
+        string scoreColumnName = "SaecScore", string flagColumnName = "SaecFlag", double targetFalsePositiveRate = 0.01)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new SaecEstimator(catalog.Context, new SaecOptions
+        {
+            ImageColumnName = imageColumnName,
+            ScoreColumnName = scoreColumnName,
+            FlagColumnName = flagColumnName,
+            TargetFalsePositiveRate = targetFalsePositiveRate,
+        });
+    }
+
+    /// <summary>The SAEC detector with every setting of <see cref="SaecOptions"/>. See <see cref="SaecEstimator"/>.</summary>
+    public static SaecEstimator Saec(this TransformsCatalog.DefensesCatalog catalog, SaecOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new SaecEstimator(catalog.Context, options);
+    }
+}

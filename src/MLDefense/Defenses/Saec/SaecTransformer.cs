@@ -1,0 +1,137 @@
+using MLDefense.Data;
+using MLDefense.Torch;
+
+namespace MLDefense.Defenses;
+
+/// <summary>
+/// A fitted SAEC detector (Yang et al., MixDefense, Sec. 3): adds the SAEC score (Eq. 1 map → high-pass residual →
+/// Eq. 2 histogram variance, mapped to s = 1 − V/V_max) and the flag s &gt; <see cref="Threshold"/>. See
+/// <see cref="SaecEstimator"/> for the equations.
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="SaecOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] of the calibrated shape (<see cref="InputShape"/>)</description></item>
+/// <item><term><see cref="SaecOptions.ScoreColumnName"/> (output)</term><description>float (Single) in [0, 1]: higher = more adversarial</description></item>
+/// <item><term><see cref="SaecOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; <see cref="Threshold"/></description></item>
+/// </list>
+/// <para>Scoring runs on <see cref="Device"/> in chunks of 256 images, with no learned weights (the model is the
+/// options and the threshold). Images holding NaN or infinities are rejected naming the row; values slightly
+/// outside [0, 1] (another component's output) are scored as they are. Transform is safe to call from several
+/// threads. Saving writes the options (<c>options.json</c>) and <see cref="Calibration"/> (<c>calibration.json</c>).</para>
+/// </remarks>
+[ModelComponent("MLDefense.Saec", 1)]
+public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<SaecTransformer>
+{
+    private const string CalibrationFileName = "calibration.json";
+
+    internal SaecTransformer(SaecOptions options, SaecCalibrationReport calibration, Device device)
+    {
+        Options = options;
+        Calibration = calibration;
+        Device = device;
+    }
+
+    /// <summary>The options the detector was fitted with (column names, map, filter and histogram settings).</summary>
+    public SaecOptions Options { get; }
+
+    /// <summary>What Fit measured: the threshold, the false-positive rate on the training images and the separation of uniform noise (Sec. 5.3).</summary>
+    public SaecCalibrationReport Calibration { get; }
+
+    /// <summary>The decision threshold calibrated on clean images: flag when score &gt; threshold.</summary>
+    public float Threshold => Calibration.Threshold;
+
+    /// <summary>The image shape the threshold was calibrated for; Transform requires it.</summary>
+    public ImageShape InputShape => new(Calibration.Channels, Calibration.Height, Calibration.Width);
+
+    /// <summary>The device scoring runs on (the fitting or loading context's).</summary>
+    public Device Device { get; }
+
+    /// <summary>
+    /// Scores a batch of images directly (for benchmarks and attacks that work on tensors): [N, C, H, W] of
+    /// <see cref="InputShape"/> on any device → [N] float32 scores on the same device. Flag = score &gt; <see cref="Threshold"/>.
+    /// </summary>
+    public Tensor Score(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var s = images.shape;
+        var expected = InputShape;
+        if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
+            throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}]; found [{string.Join(", ", s)}].", nameof(images));
+        return SaecScoring.Scores(images, Options);
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SaecEstimator.CheckImageColumn(inputSchema, Options, InputShape);
+        return OutputColumns(Options);
+    }
+
+    internal static DataViewSchema.Column[] OutputColumns(SaecOptions options) =>
+    [
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
+    ];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Array> MapBatch(DataBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        string column = Options.ImageColumnName;
+        var pixels = input.Get<float>(column);
+        var shape = InputShape;
+        for (int i = 0; i < pixels.Length; i++)
+            if (!float.IsFinite(pixels[i]))
+                throw new ArgumentException($"Column '{column}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
+
+        int rows = input.RowCount;
+        var scores = new float[rows];
+        var flags = new bool[rows];
+        float threshold = Threshold;
+        for (int start = 0; start < rows; start += SaecEstimator.ScoringBatchSize)
+        {
+            int count = Math.Min(SaecEstimator.ScoringBatchSize, rows - start);
+            using var scope = torch.NewDisposeScope();
+            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size),
+                [count, shape.Channels, shape.Height, shape.Width], Device);
+            SaecScoring.Scores(images, Options).cpu().CopyTo<float>(scores.AsSpan(start, count));
+        }
+        for (int i = 0; i < rows; i++) flags[i] = scores[i] > threshold;
+        return [scores, flags];
+    }
+
+    /// <inheritdoc />
+    public void Save(ModelSaveContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.WriteOptions(Options);
+        context.WriteJson(CalibrationFileName, Calibration);
+    }
+
+    /// <summary>Reads the options and the calibration back; scoring will run on the loading context's device.</summary>
+    /// <exception cref="InvalidDataException">The files are missing or describe an impossible detector.</exception>
+    public static SaecTransformer Load(ModelLoadContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = context.ReadOptions<SaecOptions>();
+        var calibration = context.ReadJson<SaecCalibrationReport>(CalibrationFileName);
+        try
+        {
+            SaecEstimator.CheckOptions(options);
+            new ImageShape(calibration.Channels, calibration.Height, calibration.Width).Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{context.Folder} describes an impossible SAEC detector: {ex.Message}", ex);
+        }
+        if (!float.IsFinite(calibration.Threshold))
+            throw new InvalidDataException($"{context.Folder}{CalibrationFileName}: the threshold {calibration.Threshold} is not finite.");
+        return new SaecTransformer(options, calibration, context.Context.Device);
+    }
+}
