@@ -75,7 +75,7 @@ public sealed class SafetensorsTests
         return path;
     }
 
-    [DataTestMethod]
+    [TestMethod]
     [DataRow("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "file holds 4")]
     [DataRow("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "offsets span 8 bytes")]
     [DataRow("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "overlap or hole")]
