@@ -38,11 +38,6 @@ internal static class ProtocolSupport
         return result;
     }
 
-    public static void CheckBatchSize(int batchSize)
-    {
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
-    }
-
     /// <summary>Consecutive (start, length) ranges covering [0, count).</summary>
     public static IEnumerable<(int Start, int Length)> Batches(int count, int batchSize)
     {
