@@ -60,7 +60,7 @@ public sealed record EvaluatedDetector(string Name, Func<Tensor, float[]> Score,
 /// <summary>Scoring functions from a reconstruction (autoencoder, AE-GAN's G(F(x)), MagNet), for detection by reconstruction error (AE-GAN Sec. 3.4).</summary>
 public static class ReconstructionErrorScores
 {
-    /// <summary>Per image, the mean squared difference between the image and its reconstruction.</summary>
+    /// <summary>Per image, the mean squared difference between the image and its reconstruction (the scores are copied to the host, detached).</summary>
     public static Func<Tensor, float[]> MeanSquared(Func<Tensor, Tensor> reconstruct) => images => Score(reconstruct, images, squared: true);
 
     /// <summary>Per image, the mean absolute difference (AE-GAN App. F finds L1 the better detector).</summary>
@@ -70,7 +70,7 @@ public static class ReconstructionErrorScores
     {
         ArgumentNullException.ThrowIfNull(reconstruct);
         using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
+        // No no_grad scope here: a reconstruction may itself search by gradient descent (AE-GAN's latent search).
         var reconstruction = reconstruct(images);
         var difference = reconstruction - images;
         var perPixel = squared ? difference.square() : difference.abs();
