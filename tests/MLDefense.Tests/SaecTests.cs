@@ -1,3 +1,4 @@
+using MLDefense.Evaluation;
 using System.Diagnostics;
 using MLDefense.Data;
 using MLDefense.Data.Tests;
@@ -51,10 +52,10 @@ public sealed class SaecTests
         var uniform = Scores(model, Images(AddNoise(pixels, 11, r => (2 * r.NextDouble() - 1) * eps), Cifar));
         var gaussian = Scores(model, Images(AddNoise(pixels, 12, r => eps * Gaussian(r)), Cifar));
 
-        double uniformAuc = DetectorSeparation.RocAuc(cleanScores, uniform);
-        double gaussianAuc = DetectorSeparation.RocAuc(cleanScores, gaussian);
+        double uniformAuc = RocCurve.AucOf(cleanScores, uniform);
+        double gaussianAuc = RocCurve.AucOf(cleanScores, gaussian);
         Console.WriteLine($"AUC clean vs uniform ±8/255: {uniformAuc:F4}; vs Gaussian σ = 8/255: {gaussianAuc:F4}; " +
-                          $"noise detected at the 1% threshold: {DetectorThreshold.FlaggedFraction(uniform, model.Threshold):P1} / {DetectorThreshold.FlaggedFraction(gaussian, model.Threshold):P1}");
+                          $"noise detected at the 1% threshold: {ThresholdCalibration.FlaggedFraction(uniform, model.Threshold):P1} / {ThresholdCalibration.FlaggedFraction(gaussian, model.Threshold):P1}");
         Assert.IsTrue(uniformAuc >= 0.9, $"uniform noise AUC {uniformAuc}");
         Assert.IsTrue(gaussianAuc >= 0.9, $"Gaussian noise AUC {gaussianAuc}");
         // The sign convention: noise must score higher (more adversarial), not merely differently.
@@ -70,7 +71,7 @@ public sealed class SaecTests
         foreach (double target in new[] { 0.01, 0.05 })
         {
             var model = ml.Transforms.Defenses.Saec(targetFalsePositiveRate: target).Fit(CifarTrainAll.Value);
-            double heldOut = DetectorThreshold.FlaggedFraction(Scores(model, CifarTest.Value), model.Threshold);
+            double heldOut = ThresholdCalibration.FlaggedFraction(Scores(model, CifarTest.Value), model.Threshold);
             Console.WriteLine($"target {target:P0}: training FPR {model.Calibration.TrainingFalsePositiveRate:P2}, held-out FPR {heldOut:P2} on 1000 test images (4000 training images); {model.Calibration}");
             Assert.IsTrue(model.Calibration.TrainingFalsePositiveRate <= target);
             Assert.AreEqual(target, model.Calibration.TrainingFalsePositiveRate, 0.002, "no heavy ties: the training rate is the target");
@@ -181,7 +182,7 @@ public sealed class SaecTests
         var model = ml.Transforms.Defenses.Saec().Fit(Images(clean, shape));
         var cleanScores = Scores(model, Images(clean, shape));
         var noisyScores = Scores(model, Images(AddNoise(clean, 9, r => (2 * r.NextDouble() - 1) * 16 / 255.0), shape));
-        Assert.IsTrue(DetectorSeparation.RocAuc(cleanScores, noisyScores) > 0.9, "grey images are scored, not all zero");
+        Assert.IsTrue(RocCurve.AucOf(cleanScores, noisyScores) > 0.9, "grey images are scored, not all zero");
 
         var reject = ml.Transforms.Defenses.Saec(new SaecOptions { GreyscalePolicy = SaecGreyscalePolicy.Reject });
         var ex = Assert.Throws<ArgumentException>(() => reject.GetOutputSchema(Images(clean, shape).Schema));

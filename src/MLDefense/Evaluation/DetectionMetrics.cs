@@ -89,6 +89,17 @@ public sealed class RocCurve
     /// <summary>The area under the curve by the trapezoidal rule (ties credited one half); NaN when undefined.</summary>
     public double Auc { get; }
 
+    /// <summary>The AUC of telling <paramref name="positives"/> (adversarial) from <paramref name="negatives"/> (clean) by score.</summary>
+    public static double AucOf(ReadOnlySpan<float> negatives, ReadOnlySpan<float> positives)
+    {
+        var scores = new float[negatives.Length + positives.Length];
+        negatives.CopyTo(scores);
+        positives.CopyTo(scores.AsSpan(negatives.Length));
+        var isAdversarial = new bool[scores.Length];
+        isAdversarial.AsSpan(negatives.Length).Fill(true);
+        return Compute(scores, isAdversarial).Auc;
+    }
+
     /// <summary>Computes the curve of <paramref name="scores"/> against <paramref name="isAdversarial"/>.</summary>
     public static RocCurve Compute(ReadOnlySpan<float> scores, ReadOnlySpan<bool> isAdversarial)
     {

@@ -45,12 +45,15 @@ public static class ThresholdCalibration
     }
 
     /// <summary>The share of <paramref name="cleanScores"/> flagged at <paramref name="threshold"/> (the achieved false-positive rate).</summary>
-    public static double FalsePositiveRate(ReadOnlySpan<float> cleanScores, double threshold)
+    public static double FalsePositiveRate(ReadOnlySpan<float> cleanScores, double threshold) => FlaggedFraction(cleanScores, threshold);
+
+    /// <summary>The share of <paramref name="scores"/> flagged at <paramref name="threshold"/> (a false-positive rate on clean scores, a detection rate on adversarial ones).</summary>
+    public static double FlaggedFraction(ReadOnlySpan<float> scores, double threshold)
     {
-        if (cleanScores.IsEmpty) throw new ArgumentException("The false-positive rate of no scores is undefined.", nameof(cleanScores));
+        if (scores.IsEmpty) throw new ArgumentException("The flagged fraction of no scores is undefined.", nameof(scores));
         int flagged = 0;
-        foreach (var score in cleanScores)
+        foreach (var score in scores)
             if (IsFlagged(score, threshold)) flagged++;
-        return flagged / (double)cleanScores.Length;
+        return flagged / (double)scores.Length;
     }
 }

@@ -7,7 +7,7 @@ namespace MLDefense.Defenses;
 /// </summary>
 public sealed record SaecCalibrationReport
 {
-    /// <summary>The decision threshold: an image is flagged when its score is &gt; this value (<see cref="DetectorThreshold"/>).</summary>
+    /// <summary>The decision threshold: an image is flagged when its score is &gt; this value (<see cref="Evaluation.ThresholdCalibration.IsFlagged"/>).</summary>
     public float Threshold { get; init; }
 
     /// <summary>The image shape the threshold was calibrated for (scores of other sizes are not comparable).</summary>

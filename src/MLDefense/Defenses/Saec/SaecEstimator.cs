@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using MLDefense.Evaluation;
 using MLDefense.Data;
 using MLDefense.Torch;
 
@@ -25,7 +27,7 @@ namespace MLDefense.Defenses;
 /// </list>
 /// <para>Fit (Sec. 5.3) scores the clean training images and the same images with uniform noise U[−a, a] added
 /// (a = <see cref="SaecOptions.NoiseAmplitude"/>, seeded from <see cref="SaecOptions.Seed"/> or the context), sets the
-/// threshold with <see cref="DetectorThreshold.Calibrate"/> so that at most
+/// threshold with <see cref="ThresholdCalibration.ForFalsePositiveRate"/> so that at most
 /// <see cref="SaecOptions.TargetFalsePositiveRate"/> of the clean images are flagged, and records in
 /// <see cref="SaecTransformer.Calibration"/> (and the context's log) the separation achieved on the noisy images.</para>
 /// <para>Input and output columns:</para>
@@ -75,7 +77,7 @@ public sealed class SaecEstimator : IEstimator<SaecTransformer>
         {
             if (!ok) throw new ArgumentOutOfRangeException(name, value, $"SaecOptions.{name} {rule}.");
         }
-        DetectorThreshold.CheckRate(o.TargetFalsePositiveRate, nameof(o.TargetFalsePositiveRate));
+        Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
         Require(o.SaturationExponent >= 1 && double.IsFinite(o.SaturationExponent), nameof(o.SaturationExponent), o.SaturationExponent, "must be a finite number ≥ 1");
         Require(Enum.IsDefined(o.ResidualFilter), nameof(o.ResidualFilter), o.ResidualFilter, "must be a known filter");
         Require(Enum.IsDefined(o.GreyscalePolicy), nameof(o.GreyscalePolicy), o.GreyscalePolicy, "must be a known policy");
@@ -131,18 +133,18 @@ public sealed class SaecEstimator : IEstimator<SaecTransformer>
         if (cleanScores.Count < MinimumTrainingImages) throw TooFewImages(cleanScores.Count);
         WarnWhenCalibrationIsCoarse(cleanScores.Count);
 
-        float threshold = DetectorThreshold.Calibrate(cleanScores, options.TargetFalsePositiveRate);
+        float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(CollectionsMarshal.AsSpan(cleanScores), options.TargetFalsePositiveRate);
         var report = new SaecCalibrationReport
         {
             Threshold = threshold,
             Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
             TrainingImageCount = cleanScores.Count,
             TargetFalsePositiveRate = options.TargetFalsePositiveRate,
-            TrainingFalsePositiveRate = DetectorThreshold.FlaggedFraction(cleanScores, threshold),
+            TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(CollectionsMarshal.AsSpan(cleanScores), threshold),
             NoiseAmplitude = options.NoiseAmplitude,
             NoiseSeed = seed,
-            NoiseAuc = withNoise ? DetectorSeparation.RocAuc(cleanScores, noisyScores) : null,
-            NoiseDetectionRate = withNoise ? DetectorThreshold.FlaggedFraction(noisyScores, threshold) : null,
+            NoiseAuc = withNoise ? RocCurve.AucOf(CollectionsMarshal.AsSpan(cleanScores), CollectionsMarshal.AsSpan(noisyScores)) : null,
+            NoiseDetectionRate = withNoise ? ThresholdCalibration.FlaggedFraction(CollectionsMarshal.AsSpan(noisyScores), threshold) : null,
             CleanMedianScore = Median(cleanScores),
             NoiseMedianScore = withNoise ? Median(noisyScores) : null,
         };

@@ -1,3 +1,4 @@
+using MLDefense.Evaluation;
 using MLDefense.Data;
 using MLDefense.Torch;
 
@@ -102,7 +103,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
                 [count, shape.Channels, shape.Height, shape.Width], Device);
             SaecScoring.Scores(images, Options).cpu().CopyTo<float>(scores.AsSpan(start, count));
         }
-        for (int i = 0; i < rows; i++) flags[i] = scores[i] > threshold;
+        for (int i = 0; i < rows; i++) flags[i] = ThresholdCalibration.IsFlagged(scores[i], threshold);
         return [scores, flags];
     }
 
