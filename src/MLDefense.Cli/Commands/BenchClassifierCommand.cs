@@ -91,7 +91,9 @@ public static class BenchClassifierCommand
                     ? $">= {target:F3} " + (row.MeetsTarget == true ? "[green]pass[/]" : "[red]fail[/]")
                     : "—");
         console.Write(table);
-        if (quick) console.WriteLine($"--quick shortens: {ClassifierBenchmark.Describe(r.Rows.Select(row => row.Case))}.");
+        if (!quick) return;
+        console.WriteLine("--quick shortens:");
+        foreach (var row in r.Rows) console.WriteLine($"  {ClassifierBenchmark.Describe([row.Case])}");
     }
 
     private static JsonObject ToJson(ClassifierBenchmarkResult r, bool quick) => new()
