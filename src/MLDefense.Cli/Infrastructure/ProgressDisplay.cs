@@ -24,9 +24,8 @@ public abstract class ProgressDisplay
             .AutoRefresh(false)
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new ElapsedTimeColumn(), eta)
-            .Start(context => work(new LiveDisplay(context, eta)));
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(), eta)
+            .Start(context => work(new LiveDisplay(context, eta, console.Out.Profile.Width)));
     }
 
     /// <summary>
@@ -40,8 +39,12 @@ public abstract class ProgressDisplay
     public static string Format(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{(int)t.TotalMinutes}:{t.Seconds:00}";
 
-    private sealed class LiveDisplay(ProgressContext context, EtaColumn eta) : ProgressDisplay
+    private sealed class LiveDisplay(ProgressContext context, EtaColumn eta, int consoleWidth) : ProgressDisplay
     {
+        // What the bar (20), percentage, ETA and the gaps between columns take; the description gets the rest, cut
+        // short rather than wrapped, because a wrapping row squeezes the other columns into one character each.
+        private const int FixedColumnsWidth = 42;
+
         private readonly Dictionary<string, ProgressTask> tasks = [];
 
         public override void Report(string step, string status, double fraction, TimeSpan? remaining, bool milestone)
@@ -51,13 +54,15 @@ public abstract class ProgressDisplay
                 foreach (var other in tasks.Values) if (!other.IsFinished) other.StopTask();
                 tasks[step] = task = context.AddTask(Markup.Escape(step), maxValue: 1);
             }
-            task.Description = Markup.Escape($"{step}: {status}");
+            task.Description = Markup.Escape(Shorten($"{step}: {status}", Math.Max(20, consoleWidth - FixedColumnsWidth)));
             task.Value = Math.Clamp(fraction, 0, 1);
             eta.Remaining[task.Id] = remaining;
             if (fraction >= 1) task.StopTask();
             context.Refresh();
         }
     }
+
+    private static string Shorten(string text, int width) => text.Length <= width ? text : text[..(width - 1)] + "…";
 
     private sealed class PlainDisplay(CliConsole console) : ProgressDisplay
     {
@@ -84,6 +89,10 @@ public abstract class ProgressDisplay
     private sealed class EtaColumn : ProgressColumn
     {
         public Dictionary<int, TimeSpan?> Remaining { get; } = [];
+
+        protected override bool NoWrap => true;
+
+        public override int? GetColumnWidth(RenderOptions options) => 11;
 
         public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime)
         {

@@ -14,12 +14,12 @@ public static class TrainingProgressText
                 display.Report(prefix + "load", status.Fraction >= 1 ? "data read" : "reading data", status.Fraction);
                 break;
             case ClassifierTrainingStage.Training when status.Training is { } t:
-                var text = $"epoch {t.Epoch}/{t.Epochs}, batch {t.Batch}/{t.BatchesPerEpoch}, loss {t.Loss:F4}, train accuracy {t.TrainAccuracy * 100:F2}%"
-                         + (t.ValidationAccuracy is { } v ? $", validation accuracy {v * 100:F2}%" : "");
+                var text = $"epoch {t.Epoch}/{t.Epochs} · batch {t.Batch}/{t.BatchesPerEpoch} · loss {t.Loss:F4} · train acc {t.TrainAccuracy * 100:F2}%"
+                         + (t.ValidationAccuracy is { } v ? $" · validation acc {v * 100:F2}%" : "");
                 display.Report(prefix + "train", text, status.Fraction, t.EstimatedRemaining, milestone: t.EpochCompleted);
                 break;
             case ClassifierTrainingStage.Training:
-                display.Report(prefix + "train", "starting (copying the images to the device)", 0);
+                display.Report(prefix + "train", "starting", 0);
                 break;
             case ClassifierTrainingStage.Evaluating:
                 display.Report(prefix + "evaluate", "test accuracy", status.Fraction);
