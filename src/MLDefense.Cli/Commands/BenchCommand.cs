@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
+using MLDefense.Cli.Infrastructure;
 using Spectre.Console;
 
 namespace MLDefense.Cli.Commands;
@@ -13,60 +13,24 @@ public static class BenchCommand
     public const string PyTorchScriptName = "bench_engine.py";
 
     /// <summary>Builds <c>bench</c> and its subcommands.</summary>
-    public static Command Create()
+    public static Command Create(GlobalOptions globals, CliConsole console)
     {
         var bench = new Command("bench", "Benchmarks: the engine's speed against PyTorch; the papers' tables.");
-        bench.Subcommands.Add(CreateEngine());
+        bench.Subcommands.Add(CreateEngine(globals, console));
+        bench.Subcommands.Add(BenchClassifierCommand.Create(globals, console));
         return bench;
     }
 
-    private static Command CreateEngine()
+    private static Command CreateEngine(GlobalOptions globals, CliConsole console)
     {
         var quick = new Option<bool>("--quick")
         {
             Description = $"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).",
         };
-        var json = new Option<FileInfo?>("--json")
-        {
-            Description = "Also write the results to this file as JSON: {\"threads\", \"device\", \"torch_version\", \"pytorch_version\", "
-                        + "\"pytorch_unavailable\", \"batch_size\", \"rounds\", \"steps_per_round\", \"rows\": [{\"case\": \"train_step\"|\"input_gradient\", "
-                        + "\"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
-                        + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run. Default: no file.",
-            HelpName = "PATH",
-        };
-        json.CustomParser = result =>
-        {
-            var file = new FileInfo(result.Tokens[0].Value);
-            if (file.Directory is { Exists: false } dir) result.AddError($"--json: the folder {dir.FullName} does not exist.");
-            return file;
-        };
-        var threads = new Option<int>("--threads")
-        {
-            Description = "Intra-op threads, the same for MLDefense and PyTorch (torch.set_num_threads on both sides); default: the processor count.",
-            DefaultValueFactory = _ => Environment.ProcessorCount,
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                if (int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out int n) && n >= 1) return n;
-                result.AddError($"--threads: '{text}' is not a whole number of at least 1.");
-                return 0;
-            },
-            HelpName = "N",
-        };
-        var device = new Option<string>("--device")
-        {
-            Description = "Where the workloads run (cuda needs a CUDA libtorch under the shim and a CUDA PyTorch).",
-            DefaultValueFactory = _ => "cpu",
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                if (text is "cpu" or "cuda") return text;
-                result.AddError($"--device: '{text}' is not one of cpu, cuda.");
-                return "cpu";
-            },
-            HelpName = "cpu|cuda",
-        };
-
+        var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", "
+            + "\"pytorch_unavailable\", \"batch_size\", \"rounds\", \"steps_per_round\", \"rows\": [{\"case\": \"train_step\"|\"input_gradient\", "
+            + "\"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
+            + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run");
         var python = new Option<string>("--python")
         {
             Description = "The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
@@ -80,21 +44,25 @@ public static class BenchCommand
           + "cases train_step (forward, cross-entropy, zero_grad, backward, Adam step) and input_gradient (the FGSM/PGD inner loop: "
           + "torch.autograd.grad w.r.t. the input). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
           + $"PyTorch runs {PyTorchScriptName} (next to this binary) with --python (install torch with `sudo apt-get install python3-torch`); "
-          + "without it MLDefense's own figures are still reported.")
+          + "without it MLDefense's own figures are still reported. --threads sets the threads of both engines; --device auto picks cuda "
+          + "when present, which needs a CUDA PyTorch too for the comparison.")
         {
-            quick, json, threads, device, python,
+            quick, json, python,
         };
         engine.SetAction(parseResult =>
         {
+            var settings = globals.Read(parseResult);
             var preset = parseResult.GetValue(quick) ? EngineBenchmarkOptions.Quick : EngineBenchmarkOptions.Full;
             var options = preset with
             {
-                Threads = parseResult.GetValue(threads),
-                Device = parseResult.GetValue(device)!,
+                Threads = settings.Threads,
+                Device = Runtime.DeviceName(settings.Device),
+                Seed = (ulong)settings.Seed,
                 PyTorchScript = Path.Combine(AppContext.BaseDirectory, PyTorchScriptName),
                 PythonExecutable = parseResult.GetValue(python)!,
             };
-            return RunEngine(options, parseResult.GetValue(json));
+            var jsonFile = parseResult.GetValue(json);
+            return CommandRunner.Run(console, settings, context => RunEngine(context, options, jsonFile));
         });
         return engine;
     }
@@ -102,64 +70,17 @@ public static class BenchCommand
     private static string Describe(EngineBenchmarkOptions o) =>
         $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per case and engine";
 
-    private static int RunEngine(EngineBenchmarkOptions options, FileInfo? jsonFile)
+    private static int RunEngine(CommandContext context, EngineBenchmarkOptions options, FileInfo? jsonFile)
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel;
-        EngineBenchmarkResult result;
-        try
-        {
-            // No auto-refresh: a render thread would compete with the benchmark for the cores.
-            result = AnsiConsole.Progress()
-                .AutoRefresh(false)
-                .AutoClear(true)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
-                .Start(context =>
-                {
-                    var task = context.AddTask("engine benchmark", maxValue: 1);
-                    var progress = new InlineProgress<EngineBenchmarkProgress>(p =>
-                    {
-                        task.Description = Markup.Escape(p.Message);
-                        task.Value = p.Fraction;
-                        context.Refresh();
-                    });
-                    return EngineBenchmark.Run(options, progress, cancel.Token);
-                });
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("mldefense: cancelled.");
-            return Program.Failure;
-        }
-        catch (InvalidOperationException e)
-        {
-            Console.Error.WriteLine($"mldefense: {e.Message}");
-            return Program.Failure;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-
-        Render(result);
-        if (jsonFile is not null)
-        {
-            try
-            {
-                File.WriteAllText(jsonFile.FullName, ToJson(result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"mldefense: cannot write {jsonFile.FullName}: {e.Message}");
-                return Program.Failure;
-            }
-            AnsiConsole.MarkupLine($"Results written to [blue]{Markup.Escape(jsonFile.FullName)}[/].");
-        }
+        var result = ProgressDisplay.Run(context.Console, display =>
+            EngineBenchmark.Run(options, new InlineProgress<EngineBenchmarkProgress>(p => display.Report("engine benchmark", p.Message, p.Fraction)),
+                                context.Cancellation));
+        Render(context.Console.Out, result);
+        JsonResults.Write(context.Console, jsonFile, ToJson(result));
         return 0;
     }
 
-    private static void Render(EngineBenchmarkResult r)
+    private static void Render(IAnsiConsole console, EngineBenchmarkResult r)
     {
         var table = new Table()
             .Title("Engine speed: MLDefense vs PyTorch")
@@ -172,10 +93,10 @@ public static class BenchCommand
             table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}",
                          row.PyTorchImagesPerSecond is double p ? $"{p:F1}" : "—",
                          row.Ratio is double ratio ? $"{ratio:F3}" : "—");
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} (MLDefense), PyTorch {r.PyTorchVersion ?? "—"}."));
+        console.Write(table);
+        console.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} (MLDefense), PyTorch {r.PyTorchVersion ?? "—"}."));
         if (r.PyTorchUnavailable is not null)
-            AnsiConsole.MarkupLine($"[yellow]PyTorch did not run: {Markup.Escape(r.PyTorchUnavailable)}[/]");
+            console.MarkupLine($"[yellow]PyTorch did not run: {Markup.Escape(r.PyTorchUnavailable)}[/]");
     }
 
     private static JsonObject ToJson(EngineBenchmarkResult r)
@@ -210,11 +131,5 @@ public static class BenchCommand
             ["rows"] = rows,
             ["round_images_per_s"] = rounds,
         };
-    }
-
-    /// <summary>Reports on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
-    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

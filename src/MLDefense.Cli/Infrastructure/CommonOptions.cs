@@ -1,0 +1,44 @@
+using System.CommandLine;
+using MLDefense.Benchmarks;
+using MLDefense.Data;
+
+namespace MLDefense.Cli.Infrastructure;
+
+/// <summary>Options several commands share, built the same way each time (a command owns its option instances).</summary>
+public static class CommonOptions
+{
+    /// <summary><c>--dataset NAME</c> (required): one of the known datasets.</summary>
+    public static Option<string> Dataset() => new("--dataset")
+    {
+        Description = $"The dataset, by name: {string.Join(", ", KnownDatasets.Names)} (found under --data, shared/datasets, or Debian's path).",
+        HelpName = string.Join('|', KnownDatasets.Names),
+        Required = true,
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value.ToLowerInvariant();
+            if (!KnownDatasets.Names.Contains(text))
+                result.AddError($"--dataset: '{result.Tokens[0].Value}' is not one of {string.Join(", ", KnownDatasets.Names)}.");
+            return text;
+        },
+    };
+
+    /// <summary><c>--architecture c1|c2|a|b|c</c> (required): a built-in classifier.</summary>
+    public static Option<ClassifierArchitecture> Architecture() => new("--architecture")
+    {
+        Description = "The classifier: c1 (MIAED's MNIST C1), c2 (the Carlini-Wagner CIFAR-10 network), a, b, c (Defense-GAN's classifiers A, B, C). "
+                    + "c2 takes 3x32x32 images (cifar10-subset); the others 1x28x28 (mnist, fashion-mnist).",
+        HelpName = string.Join('|', ClassifierTraining.ArchitecturesByShortName.Keys),
+        Required = true,
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (ClassifierTraining.ArchitecturesByShortName.TryGetValue(text.ToLowerInvariant(), out var architecture)) return architecture;
+            result.AddError($"--architecture: '{text}' is not one of {string.Join(", ", ClassifierTraining.ArchitecturesByShortName.Keys)}.");
+            return default;
+        },
+    };
+
+    /// <summary><c>--json PATH</c>: also write the results as JSON, shaped as <paramref name="shape"/> describes.</summary>
+    public static Option<FileInfo?> Json(string shape) => OptionParsers.Create<FileInfo?>("--json",
+        $"Also write the results to this file as JSON: {shape}. Default: no file.", "PATH", OptionParsers.FileInExistingFolder);
+}

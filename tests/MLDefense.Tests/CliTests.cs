@@ -1,0 +1,273 @@
+using System.CommandLine;
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using MLDefense.Benchmarks;
+using MLDefense.Cli;
+using MLDefense.Cli.Infrastructure;
+using MLDefense.Data;
+
+namespace MLDefense.Tests;
+
+[TestClass]
+public sealed class CliTests
+{
+    private static string temp = "";
+
+    [ClassInitialize]
+    public static void CreateData(TestContext _)
+    {
+        temp = Directory.CreateTempSubdirectory("mldefense-cli-").FullName;
+        SyntheticIdx.Write(Path.Combine(temp, "data", KnownDatasets.Mnist), trainRows: 240, testRows: 80, seed: 1);
+    }
+
+    [ClassCleanup]
+    public static void DeleteData() => Directory.Delete(temp, recursive: true);
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, CliConsole.Plain(output, error));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    [TestMethod]
+    [DataRow("bench", "classifier", "--bogus")]
+    [DataRow("frobnicate")]
+    [DataRow("--threads", "0", "bench", "classifier")]
+    [DataRow("bench", "classifier", "--device", "gpu")]
+    [DataRow("bench", "classifier", "--only", "mnist/zz")]
+    [DataRow("train-classifier", "--architecture", "c1")]
+    [DataRow("train-classifier", "--dataset", "imagenet", "--architecture", "c1")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c7")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c2")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--epochs", "0")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--lr", "-1")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--output", "/no/such/folder/model.zip")]
+    [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--data", "/no/such/folder")]
+    public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
+    {
+        var (code, output, error) = Run(args);
+
+        Assert.AreEqual(Program.Usage, code, error);
+        var lines = Lines(error);
+        Assert.AreEqual(1, lines.Length, error);
+        StringAssert.StartsWith(lines[0], "mldefense: ");
+        StringAssert.Contains(lines[0], "--help");
+        Assert.AreEqual("", output, "nothing but the error is written");
+    }
+
+    [TestMethod]
+    public void IncompatibleArchitectureSaysWhy()
+    {
+        var (_, _, error) = Run("train-classifier", "--dataset", "mnist", "--architecture", "c2");
+        StringAssert.Contains(error, "c2 takes 3x32x32 images, but mnist has 1x28x28");
+    }
+
+    [TestMethod]
+    public void HelpOfEveryCommandListsItsOptionsAndTheGlobalOnes()
+    {
+        var root = Program.CreateRootCommand(CliConsole.Plain(TextWriter.Null, TextWriter.Null));
+        foreach (var (path, command) in Commands(root, []))
+        {
+            var (code, output, error) = Run([.. path, "--help"]);
+
+            Assert.AreEqual(0, code, $"{string.Join(' ', path)} --help: {error}");
+            foreach (var option in command.Options.Concat(root.Options.Where(o => o.Recursive)))
+                StringAssert.Contains(output, option.Name, $"{string.Join(' ', path)} --help lists {option.Name}");
+            StringAssert.Contains(output, $"--threads <N>", "global options are listed with every command");
+        }
+    }
+
+    [TestMethod]
+    public void HelpShowsTheDefaults()
+    {
+        var (_, output, _) = Run("train-classifier", "--help");
+
+        StringAssert.Contains(output, $"[default: {Environment.ProcessorCount}]", "--threads defaults to the processor count");
+        StringAssert.Contains(output, "[default: auto]");
+        StringAssert.Contains(output, $"[default: {GlobalOptions.DefaultSeed}]");
+        StringAssert.Contains(output, "(c1, a, b, c: 10; c2: 50)", "--epochs names the architectures' defaults");
+        StringAssert.Contains(output, "Default: <dataset>-<architecture>.zip");
+
+        var (_, bench, _) = Run("bench", "classifier", "--help");
+        StringAssert.Contains(bench, "mnist/c1: 2 of 10 epochs", "--quick says what it shortens");
+    }
+
+    [TestMethod]
+    public void TrainClassifierTrainsEvaluatesSavesAndTheZipLoadsBack()
+    {
+        string model = Path.Combine(temp, "c1.zip"), json = Path.Combine(temp, "c1.json");
+
+        var (code, output, error) = Run("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--epochs", "4", "--batch-size", "16",
+                                        "--data", Path.Combine(temp, "data"), "--output", model, "--json", json, "--threads", "1");
+
+        Assert.AreEqual(0, code, error);
+        Assert.AreEqual("", error);
+        StringAssert.Contains(output, "epoch 4/4", "plain progress lines show each epoch's end");
+        StringAssert.Contains(output, "test accuracy");
+        Assert.IsFalse(output.Contains('\u001b'), "no escape codes when the output is not a terminal");
+
+        var results = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.AreEqual("mnist", (string?)results["dataset"]);
+        Assert.AreEqual("c1", (string?)results["architecture"]);
+        Assert.AreEqual(4, (int)results["epochs"]!);
+        Assert.AreEqual(240, (int)results["train_images"]!);
+        Assert.AreEqual(80, (int)results["test_images"]!);
+        Assert.AreEqual(4, results["history"]!.AsArray().Count);
+        double accuracy = (double)results["test_accuracy"]!;
+        Assert.IsTrue(accuracy >= 0.6, $"four quadrant classes are easy; accuracy {accuracy} (chance 0.25)");
+        Assert.IsTrue((double)results["train_seconds"]! > 0);
+
+        var ml = new MLContext(seed: 1);
+        using var loaded = (ImageClassifierTransformer)ml.Model.Load(model, out var schema);
+        Assert.IsNotNull(schema.GetColumnOrNull("Image"));
+        Assert.IsNotNull(schema.GetColumnOrNull("Label"));
+        Assert.AreEqual(ClassifierArchitecture.MnistC1, loaded.Architecture);
+        var test = ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false, Path.Combine(temp, "data"));
+        var batch = loaded.Transform(test).GetBatches(1000, ["Label", "PredictedLabel"]).Single();
+        var labels = batch.Get<int>("Label");
+        var predicted = batch.Get<int>("PredictedLabel");
+        double reloadedAccuracy = labels.Zip(predicted).Count(p => p.First == p.Second) / (double)labels.Length;
+        Assert.AreEqual(accuracy, reloadedAccuracy, 1e-9, "the saved model predicts as the trained one did");
+    }
+
+    [TestMethod]
+    public void LimitSlicesBothSplits()
+    {
+        string json = Path.Combine(temp, "limited.json");
+
+        var (code, _, error) = Run("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--epochs", "1", "--limit", "50",
+                                   "--data", Path.Combine(temp, "data"), "--output", Path.Combine(temp, "limited.zip"), "--json", json);
+
+        Assert.AreEqual(0, code, error);
+        var results = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.AreEqual(50, (int)results["train_images"]!);
+        Assert.AreEqual(50, (int)results["test_images"]!);
+    }
+
+    [TestMethod]
+    public void FailingRunExitsWithCode1AndOneLineWithoutStackTrace()
+    {
+        string empty = Directory.CreateDirectory(Path.Combine(temp, "empty")).FullName;
+        string[] args = ["train-classifier", "--dataset", "mnist", "--architecture", "c1", "--data", empty, "--output", Path.Combine(temp, "never.zip")];
+
+        var (code, _, error) = Run(args);
+
+        Assert.AreEqual(Program.Failure, code);
+        var lines = Lines(error);
+        Assert.AreEqual(1, lines.Length, error);
+        StringAssert.Contains(lines[0], "Dataset 'mnist' was not found");
+        Assert.IsFalse(error.Contains("   at "), "no stack trace without --verbose");
+        Assert.IsFalse(File.Exists(Path.Combine(temp, "never.zip")));
+
+        var (verboseCode, _, verboseError) = Run([.. args, "--verbose"]);
+        Assert.AreEqual(Program.Failure, verboseCode);
+        StringAssert.Contains(verboseError, "FileNotFoundException");
+        StringAssert.Contains(verboseError, " at ", "--verbose shows the stack trace");
+    }
+
+    [TestMethod]
+    public void GlobalOptionsGoBeforeOrAfterTheCommand()
+    {
+        var root = Program.CreateRootCommand(CliConsole.Plain(TextWriter.Null, TextWriter.Null));
+        var globals = root.Options.Where(o => o.Recursive).Select(o => o.Name).ToArray();
+        CollectionAssert.IsSubsetOf(new[] { "--threads", "--device", "--seed", "--data", "--verbose" }, globals);
+
+        var before = root.Parse(["--seed", "7", "--device", "cpu", "bench", "classifier", "--quick"]);
+        var after = root.Parse(["bench", "classifier", "--quick", "--seed", "7", "--device", "cpu"]);
+        Assert.AreEqual(0, before.Errors.Count);
+        Assert.AreEqual(0, after.Errors.Count);
+        Assert.AreEqual(7, before.GetValue<int>("--seed"));
+        Assert.AreEqual(7, after.GetValue<int>("--seed"));
+    }
+
+    [TestMethod]
+    public void BenchClassifierWritesWellFormedJsonRows()
+    {
+        SyntheticIdx.Write(Path.Combine(temp, "data", KnownDatasets.FashionMnist), trainRows: 96, testRows: 32, seed: 2);
+        string json = Path.Combine(temp, "bench-classifier.json");
+
+        // --quick on the synthetic sets: its image caps exceed their sizes, so it trains on all 96 images, quickly.
+        var (code, output, error) = Run("bench", "classifier", "--quick", "--only", "mnist/c1,fashion-mnist/c1", "--threads", "1",
+                                        "--data", Path.Combine(temp, "data"), "--json", json);
+
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "--quick shortens:");
+        var results = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.IsTrue((bool)results["quick"]!);
+        StringAssert.Contains((string?)results["quick_shortens"], "mnist/c1: 2 of 10 epochs");
+        var rows = results["rows"]!.AsArray();
+        CollectionAssert.AreEqual(new[] { "mnist", "fashion-mnist" }, rows.Select(r => (string?)r!["dataset"]).ToArray());
+        foreach (var row in rows)
+        {
+            Assert.AreEqual("c1", (string?)row!["architecture"]);
+            Assert.AreEqual(2, (int)row["epochs"]!);
+            Assert.IsTrue((double)row["test_accuracy"]! is >= 0 and <= 1);
+            Assert.IsTrue((double)row["train_seconds"]! > 0);
+        }
+        Assert.AreEqual(ClassifierBenchmark.MnistTarget, (double)rows[0]!["target"]!);
+        Assert.IsNotNull(rows[0]!["meets_target"]);
+        Assert.IsNull(rows[1]!["target"], "C1 on Fashion-MNIST has no target");
+    }
+
+    private static IEnumerable<(string[] Path, Command Command)> Commands(Command command, string[] path)
+    {
+        yield return (path, command);
+        foreach (var sub in command.Subcommands)
+            foreach (var nested in Commands(sub, [.. path, sub.Name]))
+                yield return nested;
+    }
+}
+
+/// <summary>
+/// Writes a small IDX dataset in MNIST's layout (gzip-compressed, MNIST's file names): 28×28 grey images of four
+/// classes, each a brighter quadrant (class k brightens quadrant k) over noise — learnable in a few epochs.
+/// </summary>
+internal static class SyntheticIdx
+{
+    public const int Classes = 4;
+
+    public static void Write(string directory, int trainRows, int testRows, int seed)
+    {
+        Directory.CreateDirectory(directory);
+        var random = new Random(seed);
+        WriteSplit(directory, "train", trainRows, random);
+        WriteSplit(directory, "t10k", testRows, random);
+    }
+
+    private static void WriteSplit(string directory, string prefix, int rows, Random random)
+    {
+        const int side = 28;
+        var images = new byte[rows * side * side];
+        var labels = new byte[rows];
+        for (int row = 0; row < rows; row++)
+        {
+            int label = random.Next(Classes);
+            labels[row] = (byte)label;
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++)
+                {
+                    int quadrant = (y < side / 2 ? 0 : 2) + (x < side / 2 ? 0 : 1);
+                    int value = random.Next(80) + (quadrant == label ? 150 : 0);
+                    images[(row * side + y) * side + x] = (byte)value;
+                }
+        }
+        WriteGzip(Path.Combine(directory, $"{prefix}-images-idx3-ubyte.gz"), [0x00000803, rows, side, side], images);
+        WriteGzip(Path.Combine(directory, $"{prefix}-labels-idx1-ubyte.gz"), [0x00000801, rows], labels);
+    }
+
+    private static void WriteGzip(string path, int[] header, byte[] data)
+    {
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        foreach (int value in header)
+        {
+            // IDX integers are big-endian.
+            gzip.Write([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
+        }
+        gzip.Write(data);
+    }
+}
