@@ -44,10 +44,11 @@ namespace MLDefense.Defenses;
 /// <item><term><see cref="MiaedOptions.ScoreColumnName"/> (output)</term><description>float (Single) in [0, ln 2]: JS(p, q), higher = more adversarial</description></item>
 /// <item><term><see cref="MiaedOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; threshold (or, with <see cref="MiaedDetectionRule.ArgmaxMismatch"/>, argmax p ≠ argmax q)</description></item>
 /// </list>
-/// <para>Bad input: a missing column, an image without a shape or of a shape the variant cannot take, a probabilities
-/// column that is not a float vector of length K (= <see cref="MiaedOptions.ClassCount"/> when set), a label that is
-/// not Int32 fail in GetOutputSchema and Fit, naming the column, what was expected and what was found; pixels outside
-/// [0, 1], labels outside [0, K), non-finite probabilities and fewer than <see cref="MinimumTrainingImages"/> rows fail
+/// <para>Bad input: a missing image or probabilities column, an image without a shape or of a shape the variant cannot
+/// take, a probabilities column that is not a float vector of length K (= <see cref="MiaedOptions.ClassCount"/> when
+/// set), a label that is not Int32 fail in GetOutputSchema and Fit, naming the column, what was expected and what was
+/// found; a missing label fails in Fit only (GetOutputSchema describes the transformer, which needs no label), as do
+/// pixels outside [0, 1], labels outside [0, K), non-finite probabilities and fewer than <see cref="MinimumTrainingImages"/> rows fail
 /// in Fit. Progress goes to <see cref="MiaedOptions.Progress"/> and the context's log; <see cref="MiaedOptions.CancellationToken"/>
 /// stops Fit (everything built is freed). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
 /// </remarks>
@@ -134,7 +135,9 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
         ArgumentNullException.ThrowIfNull(inputSchema);
         CheckImageColumn(inputSchema, options, requiredShape: null);
         CheckProbabilitiesColumn(inputSchema, options, options.ClassCount);
-        CheckLabelColumn(inputSchema);
+        // The fitted transformer does not read the label, so the schema it promises must not depend on one (test data
+        // has none); a label that is present must have the right type, and Fit requires it.
+        if (inputSchema.GetColumnOrNull(options.LabelColumnName) is not null) CheckLabelColumn(inputSchema);
         return inputSchema.Append(MiaedTransformer.OutputColumns(options));
     }
 

@@ -19,8 +19,9 @@ public static class MutualInformation
 {
     /// <summary>
     /// Î_JSD from the discriminator's scores of positive and negative pairs (any shapes; each is averaged). Higher =
-    /// more mutual information; its maximum is log 4 ≈ 1.386 (perfect separation), 0 when the scores tell nothing.
-    /// Returns a scalar tensor the caller owns.
+    /// more mutual information: it is at most 0 (positives and negatives told apart perfectly) and −log 4 ≈ −1.386 for a
+    /// discriminator that outputs 0 (tells nothing); (Î_JSD + log 4)/2 lower-bounds the Jensen–Shannon divergence between
+    /// the joint and the product of marginals. Returns a scalar tensor the caller owns.
     /// </summary>
     public static Tensor JensenShannonEstimate(Tensor positiveScores, Tensor negativeScores)
     {
