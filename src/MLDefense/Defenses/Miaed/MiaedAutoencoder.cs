@@ -93,6 +93,9 @@ public sealed class MiaedAutoencoder : IDisposable
     /// <summary>The decoder G: latents [N, d] → images [N, C, H, W] in [0, 1].</summary>
     public Module<Tensor, Tensor> Decoder => decoder;
 
+    /// <summary>The global MI discriminator's input size: the latent size plus the flattened last feature map (Eq. 9).</summary>
+    public long GlobalMiInputSize => architecture.LatentDimension + architecture.FeatureSize;
+
     /// <summary>Whether the global MI discriminator exists (<see cref="MiaedOptions.UseGlobalMi"/>).</summary>
     public bool HasGlobalMiDiscriminator => globalDiscriminator is not null;
 
