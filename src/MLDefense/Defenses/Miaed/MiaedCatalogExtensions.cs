@@ -1,0 +1,40 @@
+using MLDefense.Data;
+
+namespace MLDefense.Defenses;
+
+/// <summary><c>ml.Transforms.Defenses.Miaed(...)</c>: the MIAED detector (Gao et al., Sec. 3).</summary>
+public static class MiaedCatalogExtensions
+{
+    /// <summary>
+    /// The MIAED detector with the paper's settings (Sec. 4.1): adds a float score JS(p, q) (higher = more adversarial)
+    /// and a boolean flag whose threshold Fit calibrates on the clean training rows. Fit needs the image, the label and the
+    /// target model's probabilities; Transform needs the image and the probabilities. See <see cref="MiaedEstimator"/>.
+    /// </summary>
+    /// <param name="catalog">The defenses catalog.</param>
+    /// <param name="imageColumnName">The image column (float [C, H, W] in [0, 1]).</param>
+    /// <param name="probabilitiesColumnName">The target model's softmax probabilities (float [K]).</param>
+    /// <param name="labelColumnName">The Int32 class label (Fit only).</param>
+    /// <param name="scoreColumnName">The score column added.</param>
+    /// <param name="flagColumnName">The flag column added.</param>
+    public static MiaedEstimator Miaed(this TransformsCatalog.DefensesCatalog catalog, string imageColumnName = "Image",
+        string probabilitiesColumnName = "Score", string labelColumnName = "Label", string scoreColumnName = "MiaedScore",
+        string flagColumnName = "MiaedFlag")
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new MiaedEstimator(catalog.Context, new MiaedOptions
+        {
+            ImageColumnName = imageColumnName,
+            ProbabilitiesColumnName = probabilitiesColumnName,
+            LabelColumnName = labelColumnName,
+            ScoreColumnName = scoreColumnName,
+            FlagColumnName = flagColumnName,
+        });
+    }
+
+    /// <summary>The MIAED detector with every setting of <see cref="MiaedOptions"/>. See <see cref="MiaedEstimator"/>.</summary>
+    public static MiaedEstimator Miaed(this TransformsCatalog.DefensesCatalog catalog, MiaedOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new MiaedEstimator(catalog.Context, options);
+    }
+}

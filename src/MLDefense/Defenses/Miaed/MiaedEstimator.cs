@@ -1,0 +1,404 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using MLDefense.Data;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+using F = MLDefense.Torch.torch.nn.functional;
+
+namespace MLDefense.Defenses;
+
+/// <summary>
+/// MIAED, the mutual-information dual-autoencoder detector: Gao et al., "Detecting Adversarial Examples on Deep Neural
+/// Networks with Mutual Information Neural Estimation", Sec. 3 and 4.1. It needs no adversarial examples and treats the
+/// target model as a black box: it reads only the model's output probabilities.
+/// </summary>
+/// <remarks>
+/// <para>Fit, on clean training images with their labels and the target model's probabilities:</para>
+/// <list type="number">
+/// <item><description>Trains the MI dual autoencoder (Sec. 3.1, <see cref="MiaedAutoencoder"/>) for
+/// <see cref="MiaedOptions.Epochs"/> epochs on Eq. 15 = ε·‖x − G(E(x))‖² + δ·‖G(E(x)) − G(E(x) + ξ)‖² + Eq. 12, with
+/// Eq. 12 = −α·Î_global (Eq. 9) − β·Î_local (Eq. 10) + γ·L_prior (Eq. 11); Adam (lr 1e-4, β = (0.5, 0.999)), batch 128.</description></item>
+/// <item><description>Freezes the encoder and trains the "simple network" (Sec. 3.2, Fig. 4: FC 1024-BN-ReLU-Dropout 0.5,
+/// FC 512-BN-ReLU-Dropout 0.5, FC K, softmax) to predict the label from the 64-d latent.</description></item>
+/// <item><description>Scores every training image, s = JS(p, q) (<see cref="MiaedScoring"/>; p the target model's
+/// probabilities, q the simple network's), and sets the threshold with <see cref="ThresholdCalibration.ForFalsePositiveRate"/>
+/// so that at most <see cref="MiaedOptions.TargetFalsePositiveRate"/> of the clean images are flagged.</description></item>
+/// </list>
+/// <para>Networks (Tables 3 and 4 were not available; see <see cref="MiaedNetworkVariant"/>): encoder = stride-2 4×4
+/// convolutions 64-128 (28×28, MNIST variant; feature map M 128×7×7) or 64-128-256 (32×32, CIFAR variant; M 256×4×4),
+/// then FC 1024-BN-ReLU, FC 64 — Deep InfoMax's encoder, on which MIAED's MI terms are built; decoder = its mirror
+/// with a sigmoid output; global MI and prior discriminators FC 256-256-1, local MI discriminator 1×1 convolutions
+/// 256-256-1 (Table 4).</para>
+/// <para>Defaults and where they come from: α = β = 0.01, γ = 0.001, ε = δ = 1, 100 epochs, batch 128, Adam 1e-4,
+/// (0.5, 0.999) — the paper (Sec. 4.1). Not in the paper and taken from the official code or from common practice:
+/// latent noise σ = 0.1 (official code), prior N(0, 1) (the official code's N(0, 5²) is
+/// <c>PriorStandardDeviation = 5</c>), gradient-penalty weight 10 (WGAN-GP), simple network 20 epochs with Adam 1e-3.
+/// The official code's reconstruction weight 10 is <c>ReconstructionWeight = 10</c>. The squared norms of Eq. 13 and 14
+/// are averaged over pixels (mean squared error).</para>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="MiaedOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] with an image shape, values in [0, 1]; H, W divisible by 4 (MNIST variant) or 8 (CIFAR variant)</description></item>
+/// <item><term><see cref="MiaedOptions.ProbabilitiesColumnName"/> (input)</term><description>float vector [K]: the target model's softmax probabilities (the image classifier's <c>Score</c>)</description></item>
+/// <item><term><see cref="MiaedOptions.LabelColumnName"/> (input, Fit only)</term><description>Int32 class in [0, K)</description></item>
+/// <item><term><see cref="MiaedOptions.ScoreColumnName"/> (output)</term><description>float (Single) in [0, ln 2]: JS(p, q), higher = more adversarial</description></item>
+/// <item><term><see cref="MiaedOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; threshold (or, with <see cref="MiaedDetectionRule.ArgmaxMismatch"/>, argmax p ≠ argmax q)</description></item>
+/// </list>
+/// <para>Bad input: a missing image or probabilities column, an image without a shape or of a shape the variant cannot
+/// take, a probabilities column that is not a float vector of length K (= <see cref="MiaedOptions.ClassCount"/> when
+/// set), a label that is not Int32 fail in GetOutputSchema and Fit, naming the column, what was expected and what was
+/// found; a missing label fails in Fit only (GetOutputSchema describes the transformer, which needs no label), as do
+/// pixels outside [0, 1], labels outside [0, K), non-finite probabilities and fewer than <see cref="MinimumTrainingImages"/> rows fail
+/// in Fit. Progress goes to <see cref="MiaedOptions.Progress"/> and the context's log; <see cref="MiaedOptions.CancellationToken"/>
+/// stops Fit (everything built is freed). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
+/// </remarks>
+public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
+{
+    /// <summary>Below this many training rows Fit throws: the threshold would be the largest of a handful of scores.</summary>
+    public const int MinimumTrainingImages = 20;
+
+    internal const string LogSource = "MIAED";
+    internal const int InferenceBatchSize = 256;
+
+    private readonly MLContext context;
+    private readonly MiaedOptions options;
+
+    /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.Miaed</c> methods call this).</summary>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public MiaedEstimator(MLContext context, MiaedOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        CheckOptions(options);
+        this.context = context;
+        this.options = options;
+    }
+
+    /// <summary>The options this estimator fits with.</summary>
+    public MiaedOptions Options => options;
+
+    internal static void CheckOptions(MiaedOptions o)
+    {
+        void Require(bool ok, string name, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"MiaedOptions.{name} {rule}.");
+        }
+        static bool NonNegative(double v) => v >= 0 && double.IsFinite(v);
+        Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
+        Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
+        Require(Enum.IsDefined(o.DetectionRule), nameof(o.DetectionRule), o.DetectionRule, "must be a known rule");
+        Require(Enum.IsDefined(o.NetworkVariant), nameof(o.NetworkVariant), o.NetworkVariant, "must be a known variant");
+        Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
+        Require(o.EncoderHiddenUnits >= 1, nameof(o.EncoderHiddenUnits), o.EncoderHiddenUnits, "must be at least 1");
+        Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
+        Require(o.DiscriminatorHiddenUnits >= 1, nameof(o.DiscriminatorHiddenUnits), o.DiscriminatorHiddenUnits, "must be at least 1");
+        Require(NonNegative(o.GlobalMiWeight), nameof(o.GlobalMiWeight), o.GlobalMiWeight, "must be finite and ≥ 0");
+        Require(NonNegative(o.LocalMiWeight), nameof(o.LocalMiWeight), o.LocalMiWeight, "must be finite and ≥ 0");
+        Require(NonNegative(o.PriorWeight), nameof(o.PriorWeight), o.PriorWeight, "must be finite and ≥ 0");
+        Require(NonNegative(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be finite and ≥ 0");
+        Require(NonNegative(o.NoiseReconstructionWeight), nameof(o.NoiseReconstructionWeight), o.NoiseReconstructionWeight, "must be finite and ≥ 0");
+        Require(NonNegative(o.LatentNoiseStandardDeviation), nameof(o.LatentNoiseStandardDeviation), o.LatentNoiseStandardDeviation, "must be finite and ≥ 0");
+        Require(o.PriorStandardDeviation > 0 && double.IsFinite(o.PriorStandardDeviation), nameof(o.PriorStandardDeviation), o.PriorStandardDeviation, "must be finite and positive");
+        Require(NonNegative(o.GradientPenaltyWeight), nameof(o.GradientPenaltyWeight), o.GradientPenaltyWeight, "must be finite and ≥ 0");
+        Require(o.Epochs >= 0, nameof(o.Epochs), o.Epochs, "must be ≥ 0");
+        Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (the MI terms pair images within a batch)");
+        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be positive");
+        Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
+        Require(o.AdamBeta2 is >= 0 and < 1, nameof(o.AdamBeta2), o.AdamBeta2, "must be in [0, 1)");
+        Require(o.SimpleNetworkHiddenUnits is not null && o.SimpleNetworkHiddenUnits.All(u => u >= 1), nameof(o.SimpleNetworkHiddenUnits), o.SimpleNetworkHiddenUnits, "must list positive layer widths");
+        Require(o.SimpleNetworkDropout is >= 0 and < 1, nameof(o.SimpleNetworkDropout), o.SimpleNetworkDropout, "must be in [0, 1)");
+        Require(o.SimpleNetworkEpochs >= 1, nameof(o.SimpleNetworkEpochs), o.SimpleNetworkEpochs, "must be at least 1");
+        Require(o.SimpleNetworkLearningRate > 0 && double.IsFinite(o.SimpleNetworkLearningRate), nameof(o.SimpleNetworkLearningRate), o.SimpleNetworkLearningRate, "must be positive");
+        var names = new[] { o.ImageColumnName, o.ProbabilitiesColumnName, o.LabelColumnName, o.ScoreColumnName, o.FlagColumnName };
+        if (names.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("MIAED column names must not be empty.", nameof(o));
+        if (o.ScoreColumnName == o.FlagColumnName)
+            throw new ArgumentException($"MIAED's score and flag columns need distinct names; both are '{o.ScoreColumnName}'.", nameof(o));
+    }
+
+    /// <summary>The network sizes for an image shape; throws naming the image column when the variant cannot take the shape.</summary>
+    internal static MiaedArchitecture ResolveArchitecture(MiaedOptions o, ImageShape shape)
+    {
+        var variant = o.NetworkVariant == MiaedNetworkVariant.Auto
+            ? (shape.Height == 28 && shape.Width == 28 ? MiaedNetworkVariant.Mnist : MiaedNetworkVariant.Cifar)
+            : o.NetworkVariant;
+        int downsamplings = variant == MiaedNetworkVariant.Mnist ? 2 : 3;
+        int divisor = 1 << downsamplings;
+        if (shape.Height % divisor != 0 || shape.Width % divisor != 0 || shape.Height < divisor || shape.Width < divisor)
+            throw new ArgumentException($"Column '{o.ImageColumnName}': the {variant} network variant halves the image {downsamplings} times and needs " +
+                $"a height and width divisible by {divisor} (e.g. 1x28x28 for MNIST, 3x32x32 for CIFAR-10); found {shape}.");
+        return new MiaedArchitecture(shape, downsamplings, o.BaseChannels, o.EncoderHiddenUnits, o.LatentDimension, o.DiscriminatorHiddenUnits);
+    }
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        CheckImageColumn(inputSchema, options, requiredShape: null);
+        CheckProbabilitiesColumn(inputSchema, options, options.ClassCount);
+        // The fitted transformer does not read the label, so the schema it promises must not depend on one (test data
+        // has none); a label that is present must have the right type, and Fit requires it.
+        if (inputSchema.GetColumnOrNull(options.LabelColumnName) is not null) CheckLabelColumn(inputSchema);
+        return inputSchema.Append(MiaedTransformer.OutputColumns(options));
+    }
+
+    /// <summary>Checks the data, trains the autoencoder and the simple network, and calibrates the threshold on the training rows.</summary>
+    /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
+    /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
+    public MiaedTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var shape = CheckImageColumn(input.Schema, options, requiredShape: null);
+        int classCount = CheckProbabilitiesColumn(input.Schema, options, options.ClassCount);
+        CheckLabelColumn(input.Schema);
+        var token = options.CancellationToken;
+        token.ThrowIfCancellationRequested();
+
+        var (pixels, labels, probabilities) = ReadAndCheck(input, shape, classCount, token);
+        int rows = labels.Length;
+        int seed = options.Seed ?? context.NextSeed();
+        var device = context.Device;
+        torch.manual_seed(unchecked((ulong)(uint)seed));
+
+        MiaedEncoder? encoder = null;
+        MiaedSimpleNetwork? simpleNetwork = null;
+        try
+        {
+            using var images = torch.tensor(pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
+            using (var autoencoder = new MiaedAutoencoder(options, shape, device))
+            {
+                TrainAutoencoder(autoencoder, images, token);
+                encoder = autoencoder.TakeEncoder();
+            }
+            using var latents = MiaedTransformer.Encode(encoder, images);
+            using var targets = torch.tensor(Array.ConvertAll(labels, l => (long)l), [rows], device);
+            simpleNetwork = new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, classCount);
+            simpleNetwork.to(device);
+            double accuracy = TrainSimpleNetwork(simpleNetwork, latents, targets, token);
+
+            using var classifierProbabilities = torch.tensor(probabilities, [rows, classCount], device);
+            using var simpleProbabilities = MiaedTransformer.Classify(simpleNetwork, latents);
+            using var scoreTensor = MiaedScoring.JensenShannonDivergence(classifierProbabilities, simpleProbabilities);
+            var scores = scoreTensor.cpu().data<float>();
+            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(scores, options.TargetFalsePositiveRate);
+            using var agreeTensor = classifierProbabilities.argmax(1).eq(simpleProbabilities.argmax(1)).to(ScalarType.Float64).mean();
+            var info = new MiaedModelInfo
+            {
+                Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
+                Downsamplings = ResolveArchitecture(options, shape).Downsamplings,
+                ClassCount = classCount,
+                Threshold = threshold,
+                TrainingImageCount = rows,
+                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
+                SimpleNetworkTrainingAccuracy = accuracy,
+                TrainingArgmaxAgreement = agreeTensor.item<double>(),
+                Seed = seed,
+            };
+            context.WriteLog(LogSource, info.ToString());
+            var transformer = new MiaedTransformer(options, info, encoder, simpleNetwork, device);
+            encoder = null;
+            simpleNetwork = null;
+            return transformer;
+        }
+        finally
+        {
+            encoder?.Dispose();
+            simpleNetwork?.Dispose();
+        }
+    }
+
+    private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, CancellationToken token)
+    {
+        long rows = images.size(0);
+        int batchSize = (int)Math.Min(options.BatchSize, rows);
+        // A trailing batch of one image is skipped: the MI terms need a second image, and batch norm two values.
+        int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
+        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        int reportEvery = Math.Max(1, batchesPerEpoch / 20);
+        var clock = Stopwatch.StartNew();
+        context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {options.Epochs} epochs, batch {batchSize}, " +
+            $"global MI {(options.UseGlobalMi ? "on" : "off")}, local MI {(options.UseLocalMi ? "on" : "off")}, prior matching {(options.UsePriorMatching ? "on" : "off")}");
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            using var order = torch.randperm(rows, images.device);
+            var sums = new LossSums();
+            for (int batch = 0; batch < batchesPerEpoch; batch++)
+            {
+                token.ThrowIfCancellationRequested();
+                long start = (long)batch * batchSize;
+                long count = Math.Min(batchSize, rows - start);
+                MiaedLossTerms terms;
+                using (torch.NewDisposeScope())
+                {
+                    var selected = images.index_select(0, order.narrow(0, start, count));
+                    terms = autoencoder.TrainStep(selected);
+                }
+                sums.Add(terms);
+                int done = batch + 1;
+                bool epochEnd = done == batchesPerEpoch;
+                if (epochEnd || (options.Progress is not null && done % reportEvery == 0))
+                {
+                    long stepsDone = (long)(epoch - 1) * batchesPerEpoch + done;
+                    var report = sums.Report(epoch, options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), epochEnd);
+                    options.Progress?.Report(report);
+                    if (epochEnd) context.WriteLog(LogSource, report.ToString());
+                }
+            }
+        }
+    }
+
+    private static TimeSpan Remaining(TimeSpan elapsed, long done, long total) =>
+        done == 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)(elapsed.Ticks / (double)done * (total - done)));
+
+    /// <summary>Running means of the loss terms within one epoch.</summary>
+    private sealed class LossSums
+    {
+        private int count;
+        private double total, reconstruction, noise;
+        private double? global, local, prior, critic;
+
+        public void Add(MiaedLossTerms t)
+        {
+            count++;
+            total += t.Total;
+            reconstruction += t.Reconstruction;
+            noise += t.NoiseReconstruction;
+            global = Sum(global, t.GlobalMi);
+            local = Sum(local, t.LocalMi);
+            prior = Sum(prior, t.PriorLoss);
+            critic = Sum(critic, t.CriticLoss);
+        }
+
+        private static double? Sum(double? sum, double? value) => value is { } v ? (sum ?? 0) + v : sum;
+
+        public MiaedTrainingProgress Report(int epoch, int epochs, int batch, int batches, TimeSpan elapsed, TimeSpan remaining, bool completed) =>
+            new(MiaedTrainingStage.Autoencoder, epoch, epochs, batch, batches, total / count, global / count, local / count, prior / count,
+                critic / count, reconstruction / count, noise / count, null, elapsed, remaining, completed);
+    }
+
+    /// <summary>Trains the simple network on frozen latents with cross-entropy; returns its final training accuracy (evaluation mode).</summary>
+    private double TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, CancellationToken token)
+    {
+        long rows = latents.size(0);
+        int batchSize = (int)Math.Min(options.BatchSize, rows);
+        int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
+        long totalSteps = (long)batchesPerEpoch * options.SimpleNetworkEpochs;
+        using var optimizer = torch.optim.Adam(network.parameters(), options.SimpleNetworkLearningRate, (options.AdamBeta1, options.AdamBeta2));
+        var clock = Stopwatch.StartNew();
+        network.train();
+        for (int epoch = 1; epoch <= options.SimpleNetworkEpochs; epoch++)
+        {
+            using var order = torch.randperm(rows, latents.device);
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            for (int batch = 0; batch < batchesPerEpoch; batch++)
+            {
+                token.ThrowIfCancellationRequested();
+                long start = (long)batch * batchSize;
+                long count = Math.Min(batchSize, rows - start);
+                using var scope = torch.NewDisposeScope();
+                var indices = order.narrow(0, start, count);
+                var logits = network.forward(latents.index_select(0, indices));
+                var batchTargets = targets.index_select(0, indices);
+                var loss = F.cross_entropy(logits, batchTargets);
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                lossSum += loss.item<float>() * count;
+                correct += logits.argmax(1).eq(batchTargets).sum().item<long>();
+                seen += count;
+            }
+            long stepsDone = (long)epoch * batchesPerEpoch;
+            var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
+                lossSum / seen, null, null, null, null, null, null, correct / (double)seen, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), true);
+            options.Progress?.Report(report);
+            context.WriteLog(LogSource, report.ToString());
+        }
+        network.eval();
+        using var probabilities = MiaedTransformer.Classify(network, latents);
+        using var accuracy = probabilities.argmax(1).eq(targets).to(ScalarType.Float64).mean();
+        return accuracy.item<double>();
+    }
+
+    /// <summary>Reads the three columns, checking every value on the way.</summary>
+    private (float[] Pixels, int[] Labels, float[] Probabilities) ReadAndCheck(IDataView input, ImageShape shape, int classCount, CancellationToken token)
+    {
+        string imageName = options.ImageColumnName, labelName = options.LabelColumnName, probabilitiesName = options.ProbabilitiesColumnName;
+        var pixelParts = new List<float[]>();
+        var labelParts = new List<int[]>();
+        var probabilityParts = new List<float[]>();
+        long rowsSeen = 0;
+        foreach (var batch in input.GetBatches(4096, [imageName, labelName, probabilitiesName]))
+        {
+            token.ThrowIfCancellationRequested();
+            var pixels = batch.Get<float>(imageName);
+            var labels = batch.Get<int>(labelName);
+            var probabilities = batch.Get<float>(probabilitiesName);
+            CheckPixels(pixels, shape, rowsSeen, imageName);
+            for (int i = 0; i < labels.Length; i++)
+                if (labels[i] < 0 || labels[i] >= classCount)
+                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}) (the length of '{probabilitiesName}'" +
+                        $"{(options.ClassCount is null ? "" : " and ClassCount")}), found {labels[i]} in row {rowsSeen + i}.");
+            for (int i = 0; i < probabilities.Length; i++)
+                if (!float.IsFinite(probabilities[i]))
+                    throw new ArgumentException($"Column '{probabilitiesName}': expected finite probabilities, found {probabilities[i]} in row {rowsSeen + i / classCount}.");
+            pixelParts.Add(pixels);
+            labelParts.Add(labels);
+            probabilityParts.Add(probabilities);
+            rowsSeen += batch.RowCount;
+        }
+        if (rowsSeen < MinimumTrainingImages)
+            throw new ArgumentException($"Column '{imageName}': MIAED trains and calibrates on the training rows and needs at least {MinimumTrainingImages} of them; found {rowsSeen}.");
+        if (rowsSeen * shape.Size > Array.MaxLength)
+            throw new ArgumentException($"Column '{imageName}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
+        return ([.. pixelParts.SelectMany(p => p)], [.. labelParts.SelectMany(p => p)], [.. probabilityParts.SelectMany(p => p)]);
+    }
+
+    internal static void CheckPixels(float[] pixels, ImageShape shape, long firstRow, string column)
+    {
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            float v = pixels[i];
+            if (!(v >= 0f && v <= 1f)) // also catches NaN
+                throw new ArgumentException($"Column '{column}': expected pixel values in [0, 1], found {v} in row {firstRow + i / shape.Size}.");
+        }
+    }
+
+    private void CheckLabelColumn(DataViewSchema schema)
+    {
+        string name = options.LabelColumnName;
+        var label = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
+            $"Column '{name}' (the label the simple network learns, needed by Fit) was not found; expected Int32 class labels 0..K−1. The schema has: {schema}.");
+        if (!label.Type.Equals(NumberDataViewType.Int32))
+            throw new ArgumentException($"Column '{name}' (the label): expected Int32 class labels 0..K−1, found {label.Type}.");
+    }
+
+    /// <summary>Checks the image column against the options (and a fitted shape) and returns its shape.</summary>
+    internal static ImageShape CheckImageColumn(DataViewSchema schema, MiaedOptions options, ImageShape? requiredShape)
+    {
+        string name = options.ImageColumnName;
+        string expected = requiredShape is { } r ? $"a float vector image of {r} (the shape MIAED was trained on)" : "a float vector image [C, H, W] with an image shape annotation";
+        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
+            $"Column '{name}' (the image MIAED encodes) was not found; expected {expected}. The schema has: {schema}.");
+        if (column.Type is not VectorDataViewType vector || column.ImageShape is not { } shape || shape.Size != vector.Size)
+            throw new ArgumentException($"Column '{name}': expected {expected}, found {column.Type}{(column.ImageShape is null ? " without an image shape" : "")}.");
+        if (requiredShape is not null && shape != requiredShape)
+            throw new ArgumentException($"Column '{name}': expected {expected}, found {shape} images.");
+        ResolveArchitecture(options, shape);
+        return shape;
+    }
+
+    /// <summary>Checks the probabilities column (a float vector of length K when K is known) and returns its length.</summary>
+    internal static int CheckProbabilitiesColumn(DataViewSchema schema, MiaedOptions options, int? classCount)
+    {
+        string name = options.ProbabilitiesColumnName;
+        string expected = classCount is { } k ? $"a float vector of {k} class probabilities" : "a float vector [K] of class probabilities (K ≥ 2)";
+        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
+            $"Column '{name}' (the target model's probabilities) was not found; expected {expected}, e.g. the image classifier's Score. The schema has: {schema}.");
+        if (column.Type is not VectorDataViewType vector || vector.Size < 2)
+            throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected}, found {column.Type}.");
+        if (classCount is { } count && vector.Size != count)
+            throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected} " +
+                $"(the class count the simple network {(options.ClassCount is null ? "was trained with" : "is trained with, ClassCount")}), found {vector.Size}.");
+        return vector.Size;
+    }
+}

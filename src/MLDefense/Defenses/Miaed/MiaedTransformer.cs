@@ -1,0 +1,306 @@
+using MLDefense.Data;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+
+namespace MLDefense.Defenses;
+
+/// <summary>What <see cref="MiaedEstimator.Fit"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
+public sealed record MiaedModelInfo
+{
+    /// <summary>The image shape the encoder was trained for.</summary>
+    public int Channels { get; init; }
+    /// <summary>See <see cref="Channels"/>.</summary>
+    public int Height { get; init; }
+    /// <summary>See <see cref="Channels"/>.</summary>
+    public int Width { get; init; }
+
+    /// <summary>Stride-2 convolutions of the encoder (2 = MNIST variant, 3 = CIFAR variant).</summary>
+    public int Downsamplings { get; init; }
+
+    /// <summary>K, the class count of the simple network and the length the probabilities column must have.</summary>
+    public int ClassCount { get; init; }
+
+    /// <summary>The decision threshold on the JS score: flagged when score &gt; threshold (<see cref="ThresholdCalibration.IsFlagged"/>).</summary>
+    public float Threshold { get; init; }
+
+    /// <summary>The number of clean training rows.</summary>
+    public int TrainingImageCount { get; init; }
+
+    /// <summary>The fraction of the clean training rows the threshold flags (≤ the target).</summary>
+    public double TrainingFalsePositiveRate { get; init; }
+
+    /// <summary>The simple network's accuracy on the training latents (evaluation mode).</summary>
+    public double SimpleNetworkTrainingAccuracy { get; init; }
+
+    /// <summary>The fraction of training rows whose target-model and simple-network argmax agree (1 − the argmax rule's false-positive rate).</summary>
+    public double TrainingArgmaxAgreement { get; init; }
+
+    /// <summary>The seed training used.</summary>
+    public int Seed { get; init; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"threshold {Threshold:G6} on {TrainingImageCount} clean {Channels}x{Height}x{Width} images: FPR {TrainingFalsePositiveRate:P2}; " +
+        $"simple network accuracy {SimpleNetworkTrainingAccuracy:P2}, argmax agreement with the target model {TrainingArgmaxAgreement:P2}";
+}
+
+/// <summary>
+/// A fitted MIAED detector (Gao et al., Sec. 3.2, Fig. 4): encodes each image with the MI-trained encoder, classifies
+/// the latent with the simple network, and scores the disagreement between that distribution q and the target model's
+/// probabilities p as JS(p, q) (<see cref="MiaedScoring"/>). See <see cref="MiaedEstimator"/> for the training.
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="MiaedOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] of <see cref="InputShape"/></description></item>
+/// <item><term><see cref="MiaedOptions.ProbabilitiesColumnName"/> (input)</term><description>float vector [K], K = <see cref="ClassCount"/>: the target model's probabilities</description></item>
+/// <item><term><see cref="MiaedOptions.ScoreColumnName"/> (output)</term><description>float (Single) in [0, ln 2]: higher = more adversarial</description></item>
+/// <item><term><see cref="MiaedOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; <see cref="Threshold"/>, or argmax p ≠ argmax q with <see cref="MiaedDetectionRule.ArgmaxMismatch"/></description></item>
+/// </list>
+/// <para>The label is not needed. Inference runs in evaluation mode without autograd, in chunks of 256 rows on
+/// <see cref="Device"/>; non-finite pixels or probabilities are rejected naming the row. Saving writes the options,
+/// <see cref="Info"/>, and the weights of the encoder (<c>encoder.safetensors</c>) and the simple network
+/// (<c>simple-network.safetensors</c>). The decoder and the three discriminators serve only training and are neither
+/// kept nor saved.</para>
+/// </remarks>
+[ModelComponent("MLDefense.Miaed", 1)]
+public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<MiaedTransformer>, IDisposable
+{
+    private const string InfoFileName = "model.json";
+    private const string EncoderFileName = "encoder.safetensors";
+    private const string SimpleNetworkFileName = "simple-network.safetensors";
+
+    private readonly MiaedEncoder encoder;
+    private readonly MiaedSimpleNetwork simpleNetwork;
+    private bool disposed;
+
+    internal MiaedTransformer(MiaedOptions options, MiaedModelInfo info, MiaedEncoder encoder, MiaedSimpleNetwork simpleNetwork, Device device)
+    {
+        Options = options;
+        Info = info;
+        this.encoder = encoder;
+        this.simpleNetwork = simpleNetwork;
+        encoder.eval();
+        simpleNetwork.eval();
+        Device = device;
+    }
+
+    /// <summary>The options the detector was fitted with.</summary>
+    public MiaedOptions Options { get; }
+
+    /// <summary>Shapes, threshold and training statistics.</summary>
+    public MiaedModelInfo Info { get; }
+
+    /// <summary>The threshold calibrated on clean training data: flag when score &gt; threshold (with <see cref="MiaedDetectionRule.Divergence"/>).</summary>
+    public float Threshold => Info.Threshold;
+
+    /// <summary>The number of classes K of the probabilities column.</summary>
+    public int ClassCount => Info.ClassCount;
+
+    /// <summary>The image shape the encoder takes.</summary>
+    public ImageShape InputShape => new(Info.Channels, Info.Height, Info.Width);
+
+    /// <summary>The device inference runs on.</summary>
+    public Device Device { get; }
+
+    /// <summary>The MI-trained latents E(x) of images [N, C, H, W] on <see cref="Device"/>: [N, d].</summary>
+    public Tensor Latents(Tensor images)
+    {
+        CheckImages(images);
+        return Encode(encoder, images);
+    }
+
+    /// <summary>The simple network's class probabilities q for images [N, C, H, W] on <see cref="Device"/>: [N, K].</summary>
+    public Tensor SimpleNetworkProbabilities(Tensor images)
+    {
+        using var latents = Latents(images);
+        return Classify(simpleNetwork, latents);
+    }
+
+    /// <summary>The MIAED scores JS(p, q) for images [N, C, H, W] and the target model's probabilities [N, K]: [N] float32.</summary>
+    public Tensor Score(Tensor images, Tensor probabilities)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        using var q = SimpleNetworkProbabilities(images);
+        if (!probabilities.shape.SequenceEqual(q.shape))
+            throw new ArgumentException($"Expected probabilities [{images.size(0)}, {ClassCount}]; found [{string.Join(", ", probabilities.shape)}].", nameof(probabilities));
+        using var onDevice = probabilities.to(ScalarType.Float32, Device);
+        return MiaedScoring.JensenShannonDivergence(onDevice, q);
+    }
+
+    private void CheckImages(Tensor images)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        var s = images.shape;
+        var e = InputShape;
+        if (s.Length != 4 || s[1] != e.Channels || s[2] != e.Height || s[3] != e.Width)
+            throw new ArgumentException($"Expected images [N, {e.Channels}, {e.Height}, {e.Width}]; found [{string.Join(", ", s)}].", nameof(images));
+    }
+
+    /// <summary>Latents in evaluation mode without autograd, in chunks.</summary>
+    internal static Tensor Encode(MiaedEncoder encoder, Tensor images)
+    {
+        bool wasTraining = encoder.training;
+        encoder.eval();
+        try
+        {
+            using var _ = torch.no_grad();
+            var parts = new List<Tensor>();
+            try
+            {
+                long n = images.size(0);
+                for (long start = 0; start < n; start += MiaedEstimator.InferenceBatchSize)
+                {
+                    using var chunk = images.narrow(0, start, Math.Min(MiaedEstimator.InferenceBatchSize, n - start));
+                    parts.Add(encoder.forward(chunk));
+                }
+                return parts.Count == 1 ? parts[0].alias() : torch.cat(parts, 0);
+            }
+            finally
+            {
+                foreach (var part in parts) part.Dispose();
+            }
+        }
+        finally
+        {
+            encoder.train(wasTraining);
+        }
+    }
+
+    /// <summary>Softmax of the simple network in evaluation mode without autograd.</summary>
+    internal static Tensor Classify(MiaedSimpleNetwork network, Tensor latents)
+    {
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            using var _ = torch.no_grad();
+            using var logits = network.forward(latents);
+            return logits.softmax(1);
+        }
+        finally
+        {
+            network.train(wasTraining);
+        }
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName, Options.ProbabilitiesColumnName];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        MiaedEstimator.CheckImageColumn(inputSchema, Options, InputShape);
+        MiaedEstimator.CheckProbabilitiesColumn(inputSchema, Options, ClassCount);
+        return OutputColumns(Options);
+    }
+
+    internal static DataViewSchema.Column[] OutputColumns(MiaedOptions options) =>
+    [
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
+    ];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Array> MapBatch(DataBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        string imageName = Options.ImageColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
+        var pixels = input.Get<float>(imageName);
+        var probabilities = input.Get<float>(probabilitiesName);
+        var shape = InputShape;
+        int k = ClassCount;
+        for (int i = 0; i < pixels.Length; i++)
+            if (!float.IsFinite(pixels[i]))
+                throw new ArgumentException($"Column '{imageName}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
+        for (int i = 0; i < probabilities.Length; i++)
+            if (!float.IsFinite(probabilities[i]))
+                throw new ArgumentException($"Column '{probabilitiesName}': expected finite probabilities, found {probabilities[i]} in row {input.FirstRow + i / k}.");
+
+        int rows = input.RowCount;
+        var scores = new float[rows];
+        var flags = new bool[rows];
+        var mismatches = new bool[rows];
+        for (int start = 0; start < rows; start += MiaedEstimator.InferenceBatchSize)
+        {
+            int count = Math.Min(MiaedEstimator.InferenceBatchSize, rows - start);
+            using var scope = torch.NewDisposeScope();
+            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size), [count, shape.Channels, shape.Height, shape.Width], Device);
+            var p = torch.tensor(new ReadOnlySpan<float>(probabilities, start * k, count * k), [count, k], Device);
+            var q = SimpleNetworkProbabilities(images);
+            MiaedScoring.JensenShannonDivergence(p, q).cpu().CopyTo<float>(scores.AsSpan(start, count));
+            var differ = p.argmax(1).ne(q.argmax(1)).cpu().data<bool>();
+            differ.CopyTo(mismatches, start);
+        }
+        for (int i = 0; i < rows; i++)
+            flags[i] = Options.DetectionRule == MiaedDetectionRule.ArgmaxMismatch ? mismatches[i] : ThresholdCalibration.IsFlagged(scores[i], Threshold);
+        return [scores, flags];
+    }
+
+    /// <inheritdoc />
+    public void Save(ModelSaveContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        context.WriteOptions(Options);
+        context.WriteJson(InfoFileName, Info);
+        context.WriteModule(encoder, EncoderFileName);
+        context.WriteModule(simpleNetwork, SimpleNetworkFileName);
+    }
+
+    /// <summary>Reads the options, the model description and both networks' weights; inference runs on the loading context's device.</summary>
+    /// <exception cref="InvalidDataException">The files are missing or describe an impossible detector.</exception>
+    public static MiaedTransformer Load(ModelLoadContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = context.ReadOptions<MiaedOptions>();
+        var info = context.ReadJson<MiaedModelInfo>(InfoFileName);
+        MiaedArchitecture architecture;
+        try
+        {
+            MiaedEstimator.CheckOptions(options);
+            var shape = new ImageShape(info.Channels, info.Height, info.Width);
+            shape.Validate();
+            architecture = MiaedEstimator.ResolveArchitecture(options, shape);
+            if (architecture.Downsamplings != info.Downsamplings)
+                throw new ArgumentException($"the options give {architecture.Downsamplings} downsamplings but the model has {info.Downsamplings}.");
+            if (info.ClassCount < 2) throw new ArgumentException($"the class count {info.ClassCount} is below 2.");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{context.Folder} describes an impossible MIAED detector: {ex.Message}", ex);
+        }
+        if (!float.IsFinite(info.Threshold))
+            throw new InvalidDataException($"{context.Folder}{InfoFileName}: the threshold {info.Threshold} is not finite.");
+        var device = context.Context.Device;
+        var encoder = new MiaedEncoder(architecture);
+        var simpleNetwork = new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, info.ClassCount);
+        try
+        {
+            context.LoadModule(encoder, EncoderFileName);
+            context.LoadModule(simpleNetwork, SimpleNetworkFileName);
+            encoder.to(device);
+            simpleNetwork.to(device);
+            return new MiaedTransformer(options, info, encoder, simpleNetwork, device);
+        }
+        catch
+        {
+            encoder.Dispose();
+            simpleNetwork.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Frees the encoder and the simple network.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        encoder.Dispose();
+        simpleNetwork.Dispose();
+    }
+}
