@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using MLDefense.Data;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+using F = MLDefense.Torch.torch.nn.functional;
+
+namespace MLDefense.Defenses;
+
+/// <summary>
+/// AE-GAN+sr, the purifier with encoder-assisted search in the latent coding space ("Defense against adversarial
+/// examples by encoder-assisted search in the latent coding space", Sec. 3.3–3.4, Eq. 5, Alg. 1–2, Tables 4 and 6,
+/// App. F): an autoencoder whose decoder is also a GAN generator, so that its outputs stay on the image manifold; a
+/// reconstruction-error detector; and, for flagged images, a short gradient search in the latent space started at the
+/// encoder's code. Fit needs clean images only.
+/// </summary>
+/// <remarks>
+/// <para><b>Networks</b> (Table 6, <see cref="AeGanEncoder"/>, <see cref="AeGanGenerator"/>, <see cref="AeGanDiscriminator"/>):
+/// encoder F: x ↦ z ∈ (−1, 1)^k; decoder/generator G: z ↦ x̂ ∈ (0, 1)^(C×H×W); discriminator D: x ↦ P(real). Supported
+/// shapes are listed on <see cref="AeGanGeometry"/>.</para>
+/// <para><b>Training</b> (Eq. 5, Alg. 1), per minibatch x of the clean training images:</para>
+/// <list type="number">
+/// <item><description>D step: max_D log D(x) + log(1 − D(G(z))), z ~ U[−1, 1]^k — the uniform prior matches the range of
+/// F's tanh, so that the codes F produces and the codes the GAN term trains G on cover the same cube.</description></item>
+/// <item><description>F and G step: min_{F,G} −log D(G(z)) + λ·(1/N)·Σ_i ‖G(F(x_i + η_i)) − x_i‖², with η ~ N(0, σ²) per
+/// value and σ ~ U[0, b] drawn once per batch (the noise regularisation "+r"), λ =
+/// <see cref="AeGanOptions.ReconstructionWeight"/>, b = <see cref="AeGanOptions.NoiseBound"/>. Departure: the generator
+/// uses the non-saturating loss −log D(G(z)) instead of Eq. 5's log(1 − D(G(z))), the usual practice that the text does
+/// not rule out, because the latter gives G vanishing gradients while D wins early in training.</description></item>
+/// </list>
+/// <para>Adam with learning rate 2e-4, β = (0.5, 0.999), batch 100, 60 epochs, k = 128 (Table 4; β₁ is our choice, see
+/// <see cref="AeGanOptions.AdamBeta1"/>). Layers keep the engine's default initialisation (PyTorch's). Progress goes to
+/// <see cref="AeGanOptions.Progress"/> and the context's log; <see cref="AeGanOptions.CancellationToken"/> stops training
+/// with <see cref="OperationCanceledException"/>, freeing every network and tensor built so far.</para>
+/// <para><b>Calibration</b>: after training, the score s(x) = d(G(F(x)), x) of every clean training image (d =
+/// <see cref="AeGanOptions.Distance"/>: per-value mean absolute or squared error) sets the threshold τ with
+/// <see cref="ThresholdCalibration.ForFalsePositiveRate"/> at <see cref="AeGanOptions.TargetFalsePositiveRate"/>.</para>
+/// <para><b>Inference</b> (Sec. 3.4, Alg. 2), batched: flag = s(x) &gt; τ (<see cref="ThresholdCalibration.IsFlagged"/>).
+/// Unflagged → G(F(x)). Flagged → z₀ = F(x), z_{t+1} = clip_[−1,1](z_t − η_t ∇_z ‖G(z_t) − x‖²) with η_t = η·2^(−⌊t/5⌋), for
+/// t &lt; L (L = 15), output G(z_L). Departure: z is kept in [−1, 1]^k, the support of the prior and of F, so the search
+/// cannot walk off the region G was trained on. <see cref="AeGanOptions.SearchPolicy"/> can force or skip the search.</para>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="AeGanOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] with an image shape, values in [0, 1] (Fit checks the range; Transform requires finite values)</description></item>
+/// <item><term><see cref="AeGanOptions.OutputColumnName"/> (output)</term><description>float vector [C, H, W] with the same image shape: the purified image, in (0, 1)</description></item>
+/// <item><term><see cref="AeGanOptions.ScoreColumnName"/> (output)</term><description>float (Single) ≥ 0: the reconstruction error d(G(F(x)), x), higher = more adversarial</description></item>
+/// <item><term><see cref="AeGanOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; the calibrated threshold</description></item>
+/// </list>
+/// <para>Bad input: a missing column, a column that is not an image, or an unsupported shape fail in GetOutputSchema and
+/// Fit; values outside [0, 1] or NaN fail in Fit, naming the column and row; fewer than
+/// <see cref="MinimumTrainingImages"/> images fail in Fit.</para>
+/// </remarks>
+public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
+{
+    /// <summary>Below this many training images Fit throws: the threshold would rest on a handful of scores.</summary>
+    public const int MinimumTrainingImages = 20;
+
+    internal const string LogSource = "AE-GAN";
+    internal const int InferenceBatchSize = 256;
+
+    private readonly MLContext context;
+    private readonly AeGanOptions options;
+
+    /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public AeGanEstimator(MLContext context, AeGanOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        CheckOptions(options);
+        this.context = context;
+        this.options = options;
+    }
+
+    /// <summary>The options this estimator fits with.</summary>
+    public AeGanOptions Options => options;
+
+    internal static void CheckOptions(AeGanOptions o)
+    {
+        void Require(bool ok, string name, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"AeGanOptions.{name} {rule}.");
+        }
+        Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
+        Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
+        Require(o.Epochs >= 1, nameof(o.Epochs), o.Epochs, "must be at least 1");
+        Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (batch normalisation needs two images)");
+        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be a positive number");
+        Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
+        Require(o.ReconstructionWeight >= 0 && double.IsFinite(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be a finite number ≥ 0");
+        Require(o.NoiseBound >= 0 && double.IsFinite(o.NoiseBound), nameof(o.NoiseBound), o.NoiseBound, "must be a finite number ≥ 0");
+        Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
+        Require(Enum.IsDefined(o.Distance), nameof(o.Distance), o.Distance, "must be a known distance");
+        Require(Enum.IsDefined(o.SearchPolicy), nameof(o.SearchPolicy), o.SearchPolicy, "must be a known policy");
+        Require(o.SearchSteps >= 0, nameof(o.SearchSteps), o.SearchSteps, "must be ≥ 0");
+        Require(o.SearchStepSize >= 0 && double.IsFinite(o.SearchStepSize), nameof(o.SearchStepSize), o.SearchStepSize, "must be a finite number ≥ 0");
+        Require(o.SearchHalvingInterval >= 1, nameof(o.SearchHalvingInterval), o.SearchHalvingInterval, "must be at least 1");
+        var outputs = new[] { o.OutputColumnName, o.ScoreColumnName, o.FlagColumnName };
+        if (outputs.Append(o.ImageColumnName).Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("AE-GAN column names must not be empty.", nameof(o));
+        if (outputs.Distinct().Count() != outputs.Length)
+            throw new ArgumentException($"AE-GAN's purified, score and flag columns need distinct names; got {string.Join(", ", outputs)}.", nameof(o));
+    }
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var shape = CheckImageColumn(inputSchema, options.ImageColumnName, requiredShape: null);
+        return inputSchema.Append(AeGanTransformer.OutputColumns(options, shape));
+    }
+
+    /// <summary>Checks the data, trains F, G and D (Alg. 1), and calibrates the reconstruction-error threshold.</summary>
+    /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
+    /// <exception cref="OperationCanceledException">The options' token was cancelled; nothing is left allocated.</exception>
+    public AeGanTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var shape = CheckImageColumn(input.Schema, options.ImageColumnName, requiredShape: null);
+        var token = options.CancellationToken;
+        token.ThrowIfCancellationRequested();
+        var pixels = ReadAndCheck(input, shape, token);
+        int count = pixels.Length / shape.Size;
+        if (count < MinimumTrainingImages)
+            throw new ArgumentException($"Column '{options.ImageColumnName}': AE-GAN trains and calibrates on the clean images and needs at least " +
+                $"{MinimumTrainingImages} of them; found {count}.");
+
+        int seed = options.Seed ?? context.NextSeed();
+        var device = context.Device;
+        torch.manual_seed(unchecked((ulong)(uint)seed));
+        AeGanEncoder? encoder = null;
+        AeGanGenerator? generator = null;
+        try
+        {
+            encoder = new AeGanEncoder(shape, options.LatentDimension, options.BaseChannels);
+            generator = new AeGanGenerator(shape, options.LatentDimension, options.BaseChannels);
+            encoder.to(device);
+            generator.to(device);
+            using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device);
+            using (var discriminator = new AeGanDiscriminator(shape, options.BaseChannels))
+            {
+                discriminator.to(device);
+                Train(encoder, generator, discriminator, images, seed, device, token);
+            }
+            encoder.eval();
+            generator.eval();
+            var scores = CleanScores(encoder, generator, images, token);
+            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(scores, options.TargetFalsePositiveRate);
+            var sorted = scores.ToArray();
+            Array.Sort(sorted);
+            var calibration = new AeGanCalibration
+            {
+                Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
+                Threshold = threshold,
+                TrainingImageCount = count,
+                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
+                CleanMedianScore = sorted[sorted.Length / 2],
+            };
+            context.WriteLog(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({options.Distance}), " +
+                $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
+            return new AeGanTransformer(options with { Progress = null, CancellationToken = default }, calibration, encoder, generator, device);
+        }
+        catch
+        {
+            encoder?.Dispose();
+            generator?.Dispose();
+            throw;
+        }
+    }
+
+    private void Train(AeGanEncoder encoder, AeGanGenerator generator, AeGanDiscriminator discriminator, Tensor images, int seed,
+        Device device, CancellationToken token)
+    {
+        long count = images.size(0);
+        int batchSize = (int)Math.Min(options.BatchSize, count);
+        // A last batch of one image would break batch normalisation; it is dropped (its images come back in other epochs' orders).
+        int batchesPerEpoch = (int)(count / batchSize);
+        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        int reportEvery = Math.Max(1, batchesPerEpoch / 20);
+        var betas = (options.AdamBeta1, 0.999);
+        using var discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), options.LearningRate, betas);
+        using var autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), options.LearningRate, betas);
+        var noiseLevels = new Random(seed);
+        int k = options.LatentDimension;
+        var clock = Stopwatch.StartNew();
+        context.WriteLog(LogSource, $"training on {device}: {count} images, {options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
+            $"latent {k}, width {options.BaseChannels}, Adam lr {options.LearningRate} β1 {options.AdamBeta1}, noise bound {options.NoiseBound}");
+
+        encoder.train();
+        generator.train();
+        discriminator.train();
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            using var order = torch.randperm(count, device);
+            // Sums stay on the device so that a step never waits for the device to report a number.
+            using var discriminatorSum = torch.zeros([], ScalarType.Float32, device);
+            using var generatorSum = torch.zeros([], ScalarType.Float32, device);
+            using var reconstructionSum = torch.zeros([], ScalarType.Float32, device);
+            for (int batch = 0; batch < batchesPerEpoch; batch++)
+            {
+                token.ThrowIfCancellationRequested();
+                using (torch.NewDisposeScope())
+                {
+                    var x = images.index_select(0, order.narrow(0, (long)batch * batchSize, batchSize));
+                    var real = torch.ones([batchSize, 1], ScalarType.Float32, device);
+                    var fakeLabel = torch.zeros([batchSize, 1], ScalarType.Float32, device);
+
+                    var z = torch.rand([batchSize, k], ScalarType.Float32, device) * 2 - 1;
+                    var generated = generator.forward(z);
+                    var discriminatorLoss = F.binary_cross_entropy(discriminator.forward(x), real)
+                                          + F.binary_cross_entropy(discriminator.forward(generated.detach()), fakeLabel);
+                    discriminatorOptimizer.zero_grad();
+                    discriminatorLoss.backward();
+                    discriminatorOptimizer.step();
+
+                    var generatorLoss = F.binary_cross_entropy(discriminator.forward(generated), real);
+                    double sigma = noiseLevels.NextDouble() * options.NoiseBound;
+                    var noisy = sigma > 0 ? x + torch.randn_like(x) * sigma : x;
+                    var reconstructionLoss = (generator.forward(encoder.forward(noisy)) - x).square().sum() / batchSize;
+                    var total = generatorLoss + reconstructionLoss * options.ReconstructionWeight;
+                    autoencoderOptimizer.zero_grad();
+                    total.backward();
+                    autoencoderOptimizer.step();
+
+                    using (torch.no_grad())
+                    {
+                        discriminatorSum.add_(discriminatorLoss.detach());
+                        generatorSum.add_(generatorLoss.detach());
+                        reconstructionSum.add_(reconstructionLoss.detach());
+                    }
+                }
+                int done = batch + 1;
+                bool epochEnd = done == batchesPerEpoch;
+                if (epochEnd || (options.Progress is not null && done % reportEvery == 0))
+                {
+                    var report = Report(epoch, done, epochEnd);
+                    options.Progress?.Report(report);
+                    if (epochEnd) context.WriteLog(LogSource, report.ToString());
+                }
+            }
+
+            AeGanTrainingProgress Report(int epochNumber, int batchesDone, bool completed)
+            {
+                long stepsDone = (long)(epochNumber - 1) * batchesPerEpoch + batchesDone;
+                var elapsed = clock.Elapsed;
+                var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsDone * (totalSteps - stepsDone)));
+                return new AeGanTrainingProgress(epochNumber, options.Epochs, batchesDone, batchesPerEpoch,
+                    discriminatorSum.item<float>() / batchesDone, generatorSum.item<float>() / batchesDone, reconstructionSum.item<float>() / batchesDone,
+                    elapsed, remaining, completed);
+            }
+        }
+    }
+
+    private float[] CleanScores(AeGanEncoder encoder, AeGanGenerator generator, Tensor images, CancellationToken token)
+    {
+        long count = images.size(0);
+        var scores = new float[count];
+        using var _ = torch.no_grad();
+        for (long start = 0; start < count; start += InferenceBatchSize)
+        {
+            token.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            long n = Math.Min(InferenceBatchSize, count - start);
+            var x = images.narrow(0, start, n);
+            AeGanPurification.ReconstructionError(generator.forward(encoder.forward(x)), x, options.Distance)
+                .cpu().CopyTo<float>(scores.AsSpan((int)start, (int)n));
+        }
+        return scores;
+    }
+
+    private float[] ReadAndCheck(IDataView input, ImageShape shape, CancellationToken token)
+    {
+        string column = options.ImageColumnName;
+        var parts = new List<float[]>();
+        long rowsSeen = 0;
+        foreach (var batch in input.GetBatches(8192, [column]))
+        {
+            token.ThrowIfCancellationRequested();
+            var pixels = batch.Get<float>(column);
+            for (int i = 0; i < pixels.Length; i++)
+            {
+                float v = pixels[i];
+                if (!(v >= 0f && v <= 1f)) // also catches NaN
+                    throw new ArgumentException($"Column '{column}': expected pixel values in [0, 1], found {v} in row {rowsSeen + i / shape.Size}.");
+            }
+            parts.Add(pixels);
+            rowsSeen += batch.RowCount;
+        }
+        if (rowsSeen * shape.Size > Array.MaxLength)
+            throw new ArgumentException($"Column '{column}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
+        if (parts.Count == 1) return parts[0];
+        var all = new float[parts.Sum(p => p.Length)];
+        int offset = 0;
+        foreach (var p in parts) { p.CopyTo(all, offset); offset += p.Length; }
+        return all;
+    }
+
+    /// <summary>Checks the image column (and a fitted shape) and returns its shape; messages name the column.</summary>
+    internal static ImageShape CheckImageColumn(DataViewSchema schema, string name, ImageShape? requiredShape)
+    {
+        string expected = requiredShape is { } r ? $"a float vector image of {r} (the shape AE-GAN was trained on)" : "a float vector image [C, H, W] with an image shape annotation";
+        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
+            $"Column '{name}' (the image AE-GAN purifies) was not found; expected {expected}. The schema has: {schema}.");
+        if (column.Type is not VectorDataViewType vector || column.ImageShape is not { } shape || shape.Size != vector.Size)
+            throw new ArgumentException($"Column '{name}': expected {expected}, found {column.Type}{(column.ImageShape is null ? " without an image shape" : "")}.");
+        if (requiredShape is not null && shape != requiredShape)
+        {
+            string what = shape.Channels != requiredShape.Channels ? $"{shape.Channels} channels instead of {requiredShape.Channels}" : "another size";
+            throw new ArgumentException($"Column '{name}': expected {expected}, found {shape} images ({what}).");
+        }
+        if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException($"Column '{name}': {problem}.");
+        return shape;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Text.Json.Serialization;
+
+namespace MLDefense.Defenses;
+
+/// <summary>When AE-GAN+sr runs its encoder-assisted latent search (Sec. 3.4, Alg. 2).</summary>
+public enum AeGanSearchPolicy
+{
+    /// <summary>Search only for the images the reconstruction-error detector flags; clean ones get G(F(x)) (the default, Alg. 2).</summary>
+    WhenFlagged,
+
+    /// <summary>Search for every image (slower; useful when the detector's threshold is not trusted).</summary>
+    Always,
+
+    /// <summary>Never search: every image gets the plain reconstruction G(F(x)) (MagNet-style purification).</summary>
+    Never,
+}
+
+/// <summary>The distance between an image and its reconstruction that AE-GAN+sr uses as its detection score.</summary>
+public enum AeGanDistance
+{
+    /// <summary>Mean absolute difference per value, (1/D)·‖G(F(x)) − x‖₁ (the default: App. F finds L1 the better detector).</summary>
+    L1,
+
+    /// <summary>Mean squared difference per value, (1/D)·‖G(F(x)) − x‖₂².</summary>
+    Mse,
+}
+
+/// <summary>
+/// Options of the AE-GAN+sr purifier ("Defense against adversarial examples by encoder-assisted search in the latent
+/// coding space", Sec. 3.3–3.4, Alg. 1–2, Tables 4 and 6, App. F). See <see cref="AeGanEstimator"/> for the equations.
+/// </summary>
+public sealed record AeGanOptions
+{
+    /// <summary>The image column read: float vector [C, H, W] with an image shape, values in [0, 1]. Default <c>Image</c>.</summary>
+    public string ImageColumnName { get; init; } = "Image";
+
+    /// <summary>The purified image column added (same shape and image annotation as the input). Default <c>Purified</c>.</summary>
+    public string OutputColumnName { get; init; } = "Purified";
+
+    /// <summary>The float score column added: the reconstruction error (higher = more adversarial). Default <c>AeGanScore</c>.</summary>
+    public string ScoreColumnName { get; init; } = "AeGanScore";
+
+    /// <summary>The boolean column added: true when the score is above the calibrated threshold. Default <c>AeGanFlag</c>.</summary>
+    public string FlagColumnName { get; init; } = "AeGanFlag";
+
+    /// <summary>The dimension k of the latent code z ∈ [−1, 1]^k. Default 128 (Table 4; Table 8 also uses 20).</summary>
+    public int LatentDimension { get; init; } = 128;
+
+    /// <summary>
+    /// The channel width of the first convolution; the encoder and discriminator use w, 2w, 4w and the decoder 4w, 2w, w.
+    /// Default 64, giving Table 6's 64-128-256. Smaller widths are for tests and quick experiments.
+    /// </summary>
+    public int BaseChannels { get; init; } = 64;
+
+    /// <summary>Training epochs. Default 60 (Table 4).</summary>
+    public int Epochs { get; init; } = 60;
+
+    /// <summary>Minibatch size. Default 100 (Table 4).</summary>
+    public int BatchSize { get; init; } = 100;
+
+    /// <summary>Adam's learning rate for the three networks. Default 2e-4 (Table 4).</summary>
+    public double LearningRate { get; init; } = 2e-4;
+
+    /// <summary>
+    /// Adam's β₁. Default 0.5: Table 4 gives only the learning rate; 0.5 (with β₂ = 0.999) is the DCGAN setting that
+    /// GAN training at 2e-4 customarily uses, because the default 0.9 lets the min-max game oscillate.
+    /// </summary>
+    public double AdamBeta1 { get; init; } = 0.5;
+
+    /// <summary>
+    /// λ, the weight of the reconstruction term ‖G(F(x + η)) − x‖² against the GAN term in Eq. 5. Default 1, the
+    /// unweighted sum Eq. 5 writes. The squared norm is summed over the values of each image (not averaged), so the
+    /// reconstruction dominates the GAN term, which shapes G's latent space rather than competing with the autoencoder.
+    /// </summary>
+    public double ReconstructionWeight { get; init; } = 1;
+
+    /// <summary>
+    /// The bound b of the noise regularisation ("+r"): each batch draws σ ~ U[0, b] and trains F on x + η with
+    /// η ~ N(0, σ²) per value (not clipped), so the encoder learns to map perturbed images near the clean code. Default 0.3,
+    /// our choice: the largest L∞ budget the paper evaluates on MNIST. Set 0 to train without "+r".
+    /// </summary>
+    public double NoiseBound { get; init; } = 0.3;
+
+    /// <summary>The share of clean training images the calibrated threshold may flag. Default 0.05.</summary>
+    public double TargetFalsePositiveRate { get; init; } = 0.05;
+
+    /// <summary>The detection distance (the score). Default <see cref="AeGanDistance.L1"/> (App. F).</summary>
+    public AeGanDistance Distance { get; init; } = AeGanDistance.L1;
+
+    /// <summary>When the latent search runs. Default <see cref="AeGanSearchPolicy.WhenFlagged"/> (Alg. 2).</summary>
+    public AeGanSearchPolicy SearchPolicy { get; init; } = AeGanSearchPolicy.WhenFlagged;
+
+    /// <summary>L, the gradient steps of the latent search. Default 15 (the paper's AE-GAN+sr setting).</summary>
+    public int SearchSteps { get; init; } = 15;
+
+    /// <summary>
+    /// η, the initial step size of the latent search on ‖G(z) − x‖² (summed over the image's values); it halves every
+    /// <see cref="SearchHalvingInterval"/> steps. Default 0.01: the paper's value is not available to us; 0.01 on the sum
+    /// equals Defense-GAN's customary step of 10 on the per-value mean for 28×28 images (10/784 ≈ 0.013).
+    /// </summary>
+    public double SearchStepSize { get; init; } = 0.01;
+
+    /// <summary>Steps between halvings of the search step size. Default 5 (Alg. 2).</summary>
+    public int SearchHalvingInterval { get; init; } = 5;
+
+    /// <summary>The seed of initialisation, shuffling, the prior and the noise; null draws one from the context.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Receives training progress during and at the end of each epoch. Not saved. Default null.</summary>
+    [JsonIgnore]
+    public IProgress<AeGanTrainingProgress>? Progress { get; init; }
+
+    /// <summary>Stops Fit: it throws <see cref="OperationCanceledException"/> and frees everything it built. Not saved.</summary>
+    [JsonIgnore]
+    public CancellationToken CancellationToken { get; init; }
+}
+
+/// <summary>A progress report of AE-GAN training (Alg. 1).</summary>
+/// <param name="Epoch">The current epoch, 1-based.</param>
+/// <param name="Epochs">The number of epochs.</param>
+/// <param name="Batch">Batches done in this epoch.</param>
+/// <param name="BatchesPerEpoch">Batches per epoch.</param>
+/// <param name="DiscriminatorLoss">Mean BCE of D on real and generated images over this epoch's batches so far.</param>
+/// <param name="GeneratorLoss">Mean non-saturating GAN loss of G over this epoch's batches so far.</param>
+/// <param name="ReconstructionLoss">Mean ‖G(F(x + η)) − x‖² per image over this epoch's batches so far.</param>
+/// <param name="Elapsed">Time since training started.</param>
+/// <param name="EstimatedRemaining">The estimated time to the end of training.</param>
+/// <param name="EpochCompleted">True for the report at the end of an epoch.</param>
+public sealed record AeGanTrainingProgress(
+    int Epoch, int Epochs, int Batch, int BatchesPerEpoch, double DiscriminatorLoss, double GeneratorLoss, double ReconstructionLoss,
+    TimeSpan Elapsed, TimeSpan EstimatedRemaining, bool EpochCompleted)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"epoch {Epoch}/{Epochs} batch {Batch}/{BatchesPerEpoch}: D loss {DiscriminatorLoss:F4}, G loss {GeneratorLoss:F4}, " +
+        $"reconstruction {ReconstructionLoss:F3}, {Elapsed.TotalSeconds:F1} s elapsed, ETA {EstimatedRemaining.TotalSeconds:F0} s";
+}
+
+/// <summary>What Fit recorded about the trained purifier: the input shape, the calibrated threshold and how it was set.</summary>
+public sealed record AeGanCalibration
+{
+    /// <summary>Channels of the images trained on.</summary>
+    public int Channels { get; init; }
+    /// <summary>Height of the images trained on.</summary>
+    public int Height { get; init; }
+    /// <summary>Width of the images trained on.</summary>
+    public int Width { get; init; }
+    /// <summary>The reconstruction-error threshold: flag when score &gt; threshold.</summary>
+    public float Threshold { get; init; }
+    /// <summary>The number of clean training images the threshold was calibrated on.</summary>
+    public int TrainingImageCount { get; init; }
+    /// <summary>The share of clean training images flagged at the threshold.</summary>
+    public double TrainingFalsePositiveRate { get; init; }
+    /// <summary>The median clean training score.</summary>
+    public float CleanMedianScore { get; init; }
+}

@@ -1,0 +1,299 @@
+using MLDefense.Data;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+
+namespace MLDefense.Defenses;
+
+/// <summary>
+/// A fitted AE-GAN+sr purifier (Sec. 3.4, Alg. 2): scores each image by its reconstruction error d(G(F(x)), x), flags it
+/// when the score exceeds <see cref="Threshold"/>, and outputs G(F(x)) for unflagged images and G(z_L) after the
+/// encoder-assisted latent search for flagged ones. See <see cref="AeGanEstimator"/> for the equations.
+/// </summary>
+/// <remarks>
+/// <para>Input and output columns:</para>
+/// <list type="table">
+/// <listheader><term>Column</term><description>Type and role</description></listheader>
+/// <item><term><see cref="AeGanOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] of <see cref="InputShape"/>, finite values (normally in [0, 1])</description></item>
+/// <item><term><see cref="AeGanOptions.OutputColumnName"/> (output)</term><description>float vector [C, H, W] with the image shape annotation of <see cref="InputShape"/>: the purified image, ready for a classifier</description></item>
+/// <item><term><see cref="AeGanOptions.ScoreColumnName"/> (output)</term><description>float (Single) ≥ 0: the reconstruction error, higher = more adversarial</description></item>
+/// <item><term><see cref="AeGanOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; <see cref="Threshold"/> (<see cref="ThresholdCalibration.IsFlagged"/>)</description></item>
+/// </list>
+/// <para>Transform runs on <see cref="Device"/> in chunks of 256 images, the networks in evaluation mode; the search runs on
+/// all flagged images of a chunk at once. Images of another shape or holding NaN or infinities are rejected naming the
+/// column (and the row). The public tensor methods serve benchmarks and defense-aware attacks: <see cref="Purify"/>,
+/// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/> and
+/// <see cref="DefenseGanSearch"/>. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
+/// (<c>calibration.json</c>) and the weights of F (<c>encoder.safetensors</c>) and G (<c>generator.safetensors</c>); the
+/// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
+/// </remarks>
+[ModelComponent("MLDefense.AeGanPurifier", 1)]
+public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<AeGanTransformer>, IDisposable
+{
+    private const string CalibrationFileName = "calibration.json";
+    private const string EncoderFileName = "encoder.safetensors";
+    private const string GeneratorFileName = "generator.safetensors";
+
+    private readonly AeGanEncoder encoder;
+    private readonly AeGanGenerator generator;
+    private bool disposed;
+
+    internal AeGanTransformer(AeGanOptions options, AeGanCalibration calibration, AeGanEncoder encoder, AeGanGenerator generator, Device device)
+    {
+        Options = options;
+        Calibration = calibration;
+        this.encoder = encoder;
+        this.generator = generator;
+        Device = device;
+        encoder.eval();
+        generator.eval();
+    }
+
+    /// <summary>The options the purifier was fitted with (column names, networks, detector and search settings).</summary>
+    public AeGanOptions Options { get; }
+
+    /// <summary>What Fit recorded: the input shape and the calibrated threshold.</summary>
+    public AeGanCalibration Calibration { get; }
+
+    /// <summary>The reconstruction-error threshold calibrated on clean images: flag when score &gt; threshold.</summary>
+    public float Threshold => Calibration.Threshold;
+
+    /// <summary>The image shape the networks were trained on; Transform requires it.</summary>
+    public ImageShape InputShape => new(Calibration.Channels, Calibration.Height, Calibration.Width);
+
+    /// <summary>The device the networks live on (the fitting or loading context's).</summary>
+    public Device Device { get; }
+
+    /// <summary>The encoder F (evaluation mode), e.g. for a defense-aware attack that differentiates through the purifier.</summary>
+    public AeGanEncoder Encoder
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return encoder;
+        }
+    }
+
+    /// <summary>The decoder/generator G (evaluation mode).</summary>
+    public AeGanGenerator Generator
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return generator;
+        }
+    }
+
+    /// <summary>
+    /// MagNet-style purification: the plain reconstruction G(F(x)) of [N, C, H, W] images on <see cref="Device"/>, without
+    /// gradient history. What Alg. 2 outputs for unflagged images.
+    /// </summary>
+    public Tensor MagNetReconstruct(Tensor images)
+    {
+        CheckImages(images);
+        using var _ = torch.no_grad();
+        using var code = encoder.forward(images);
+        return generator.forward(code);
+    }
+
+    /// <summary>The detection score of each image: d(G(F(x)), x) with the options' distance. [N] float32.</summary>
+    public Tensor ReconstructionError(Tensor images)
+    {
+        using var reconstruction = MagNetReconstruct(images);
+        using var _ = torch.no_grad();
+        return AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance);
+    }
+
+    /// <summary>
+    /// The encoder-assisted search of Alg. 2 for every image: z₀ = F(x), <paramref name="steps"/> (default
+    /// <see cref="AeGanOptions.SearchSteps"/>) gradient steps on ‖G(z) − x‖² with the options' step size halving schedule;
+    /// returns G(z_L) [N, C, H, W]. <paramref name="trace"/> receives the mean ‖G(z_t) − x‖² per image at each step.
+    /// </summary>
+    public Tensor EncoderAssistedSearch(Tensor images, int? steps = null, List<double>? trace = null)
+    {
+        CheckImages(images);
+        using var scope = torch.NewDisposeScope();
+        Tensor start;
+        using (torch.no_grad()) start = encoder.forward(images);
+        var z = AeGanPurification.SearchLatent(generator, start, images, steps ?? Options.SearchSteps, Options.SearchStepSize,
+            Options.SearchHalvingInterval, trace);
+        using var _ = torch.no_grad();
+        return generator.forward(z).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Defense-GAN-style search with the same decoder, for comparison: <paramref name="restarts"/> random starts
+    /// z ~ U[−1, 1]^k (Defense-GAN's R = 10), <paramref name="iterations"/> plain gradient steps (L = 200) on ‖G(z) − x‖² with
+    /// the constant step size <see cref="AeGanOptions.SearchStepSize"/>, and per image the best final reconstruction.
+    /// The starts come from <paramref name="seed"/>, so the result is reproducible. [N, C, H, W].
+    /// </summary>
+    public Tensor DefenseGanSearch(Tensor images, int restarts = 10, int iterations = 200, int seed = 0)
+    {
+        CheckImages(images);
+        return AeGanPurification.DefenseGanProjection(generator, images, Options.LatentDimension, restarts, iterations, Options.SearchStepSize, seed);
+    }
+
+    /// <summary>
+    /// Alg. 2 on a batch: purified images [N, C, H, W] — G(F(x)) for unflagged images, G(z_L) after the encoder-assisted
+    /// search for flagged ones (or for all or none, per <see cref="AeGanOptions.SearchPolicy"/>).
+    /// </summary>
+    public Tensor Purify(Tensor images)
+    {
+        var (purified, _, _) = PurifyWithScores(images);
+        return purified;
+    }
+
+    /// <summary>Alg. 2 with its by-products: the purified images, the scores (on the CPU) and the flags.</summary>
+    public (Tensor Purified, float[] Scores, bool[] Flags) PurifyWithScores(Tensor images)
+    {
+        CheckImages(images);
+        long n = images.size(0);
+        using var scope = torch.NewDisposeScope();
+        Tensor reconstruction;
+        var scores = new float[n];
+        using (torch.no_grad())
+        {
+            reconstruction = generator.forward(encoder.forward(images));
+            AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().CopyTo<float>(scores);
+        }
+        var flags = Array.ConvertAll(scores, s => ThresholdCalibration.IsFlagged(s, Threshold));
+        var searched = Options.SearchPolicy switch
+        {
+            AeGanSearchPolicy.Always => Enumerable.Range(0, (int)n).ToArray(),
+            AeGanSearchPolicy.Never => [],
+            _ => Enumerable.Range(0, (int)n).Where(i => flags[i]).ToArray(),
+        };
+        if (searched.Length == 0 || Options.SearchSteps == 0) return (reconstruction.MoveToOuterDisposeScope(), scores, flags);
+
+        var rows = torch.tensor(Array.ConvertAll(searched, i => (long)i), [searched.Length], images.device);
+        var subset = images.index_select(0, rows);
+        Tensor start;
+        using (torch.no_grad()) start = encoder.forward(subset);
+        var z = AeGanPurification.SearchLatent(generator, start, subset, Options.SearchSteps, Options.SearchStepSize, Options.SearchHalvingInterval);
+        using var _ = torch.no_grad();
+        var found = generator.forward(z);
+        var s = images.shape;
+        var index = rows.view(searched.Length, 1, 1, 1).expand(searched.Length, s[1], s[2], s[3]);
+        return (reconstruction.scatter(0, index, found).MoveToOuterDisposeScope(), scores, flags);
+    }
+
+    private void CheckImages(Tensor images)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentNullException.ThrowIfNull(images);
+        var s = images.shape;
+        var expected = InputShape;
+        if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
+            throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}] (the shape AE-GAN was trained on); found [{string.Join(", ", s)}].", nameof(images));
+        if (images.device != Device)
+            throw new ArgumentException($"The images are on {images.device} but the purifier is on {Device}.", nameof(images));
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        AeGanEstimator.CheckImageColumn(inputSchema, Options.ImageColumnName, InputShape);
+        return OutputColumns(Options, InputShape);
+    }
+
+    internal static DataViewSchema.Column[] OutputColumns(AeGanOptions options, ImageShape shape) =>
+    [
+        new(options.OutputColumnName, shape.VectorType, new DataViewSchema.Annotations(shape)),
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
+    ];
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Array> MapBatch(DataBatch input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        string column = Options.ImageColumnName;
+        var pixels = input.Get<float>(column);
+        var shape = InputShape;
+        for (int i = 0; i < pixels.Length; i++)
+            if (!float.IsFinite(pixels[i]))
+                throw new ArgumentException($"Column '{column}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
+
+        int rows = input.RowCount;
+        var purified = new float[pixels.Length];
+        var scores = new float[rows];
+        var flags = new bool[rows];
+        for (int start = 0; start < rows; start += AeGanEstimator.InferenceBatchSize)
+        {
+            int count = Math.Min(AeGanEstimator.InferenceBatchSize, rows - start);
+            using var scope = torch.NewDisposeScope();
+            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size),
+                [count, shape.Channels, shape.Height, shape.Width], Device);
+            var (output, chunkScores, chunkFlags) = PurifyWithScores(images);
+            output.cpu().CopyTo<float>(purified.AsSpan(start * shape.Size, count * shape.Size));
+            chunkScores.CopyTo(scores, start);
+            chunkFlags.CopyTo(flags, start);
+        }
+        return [purified, scores, flags];
+    }
+
+    /// <inheritdoc />
+    public void Save(ModelSaveContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        context.WriteOptions(Options);
+        context.WriteJson(CalibrationFileName, Calibration);
+        context.WriteModule(encoder, EncoderFileName);
+        context.WriteModule(generator, GeneratorFileName);
+    }
+
+    /// <summary>Reads the options, the calibration and the weights of F and G back onto the loading context's device.</summary>
+    /// <exception cref="InvalidDataException">The files are missing, do not fit the described networks, or describe an impossible purifier.</exception>
+    public static AeGanTransformer Load(ModelLoadContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = context.ReadOptions<AeGanOptions>();
+        var calibration = context.ReadJson<AeGanCalibration>(CalibrationFileName);
+        var shape = new ImageShape(calibration.Channels, calibration.Height, calibration.Width);
+        try
+        {
+            AeGanEstimator.CheckOptions(options);
+            shape.Validate();
+            if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException(problem + ".");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"{context.Folder} describes an impossible AE-GAN purifier: {ex.Message}", ex);
+        }
+        if (!float.IsFinite(calibration.Threshold))
+            throw new InvalidDataException($"{context.Folder}{CalibrationFileName}: the threshold {calibration.Threshold} is not finite.");
+        var device = context.Context.Device;
+        AeGanEncoder? encoder = null;
+        AeGanGenerator? generator = null;
+        try
+        {
+            encoder = new AeGanEncoder(shape, options.LatentDimension, options.BaseChannels);
+            generator = new AeGanGenerator(shape, options.LatentDimension, options.BaseChannels);
+            encoder.to(device);
+            generator.to(device);
+            context.LoadModule(encoder, EncoderFileName);
+            context.LoadModule(generator, GeneratorFileName);
+            return new AeGanTransformer(options, calibration, encoder, generator, device);
+        }
+        catch
+        {
+            encoder?.Dispose();
+            generator?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Frees the networks.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        encoder.Dispose();
+        generator.Dispose();
+    }
+}

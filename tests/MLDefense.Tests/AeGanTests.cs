@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using MLDefense.Data;
+using MLDefense.Data.Tests;
+using MLDefense.Defenses;
+using MLDefense.Evaluation;
+
+namespace MLDefense.Tests;
+
+/// <summary>
+/// The AE-GAN+sr purifier on a small MNIST slice with tiny networks (latent 16, width 8, a few epochs): training,
+/// the latent search, the detector, the search policies, the workout, cancellation and tensor hygiene.
+/// </summary>
+[TestClass]
+public sealed class AeGanTests
+{
+    private static readonly ImageShape Mnist = new(1, 28, 28);
+    private static readonly Lazy<InMemoryDataView> MnistTrain = new(() => LoadMnist(train: true, 400));
+    private static readonly Lazy<InMemoryDataView> MnistTest = new(() => LoadMnist(train: false, 200));
+    private static readonly Lazy<AeGanTransformer> Trained = new(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(Tiny()).Fit(MnistTrain.Value));
+
+    /// <summary>A configuration that trains in seconds on two CPU cores; the higher learning rate makes up for the few steps.</summary>
+    private static AeGanOptions Tiny(AeGanSearchPolicy policy = AeGanSearchPolicy.WhenFlagged, int epochs = 4) => new()
+    {
+        LatentDimension = 16,
+        BaseChannels = 8,
+        Epochs = epochs,
+        BatchSize = 50,
+        LearningRate = 2e-3,
+        SearchPolicy = policy,
+        Seed = 7,
+    };
+
+    private static InMemoryDataView LoadMnist(bool train, int rows)
+    {
+        var ml = new MLContext(0);
+        return DataViews.Materialize(ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train), rows));
+    }
+
+    private static float[] Pixels(IDataView view) => (float[])DataViews.Materialize(view).GetColumnArray("Image");
+
+    private static InMemoryDataView Images(float[] pixels, ImageShape shape, string name = "Image") =>
+        new(new DataViewSchema([new DataViewSchema.Column(name, shape.VectorType, new DataViewSchema.Annotations(shape))]), [pixels]);
+
+    private static Tensor TestImages(int count, Device device) =>
+        torch.tensor(Pixels(MnistTest.Value).AsSpan(0, count * Mnist.Size).ToArray(), [count, 1, 28, 28], device);
+
+    private static double MeanSquaredError(Tensor a, Tensor b)
+    {
+        using var difference = a - b;
+        using var squared = difference.square();
+        using var mean = squared.mean();
+        return mean.item<float>();
+    }
+
+    [ClassCleanup]
+    public static void DisposeTrainedModel()
+    {
+        if (Trained.IsValueCreated) Trained.Value.Dispose();
+    }
+
+    [TestMethod]
+    public void TrainingReconstructsHeldOutDigitsFarBetterThanAtInitialisation()
+    {
+        var model = Trained.Value;
+        using var images = TestImages(200, model.Device);
+        torch.manual_seed(7);
+        using var encoder = new AeGanEncoder(Mnist, 16, 8);
+        using var generator = new AeGanGenerator(Mnist, 16, 8);
+        encoder.eval();
+        generator.eval();
+        double initial, trained;
+        using (torch.no_grad())
+        {
+            using var code = encoder.forward(images);
+            using var untrained = generator.forward(code);
+            initial = MeanSquaredError(untrained, images);
+        }
+        using (var reconstruction = model.MagNetReconstruct(images)) trained = MeanSquaredError(reconstruction, images);
+        Console.WriteLine($"held-out MNIST reconstruction MSE per pixel: {initial:F4} untrained, {trained:F4} after {model.Options.Epochs} epochs on 400 images");
+        Assert.IsTrue(trained < 0.5 * initial, $"trained MSE {trained} vs untrained {initial}");
+    }
+
+    [TestMethod]
+    public void EncoderAssistedSearchLowersTheReconstructionDistanceStepByStep()
+    {
+        var model = Trained.Value;
+        using var images = TestImages(100, model.Device);
+        var trace = new List<double>();
+        using var searched = model.EncoderAssistedSearch(images, steps: 15, trace: trace);
+        Console.WriteLine("mean ‖G(z_t) − x‖² per image: " + string.Join(", ", trace.Select(v => v.ToString("F2"))));
+        Assert.AreEqual(16, trace.Count, "L + 1 values: before each step and after the last");
+        Assert.IsTrue(trace[^1] < trace[0] * 0.97, $"the search must lower ‖G(z) − x‖² from z₀ = F(x): {trace[0]} → {trace[^1]}");
+        int increases = Enumerable.Range(1, trace.Count - 1).Count(t => trace[t] > trace[t - 1] + 1e-3);
+        Assert.IsTrue(increases <= 2, $"the batch-mean distance rose in {increases} of 15 steps");
+
+        using var reconstruction = model.MagNetReconstruct(images);
+        Assert.IsTrue(MeanSquaredError(searched, images) < MeanSquaredError(reconstruction, images), "G(z_L) is closer to x than G(F(x))");
+    }
+
+    [TestMethod]
+    public void DefenseGanSearchImprovesOnItsRandomStarts()
+    {
+        var model = Trained.Value;
+        using var images = TestImages(20, model.Device);
+        using var starts = model.DefenseGanSearch(images, restarts: 3, iterations: 0, seed: 5);
+        var clock = Stopwatch.StartNew();
+        using var searched = model.DefenseGanSearch(images, restarts: 3, iterations: 40, seed: 5);
+        Console.WriteLine($"Defense-GAN-style search (R = 3, L = 40) on 20 images: {clock.Elapsed.TotalMilliseconds / 20:F1} ms per image; " +
+                          $"MSE {MeanSquaredError(starts, images):F4} at the best start → {MeanSquaredError(searched, images):F4}");
+        CollectionAssert.AreEqual(images.shape, searched.shape);
+        Assert.IsTrue(MeanSquaredError(searched, images) < MeanSquaredError(starts, images));
+    }
+
+    [TestMethod]
+    public void NoiseImagesScoreHigherThanCleanDigitsAndAreFlagged()
+    {
+        var model = Trained.Value;
+        var clean = MnistTest.Value;
+        var random = new Random(3);
+        var noise = Images(Array.ConvertAll(new float[100 * Mnist.Size], _ => random.NextSingle()), Mnist);
+        var cleanOut = DataViews.Materialize(model.Transform(clean));
+        var noiseOut = DataViews.Materialize(model.Transform(noise));
+        var cleanScores = (float[])cleanOut.GetColumnArray("AeGanScore");
+        var noiseScores = (float[])noiseOut.GetColumnArray("AeGanScore");
+        double auc = RocCurve.AucOf(cleanScores, noiseScores);
+        double cleanFlagged = ThresholdCalibration.FlaggedFraction(cleanScores, model.Threshold);
+        double noiseFlagged = ((bool[])noiseOut.GetColumnArray("AeGanFlag")).Count(f => f) / 100.0;
+        Console.WriteLine($"threshold {model.Threshold:F4} (calibration: {model.Calibration}); AUC clean vs uniform noise {auc:F4}; " +
+                          $"flagged: clean {cleanFlagged:P1}, noise {noiseFlagged:P1}");
+        Assert.IsTrue(auc > 0.99, $"AUC {auc}");
+        Assert.IsTrue(noiseScores.Average() > cleanScores.Average());
+        Assert.IsTrue(noiseFlagged >= 0.95, $"noise flagged {noiseFlagged}");
+        Assert.IsTrue(cleanFlagged <= 0.2, $"held-out clean flagged {cleanFlagged} at a 5% training target");
+        Assert.AreEqual(0.05, model.Calibration.TrainingFalsePositiveRate, 1e-9, "⌊0.05·400⌋ = 20 images above the threshold");
+    }
+
+    [TestMethod]
+    public void SearchPoliciesDecideWhichImagesAreSearched()
+    {
+        var test = FirstRows(MnistTest.Value, 60);
+        var random = new Random(4);
+        // Half clean digits, half uniform noise, so that WhenFlagged has both kinds of rows.
+        var pixels = Pixels(test);
+        for (int i = 30 * Mnist.Size; i < pixels.Length; i++) pixels[i] = random.NextSingle();
+        var data = Images(pixels, Mnist);
+        using var images = torch.tensor(pixels, [60, 1, 28, 28]);
+
+        foreach (var policy in Enum.GetValues<AeGanSearchPolicy>())
+        {
+            using var model = new MLContext(2).Transforms.Defenses.AeGanPurifier(Tiny(policy)).Fit(MnistTrain.Value);
+            var output = DataViews.Materialize(model.Transform(data));
+            var purified = (float[])output.GetColumnArray("Purified");
+            var flags = (bool[])output.GetColumnArray("AeGanFlag");
+            using var reconstruction = model.MagNetReconstruct(images);
+            using var searched = model.EncoderAssistedSearch(images);
+            var plain = reconstruction.data<float>();
+            var found = searched.data<float>();
+            Console.WriteLine($"{policy}: {flags.Count(f => f)} of 60 flagged");
+            Assert.IsTrue(flags.Take(30).Count(f => f) < flags.Skip(30).Count(f => f), "the noise half is flagged more often");
+            for (int row = 0; row < 60; row++)
+            {
+                bool search = policy switch
+                {
+                    AeGanSearchPolicy.Always => true,
+                    AeGanSearchPolicy.Never => false,
+                    _ => flags[row],
+                };
+                var expected = (search ? found : plain).AsSpan(row * Mnist.Size, Mnist.Size);
+                var actual = purified.AsSpan(row * Mnist.Size, Mnist.Size);
+                for (int i = 0; i < Mnist.Size; i++)
+                    Assert.AreEqual(expected[i], actual[i], 1e-5f, $"{policy}: row {row} (flagged {flags[row]}) should be {(search ? "searched" : "G(F(x))")}");
+            }
+        }
+    }
+
+    private static InMemoryDataView FirstRows(InMemoryDataView view, int rows) => DataViews.Materialize(new MLContext().Data.TakeRows(view, rows));
+
+    [TestMethod]
+    public void WorkoutPasses()
+    {
+        var ml = new MLContext(3);
+        var train = FirstRows(MnistTrain.Value, 200);
+        var test = FirstRows(MnistTest.Value, 40);
+        var pixels = Pixels(FirstRows(MnistTrain.Value, 40));
+        var withNaN = (float[])pixels.Clone();
+        withNaN[Mnist.Size * 7 + 5] = float.NaN;
+        BadInput[] bad =
+        [
+            new("no image column", Images(pixels, Mnist, "Pixels"), "'Image'"),
+            new("a label column as the image", new InMemoryDataView(new DataViewSchema([new DataViewSchema.Column("Image", NumberDataViewType.Int32)]), [new int[40]]), "'Image'"),
+            new("images too small", Images(new float[40 * 16], new ImageShape(1, 4, 4)), "at least 8x8"),
+            new("a shape the decoder cannot retrace", Images(new float[40 * 28 * 30], new ImageShape(1, 28, 30)), "same parity"),
+            new("a NaN pixel", Images(withNaN, Mnist), "NaN in row 7", BadInputStage.Fit),
+            new("too few images", Images(pixels.AsSpan(0, Mnist.Size * 10).ToArray(), Mnist), "at least 20", BadInputStage.Fit),
+        ];
+        var options = Tiny(epochs: 1) with { SearchPolicy = AeGanSearchPolicy.Always, SearchSteps = 3 };
+        using var result = Workout.Run(ml, ml.Transforms.Defenses.AeGanPurifier(options), train, test, bad);
+
+        Assert.AreEqual(Mnist, result.Output.Schema["Purified"].ImageShape, "the purified column carries the image shape");
+        var purified = (float[])result.Output.GetColumnArray("Purified");
+        Assert.IsTrue(purified.All(v => v is >= 0 and <= 1), "purified values are images");
+        var scores = (float[])result.Output.GetColumnArray("AeGanScore");
+        var flags = (bool[])result.Output.GetColumnArray("AeGanFlag");
+        for (int i = 0; i < scores.Length; i++) Assert.AreEqual(ThresholdCalibration.IsFlagged(scores[i], result.Model.Threshold), flags[i]);
+        var loaded = (AeGanTransformer)result.Loaded;
+        Assert.AreEqual(result.Model.Calibration, loaded.Calibration);
+        Assert.AreEqual(result.Model.Options, loaded.Options);
+
+        // Purified images can be written for a report.
+        var path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}.png");
+        try
+        {
+            ImageFiles.SavePng(purified.AsSpan(0, Mnist.Size), Mnist, path);
+            var decoded = ImageFiles.Decode(File.ReadAllBytes(path), Mnist);
+            for (int i = 0; i < Mnist.Size; i++) Assert.AreEqual(purified[i], decoded[i], 0.5 / 255 + 1e-6);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
+    public void TransformerRejectsAnotherShapeAnotherChannelCountAndNaN()
+    {
+        var model = Trained.Value;
+        var ex = Assert.Throws<ArgumentException>(() => model.GetOutputSchema(Images(new float[3 * 28 * 28], new ImageShape(3, 28, 28)).Schema));
+        StringAssert.Contains(ex.Message, "'Image'");
+        StringAssert.Contains(ex.Message, "3 channels instead of 1");
+        ex = Assert.Throws<ArgumentException>(() => model.GetOutputSchema(Images(new float[32 * 32], new ImageShape(1, 32, 32)).Schema));
+        StringAssert.Contains(ex.Message, "trained on");
+        ex = Assert.Throws<ArgumentException>(() => model.GetOutputSchema(Images(new float[Mnist.Size], Mnist, "Pixels").Schema));
+        StringAssert.Contains(ex.Message, "'Image'");
+
+        var pixels = Pixels(FirstRows(MnistTest.Value, 3));
+        pixels[Mnist.Size * 2 + 100] = float.NaN;
+        ex = Assert.Throws<ArgumentException>(() => DataViews.Materialize(model.Transform(Images(pixels, Mnist))));
+        StringAssert.Contains(ex.Message, "Column 'Image'");
+        StringAssert.Contains(ex.Message, "NaN in row 2");
+
+        using var wrong = torch.zeros([2, 1, 32, 32]);
+        Assert.Throws<ArgumentException>(() => model.Purify(wrong));
+    }
+
+    [TestMethod]
+    public void CancellationStopsFitAndLeavesNoTensorsBehind()
+    {
+        var data = FirstRows(MnistTrain.Value, 200);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var ml = new MLContext(5);
+        Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.AeGanPurifier(Tiny() with { CancellationToken = cancelled.Token }).Fit(data));
+
+        long before = LiveTensorsAfterCollection();
+        using var midway = new CancellationTokenSource();
+        var reports = new List<AeGanTrainingProgress>();
+        var progress = new SynchronousProgress<AeGanTrainingProgress>(p =>
+        {
+            reports.Add(p);
+            if (reports.Count == 2) midway.Cancel();
+        });
+        var options = Tiny(epochs: 3) with { CancellationToken = midway.Token, Progress = progress };
+        Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.AeGanPurifier(options).Fit(data));
+        Assert.AreEqual(2, reports.Count, "training stopped at the next batch after the cancellation");
+        Assert.AreEqual(before, LiveTensorsAfterCollection(), "a cancelled Fit frees every network and tensor it built");
+    }
+
+    [TestMethod]
+    public void FitReportsProgressWithLossesAndAnEstimate()
+    {
+        var reports = new List<AeGanTrainingProgress>();
+        var options = Tiny(epochs: 2) with { Progress = new SynchronousProgress<AeGanTrainingProgress>(reports.Add) };
+        var ml = new MLContext(6);
+        var log = new List<string>();
+        ml.Log += (_, e) => log.Add($"[{e.Source}] {e.Message}");
+        using var model = ml.Transforms.Defenses.AeGanPurifier(options).Fit(FirstRows(MnistTrain.Value, 200));
+        var ends = reports.Where(r => r.EpochCompleted).ToList();
+        Assert.AreEqual(2, ends.Count);
+        Assert.IsTrue(ends.All(r => double.IsFinite(r.DiscriminatorLoss) && double.IsFinite(r.GeneratorLoss) && r.ReconstructionLoss > 0));
+        Assert.AreEqual(TimeSpan.Zero, ends[^1].EstimatedRemaining);
+        Assert.IsTrue(reports.Count > 2, "reports come during epochs too");
+        Assert.IsTrue(log.Any(m => m.StartsWith("[AE-GAN] calibrated")), string.Join(" | ", log));
+    }
+
+    [TestMethod]
+    public void TransformLeaksNoTensors()
+    {
+        var model = Trained.Value;
+        var data = FirstRows(MnistTest.Value, 50);
+        DataViews.Materialize(model.Transform(data)); // warm-up: lazy initialisation inside the engine is not a leak
+        long before = LiveTensorsAfterCollection();
+        for (int i = 0; i < 3; i++) DataViews.Materialize(model.Transform(data));
+        using (var images = TestImages(10, model.Device))
+        {
+            using var a = model.Purify(images);
+            using var b = model.ReconstructionError(images);
+            using var c = model.DefenseGanSearch(images, 2, 3);
+        }
+        Assert.AreEqual(before, LiveTensorsAfterCollection());
+    }
+
+    [TestMethod]
+    public void BadOptionsAreRejectedNamingTheOption()
+    {
+        var ml = new MLContext();
+        void Expect(AeGanOptions options, string part)
+        {
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.Defenses.AeGanPurifier(options));
+            StringAssert.Contains(ex.Message, part);
+        }
+        Expect(new AeGanOptions { LatentDimension = 0 }, "LatentDimension");
+        Expect(new AeGanOptions { BatchSize = 1 }, "BatchSize");
+        Expect(new AeGanOptions { NoiseBound = -1 }, "NoiseBound");
+        Expect(new AeGanOptions { TargetFalsePositiveRate = 1 }, "false-positive rate");
+        Expect(new AeGanOptions { SearchHalvingInterval = 0 }, "SearchHalvingInterval");
+        Expect(new AeGanOptions { SearchStepSize = double.NaN }, "SearchStepSize");
+        Assert.Throws<ArgumentException>(() => ml.Transforms.Defenses.AeGanPurifier(scoreColumnName: "X", flagColumnName: "X"));
+    }
+
+    [TestMethod]
+    public void NetworksFollowTable6AndSupportSquareShapes()
+    {
+        using var encoder = new AeGanEncoder(new ImageShape(3, 32, 32), 128);
+        using var generator = new AeGanGenerator(new ImageShape(3, 32, 32), 128);
+        using var discriminator = new AeGanDiscriminator(new ImageShape(3, 32, 32));
+        var convolutions = encoder.named_parameters().Where(p => p.name.EndsWith("weight") && p.parameter.dim() == 4).Select(p => p.parameter.shape).ToList();
+        CollectionAssert.AreEqual(new long[] { 64, 128, 256 }, convolutions.Select(s => s[0]).ToArray());
+        Assert.IsTrue(convolutions.All(s => s[2] == 5 && s[3] == 5));
+        using var images = torch.rand([2, 3, 32, 32]);
+        using var _ = torch.no_grad();
+        encoder.eval(); generator.eval(); discriminator.eval();
+        using var code = encoder.forward(images);
+        using var decoded = generator.forward(code);
+        using var real = discriminator.forward(images);
+        CollectionAssert.AreEqual(new long[] { 2, 128 }, code.shape);
+        CollectionAssert.AreEqual(new long[] { 2, 3, 32, 32 }, decoded.shape);
+        CollectionAssert.AreEqual(new long[] { 2, 1 }, real.shape);
+        foreach (var side in new[] { 8, 9, 28, 31, 64 }) Assert.IsNull(AeGanGeometry.Check(new ImageShape(1, side, side)), $"{side}x{side}");
+        Assert.IsNotNull(AeGanGeometry.Check(new ImageShape(1, 28, 30)));
+    }
+
+    private static long LiveTensorsAfterCollection()
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        return torch.LiveNativeTensors;
+    }
+
+    /// <summary>Reports on the training thread (<see cref="Progress{T}"/> would post to the thread pool, after Fit returns).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
