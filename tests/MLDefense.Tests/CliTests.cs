@@ -39,6 +39,7 @@ public sealed class CliTests
     [DataRow("--threads", "0", "bench", "classifier")]
     [DataRow("bench", "classifier", "--device", "gpu")]
     [DataRow("bench", "classifier", "--only", "mnist/zz")]
+    [DataRow("bench", "saec", "--bogus")]
     [DataRow("train-classifier", "--architecture", "c1")]
     [DataRow("train-classifier", "--dataset", "imagenet", "--architecture", "c1")]
     [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c7")]
@@ -94,6 +95,12 @@ public sealed class CliTests
 
         var (_, bench, _) = Run("bench", "classifier", "--help");
         StringAssert.Contains(bench, "mnist/c1: 2 of 10 epochs", "--quick says what it shortens");
+
+        var (saecCode, saec, _) = Run("bench", "saec", "--help");
+        Assert.AreEqual(0, saecCode);
+        StringAssert.Contains(saec, "--quick");
+        StringAssert.Contains(saec, "--json <PATH>");
+        StringAssert.Contains(saec, "cifar10-subset/c2: 4 of", "--quick says what it shortens");
     }
 
     [TestMethod]

@@ -19,7 +19,7 @@ public static class TrainClassifierCommand
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var batchSize = OptionParsers.Create("--batch-size", "Images per optimisation step. Default: the architecture's (128 for all).",
                                              "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
-        var learningRate = OptionParsers.Create("--lr", "Initial learning rate. Default: the architecture's (c1, a, b, c: Adam 1e-3; c2: SGD with Nesterov momentum 0.9, 0.01).",
+        var learningRate = OptionParsers.Create("--lr", "Initial learning rate. Default: the architecture's (Adam 1e-3 for all; for c2 this departs from Carlini-Wagner's SGD, which stalls at chance on the 4,000-image subset).",
                                                 "X", r => (double?)OptionParsers.PositiveNumber(r));
         var output = OptionParsers.Create("--output", "Where to save the trained model (a zip that ml.Model.Load reads). Default: <dataset>-<architecture>.zip in the current folder.",
                                           "PATH", r => (FileInfo?)OptionParsers.FileInExistingFolder(r));
