@@ -18,6 +18,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Benchmarks: the engine's speed against PyTorch; the papers' tables.");
         bench.Subcommands.Add(CreateEngine(globals, console));
         bench.Subcommands.Add(BenchClassifierCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchAttacksCommand.Create(globals, console));
         return bench;
     }
 
