@@ -21,6 +21,9 @@ public static class BenchAttacksCommand
                                                   + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
                                                   + $"{AttackBenchmarkOptions.Full.FallbackTrainingImages} training images (the targets assume the fully trained model).",
                                          "PATH", r => (FileInfo?)CommonOptions.ExistingFile(r));
+        var images = OptionParsers.Create("--images", "Attack the first N test images instead of the preset's (for a machine too busy for the preset). Default: "
+                                                    + $"{AttackBenchmarkOptions.Quick.TestImages} with --quick, else {AttackBenchmarkOptions.Full.TestImages}.",
+                                          "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var python = new Option<string>("--python")
         {
             Description = "The interpreter that runs the PyTorch side of the speed row: Debian's, with `sudo apt-get install python3-torch`.",
@@ -41,13 +44,15 @@ public static class BenchAttacksCommand
           + $"CW-L2 <= 0.05, DeepFool <= 0.05); and PGD-40 (no random start) images/s of MLDefense vs PyTorch ({AttackBenchmark.PyTorchScriptName}) on the "
           + "same weights, images and threads, alternating rounds, medians: target ratio >= 0.9.")
         {
-            quick, model, python, json,
+            quick, model, images, python, json,
         };
         command.SetAction(parseResult =>
         {
             var settings = globals.Read(parseResult);
-            var options = (parseResult.GetValue(quick) ? AttackBenchmarkOptions.Quick : AttackBenchmarkOptions.Full) with
+            var preset = parseResult.GetValue(quick) ? AttackBenchmarkOptions.Quick : AttackBenchmarkOptions.Full;
+            var options = preset with
             {
+                TestImages = parseResult.GetValue(images) ?? preset.TestImages,
                 ModelPath = parseResult.GetValue(model)?.FullName,
                 DataDirectory = settings.DataDirectory,
                 Seed = settings.Seed,

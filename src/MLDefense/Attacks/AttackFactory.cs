@@ -45,7 +45,7 @@ public static class AttackFactory
                 var fixedNorm = name == "fgsm" ? AttackNorm.Linf : AttackNorm.L2;
                 RequireNorm(settings, name, fixedNorm);
                 Reject(settings.Iterations, name, "iterations", "it takes a single step");
-                Reject(settings.StepSize, name, "a step size", "its step is ε");
+                Reject(settings.StepSize, name, "step size", "its step is ε");
                 var fast = new FastGradientOptions { Norm = fixedNorm };
                 if (settings.Epsilon is double fastEpsilon) fast.Epsilon = fastEpsilon;
                 return new FastGradientAttack(fast);
@@ -71,14 +71,14 @@ public static class AttackFactory
                 return new MomentumIterativeAttack(mim);
             case "cw":
                 RequireNorm(settings, name, AttackNorm.L2);
-                Reject(settings.Epsilon, name, "an epsilon", "it seeks the smallest L2 perturbation");
-                Reject(settings.StepSize, name, "a step size", "Adam's learning rate is fixed at 0.01");
+                Reject(settings.Epsilon, name, "epsilon", "it seeks the smallest L2 perturbation");
+                Reject(settings.StepSize, name, "step size", "Adam's learning rate is fixed at 0.01");
                 var cw = new CarliniWagnerL2Options();
                 if (settings.Iterations is int cwIterations) cw.MaxIterations = cwIterations;
                 return new CarliniWagnerL2Attack(cw);
             case "deepfool":
-                Reject(settings.Epsilon, name, "an epsilon", "it seeks the smallest perturbation");
-                Reject(settings.StepSize, name, "a step size", "each step is the linearised distance to the boundary");
+                Reject(settings.Epsilon, name, "epsilon", "it seeks the smallest perturbation");
+                Reject(settings.StepSize, name, "step size", "each step is the linearised distance to the boundary");
                 var deepFool = new DeepFoolOptions();
                 if (settings.Norm is AttackNorm deepFoolNorm) deepFool.Norm = deepFoolNorm;
                 if (settings.Iterations is int deepFoolIterations) deepFool.MaxIterations = deepFoolIterations;
@@ -107,7 +107,7 @@ public static class AttackFactory
 
     private static void Reject<T>(T? value, string name, string what, string why) where T : struct
     {
-        if (value is not null) throw new ArgumentException($"{name} takes no {what}: {why}.");
+        if (value is not null) throw new ArgumentException($"{name} takes no {what} setting: {why}.");
     }
 
     private static string NormText(AttackNorm norm) => norm == AttackNorm.Linf ? "linf" : "l2";

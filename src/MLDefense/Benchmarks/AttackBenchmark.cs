@@ -164,8 +164,8 @@ public static class AttackBenchmark
         var (classifier, model) = LoadOrTrain(ml, options, progress, cancellationToken);
         using (classifier)
         {
-            if (classifier.InputShape != new ImageShape(1, 28, 28) || classifier.ClassCount != 10)
-                throw new ArgumentException($"The attack benchmark needs an MNIST classifier (1×28×28 images, 10 classes); {model} takes {classifier.InputShape} with {classifier.ClassCount} classes.");
+            if (classifier.InputShape != new ImageShape(1, 28, 28))
+                throw new ArgumentException($"The attack benchmark needs an MNIST classifier (1×28×28 images); {model} takes {classifier.InputShape}.");
             using var test = LabelledImages.Load(ml, ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false, options.DataDirectory), options.TestImages,
                                                  classifier.Device);
             torch.manual_seed((ulong)options.Seed);
@@ -245,8 +245,10 @@ public static class AttackBenchmark
         {
             Epsilon = Epsilon, StepSize = StepSize, Iterations = Iterations, RandomStart = false,
         });
-        using var images = test.Images.narrow(0, 0, batch).contiguous();
-        using var labels = test.Labels.narrow(0, 0, batch).contiguous();
+        using var imagesView = test.Images.narrow(0, 0, batch);
+        using var labelsView = test.Labels.narrow(0, 0, batch);
+        using var images = imagesView.contiguous();
+        using var labels = labelsView.contiguous();
 
         var folder = Directory.CreateTempSubdirectory("mldefense-attack-bench-");
         PyTorchReference? pytorch = null;

@@ -36,22 +36,17 @@ public sealed class LabelledImages : IDisposable
         if (limit is int n) data = ml.Data.TakeRows(data, n);
         var shape = data.Schema["Image"].ImageShape
                     ?? throw new ArgumentException("The Image column carries no image shape annotation.", nameof(data));
+        // The scope frees every batch's tensors; only the concatenated results outlive it.
+        using var scope = torch.NewDisposeScope();
         var imageParts = new List<Tensor>();
         var labelParts = new List<Tensor>();
-        try
+        foreach (var batch in data.GetBatches(4096, ["Image", "Label"]))
         {
-            foreach (var batch in data.GetBatches(4096, ["Image", "Label"]))
-            {
-                imageParts.Add(batch.ToTensor("Image", device).reshape(batch.RowCount, shape.Channels, shape.Height, shape.Width));
-                labelParts.Add(batch.ToTensor("Label", device));
-            }
-            if (imageParts.Count == 0) throw new ArgumentException("The dataset has no images to attack.", nameof(data));
-            return new LabelledImages(torch.cat(imageParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope(), shape);
+            imageParts.Add(batch.ToTensor("Image", device).reshape(batch.RowCount, shape.Channels, shape.Height, shape.Width));
+            labelParts.Add(batch.ToTensor("Label", device));
         }
-        finally
-        {
-            foreach (var t in imageParts.Concat(labelParts)) t.Dispose();
-        }
+        if (imageParts.Count == 0) throw new ArgumentException("The dataset has no images to attack.", nameof(data));
+        return new LabelledImages(torch.cat(imageParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope(), shape);
     }
 
     /// <summary>Frees the tensors.</summary>
