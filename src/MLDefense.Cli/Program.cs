@@ -40,6 +40,8 @@ public static class Program
         var globals = new GlobalOptions();
         globals.AddTo(root);
         root.Subcommands.Add(TrainClassifierCommand.Create(globals, console));
+        root.Subcommands.Add(AttackCommand.Create(globals, console));
+        root.Subcommands.Add(EvaluateCommand.Create(globals, console));
         root.Subcommands.Add(BenchCommand.Create(globals, console));
         return root;
     }

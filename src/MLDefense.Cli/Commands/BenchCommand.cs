@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(CreateEngine(globals, console));
         bench.Subcommands.Add(BenchClassifierCommand.Create(globals, console));
         bench.Subcommands.Add(BenchSaecCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchAttacksCommand.Create(globals, console));
         return bench;
     }
 

@@ -38,6 +38,23 @@ public static class CommonOptions
         },
     };
 
+    /// <summary><c>--model PATH</c> (required): a model zip that exists.</summary>
+    public static Option<FileInfo> Model() => new("--model")
+    {
+        Description = "The classifier: a model zip from `mldefense train-classifier` (loaded with ml.Model.Load).",
+        HelpName = "PATH",
+        Required = true,
+        CustomParser = ExistingFile,
+    };
+
+    /// <summary>A file that exists.</summary>
+    public static FileInfo ExistingFile(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var file = new FileInfo(result.Tokens[0].Value);
+        if (!file.Exists) result.AddError($"{OptionParsers.OptionName(result)}: the file {file.FullName} does not exist.");
+        return file;
+    }
+
     /// <summary><c>--json PATH</c>: also write the results as JSON, shaped as <paramref name="shape"/> describes.</summary>
     public static Option<FileInfo?> Json(string shape) => OptionParsers.Create<FileInfo?>("--json",
         $"Also write the results to this file as JSON: {shape}. Default: no file.", "PATH", OptionParsers.FileInExistingFolder);

@@ -6,8 +6,10 @@ using System.Text.Json;
 namespace MLDefense.Benchmarks;
 
 /// <summary>
-/// A long-lived <c>bench_engine.py --serve</c> interpreter: one request line ("CASE WARMUP STEPS") per round,
-/// one JSON line back. Keeping it alive lets rounds alternate with MLDefense's without paying Python's start-up.
+/// A long-lived PyTorch twin of a benchmark (<c>bench_engine.py --serve</c>, <c>attacks_reference.py serve</c>): it
+/// first prints a JSON line with <c>torch_version</c> and <c>threads</c>, then answers one request line
+/// ("CASE WARMUP STEPS") per round with one JSON line holding <c>images_per_s</c>. Keeping it alive lets rounds
+/// alternate with MLDefense's without paying Python's start-up.
 /// </summary>
 internal sealed class PyTorchReference : IDisposable
 {
@@ -16,9 +18,12 @@ internal sealed class PyTorchReference : IDisposable
     private readonly Process process;
     private readonly StderrTail stderr = new();
 
-    private PyTorchReference(Process process)
+    private readonly string scriptName;
+
+    private PyTorchReference(Process process, string scriptName)
     {
         this.process = process;
+        this.scriptName = scriptName;
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.Add(e.Data); };
         process.BeginErrorReadLine();
     }
@@ -27,21 +32,30 @@ internal sealed class PyTorchReference : IDisposable
     public string Version { get; private set; } = "";
 
     /// <summary>Starts the interpreter, or says why it cannot run (with how to fix it).</summary>
-    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options, MLDefense.Torch.Device device)
-    {
-        var script = options.PyTorchScript!;
-        if (!File.Exists(script)) return (null, $"the PyTorch script {script} is missing (it ships next to the mldefense binary).");
-        if (options.PythonExecutable.Contains('/') && !File.Exists(options.PythonExecutable)) return (null, $"{options.PythonExecutable} was not found; {InstallHint}.");
+    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options, MLDefense.Torch.Device device) =>
+        TryStart(options.PythonExecutable, options.PyTorchScript!, options.Threads,
+                 ["--serve", "--threads", options.Threads.ToString(CultureInfo.InvariantCulture), "--device", device.ToString(),
+                  "--seed", options.Seed.ToString(CultureInfo.InvariantCulture)]);
 
-        var start = new ProcessStartInfo(options.PythonExecutable)
+    /// <summary>
+    /// Starts <paramref name="script"/> with <paramref name="arguments"/> under <paramref name="pythonExecutable"/> and
+    /// checks that it runs <paramref name="threads"/> threads, or says why it cannot run (with how to fix it).
+    /// </summary>
+    public static (PyTorchReference? Reference, string? Unavailable) TryStart(string pythonExecutable, string script, int threads,
+                                                                              IEnumerable<string> arguments)
+    {
+        var scriptName = Path.GetFileName(script);
+        if (!File.Exists(script)) return (null, $"the PyTorch script {script} is missing (it ships next to the mldefense binary).");
+        if (pythonExecutable.Contains('/') && !File.Exists(pythonExecutable)) return (null, $"{pythonExecutable} was not found; {InstallHint}.");
+
+        var start = new ProcessStartInfo(pythonExecutable)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "-u", script, "--serve", "--threads", options.Threads.ToString(CultureInfo.InvariantCulture),
-                                    "--device", device.ToString(), "--seed", options.Seed.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in (string[])["-u", script, .. arguments])
             start.ArgumentList.Add(arg);
         // The thread count is set explicitly on both sides; keep the environment from overriding either.
         start.Environment.Remove("OMP_NUM_THREADS");
@@ -51,27 +65,27 @@ internal sealed class PyTorchReference : IDisposable
         try { process = Process.Start(start) ?? throw new InvalidOperationException("no process"); }
         catch (Exception e) when (e is Win32Exception or InvalidOperationException)
         {
-            return (null, $"{options.PythonExecutable} could not be started ({e.Message}); {InstallHint}.");
+            return (null, $"{pythonExecutable} could not be started ({e.Message}); {InstallHint}.");
         }
 
-        var reference = new PyTorchReference(process);
+        var reference = new PyTorchReference(process, scriptName);
         var ready = process.StandardOutput.ReadLine();
         if (ready is null)
         {
             process.WaitForExit();
             var why = reference.stderr.Text.Contains("No module named 'torch'", StringComparison.Ordinal)
-                ? $"{options.PythonExecutable} cannot import torch; {InstallHint}."
-                : $"bench_engine.py failed to start: {reference.stderr.LastLine}";
+                ? $"{pythonExecutable} cannot import torch; {InstallHint}."
+                : $"{scriptName} failed to start: {reference.stderr.LastLine}";
             reference.Dispose();
             return (null, why);
         }
         using var header = JsonDocument.Parse(ready);
         reference.Version = header.RootElement.GetProperty("torch_version").GetString() ?? "?";
-        int threads = header.RootElement.GetProperty("threads").GetInt32();
-        if (threads != options.Threads)
+        int actualThreads = header.RootElement.GetProperty("threads").GetInt32();
+        if (actualThreads != threads)
         {
             reference.Dispose();
-            return (null, $"PyTorch runs {threads} threads where {options.Threads} were asked for.");
+            return (null, $"PyTorch runs {actualThreads} threads where {threads} were asked for.");
         }
         return (reference, null);
     }
@@ -82,7 +96,7 @@ internal sealed class PyTorchReference : IDisposable
         process.StandardInput.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{caseName} {warmupSteps} {steps}"));
         process.StandardInput.Flush();
         var line = process.StandardOutput.ReadLine()
-                   ?? throw new InvalidOperationException($"bench_engine.py stopped: {stderr.LastLine}");
+                   ?? throw new InvalidOperationException($"{scriptName} stopped: {stderr.LastLine}");
         using var reply = JsonDocument.Parse(line);
         return reply.RootElement.GetProperty("images_per_s").GetDouble();
     }

@@ -18,6 +18,11 @@ Commands:
             "cw_l2" (F32 [N]) and metadata holding every attack parameter, the CW success rate and mean L2.
   bench     --weights W [--threads T --batch 128 --iterations 40 --rounds 3 --seed 1]
             PGD-`iterations` images/s on random images, one JSON line.
+  serve     --weights W --inputs I --threads T [--epsilon 0.3 --step-size 0.01 --iterations 40]
+            I: "images" (F32 [N,C,H,W] in [0, 1]) and "labels" (I64 [N]), attacked as one batch.
+            Prints {"ready": true, "torch_version", "threads"}, then for each stdin line "pgd WARMUP RUNS" runs
+            WARMUP untimed and RUNS timed PGD attacks (without random start) on the batch and prints
+            {"case": "pgd", "images_per_s"}: MLDefense's attack benchmark alternates these rounds with its own.
 
 The `safetensors` package is absent from Debian, so this script reads and writes the format itself
 (an 8-byte little-endian header length, a JSON header, raw little-endian data).
@@ -236,6 +241,33 @@ def bench(args):
                       "iterations": args.iterations, "images_per_s": sorted(rates)[len(rates) // 2], "rounds": rates}))
 
 
+def serve(args):
+    torch.set_num_threads(args.threads)
+    weights, _ = read_safetensors(args.weights)
+    model = C1Shaped(weights)
+    inputs, _ = read_safetensors(args.inputs)
+    x = inputs["images"].to(torch.float32)
+    y = inputs["labels"].to(torch.int64)
+
+    def attack():
+        pgd_without_random_start(model, x, y, args.epsilon, args.step_size, args.iterations)
+
+    print(json.dumps({"ready": True, "torch_version": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        case, warmup, runs = line.split()
+        if case != "pgd":
+            sys.exit(f"attacks_reference.py: unknown case {case!r} (only 'pgd')")
+        for _ in range(int(warmup)):
+            attack()
+        start = time.perf_counter()
+        for _ in range(int(runs)):
+            attack()
+        rate = x.shape[0] * int(runs) / (time.perf_counter() - start)
+        print(json.dumps({"case": case, "images_per_s": rate}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -251,8 +283,15 @@ def main():
     speed.add_argument("--iterations", type=int, default=40)
     speed.add_argument("--rounds", type=int, default=3)
     speed.add_argument("--seed", type=int, default=1)
+    served = commands.add_parser("serve")
+    served.add_argument("--weights", required=True)
+    served.add_argument("--inputs", required=True)
+    served.add_argument("--threads", type=int, required=True)
+    served.add_argument("--epsilon", type=float, default=0.3)
+    served.add_argument("--step-size", type=float, default=0.01)
+    served.add_argument("--iterations", type=int, default=40)
     args = parser.parse_args()
-    {"fixtures": make_fixtures, "bench": bench}[args.command](args)
+    {"fixtures": make_fixtures, "bench": bench, "serve": serve}[args.command](args)
     return 0
 
 
