@@ -39,6 +39,7 @@ public static class Program
         var root = new RootCommand("mldefense: defenses against adversarial examples on libtorch — train, attack, evaluate, bench.");
         var globals = new GlobalOptions();
         globals.AddTo(root);
+        root.Subcommands.Add(DefendCommand.Create(globals, console));
         root.Subcommands.Add(TrainClassifierCommand.Create(globals, console));
         root.Subcommands.Add(AttackCommand.Create(globals, console));
         root.Subcommands.Add(EvaluateCommand.Create(globals, console));
