@@ -72,7 +72,12 @@ internal static class ReportFixtures
 
     /// <summary>The elements <paramref name="name"/> whose class list contains <paramref name="cssClass"/>.</summary>
     public static List<XElement> WithClass(XElement root, string name, string cssClass) =>
-        root.Descendants(Svg + name).Where(e => ((string?)e.Attribute("class"))?.Split(' ').Contains(cssClass) == true).ToList();
+        root.Descendants(Svg + name).Where(e => HasClass(e, cssClass)).ToList();
+
+    /// <summary>The elements of any name whose class list contains <paramref name="cssClass"/>.</summary>
+    public static List<XElement> WithClass(XElement root, string cssClass) => root.Descendants().Where(e => HasClass(e, cssClass)).ToList();
+
+    private static bool HasClass(XElement e, string cssClass) => ((string?)e.Attribute("class"))?.Split(' ').Contains(cssClass) == true;
 
     public static double Number(XElement e, string attribute) => double.Parse((string)e.Attribute(attribute)!, CultureInfo.InvariantCulture);
 

@@ -86,6 +86,23 @@ public sealed class ReportHtmlTests
     }
 
     [TestMethod]
+    public void RocCurvesInATableBesideTheRowsAreDrawnToo()
+    {
+        var json = new JsonObject
+        {
+            ["rows"] = new JsonArray(new JsonObject { ["dataset"] = "mnist", ["attack"] = "FGSM", ["method"] = "aegan", ["accuracy"] = 0.97 }),
+            ["detection"] = new JsonArray(
+                new JsonObject { ["dataset"] = "mnist", ["attack"] = "FGSM", ["epsilon"] = 0.1, ["auc"] = 0.9, ["roc"] = RocJson.ToJson(SyntheticRoc(0.9)) },
+                new JsonObject { ["dataset"] = "mnist", ["attack"] = "FGSM", ["epsilon"] = 0.3, ["auc"] = 0.99, ["roc"] = RocJson.ToJson(SyntheticRoc(0.99)) }),
+        };
+
+        var section = BenchmarkReport.Section(Input(json));
+
+        var roc = Charts(section).OfType<LineChart>().Single(c => c.ChanceDiagonal);
+        CollectionAssert.AreEqual(new[] { "ε = 0.1 (AUC 0.900)", "ε = 0.3 (AUC 0.990)" }, roc.Series.Select(s => s.Name).ToArray());
+    }
+
+    [TestMethod]
     public void MalformedRocIsAWarningNotAFailure()
     {
         var json = Saec(withRoc: true, budgets: 2);

@@ -31,7 +31,8 @@ public static class BenchmarkCharts
                                .Select(t => new ReferenceLine(t, $"target {ReportText.Number(t)}", TargetColor)).ToList();
 
             yield return new ChartBlock(SweepChart(group.ToList(), "acc_detector", scaled, $"Acc_Detector — {where}", xLabel, "Acc_Detector", targets),
-                "Detection accuracy on the balanced set (half clean images, half successful adversarial examples) against the budget, one line per attack, as in MixDefense Fig. 5–7.");
+                "Detection accuracy on the balanced set (half clean images, half successful adversarial examples) against the budget, one line per attack, as in MixDefense Fig. 5–7."
+                + (targets.Count > 0 ? " The dashed line is the target, which holds at the budgets whose rows carry it (see the table)." : ""));
             if (group.Any(r => double.IsFinite(ReportInputs.Number(r, "acc_rc"))))
                 yield return new ChartBlock(SweepChart(group.ToList(), "acc_rc", scaled, $"Acc_RC — {where}", xLabel, "Acc_RC", []),
                     "Accuracy of the robust classifier, Acc_RC = (#detected + #correctly classified) / #adversarial examples (MixDefense Eq. 8).");

@@ -42,6 +42,7 @@ public static class BenchmarkReport
         foreach (var table in input.Tables)
         {
             blocks.AddRange(BenchmarkCharts.History(table));
+            blocks.AddRange(BenchmarkCharts.Roc(table.Rows, BenchmarkKind.Generic));
             blocks.Add(RowTable(table.Name, table.Rows, null));
         }
         if (blocks.Count == 0 && input.Facts.Count == 0) blocks.Add(new NoteBlock("Nothing in this file could be shown."));

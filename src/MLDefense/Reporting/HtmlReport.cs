@@ -10,8 +10,8 @@ namespace MLDefense.Reporting;
 /// </summary>
 public static class HtmlReport
 {
-    /// <summary>The widest an image grid is shown, in CSS pixels; small grids are scaled up by a whole factor (pixelated) up to it.</summary>
-    public const int ImageDisplayWidth = 480;
+    /// <summary>The widest an image grid is shown, in CSS pixels: a grid is scaled up by the largest whole factor (at most 12, pixelated) that keeps it within this width, and a wider one is scaled down to it.</summary>
+    public const int ImageDisplayWidth = 640;
 
     private const string Style = """
         :root { color-scheme: light; }
@@ -29,6 +29,7 @@ public static class HtmlReport
         figure { margin: 0; background: #ffffff; border: 1px solid #d0d7de; border-radius: 6px; padding: 0.5rem; }
         figcaption { font-size: 0.85rem; color: #57606a; max-width: 640px; margin-top: 0.3rem; }
         svg.chart { display: block; max-width: 100%; height: auto; }
+        .table-scroll { overflow-x: auto; max-width: 100%; }
         table { border-collapse: collapse; margin: 0.8rem 0 1.2rem; background: #ffffff; font-size: 0.88rem; }
         caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
         th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
@@ -124,7 +125,7 @@ public static class HtmlReport
 
     private static void AppendImage(StringBuilder html, ImageBlock image)
     {
-        int scale = Math.Clamp(ImageDisplayWidth / Math.Max(1, image.Width), 1, 8);
+        int scale = Math.Clamp(ImageDisplayWidth / Math.Max(1, image.Width), 1, 12);
         int width = image.Width * scale, height = image.Height * scale;
         if (width > ImageDisplayWidth) (width, height) = (ImageDisplayWidth, (int)Math.Round(image.Height * (double)ImageDisplayWidth / image.Width));
         html.Append("<figure class=\"grid-figure\"><div class=\"grid-body\">");
@@ -142,7 +143,7 @@ public static class HtmlReport
 
     private static void AppendTable(StringBuilder html, TableBlock table)
     {
-        html.Append("<table>");
+        html.Append("<div class=\"table-scroll\"><table>");
         if (table.Title.Length > 0) html.Append("<caption>").Append(ReportText.Html(table.Title)).Append("</caption>");
         html.Append("<thead><tr>");
         foreach (var header in table.Headers) html.Append("<th>").Append(ReportText.Html(header)).Append("</th>");
@@ -163,6 +164,6 @@ public static class HtmlReport
             }
             html.Append("</tr>\n");
         }
-        html.Append("</tbody></table>\n");
+        html.Append("</tbody></table></div>\n");
     }
 }

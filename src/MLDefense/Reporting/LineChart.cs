@@ -15,7 +15,8 @@ public sealed record LineSeries(string Name, IReadOnlyList<ChartPoint> Points);
 /// <summary>
 /// Lines over numeric x and y axes: accuracy against the perturbation budget (MixDefense Fig. 5–7), ROC curves,
 /// training curves. Each series is one <c>&lt;g class="series"&gt;</c> holding one <c>&lt;path class="series-line"&gt;</c>
-/// and, with <see cref="Markers"/>, one <c>&lt;circle class="series-point"&gt;</c> per drawn point whose tooltip gives its values.
+/// and, with <see cref="Markers"/>, one marker of class <c>series-point</c> per drawn point (a circle, square, diamond or
+/// triangle by series) whose tooltip gives its values.
 /// </summary>
 public sealed class LineChart : SvgChart
 {
@@ -56,7 +57,7 @@ public sealed class LineChart : SvgChart
     /// <inheritdoc />
     protected override IEnumerable<LegendEntry> LegendEntries()
     {
-        for (int i = 0; i < Series.Count; i++) yield return new(Series[i].Name, ColorOf(i), DashOf(i), LegendShape.Line);
+        for (int i = 0; i < Series.Count; i++) yield return new(Series[i].Name, ColorOf(i), DashOf(i), LegendShape.Line, Markers ? i : null);
         if (ChanceDiagonal) yield return new("chance", "#999999", "4 3", LegendShape.Line);
     }
 
@@ -95,8 +96,7 @@ public sealed class LineChart : SvgChart
             path.Append(pen ? " L" : (path.Length > 0 ? " M" : "M")).Append(F(px)).Append(' ').Append(F(py));
             pen = true;
             if (Markers)
-                markers.Add(El("circle", A("class", "series-point"), A("cx", px), A("cy", py), A("r", 3.5), A("fill", ColorOf(index)),
-                               El("title", $"{series.Name}: x = {ReportText.Number(p.X)}, y = {ReportText.Number(p.Y)}")));
+                markers.Add(Marker(index, px, py, "series-point", El("title", $"{series.Name}: x = {ReportText.Number(p.X)}, y = {ReportText.Number(p.Y)}")));
         }
         if (path.Length > 0)
         {

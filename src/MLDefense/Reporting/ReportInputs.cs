@@ -73,7 +73,8 @@ public sealed record ReportInput(string Path, BenchmarkKind Kind, IReadOnlyList<
 /// (<c>attack</c>, <c>norm</c>, <c>epsilon</c>, <c>acc_detector</c>), attacks (<c>attack</c>, <c>adversarial_accuracy</c>),
 /// engine (<c>case</c>, <c>mldefense_images_per_s</c>), classifier (<c>architecture</c>, <c>test_accuracy</c>). Anything
 /// else is <see cref="BenchmarkKind.Generic"/> and is shown as tables.</para>
-/// <para><b>Optional extras any file may carry.</b> A row's <c>"roc"</c>: its ROC curve as <c>[[fpr, tpr], ...]</c> in
+/// <para><b>Optional extras any file may carry.</b> A row's <c>"roc"</c> (in <c>"rows"</c> or in any other top-level
+/// array of objects, e.g. a detection table beside purification rows): its ROC curve as <c>[[fpr, tpr], ...]</c> in
 /// increasing FPR (see <see cref="RocJson"/>); a top-level <c>"image_grids"</c>:
 /// <c>[{"title", "path", "rows": [...]}]</c>, the path to a PNG relative to the JSON file's folder (or absolute).
 /// Other top-level scalars become the section's facts; other arrays of objects, and objects, become tables.</para>

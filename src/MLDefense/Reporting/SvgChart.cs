@@ -77,6 +77,9 @@ public abstract class SvgChart
 
         var y = YAxis();
         svg.Add(DrawYAxis(plot, y));
+        // The frame goes under the series, so a curve along an edge (a perfect detector's ROC) stays visible.
+        svg.Add(El("rect", A("class", "plot-frame"), A("x", plot.Left), A("y", plot.Top), A("width", plot.Width), A("height", plot.Height),
+                   A("fill", "none"), A("stroke", "#333333")));
         svg.Add(DrawPlot(plot, y));
         foreach (var line in ReferenceLines)
         {
@@ -85,8 +88,6 @@ public abstract class SvgChart
             svg.Add(El("line", A("class", "reference-line"), A("x1", plot.Left), A("x2", plot.Right), A("y1", py), A("y2", py),
                        A("stroke", line.Color), A("stroke-width", 1.5), A("stroke-dasharray", "4 3"), El("title", line.Label)));
         }
-        svg.Add(El("rect", A("class", "plot-frame"), A("x", plot.Left), A("y", plot.Top), A("width", plot.Width), A("height", plot.Height),
-                   A("fill", "none"), A("stroke", "#333333")));
         if (XLabel.Length > 0)
             svg.Add(El("text", A("class", "axis-label"), A("x", (plot.Left + plot.Right) / 2), A("y", Height - 10), A("text-anchor", "middle"), XLabel));
         if (YLabel.Length > 0)
@@ -140,11 +141,32 @@ public abstract class SvgChart
                 var line = El("line", A("x1", x), A("x2", x + 20), A("y1", y), A("y2", y), A("stroke", e.Color), A("stroke-width", 2.5));
                 if (e.Dash.Length > 0) line.Add(A("stroke-dasharray", e.Dash));
                 entry.Add(line);
+                if (e.Marker is int marker) entry.Add(Marker(marker, x + 10, y, "legend-marker"));
             }
             entry.Add(El("text", A("x", x + 26), A("y", y + 4), ReportText.Truncate(ReportText.Clean(e.Name), 22)));
             legend.Add(entry);
         }
         return legend;
+    }
+
+    /// <summary>
+    /// A point's marker: a circle, square, diamond or triangle by series, so that series drawn over each other (two
+    /// attacks both at 100% detection) stay visible and tell apart without colour.
+    /// </summary>
+    protected internal static XElement Marker(int index, double x, double y, string cssClass, XElement? title = null)
+    {
+        const double r = 3.6;
+        string color = ColorOf(index);
+        return (index % 4) switch
+        {
+            0 => El("circle", A("class", cssClass), A("cx", x), A("cy", y), A("r", r), A("fill", color), title),
+            1 => El("rect", A("class", cssClass), A("x", x - r), A("y", y - r), A("width", 2 * r), A("height", 2 * r), A("fill", "none"),
+                    A("stroke", color), A("stroke-width", 1.6), title),
+            2 => El("path", A("class", cssClass), A("d", $"M{F(x)} {F(y - r - 1)} L{F(x + r + 1)} {F(y)} L{F(x)} {F(y + r + 1)} L{F(x - r - 1)} {F(y)} Z"),
+                    A("fill", color), title),
+            _ => El("path", A("class", cssClass), A("d", $"M{F(x)} {F(y - r - 1)} L{F(x + r + 1)} {F(y + r)} L{F(x - r - 1)} {F(y + r)} Z"),
+                    A("fill", "none"), A("stroke", color), A("stroke-width", 1.6), title),
+        };
     }
 
     /// <summary>An SVG element with content (attributes, elements, or text — cleaned of characters XML cannot carry).</summary>
@@ -186,5 +208,5 @@ public abstract class SvgChart
     }
 
     /// <summary>One legend entry.</summary>
-    protected internal sealed record LegendEntry(string Name, string Color, string Dash, LegendShape Shape);
+    protected internal sealed record LegendEntry(string Name, string Color, string Dash, LegendShape Shape, int? Marker = null);
 }
