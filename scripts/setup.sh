@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what MLDefense needs from Debian's archive, only when it is missing (idempotent, non-interactive).
-#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by tests)
+#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by tests), chromium (renders the report in a test)
 #   scripts/setup.sh main   the above + python3-torch (the speed reference)
 set -euo pipefail
 
-packages=(cmake g++ libtorch-dev libstb-dev dataset-fashion-mnist)
+packages=(cmake g++ libtorch-dev libstb-dev dataset-fashion-mnist chromium)
 if [ "${1:-test}" = main ]; then
   packages+=(python3-torch)
 fi

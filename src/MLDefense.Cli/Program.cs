@@ -44,6 +44,7 @@ public static class Program
         root.Subcommands.Add(AttackCommand.Create(globals, console));
         root.Subcommands.Add(EvaluateCommand.Create(globals, console));
         root.Subcommands.Add(BenchCommand.Create(globals, console));
+        root.Subcommands.Add(ReportCommand.Create(globals, console));
         return root;
     }
 }
