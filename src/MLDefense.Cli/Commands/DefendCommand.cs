@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Jobs;
+using MLDefense.Reporting;
 using Spectre.Console;
 
 namespace MLDefense.Cli.Commands;
@@ -88,7 +89,7 @@ public static class DefendCommand
                 display.Report($"[{p.StageIndex + 1}/{DefendedPipelineJob.Stages.Count}] {p.Stage}", p.Detail, p.Fraction, p.Remaining)),
                 context.Cancellation));
         Render(context.Console.Out, result);
-        JsonResults.Write(context.Console, jsonFile, ToJson(result, preset));
+        JsonResults.Write(context.Console, jsonFile, ToJson(result, preset, jsonFile?.DirectoryName ?? Environment.CurrentDirectory));
         return 0;
     }
 
@@ -139,7 +140,7 @@ public static class DefendCommand
             console.WriteLine("Short training on a CPU: the numbers show the pipeline working, not the papers' figures (see the README and `mldefense bench`).");
     }
 
-    private static JsonObject ToJson(DefendedPipelineJobResult r, string preset) => new()
+    private static JsonObject ToJson(DefendedPipelineJobResult r, string preset, string jsonFolder) => new()
     {
         ["dataset"] = r.Options.Dataset,
         ["preset"] = preset,
@@ -188,12 +189,8 @@ public static class DefendCommand
             ["flags"] = new JsonArray(e.Flags.Select(f => (JsonNode)f).ToArray()),
         }).ToArray()),
         ["image_grids"] = r.ImageGridPath is { } grid
-            ? new JsonArray(new JsonObject
-            {
-                ["title"] = $"{r.Options.Dataset}: clean, adversarial (ε = {r.Options.Epsilon}) and purified images",
-                ["path"] = grid,
-                ["rows"] = new JsonArray(r.ImageGridRows.Select(x => (JsonNode)x).ToArray()),
-            })
+            ? new JsonArray(new ImageGridReference($"{r.Options.Dataset}: clean, adversarial (ε = {r.Options.Epsilon}) and purified images",
+                                                   grid, r.ImageGridRows).ToJson(jsonFolder))
             : new JsonArray(),
     };
 }

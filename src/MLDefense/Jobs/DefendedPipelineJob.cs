@@ -4,6 +4,7 @@ using MLDefense.Benchmarks;
 using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
+using MLDefense.Reporting;
 using MLDefense.Torch;
 
 namespace MLDefense.Jobs;
@@ -123,6 +124,16 @@ public static class DefendedPipelineJob
 
                 string? gridPath = null;
                 IReadOnlyList<string> gridRows = [];
+                if (options.ImageGridPath is { } requestedGrid)
+                {
+                    const int perRow = 10;
+                    gridRows = ["clean", .. attacks.Select(a => a.Name), .. attacks.Select(a => $"{a.Name} purified")];
+                    var rows = new List<IReadOnlyList<float[]>> { FirstImages(test, "Image", perRow) };
+                    for (int a = 0; a < attacks.Length; a++) rows.Add(FirstImages(sets[a + 1].View, "Image", perRow));
+                    for (int a = 0; a < attacks.Length; a++) rows.Add(FirstImages(model.Transform(sets[a + 1].View), Columns.Purified, perRow));
+                    gridPath = Path.GetFullPath(requestedGrid);
+                    ImageGrid.SavePng(rows, images.Shape, gridPath);
+                }
 
                 Report(8, "saving", 0);
                 string path = Path.GetFullPath(options.OutputPath);
