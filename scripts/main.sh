@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, and runs the main job. Until the defended pipeline exists, the main job is the
-# engine benchmark: MLDefense against PyTorch (Debian's python3-torch, the same libtorch) on MIAED's C1.
+# The main job, from a fresh Debian machine: installs what is missing, builds, and runs `mldefense defend` — classifier A
+# and the defended pipeline SAEC -> AE-GAN+sr -> classifier A -> MIAED trained on Fashion-MNIST (Debian's
+# dataset-fashion-mnist), attacked with FGSM and PGD, evaluated, saved to defended.zip, reloaded and used — then renders
+# results/report.html from its results. About 15 minutes on 2 CPU cores; pass --full for the papers' training (hours on
+# a CPU), or any other `mldefense defend` option (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh main
 dotnet build src/MLDefense.Cli -c Release --nologo -v quiet
-dotnet run --no-build -c Release --project src/MLDefense.Cli -- bench engine --quick "$@"
+mldefense() { dotnet run --no-build -c Release --project src/MLDefense.Cli -- "$@"; }
+mkdir -p results
+mldefense defend --output defended.zip --json results/defend.json --images results/defend.png "$@"
+mldefense report --input results/defend.json --output results/report.html --title "MLDefense: the defended pipeline on Fashion-MNIST"

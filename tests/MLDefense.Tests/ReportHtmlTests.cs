@@ -211,6 +211,27 @@ public sealed class ReportHtmlTests
     }
 
     [TestMethod]
+    public void DefendedPipelineRowsGetAccuracyAndFlagBars()
+    {
+        var rows = new JsonArray();
+        foreach (var (set, flagged) in new[] { ("clean", 0.04), ("FGSM", 0.6), ("PGD", 0.8) })
+            rows.Add(new JsonObject
+            {
+                ["set"] = set, ["images"] = 100, ["undefended_accuracy"] = 0.9, ["defended_accuracy"] = 0.85, ["saec_flagged"] = flagged / 2,
+                ["aegan_flagged"] = flagged / 3, ["miaed_flagged"] = flagged / 4, ["any_flagged"] = flagged, ["handled_correctly"] = 0.7,
+            });
+
+        var input = Input(new JsonObject { ["dataset"] = "fashion-mnist", ["rows"] = rows });
+        var charts = Charts(BenchmarkReport.Section(input)).Cast<BarChart>().ToList();
+
+        Assert.AreEqual(BenchmarkKind.DefendedPipeline, input.Kind);
+        Assert.AreEqual(2, charts.Count, "accuracy, and flags per detector");
+        CollectionAssert.AreEqual(new[] { "clean", "FGSM", "PGD" }, charts[1].Categories.ToArray());
+        CollectionAssert.AreEqual(new[] { "SAEC", "AE-GAN+sr", "MIAED", "any" }, charts[1].Series.Select(s => s.Name).ToArray());
+        CollectionAssert.AreEqual(new double?[] { 0.04, 0.6, 0.8 }, charts[1].Series[3].Values.ToArray());
+    }
+
+    [TestMethod]
     [DataRow("42")]
     [DataRow("[1, 2, 3]")]
     [DataRow("{}")]

@@ -128,6 +128,7 @@ public static class ReportCommand
         BenchmarkKind.Classifier => "classifier",
         BenchmarkKind.AeGan => "aegan",
         BenchmarkKind.Miaed => "miaed",
+        BenchmarkKind.DefendedPipeline => "defend",
         _ => "generic",
     };
 }

@@ -154,6 +154,27 @@ public static class BenchmarkCharts
     }
 
     /// <summary>
+    /// <c>defend</c> (the main job): per image set (clean, each attack), the classifier's accuracy with and without the
+    /// purifier and the share of images each detector flags (on clean images: false positives), and the share handled
+    /// correctly (MixDefense's Acc_RC on adversarial sets).
+    /// </summary>
+    public static IEnumerable<ReportBlock> DefendedPipeline(IReadOnlyList<JsonObject> rows)
+    {
+        var sets = rows.Select(r => ReportInputs.Text(r, "set")).ToList();
+        yield return new ChartBlock(new BarChart
+        {
+            Title = "Accuracy with and without the defenses", YLabel = "share of images", Categories = sets, YMax = 1,
+            Series = [Bars("undefended", rows, "undefended_accuracy"), Bars("purified", rows, "defended_accuracy"), Bars("handled correctly", rows, "handled_correctly")],
+        }, "Classifier accuracy on the images as they are and after AE-GAN+sr purification; handled correctly = flagged or classified correctly "
+         + "(adversarial sets, MixDefense Eq. 8), classified correctly and not flagged (clean set).");
+        yield return new ChartBlock(new BarChart
+        {
+            Title = "Images flagged by each detector", YLabel = "share flagged", Categories = sets, YMax = 1,
+            Series = [Bars("SAEC", rows, "saec_flagged"), Bars("AE-GAN+sr", rows, "aegan_flagged"), Bars("MIAED", rows, "miaed_flagged"), Bars("any", rows, "any_flagged")],
+        }, "On clean images the flagged share is the false-positive rate; on adversarial images, the detection rate.");
+    }
+
+    /// <summary>
     /// ROC curves of the rows that carry <c>"roc"</c> (<see cref="RocJson"/>): rows swept over ε are grouped per dataset,
     /// norm and attack with one curve per budget; others per dataset with one curve per attack/variant/method. At most
     /// <see cref="MaxCurvesPerChart"/> curves per chart. A malformed curve is named in a warning and skipped.

@@ -34,6 +34,7 @@ public static class BenchmarkReport
             BenchmarkKind.Classifier => BenchmarkCharts.Classifier(rows),
             BenchmarkKind.AeGan => BenchmarkCharts.AeGan(rows),
             BenchmarkKind.Miaed => BenchmarkCharts.Miaed(rows),
+            BenchmarkKind.DefendedPipeline => BenchmarkCharts.DefendedPipeline(rows),
             _ => [],
         });
         blocks.AddRange(BenchmarkCharts.Roc(rows, input.Kind));
@@ -61,6 +62,7 @@ public static class BenchmarkReport
             BenchmarkKind.Classifier => "Classifier accuracy (bench classifier)",
             BenchmarkKind.AeGan => "Purification: AE-GAN+sr against MagNet- and Defense-GAN-style (bench aegan)",
             BenchmarkKind.Miaed => "MIAED detection (bench miaed)",
+            BenchmarkKind.DefendedPipeline => "The defended pipeline: SAEC, AE-GAN+sr, classifier, MIAED (defend)",
             _ => "Results",
         };
         return $"{what} — {name}";
