@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh main
 dotnet build src/MLDefense.Cli -c Release --nologo -v quiet
 mldefense() { dotnet run --no-build -c Release --project src/MLDefense.Cli -- "$@"; }
+for arg in "$@"; do
+  case "$arg" in -h|--help|-\?) mldefense defend --help; exit 0 ;; esac
+done
 mkdir -p results
 mldefense defend --output defended.zip --json results/defend.json --images results/defend.png "$@"
 mldefense report --input results/defend.json --output results/report.html --title "MLDefense: the defended pipeline on Fashion-MNIST"
