@@ -1,4 +1,5 @@
 using MLDefense.Data;
+using MLDefense.Torch;
 
 namespace MLDefense.Samples.Tests;
 
@@ -46,7 +47,9 @@ public sealed class DefendedClassifierSampleTests
         var trained = TinyDefendedModel.Value;
         var output = new StringWriter();
         var error = new StringWriter();
-        int exit = Program.Run(["--predict-only", "--model", trained.ModelPath, "--predictions", "3", "--threads", "2"], output, error);
+        // --threads as it is now: Run sets libtorch's thread count for the whole process.
+        var threads = torch.get_num_threads().ToString();
+        int exit = Program.Run(["--predict-only", "--model", trained.ModelPath, "--predictions", "3", "--threads", threads], output, error);
         Assert.AreEqual(0, exit, error.ToString());
         StringAssert.Contains(output.ToString(), "Predicting 3 test images");
         StringAssert.Contains(output.ToString(), "#2: ");
@@ -96,7 +99,7 @@ public sealed class DefendedClassifierSampleTests
 
         var error = new StringWriter();
         var missing = Path.Combine(TinyDefendedModel.TemporaryFolder, "missing.zip");
-        Assert.AreEqual(1, Program.Run(["--predict-only", "--model", missing], new StringWriter(), error));
+        Assert.AreEqual(1, Program.Run(["--predict-only", "--model", missing, "--threads", torch.get_num_threads().ToString()], new StringWriter(), error));
         StringAssert.Contains(error.ToString(), "No model at");
     }
 }
