@@ -81,18 +81,27 @@ public static class DefendedImageApp
         builder.Services.AddSingleton(model);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(model.Dispose);
+        // A failure inside the model is the server's fault: 500, but still with a JSON body like every other answer.
+        app.UseExceptionHandler(failed => failed.Run(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            return context.Response.WriteAsJsonAsync(new ErrorResponse("The model failed on this request; see the server's log."));
+        }));
 
         app.MapGet("/health", () => TypedResults.Ok(new HealthResponse("ok", model.Path,
             [DefendedModel.InputShape.Channels, DefendedModel.InputShape.Height, DefendedModel.InputShape.Width], model.ClassNames, maxUploadBytes)));
 
-        app.MapPost("/predict", async (HttpRequest request, bool? purified, CancellationToken cancellationToken) =>
+        app.MapPost("/predict", async (HttpRequest request, string? purified, CancellationToken cancellationToken) =>
         {
+            bool withPurified = false;
+            if (purified is not null && !bool.TryParse(purified, out withPurified))
+                return Refuse(new UploadError(StatusCodes.Status400BadRequest, $"Query parameter 'purified' must be true or false, got '{purified}'."));
             var (bytes, readError) = await ImageUpload.ReadAsync(request, maxUploadBytes, cancellationToken);
             if (readError is not null) return Refuse(readError);
             var (image, decodeError) = ImageUpload.Decode(bytes!, DefendedModel.InputShape);
             if (decodeError is not null) return Refuse(decodeError);
             var prediction = model.Predict(image!);
-            return Results.Ok(Respond(prediction, model.ClassNames, purified ?? false));
+            return Results.Ok(Respond(prediction, model.ClassNames, withPurified));
         }).DisableAntiforgery();
 
         return app;

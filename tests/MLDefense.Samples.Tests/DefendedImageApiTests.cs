@@ -155,6 +155,10 @@ public sealed class DefendedImageApiTests
             Assert.AreEqual(HttpStatusCode.BadRequest, status, text);
             StringAssert.Contains(body.GetProperty("error").GetString(), message);
         }
+
+        var (queryStatus, queryBody, queryText) = await PostAsync(Raw(Png(new float[784])), "?purified=maybe");
+        Assert.AreEqual(HttpStatusCode.BadRequest, queryStatus, queryText);
+        StringAssert.Contains(queryBody.GetProperty("error").GetString(), "'purified' must be true or false");
     }
 
     [TestMethod]
