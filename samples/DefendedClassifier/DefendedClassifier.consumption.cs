@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Defenses;
 
 namespace MLDefense.Samples;
 
@@ -44,11 +43,6 @@ public partial class DefendedClassifier
 
     private static (PredictionEngine<ModelInput, ModelOutput>, IReadOnlyList<string>) CreatePredictEngine()
     {
-        // The zip names its components, and loading looks for them in the assemblies already loaded; .NET loads the
-        // defenses' assembly only when code first touches one of its types, which an app that only predicts may not have done.
-        ModelComponentRegistry.Register<SaecTransformer>();
-        ModelComponentRegistry.Register<AeGanTransformer>();
-        ModelComponentRegistry.Register<MiaedTransformer>();
         var ml = new MLContext();
         ITransformer model = ml.Model.Load(MLNetModelPath, out var inputSchema);
         var names = inputSchema.GetColumnOrNull("Label")?.Annotations?.SlotNames ?? [];

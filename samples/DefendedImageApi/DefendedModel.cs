@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Defenses;
 
 namespace MLDefense.Samples.ImageApi;
 
@@ -79,11 +78,6 @@ public sealed class DefendedModel : IDisposable
         var fullPath = System.IO.Path.GetFullPath(path);
         if (!File.Exists(fullPath))
             throw new FileNotFoundException($"No model at {fullPath}. Train one with samples/DefendedClassifier and give its path (--model PATH, ModelPath in appsettings.json, or the ModelPath environment variable).", fullPath);
-        // The zip names its components, and loading looks for them in the assemblies already loaded; .NET loads the
-        // defenses' assembly only when code first touches one of its types, which this app otherwise never does.
-        ModelComponentRegistry.Register<SaecTransformer>();
-        ModelComponentRegistry.Register<AeGanTransformer>();
-        ModelComponentRegistry.Register<MiaedTransformer>();
         var ml = new MLContext();
         var model = ml.Model.Load(fullPath, out var inputSchema);
         try

@@ -117,7 +117,58 @@ public static partial class ModelComponentRegistry
         if (ByName.TryGetValue(name, out var found) && found.Count > 0) return found;
         // A miss may mean an assembly was loaded since the last scan (a plug-in, a third party's components).
         ScanNewAssemblies();
+        if (ByName.TryGetValue(name, out found) && found.Count > 0) return found;
+        // Or that the application ships the assembly but has not touched it yet: .NET loads an assembly only when code
+        // uses one of its types, so an app that only loads a zip has never loaded MLDefense.Defenses.
+        if (LoadApplicationComponentAssemblies()) ScanNewAssemblies();
         return ByName.GetValueOrDefault(name);
+    }
+
+    private static bool applicationAssembliesLoaded;
+
+    /// <summary>
+    /// Loads, once, every assembly in the application's folder that references this one (the only ones that can declare
+    /// components), reading references from the metadata without loading the others. Returns whether it loaded any.
+    /// </summary>
+    private static bool LoadApplicationComponentAssemblies()
+    {
+        if (applicationAssembliesLoaded) return false;
+        applicationAssembliesLoaded = true;
+        var dataAssemblyName = typeof(ModelComponentRegistry).Assembly.GetName().Name;
+        var loaded = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        bool any = false;
+        string folder = AppContext.BaseDirectory;
+        if (!Directory.Exists(folder)) return false;
+        foreach (var path in Directory.EnumerateFiles(folder, "*.dll"))
+        {
+            if (loaded.Contains(Path.GetFileNameWithoutExtension(path)) || !ReferencesAssembly(path, dataAssemblyName!)) continue;
+            try
+            {
+                Assembly.Load(AssemblyName.GetAssemblyName(path));
+                any = true;
+            }
+            catch (Exception e) when (e is IOException or BadImageFormatException)
+            {
+                // Not loadable here (another runtime's assembly): it cannot register components in this process.
+            }
+        }
+        return any;
+    }
+
+    private static bool ReferencesAssembly(string path, string referencedName)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+            if (!pe.HasMetadata) return false;
+            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+            return metadata.AssemblyReferences.Any(h => metadata.GetString(metadata.GetAssemblyReference(h).Name) == referencedName);
+        }
+        catch (Exception e) when (e is IOException or BadImageFormatException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static void ScanNewAssemblies()
