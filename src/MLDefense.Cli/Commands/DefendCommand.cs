@@ -31,7 +31,7 @@ public static class DefendCommand
         var testImages = OptionParsers.Create("--test-images", "Evaluate and attack the first N test images (overrides the preset).", "N", Count);
         var classifierEpochs = OptionParsers.Create("--classifier-epochs", "Classifier A's epochs (overrides the preset).", "N", Count);
         var aeganEpochs = OptionParsers.Create("--aegan-epochs", "AE-GAN+sr's epochs (overrides the preset).", "N", Count);
-        var miaedEpochs = OptionParsers.Create("--miaed-epochs", "MIAED's autoencoder and simple-network epochs (overrides the preset).", "N", Count);
+        var miaedEpochs = OptionParsers.Create("--miaed-epochs", "MIAED's autoencoder epochs (overrides the preset; its simple network keeps the preset's).", "N", Count);
         var epsilon = OptionParsers.Create("--epsilon", $"The L-inf budget of FGSM and PGD. Default {defaults.Epsilon}.", "X", r =>
         {
             double value = OptionParsers.PositiveNumber(r);
@@ -70,7 +70,6 @@ public static class DefendCommand
                 ClassifierEpochs = parseResult.GetValue(classifierEpochs) ?? preset.ClassifierEpochs,
                 AeGanEpochs = parseResult.GetValue(aeganEpochs) ?? preset.AeGanEpochs,
                 MiaedEpochs = miaed ?? preset.MiaedEpochs,
-                MiaedSimpleNetworkEpochs = miaed ?? preset.MiaedSimpleNetworkEpochs,
                 Epsilon = parseResult.GetValue(epsilon) ?? preset.Epsilon,
                 OutputPath = parseResult.GetValue(output)?.FullName ?? preset.OutputPath,
                 ImageGridPath = parseResult.GetValue(images)?.FullName,
