@@ -302,7 +302,7 @@ public sealed class CliBenchMiaedTests
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
-        StringAssert.Contains(output, "4 of 100 autoencoder epochs");
+        StringAssert.Contains(output, "7 of 100 autoencoder epochs");
         StringAssert.Contains(output, "accuracy >= 0.962 against PGD");
         StringAssert.Contains(output, "\"quick_shortens\"", "--json describes its shape");
     }

@@ -315,15 +315,15 @@ public static class MiaedBenchmark
     /// <summary>
     /// MIAED for the quick run: the paper's structure and loss weights (α, β, γ, ε, δ, latent 64, discriminators 256),
     /// narrowed — base channels 16 instead of 64, encoder FC 128 instead of 1024, simple network 256-128 instead of
-    /// 1024-512 — and shortened to 4 autoencoder epochs instead of 100, with Adam's learning rate raised from 1e-4 to 1e-3
+    /// 1024-512 — and shortened to 7 autoencoder epochs instead of 100, with Adam's learning rate raised from 1e-4 to 1e-3
     /// so that the encoder gets somewhere in those few hundred steps, and 30 simple-network epochs (cheap at this width).
-    /// Two variants then train in about 7 minutes on two busy CPU cores. Why narrow: on a CPU whose libtorch multiplies
+    /// Two variants then train in about 7 minutes on two CPU cores. Why narrow: on a CPU whose libtorch multiplies
     /// matrices with the reference BLAS (Debian's), the paper's FC 6272 → 1024 layers make one step of 128 images cost
     /// seconds.
     /// </summary>
     public static MiaedOptions QuickDetector { get; } = new()
     {
-        BaseChannels = 16, EncoderHiddenUnits = 128, SimpleNetworkHiddenUnits = [256, 128], Epochs = 4, LearningRate = 1e-3, SimpleNetworkEpochs = 30,
+        BaseChannels = 16, EncoderHiddenUnits = 128, SimpleNetworkHiddenUnits = [256, 128], Epochs = 7, LearningRate = 1e-3, SimpleNetworkEpochs = 30,
     };
 
     /// <summary>How a run departs from the full one, in words (for --quick's help and the JSON's <c>quick_shortens</c>).</summary>
