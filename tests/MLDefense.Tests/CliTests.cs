@@ -279,3 +279,69 @@ internal static class SyntheticIdx
         gzip.Write(data);
     }
 }
+
+// ---- bench miaed (issue 7) ----------------------------------------------------------------------------------------
+
+/// <summary><c>mldefense bench miaed</c>'s command line: help, presets, and bad arguments (exit code 2, one line).</summary>
+[TestClass]
+public sealed class CliBenchMiaedTests
+{
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, CliConsole.Plain(output, error));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [TestMethod]
+    public void HelpListsTheOptionsTheQuickShorteningAndTheTargets()
+    {
+        var (code, output, error) = Run("bench", "miaed", "--help");
+
+        Assert.AreEqual(0, code, error);
+        foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>" })
+            StringAssert.Contains(output, option);
+        StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
+        StringAssert.Contains(output, "7 of 100 autoencoder epochs");
+        StringAssert.Contains(output, "accuracy >= 0.962 against PGD");
+        StringAssert.Contains(output, "\"quick_shortens\"", "--json describes its shape");
+    }
+
+    [TestMethod]
+    public void BadArgumentsExitWithCode2AndOneLine()
+    {
+        string model = Path.Combine(Path.GetTempPath(), $"mldefense-miaed-cli-{Guid.NewGuid():N}.zip");
+        File.WriteAllText(model, "not read: the arguments are rejected first");
+        try
+        {
+            string[][] cases =
+            [
+                ["bench", "miaed", "--bogus"],
+                ["bench", "miaed", "--only", "mnist/zz"],
+                ["bench", "miaed", "--only", "mnist/c1,mnist/c1"],
+                ["bench", "miaed", "--model-c1-mnist", "/no/such/model.zip"],
+                ["bench", "miaed", "--quick", "--model-c2-cifar10-subset", model],
+                ["bench", "miaed", "--only", "fashion-mnist/c1", "--model-c1-mnist", model],
+                ["bench", "miaed", "--json", "/no/such/folder/out.json"],
+                ["bench", "miaed", "--quick", "--threads", "0"],
+            ];
+            foreach (var args in cases)
+            {
+                var (code, output, error) = Run(args);
+                string what = string.Join(' ', args);
+                Assert.AreEqual(Program.Usage, code, $"{what}: {error}");
+                var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                Assert.AreEqual(1, lines.Length, $"{what}: {error}");
+                StringAssert.StartsWith(lines[0], "mldefense: ", what);
+                Assert.AreEqual("", output, $"{what}: nothing but the error is written");
+            }
+            var (_, _, mismatch) = Run("bench", "miaed", "--quick", "--model-c2-cifar10-subset", model);
+            StringAssert.Contains(mismatch, "--model-c2-cifar10-subset: the run has no cifar10-subset/c2 case");
+        }
+        finally
+        {
+            File.Delete(model);
+        }
+    }
+}

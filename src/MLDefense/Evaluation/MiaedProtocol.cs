@@ -5,7 +5,7 @@ using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
-/// <summary>Settings of <see cref="MiaedProtocol.Run"/>.</summary>
+/// <summary>Settings of <see cref="O:MLDefense.Evaluation.MiaedProtocol.Run"/>.</summary>
 public sealed record MiaedProtocolOptions
 {
     /// <summary>The dataset's name for the result rows (e.g. <c>mnist</c>).</summary>
@@ -44,7 +44,7 @@ public sealed record MiaedProtocolOptions
 /// (<see cref="DetectionMetrics"/>) are computed on that set at the detector's threshold. Doubling the positives leaves
 /// the ROC curve, AUC, recall and specificity unchanged; it weighs precision and accuracy as the paper does.</para>
 /// <para>The detector is called once per batch and set, in this order: the kept clean images, the kept noisy images,
-/// the kept adversarial images.</para>
+/// the kept adversarial images (with several detectors, each in turn on the same sets).</para>
 /// </remarks>
 public static class MiaedProtocol
 {
@@ -67,8 +67,35 @@ public static class MiaedProtocol
                                   MiaedProtocolOptions? options = null, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new();
-        ArgumentNullException.ThrowIfNull(attack);
         ArgumentNullException.ThrowIfNull(detector);
+        return Run(classifier, attack, images, labels, [new MiaedProtocolDetector(options.Variant, detector)], options, progress, cancellationToken)[0];
+    }
+
+    /// <summary>
+    /// Runs the protocol once for several detectors (e.g. the variants of an ablation, or two decision rules): the noisy
+    /// set, the attack and the kept images are shared, so every detector is judged on exactly the same examples, and the
+    /// attack — usually the expensive part — runs once. One result per detector, in order, each with its variant name
+    /// (<see cref="MiaedProtocolOptions.Variant"/> is not used).
+    /// </summary>
+    /// <param name="classifier">The target model the adversarial examples are made on.</param>
+    /// <param name="attack">The attack.</param>
+    /// <param name="images">Test images [N, C, H, W], float32 in [0, 1], on the classifier's device.</param>
+    /// <param name="labels">Their classes, int64 [N].</param>
+    /// <param name="detectors">The detectors under evaluation, with the variant names their rows carry (distinct).</param>
+    /// <param name="options">Settings (dataset name, σ, batch size, seed).</param>
+    /// <param name="progress">Told after every batch.</param>
+    /// <param name="cancellationToken">Checked between batches and passed to the attack.</param>
+    public static IReadOnlyList<MiaedResult> Run(IDifferentiableClassifier classifier, IAdversarialAttack attack, Tensor images, Tensor labels,
+                                                 IReadOnlyList<MiaedProtocolDetector> detectors, MiaedProtocolOptions? options = null,
+                                                 IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new();
+        ArgumentNullException.ThrowIfNull(attack);
+        ArgumentNullException.ThrowIfNull(detectors);
+        if (detectors.Count == 0) throw new ArgumentException("The protocol needs at least one detector to evaluate.", nameof(detectors));
+        if (detectors.Any(d => d is null || d.Detector is null)) throw new ArgumentException("A detector is null.", nameof(detectors));
+        if (detectors.Select(d => d.Variant).Distinct().Count() != detectors.Count)
+            throw new ArgumentException($"The detectors' variant names must be distinct; found {string.Join(", ", detectors.Select(d => d.Variant))}.", nameof(detectors));
         var labelsOnHost = ProtocolSupport.CheckInputs(classifier, images, labels, options.BatchSize);
         double sigma = options.NoiseStandardDeviation ??
                        (classifier.InputShape.Channels == 1 ? GreyNoiseStandardDeviation : ColourNoiseStandardDeviation);
@@ -77,7 +104,7 @@ public static class MiaedProtocol
         if (options.Seed is ulong seed) torch.manual_seed(seed);
 
         int count = labelsOnHost.Length, candidates = 0;
-        var samples = new List<MiaedSample>();
+        var samples = detectors.Select(_ => new List<MiaedSample>()).ToArray();
         foreach (var (start, length) in ProtocolSupport.Batches(count, options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -102,36 +129,54 @@ public static class MiaedProtocol
                 if (keptWithinCandidates.Count > 0)
                 {
                     var keptRows = keptWithinCandidates.Select(c => candidateRows[c]).ToList();
-                    var cleanScores = ProtocolSupport.Score(detector, ProtocolSupport.Rows(clean, keptRows));
-                    var noisyScores = ProtocolSupport.Score(detector, ProtocolSupport.Rows(noisy, keptRows));
-                    var adversarialScores = ProtocolSupport.Score(detector, ProtocolSupport.Rows(adversarial, keptWithinCandidates));
-                    for (int k = 0; k < keptRows.Count; k++)
+                    var keptClean = ProtocolSupport.Rows(clean, keptRows);
+                    var keptNoisy = ProtocolSupport.Rows(noisy, keptRows);
+                    var keptAdversarial = ProtocolSupport.Rows(adversarial, keptWithinCandidates);
+                    for (int d = 0; d < detectors.Count; d++)
                     {
-                        int index = start + keptRows[k];
-                        samples.Add(new(index, labelsOnHost[index], cleanScores[k], noisyScores[k], adversarialScores[k],
-                                        adversarialPredictions[keptWithinCandidates[k]]));
+                        var detector = detectors[d].Detector;
+                        var cleanScores = ProtocolSupport.Score(detector, keptClean);
+                        var noisyScores = ProtocolSupport.Score(detector, keptNoisy);
+                        var adversarialScores = ProtocolSupport.Score(detector, keptAdversarial);
+                        for (int k = 0; k < keptRows.Count; k++)
+                        {
+                            int index = start + keptRows[k];
+                            samples[d].Add(new(index, labelsOnHost[index], cleanScores[k], noisyScores[k], adversarialScores[k],
+                                               adversarialPredictions[keptWithinCandidates[k]]));
+                        }
                     }
                 }
             }
             progress?.Report(new("MIAED", attack.Name, start + length, count));
         }
 
-        // Negatives: kept clean, kept noisy. Positives: kept adversarial, twice (Sec. 4.1).
-        int kept = samples.Count;
-        var scores = new float[4 * kept];
-        var truth = new bool[4 * kept];
-        for (int k = 0; k < kept; k++)
+        var results = new MiaedResult[detectors.Count];
+        for (int d = 0; d < detectors.Count; d++)
         {
-            scores[k] = samples[k].CleanScore;
-            scores[kept + k] = samples[k].NoisyScore;
-            scores[2 * kept + k] = scores[3 * kept + k] = samples[k].AdversarialScore;
-            truth[2 * kept + k] = truth[3 * kept + k] = true;
+            // Negatives: kept clean, kept noisy. Positives: kept adversarial, twice (Sec. 4.1).
+            var kept = samples[d];
+            int n = kept.Count;
+            var scores = new float[4 * n];
+            var truth = new bool[4 * n];
+            for (int k = 0; k < n; k++)
+            {
+                scores[k] = kept[k].CleanScore;
+                scores[n + k] = kept[k].NoisyScore;
+                scores[2 * n + k] = scores[3 * n + k] = kept[k].AdversarialScore;
+                truth[2 * n + k] = truth[3 * n + k] = true;
+            }
+            var detection = DetectionMetrics.Compute(scores, truth, detectors[d].Detector.Threshold);
+            var row = MiaedRow.From(options.Dataset, attack.Name, detectors[d].Variant, detection, count, candidates, n, sigma);
+            results[d] = new(row, detection, kept);
         }
-        var detection = DetectionMetrics.Compute(scores, truth, detector.Threshold);
-        var row = MiaedRow.From(options.Dataset, attack.Name, options.Variant, detection, count, candidates, kept, sigma);
-        return new(row, detection, samples);
+        return results;
     }
 }
+
+/// <summary>A detector for <see cref="MiaedProtocol.Run(IDifferentiableClassifier, IAdversarialAttack, Tensor, Tensor, IReadOnlyList{MiaedProtocolDetector}, MiaedProtocolOptions?, IProgress{EvaluationProgress}?, CancellationToken)"/>, with the variant name its row carries.</summary>
+/// <param name="Variant">The name in the row's <c>variant</c> column (e.g. <c>full</c>, <c>caed</c>).</param>
+/// <param name="Detector">The detector.</param>
+public sealed record MiaedProtocolDetector(string Variant, EvaluatedDetector Detector);
 
 /// <summary>One image kept by the MIAED protocol, with the detector's three scores for it.</summary>
 /// <param name="Index">Its row in the evaluated images.</param>
@@ -204,7 +249,7 @@ public sealed record MiaedRow(
     }
 }
 
-/// <summary>The outcome of <see cref="MiaedProtocol.Run"/>: the row, the full metrics (with the ROC curve), and the kept samples.</summary>
+/// <summary>The outcome of <see cref="O:MLDefense.Evaluation.MiaedProtocol.Run"/>: the row, the full metrics (with the ROC curve), and the kept samples.</summary>
 /// <param name="Row">The result row.</param>
 /// <param name="Detection">The detection metrics on the kept set (positives doubled).</param>
 /// <param name="Samples">The kept images and their scores, in evaluation order.</param>

@@ -7,7 +7,7 @@ public static class MiaedCatalogExtensions
 {
     /// <summary>
     /// The MIAED detector with the paper's settings (Sec. 4.1): adds a float score JS(p, q) (higher = more adversarial)
-    /// and a boolean flag whose threshold Fit calibrates on the clean training rows. Fit needs the image, the label and the
+    /// and a boolean flag whose threshold Fit calibrates on clean training rows held out from training. Fit needs the image, the label and the
     /// target model's probabilities; Transform needs the image and the probabilities. See <see cref="MiaedEstimator"/>.
     /// </summary>
     /// <param name="catalog">The defenses catalog.</param>

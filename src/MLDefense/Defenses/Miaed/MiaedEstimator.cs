@@ -15,14 +15,19 @@ namespace MLDefense.Defenses;
 /// <remarks>
 /// <para>Fit, on clean training images with their labels and the target model's probabilities:</para>
 /// <list type="number">
+/// <item><description>Holds out <see cref="MiaedOptions.CalibrationFraction"/> of the rows (drawn at random with the seed) for
+/// calibration; nothing below trains on them.</description></item>
 /// <item><description>Trains the MI dual autoencoder (Sec. 3.1, <see cref="MiaedAutoencoder"/>) for
 /// <see cref="MiaedOptions.Epochs"/> epochs on Eq. 15 = ε·‖x − G(E(x))‖² + δ·‖G(E(x)) − G(E(x) + ξ)‖² + Eq. 12, with
 /// Eq. 12 = −α·Î_global (Eq. 9) − β·Î_local (Eq. 10) + γ·L_prior (Eq. 11); Adam (lr 1e-4, β = (0.5, 0.999)), batch 128.</description></item>
 /// <item><description>Freezes the encoder and trains the "simple network" (Sec. 3.2, Fig. 4: FC 1024-BN-ReLU-Dropout 0.5,
 /// FC 512-BN-ReLU-Dropout 0.5, FC K, softmax) to predict the label from the 64-d latent.</description></item>
-/// <item><description>Scores every training image, s = JS(p, q) (<see cref="MiaedScoring"/>; p the target model's
+/// <item><description>Scores every held-out calibration image, s = JS(p, q) (<see cref="MiaedScoring"/>; p the target model's
 /// probabilities, q the simple network's), and sets the threshold with <see cref="ThresholdCalibration.ForFalsePositiveRate"/>
-/// so that at most <see cref="MiaedOptions.TargetFalsePositiveRate"/> of the clean images are flagged.</description></item>
+/// so that at most <see cref="MiaedOptions.TargetFalsePositiveRate"/> of them are flagged. The paper fixes the operating
+/// point on clean data without saying on which rows; calibrating on rows the simple network trained on would flag new
+/// clean images more often than the target (it agrees with the target model better on its own training rows), so the
+/// rows are held out. <see cref="MiaedModelInfo"/> reports the rate reached on them.</description></item>
 /// </list>
 /// <para>Networks (Tables 3 and 4 were not available; see <see cref="MiaedNetworkVariant"/>): encoder = stride-2 4×4
 /// convolutions 64-128 (28×28, MNIST variant; feature map M 128×7×7) or 64-128-256 (32×32, CIFAR variant; M 256×4×4),
@@ -54,7 +59,7 @@ namespace MLDefense.Defenses;
 /// </remarks>
 public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
 {
-    /// <summary>Below this many training rows Fit throws: the threshold would be the largest of a handful of scores.</summary>
+    /// <summary>Below this many rows Fit throws: the networks would train, and the threshold be calibrated, on a handful of images.</summary>
     public const int MinimumTrainingImages = 20;
 
     internal const string LogSource = "MIAED";
@@ -85,6 +90,7 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
         }
         static bool NonNegative(double v) => v >= 0 && double.IsFinite(v);
         Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
+        Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
         Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
         Require(Enum.IsDefined(o.DetectionRule), nameof(o.DetectionRule), o.DetectionRule, "must be a known rule");
         Require(Enum.IsDefined(o.NetworkVariant), nameof(o.NetworkVariant), o.NetworkVariant, "must be a known variant");
@@ -141,7 +147,7 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
         return inputSchema.Append(MiaedTransformer.OutputColumns(options));
     }
 
-    /// <summary>Checks the data, trains the autoencoder and the simple network, and calibrates the threshold on the training rows.</summary>
+    /// <summary>Checks the data, holds out the calibration rows, trains the autoencoder and the simple network on the others, and calibrates the threshold on the held-out rows.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
     /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
     public MiaedTransformer Fit(IDataView input)
@@ -154,33 +160,38 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
         token.ThrowIfCancellationRequested();
 
         var (pixels, labels, probabilities) = ReadAndCheck(input, shape, classCount, token);
-        int rows = labels.Length;
         int seed = options.Seed ?? context.NextSeed();
+        var (trainRows, calibrationRows) = SplitCalibration(labels.Length, options.CalibrationFraction, seed);
+        var train = Subset(pixels, labels, probabilities, trainRows, shape.Size, classCount);
+        var calibration = Subset(pixels, labels, probabilities, calibrationRows, shape.Size, classCount);
+        pixels = [];
         var device = context.Device;
         torch.manual_seed(unchecked((ulong)(uint)seed));
+        context.WriteLog(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
 
         MiaedEncoder? encoder = null;
         MiaedSimpleNetwork? simpleNetwork = null;
         try
         {
-            using var images = torch.tensor(pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
+            int rows = trainRows.Length;
+            using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
             using (var autoencoder = new MiaedAutoencoder(options, shape, device))
             {
                 TrainAutoencoder(autoencoder, images, token);
                 encoder = autoencoder.TakeEncoder();
             }
             using var latents = MiaedTransformer.Encode(encoder, images);
-            using var targets = torch.tensor(Array.ConvertAll(labels, l => (long)l), [rows], device);
+            using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device);
             simpleNetwork = new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, classCount);
             simpleNetwork.to(device);
-            double accuracy = TrainSimpleNetwork(simpleNetwork, latents, targets, token);
+            TrainSimpleNetwork(simpleNetwork, latents, targets, token);
+            var onTraining = Measure(simpleNetwork, latents, targets, train.Probabilities, rows, classCount, device);
 
-            using var classifierProbabilities = torch.tensor(probabilities, [rows, classCount], device);
-            using var simpleProbabilities = MiaedTransformer.Classify(simpleNetwork, latents);
-            using var scoreTensor = MiaedScoring.JensenShannonDivergence(classifierProbabilities, simpleProbabilities);
-            var scores = scoreTensor.cpu().data<float>();
-            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(scores, options.TargetFalsePositiveRate);
-            using var agreeTensor = classifierProbabilities.argmax(1).eq(simpleProbabilities.argmax(1)).to(ScalarType.Float64).mean();
+            using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device);
+            using var calibrationLatents = MiaedTransformer.Encode(encoder, calibrationImages);
+            using var calibrationTargets = torch.tensor(Array.ConvertAll(calibration.Labels, l => (long)l), [calibrationRows.Length], device);
+            var onCalibration = Measure(simpleNetwork, calibrationLatents, calibrationTargets, calibration.Probabilities, calibrationRows.Length, classCount, device);
+            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(onCalibration.Scores, options.TargetFalsePositiveRate);
             var info = new MiaedModelInfo
             {
                 Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
@@ -188,9 +199,13 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
                 ClassCount = classCount,
                 Threshold = threshold,
                 TrainingImageCount = rows,
-                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
-                SimpleNetworkTrainingAccuracy = accuracy,
-                TrainingArgmaxAgreement = agreeTensor.item<double>(),
+                CalibrationImageCount = calibrationRows.Length,
+                CalibrationFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onCalibration.Scores, threshold),
+                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onTraining.Scores, threshold),
+                SimpleNetworkTrainingAccuracy = onTraining.Accuracy,
+                SimpleNetworkCalibrationAccuracy = onCalibration.Accuracy,
+                TrainingArgmaxAgreement = onTraining.ArgmaxAgreement,
+                CalibrationArgmaxAgreement = onCalibration.ArgmaxAgreement,
                 Seed = seed,
             };
             context.WriteLog(LogSource, info.ToString());
@@ -204,6 +219,51 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
             encoder?.Dispose();
             simpleNetwork?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Splits row indices 0..n−1 at random (seeded) into training rows and max(1, round(fraction · n)) calibration rows,
+    /// each in ascending order.
+    /// </summary>
+    internal static (int[] Train, int[] Calibration) SplitCalibration(int rows, double fraction, int seed)
+    {
+        int calibrationCount = Math.Max(1, (int)Math.Round(fraction * rows, MidpointRounding.AwayFromZero));
+        var order = Enumerable.Range(0, rows).ToArray();
+        new Random(seed).Shuffle(order);
+        var calibration = order[..calibrationCount];
+        var train = order[calibrationCount..];
+        Array.Sort(calibration);
+        Array.Sort(train);
+        return (train, calibration);
+    }
+
+    private static (float[] Pixels, int[] Labels, float[] Probabilities) Subset(float[] pixels, int[] labels, float[] probabilities, int[] rows, int imageSize, int classCount)
+    {
+        var subsetPixels = new float[(long)rows.Length * imageSize];
+        var subsetLabels = new int[rows.Length];
+        var subsetProbabilities = new float[rows.Length * classCount];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            int row = rows[i];
+            Array.Copy(pixels, (long)row * imageSize, subsetPixels, (long)i * imageSize, imageSize);
+            subsetLabels[i] = labels[row];
+            Array.Copy(probabilities, row * classCount, subsetProbabilities, i * classCount, classCount);
+        }
+        return (subsetPixels, subsetLabels, subsetProbabilities);
+    }
+
+    /// <summary>On a set of latents: the JS scores against the target model's probabilities, the simple network's accuracy, and the argmax agreement.</summary>
+    private static (float[] Scores, double Accuracy, double ArgmaxAgreement) Measure(MiaedSimpleNetwork network, Tensor latents, Tensor targets,
+        float[] probabilities, int rows, int classCount, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = torch.tensor(probabilities, [rows, classCount], device);
+        var q = MiaedTransformer.Classify(network, latents);
+        var scores = MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>();
+        var predicted = q.argmax(1);
+        double accuracy = predicted.eq(targets).to(ScalarType.Float64).mean().item<double>();
+        double agreement = predicted.eq(p.argmax(1)).to(ScalarType.Float64).mean().item<double>();
+        return (scores, accuracy, agreement);
     }
 
     private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, CancellationToken token)
@@ -275,8 +335,8 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
                 critic / count, reconstruction / count, noise / count, null, elapsed, remaining, completed);
     }
 
-    /// <summary>Trains the simple network on frozen latents with cross-entropy; returns its final training accuracy (evaluation mode).</summary>
-    private double TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, CancellationToken token)
+    /// <summary>Trains the simple network on frozen latents with cross-entropy (it is left in evaluation mode).</summary>
+    private void TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, CancellationToken token)
     {
         long rows = latents.size(0);
         int batchSize = (int)Math.Min(options.BatchSize, rows);
@@ -314,9 +374,6 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
             context.WriteLog(LogSource, report.ToString());
         }
         network.eval();
-        using var probabilities = MiaedTransformer.Classify(network, latents);
-        using var accuracy = probabilities.argmax(1).eq(targets).to(ScalarType.Float64).mean();
-        return accuracy.item<double>();
     }
 
     /// <summary>Reads the three columns, checking every value on the way.</summary>
@@ -347,7 +404,7 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
             rowsSeen += batch.RowCount;
         }
         if (rowsSeen < MinimumTrainingImages)
-            throw new ArgumentException($"Column '{imageName}': MIAED trains and calibrates on the training rows and needs at least {MinimumTrainingImages} of them; found {rowsSeen}.");
+            throw new ArgumentException($"Column '{imageName}': MIAED trains on the training rows, and calibrates on a share of them held out, and needs at least {MinimumTrainingImages} of them; found {rowsSeen}.");
         if (rowsSeen * shape.Size > Array.MaxLength)
             throw new ArgumentException($"Column '{imageName}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
         return ([.. pixelParts.SelectMany(p => p)], [.. labelParts.SelectMany(p => p)], [.. probabilityParts.SelectMany(p => p)]);

@@ -20,28 +20,50 @@ public sealed record MiaedModelInfo
     /// <summary>K, the class count of the simple network and the length the probabilities column must have.</summary>
     public int ClassCount { get; init; }
 
-    /// <summary>The decision threshold on the JS score: flagged when score &gt; threshold (<see cref="ThresholdCalibration.IsFlagged"/>).</summary>
+    /// <summary>
+    /// The decision threshold on the JS score, calibrated on the held-out calibration rows: flagged when score &gt; threshold
+    /// (<see cref="ThresholdCalibration.IsFlagged"/>).
+    /// </summary>
     public float Threshold { get; init; }
 
-    /// <summary>The number of clean training rows.</summary>
+    /// <summary>The number of clean rows the autoencoder and the simple network trained on.</summary>
     public int TrainingImageCount { get; init; }
 
-    /// <summary>The fraction of the clean training rows the threshold flags (≤ the target).</summary>
+    /// <summary>The number of clean rows held out from training to calibrate the threshold on (<see cref="MiaedOptions.CalibrationFraction"/>).</summary>
+    public int CalibrationImageCount { get; init; }
+
+    /// <summary>
+    /// The fraction of the calibration rows the threshold flags (≤ the target; below it when scores tie): the estimate of
+    /// the false-positive rate on new clean data.
+    /// </summary>
+    public double CalibrationFalsePositiveRate { get; init; }
+
+    /// <summary>
+    /// The fraction of the training rows the threshold flags, for comparison: usually below <see cref="CalibrationFalsePositiveRate"/>,
+    /// since the simple network fits its own training rows better than new ones.
+    /// </summary>
     public double TrainingFalsePositiveRate { get; init; }
 
     /// <summary>The simple network's accuracy on the training latents (evaluation mode).</summary>
     public double SimpleNetworkTrainingAccuracy { get; init; }
 
-    /// <summary>The fraction of training rows whose target-model and simple-network argmax agree (1 − the argmax rule's false-positive rate).</summary>
+    /// <summary>The simple network's accuracy on the held-out calibration rows.</summary>
+    public double SimpleNetworkCalibrationAccuracy { get; init; }
+
+    /// <summary>The fraction of training rows whose target-model and simple-network argmax agree.</summary>
     public double TrainingArgmaxAgreement { get; init; }
+
+    /// <summary>The same on the calibration rows: 1 − the false-positive rate of <see cref="MiaedDetectionRule.ArgmaxMismatch"/> on new clean data, estimated.</summary>
+    public double CalibrationArgmaxAgreement { get; init; }
 
     /// <summary>The seed training used.</summary>
     public int Seed { get; init; }
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"threshold {Threshold:G6} on {TrainingImageCount} clean {Channels}x{Height}x{Width} images: FPR {TrainingFalsePositiveRate:P2}; " +
-        $"simple network accuracy {SimpleNetworkTrainingAccuracy:P2}, argmax agreement with the target model {TrainingArgmaxAgreement:P2}";
+        $"threshold {Threshold:G6} calibrated on {CalibrationImageCount} held-out clean {Channels}x{Height}x{Width} images: FPR {CalibrationFalsePositiveRate:P2} " +
+        $"(on the {TrainingImageCount} training images {TrainingFalsePositiveRate:P2}); simple network accuracy {SimpleNetworkCalibrationAccuracy:P2} held out, " +
+        $"{SimpleNetworkTrainingAccuracy:P2} on training; argmax agreement with the target model {CalibrationArgmaxAgreement:P2} held out, {TrainingArgmaxAgreement:P2} on training";
 }
 
 /// <summary>
@@ -64,7 +86,7 @@ public sealed record MiaedModelInfo
 /// (<c>simple-network.safetensors</c>). The decoder and the three discriminators serve only training and are neither
 /// kept nor saved.</para>
 /// </remarks>
-[ModelComponent("MLDefense.Miaed", 1)]
+[ModelComponent("MLDefense.Miaed", 2)]
 public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<MiaedTransformer>, IDisposable
 {
     private const string InfoFileName = "model.json";
@@ -92,7 +114,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
     /// <summary>Shapes, threshold and training statistics.</summary>
     public MiaedModelInfo Info { get; }
 
-    /// <summary>The threshold calibrated on clean training data: flag when score &gt; threshold (with <see cref="MiaedDetectionRule.Divergence"/>).</summary>
+    /// <summary>The threshold calibrated on the held-out clean calibration rows: flag when score &gt; threshold (with <see cref="MiaedDetectionRule.Divergence"/>).</summary>
     public float Threshold => Info.Threshold;
 
     /// <summary>The number of classes K of the probabilities column.</summary>
@@ -257,6 +279,9 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
     public static MiaedTransformer Load(ModelLoadContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        if (context.Version < 2)
+            throw new InvalidDataException($"{context.Folder} holds a version {context.Version} MIAED detector, whose threshold was calibrated on the rows its " +
+                "simple network trained on (so it flags new clean images more often than its target); refit it with this build.");
         var options = context.ReadOptions<MiaedOptions>();
         var info = context.ReadJson<MiaedModelInfo>(InfoFileName);
         MiaedArchitecture architecture;

@@ -1,0 +1,589 @@
+using System.Diagnostics;
+using System.Globalization;
+using MLDefense.Attacks;
+using MLDefense.Data;
+using MLDefense.Defenses;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+
+namespace MLDefense.Benchmarks;
+
+/// <summary>One dataset of the MIAED benchmark: the target classifier, the attacks' budget, and how much data to use.</summary>
+/// <param name="Dataset">A name of <see cref="KnownDatasets.Names"/>.</param>
+/// <param name="Architecture">The target classifier.</param>
+/// <param name="Epsilon">The L∞ budget of FGSM, BIM, PGD and MIM, in [0, 1] pixel units.</param>
+/// <param name="ClassifierEpochs">Passes of classifier training when no trained model is given; null = the architecture's default.</param>
+/// <param name="TrainImages">The first this-many training images (the classifier, when trained here, and MIAED); null = all.</param>
+/// <param name="TestImages">The first this-many test images, evaluated under the protocol; null = all.</param>
+public sealed record MiaedBenchmarkCase(string Dataset, ClassifierArchitecture Architecture, double Epsilon, int? ClassifierEpochs = null,
+                                        int? TrainImages = null, int? TestImages = null)
+{
+    /// <summary><c>dataset/architecture</c> (e.g. <c>mnist/c1</c>).</summary>
+    public string Key => $"{Dataset}/{ClassifierTraining.ShortName(Architecture)}";
+}
+
+/// <summary>A detector variant of MIAED's ablation (Table 10): which of Eq. 12's three terms are trained.</summary>
+/// <param name="Name">The variant's name in the rows (<c>full</c>, <c>caed</c>, <c>caed+global-mi</c>, ...).</param>
+/// <param name="GlobalMi">Whether the global MI term (Eq. 9) is trained.</param>
+/// <param name="LocalMi">Whether the local MI term (Eq. 10) is trained.</param>
+/// <param name="PriorMatching">Whether prior matching (Eq. 11) is trained.</param>
+public sealed record MiaedVariant(string Name, bool GlobalMi, bool LocalMi, bool PriorMatching)
+{
+    /// <summary>Every term on: the full MIAED.</summary>
+    public static MiaedVariant Full { get; } = new("full", true, true, true);
+
+    /// <summary>Every term off: the plain dual autoencoder, the paper's "CAED".</summary>
+    public static MiaedVariant Caed { get; } = new("caed", false, false, false);
+
+    /// <summary>CAED plus the global MI term only.</summary>
+    public static MiaedVariant CaedGlobalMi { get; } = new("caed+global-mi", true, false, false);
+
+    /// <summary>CAED plus the local MI term only.</summary>
+    public static MiaedVariant CaedLocalMi { get; } = new("caed+local-mi", false, true, false);
+
+    /// <summary>CAED plus prior matching only.</summary>
+    public static MiaedVariant CaedPrior { get; } = new("caed+prior", false, false, true);
+
+    /// <summary>The options of this variant: <paramref name="template"/> with the three switches set.</summary>
+    public MiaedOptions Apply(MiaedOptions template) =>
+        template with { UseGlobalMi = GlobalMi, UseLocalMi = LocalMi, UsePriorMatching = PriorMatching };
+}
+
+/// <summary>Settings of <see cref="MiaedBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
+public sealed record MiaedBenchmarkOptions
+{
+    /// <summary>The datasets, run in order. Default: <see cref="MiaedBenchmark.FullCases"/>.</summary>
+    public IReadOnlyList<MiaedBenchmarkCase> Cases { get; init; } = MiaedBenchmark.FullCases;
+
+    /// <summary>
+    /// The detector's settings for every case and variant (the benchmark sets the seed, the ablation switches, progress
+    /// and cancellation). Default: <see cref="MiaedOptions"/>' defaults, the paper's (Sec. 4.1).
+    /// </summary>
+    public MiaedOptions Detector { get; init; } = new();
+
+    /// <summary>
+    /// The variants besides the full model that the ablation (Table 10) fits and evaluates against FGSM on
+    /// <see cref="AblationDataset"/>; the full model's row is the main run's. Default: CAED and CAED with each term alone.
+    /// Empty: no ablation.
+    /// </summary>
+    public IReadOnlyList<MiaedVariant> AblationVariants { get; init; } =
+        [MiaedVariant.Caed, MiaedVariant.CaedGlobalMi, MiaedVariant.CaedLocalMi, MiaedVariant.CaedPrior];
+
+    /// <summary>The dataset the ablation runs on (when it is among the cases). Default <c>mnist</c> (Table 10).</summary>
+    public string AblationDataset { get; init; } = KnownDatasets.Mnist;
+
+    /// <summary>Iterations of BIM, PGD and MIM. Default 50 (the official code's).</summary>
+    public int Iterations { get; init; } = 50;
+
+    /// <summary>Binary-search steps of CW-L2 over c. Default 5 (the attack's default is the paper's 9; see <see cref="CarliniWagnerIterations"/>).</summary>
+    public int CarliniWagnerBinarySearchSteps { get; init; } = 5;
+
+    /// <summary>Adam iterations per binary-search step of CW-L2 (with early abort). Default 100, as <c>bench attacks</c>: 10 000 would take hours on a CPU.</summary>
+    public int CarliniWagnerIterations { get; init; } = 100;
+
+    /// <summary>The initial c of CW-L2. Default 0.1, as <c>bench attacks</c>.</summary>
+    public double CarliniWagnerInitialConstant { get; init; } = 0.1;
+
+    /// <summary>Trained classifiers by case key (<see cref="MiaedBenchmarkCase.Key"/>): model zips from <c>mldefense train-classifier</c>; cases without one train theirs.</summary>
+    public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Images per attack and scoring batch. Default 256.</summary>
+    public int BatchSize { get; init; } = ProtocolSupport.DefaultBatchSize;
+
+    /// <summary>The dataset root (see <see cref="KnownDatasets.Resolve"/>); null searches the default places.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>The seed of training, of the noisy set, of PGD's random start and of everything random. Default 1.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Where everything runs. Default <see cref="ComputeDevice.Auto"/>.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
+
+    /// <summary>
+    /// The full run: <see cref="MiaedBenchmark.FullCases"/>, MIAED with the paper's settings (100 epochs), the full ablation.
+    /// Days on a CPU; meant for a GPU.
+    /// </summary>
+    public static MiaedBenchmarkOptions Full => new();
+
+    /// <summary>
+    /// The quick run, sized for about 10–15 minutes on two CPU cores (with a trained C1 given): MNIST with C1 only (<see cref="MiaedBenchmark.QuickCases"/>),
+    /// MIAED narrowed and shortened (<see cref="MiaedBenchmark.QuickDetector"/>), the ablation reduced to the full model
+    /// against CAED, CW-L2 with 3 binary-search steps × 100 iterations from c = 1.
+    /// </summary>
+    public static MiaedBenchmarkOptions Quick => new()
+    {
+        Cases = MiaedBenchmark.QuickCases,
+        Detector = MiaedBenchmark.QuickDetector,
+        AblationVariants = [MiaedVariant.Caed],
+        CarliniWagnerBinarySearchSteps = 3,
+        CarliniWagnerInitialConstant = 1,
+    };
+
+    internal void Validate()
+    {
+        if (Cases.Count == 0) throw new ArgumentException("The benchmark has no cases to run.");
+        foreach (var c in Cases)
+        {
+            if (ClassifierTraining.Incompatibility(c.Dataset, c.Architecture) is { } why) throw new ArgumentException($"Benchmark case {c.Key}: {why}");
+            if (!(c.Epsilon > 0 && c.Epsilon <= 1)) throw new ArgumentOutOfRangeException(nameof(Cases), c.Epsilon, $"Benchmark case {c.Key}: ε must be in (0, 1].");
+            if (c.TrainImages is < MiaedEstimator.MinimumTrainingImages)
+                throw new ArgumentOutOfRangeException(nameof(Cases), c.TrainImages, $"Benchmark case {c.Key}: MIAED needs at least {MiaedEstimator.MinimumTrainingImages} training images.");
+            if (c.TestImages is < 1) throw new ArgumentOutOfRangeException(nameof(Cases), c.TestImages, $"Benchmark case {c.Key}: TestImages must be at least 1.");
+            if (c.ClassifierEpochs is < 1) throw new ArgumentOutOfRangeException(nameof(Cases), c.ClassifierEpochs, $"Benchmark case {c.Key}: ClassifierEpochs must be at least 1.");
+        }
+        if (Cases.Select(c => c.Key).Distinct().Count() != Cases.Count) throw new ArgumentException("The benchmark lists a case twice.");
+        foreach (var key in ModelPaths.Keys)
+            if (!Cases.Any(c => c.Key == key))
+                throw new ArgumentException($"A classifier is given for {key}, which is not among the cases run ({string.Join(", ", Cases.Select(c => c.Key))}).");
+        foreach (var (key, path) in ModelPaths)
+            if (!File.Exists(path)) throw new FileNotFoundException($"The classifier for {key}, {path}, does not exist.", path);
+        if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
+            throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
+        if (Iterations < 1) throw new ArgumentOutOfRangeException(nameof(Iterations), Iterations, "Iterations must be at least 1.");
+        if (CarliniWagnerBinarySearchSteps < 1 || CarliniWagnerIterations < 1)
+            throw new ArgumentOutOfRangeException(nameof(CarliniWagnerIterations), "CW-L2's binary-search steps and iterations must be at least 1.");
+        if (!(CarliniWagnerInitialConstant > 0)) throw new ArgumentOutOfRangeException(nameof(CarliniWagnerInitialConstant), CarliniWagnerInitialConstant, "CW-L2's initial c must be positive.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        MiaedEstimator.CheckOptions(Detector);
+    }
+}
+
+/// <summary>Where <see cref="MiaedBenchmark.Run"/> stands.</summary>
+/// <param name="CaseIndex">The 0-based index of the running case.</param>
+/// <param name="CaseCount">The number of cases.</param>
+/// <param name="Case">The running case.</param>
+/// <param name="Stage">What runs: <c>load</c>, <c>classifier</c>, <c>miaed</c> (or <c>miaed caed</c>, ... in the ablation), or an attack's name.</param>
+/// <param name="Detail">More about the stage (epoch and loss, images done), or empty.</param>
+/// <param name="Fraction">The share of the stage done, in [0, 1].</param>
+public sealed record MiaedBenchmarkProgress(int CaseIndex, int CaseCount, MiaedBenchmarkCase Case, string Stage, string Detail, double Fraction);
+
+/// <summary>A fitted MIAED variant: what Fit reported and how long it took.</summary>
+/// <param name="Variant">The variant.</param>
+/// <param name="Info">The fitted detector's shapes, threshold and calibration (<see cref="MiaedModelInfo"/>).</param>
+/// <param name="FitSeconds">Wall-clock seconds of Fit.</param>
+public sealed record MiaedFittedVariant(MiaedVariant Variant, MiaedModelInfo Info, double FitSeconds);
+
+/// <summary>The outcome of one case of the MIAED benchmark.</summary>
+/// <param name="Case">The case run.</param>
+/// <param name="Classifier">The model file loaded, or a description of the classifier trained for the run.</param>
+/// <param name="ClassifierAccuracy">The classifier's accuracy on the case's clean test images.</param>
+/// <param name="TrainImages">The training images MIAED was given (the calibration rows included).</param>
+/// <param name="TestImages">The test images evaluated.</param>
+/// <param name="Detectors">The full model first, then the ablation variants fitted for this case (none outside the ablation dataset).</param>
+/// <param name="Results">One result per attack (variant <c>full</c>), then the ablation's FGSM results per variant.</param>
+public sealed record MiaedBenchmarkCaseResult(MiaedBenchmarkCase Case, string Classifier, double ClassifierAccuracy, int TrainImages, int TestImages,
+                                              IReadOnlyList<MiaedFittedVariant> Detectors, IReadOnlyList<MiaedResult> Results)
+{
+    /// <summary>The full model under every attack (MIAED Table 7), with the default rule (<c>full</c>) and the argmax rule (<c>full-argmax</c>).</summary>
+    public IReadOnlyList<MiaedResult> AttackResults => Results.Where(r => MiaedBenchmark.IsFullModel(r.Row)).ToList();
+
+    /// <summary>
+    /// The ablation (Table 10), with the default rule: the full model's FGSM result, then each variant's; empty when this
+    /// case ran no ablation.
+    /// </summary>
+    public IReadOnlyList<MiaedResult> AblationResults
+    {
+        get
+        {
+            var variants = Results.Where(r => !MiaedBenchmark.IsFullModel(r.Row)).ToList();
+            if (variants.Count == 0) return [];
+            return [.. Results.Where(r => r.Row.Variant == MiaedVariant.Full.Name && r.Row.Attack == MiaedBenchmark.AblationAttack), .. variants];
+        }
+    }
+}
+
+/// <summary>The outcome of <see cref="MiaedBenchmark.Run"/>.</summary>
+/// <param name="Threads">libtorch's intra-op threads.</param>
+/// <param name="Device">Where it ran.</param>
+/// <param name="TorchVersion">The libtorch version.</param>
+/// <param name="Seed">The seed.</param>
+/// <param name="Attacks">The attacks' settings, in words.</param>
+/// <param name="Detector">The detector's settings, in words.</param>
+/// <param name="TotalSeconds">Wall-clock seconds of the whole run.</param>
+/// <param name="Cases">One result per case, in order.</param>
+public sealed record MiaedBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, string Attacks, string Detector, double TotalSeconds,
+                                          IReadOnlyList<MiaedBenchmarkCaseResult> Cases)
+{
+    /// <summary>Every case's Table 7 results, in order.</summary>
+    public IReadOnlyList<MiaedResult> AttackResults => Cases.SelectMany(c => c.AttackResults).ToList();
+
+    /// <summary>The ablation's results (Table 10), full model first.</summary>
+    public IReadOnlyList<MiaedResult> AblationResults => Cases.SelectMany(c => c.AblationResults).ToList();
+
+    /// <summary>The full model's accuracy minus CAED's on the ablation's FGSM rows, or null when the run had no CAED row.</summary>
+    public double? FullOverCaed
+    {
+        get
+        {
+            var rows = AblationResults.Select(r => r.Row).ToList();
+            var full = rows.FirstOrDefault(r => r.Variant == MiaedVariant.Full.Name);
+            var caed = rows.FirstOrDefault(r => r.Variant == MiaedVariant.Caed.Name);
+            return full is not null && caed is not null ? full.Accuracy - caed.Accuracy : null;
+        }
+    }
+}
+
+/// <summary>
+/// Issue 7's MIAED benchmark (Gao et al., "Detecting Adversarial Examples on Deep Neural Networks with Mutual Information
+/// Neural Estimation", Sec. 4): MIAED's protocol (<see cref="MiaedProtocol"/>: clean, noisy and adversarial versions of
+/// each test image, kept where the classifier gets the first two right and the third wrong, positives counted twice)
+/// on MNIST with C1, Fashion-MNIST with C1 and the CIFAR-10 subset with C2, against FGSM, BIM, PGD, MIM (L∞; ε = 0.3 on
+/// the grey datasets, 8/255 on CIFAR; 50 iterations) and CW-L2 — Table 7 — plus the ablation of Table 10 on MNIST FGSM:
+/// the full model against CAED (no MI terms, no prior matching) and CAED with each term alone.
+/// </summary>
+/// <remarks>
+/// <para>Each case: the classifier is loaded from <see cref="MiaedBenchmarkOptions.ModelPaths"/> or trained with
+/// <see cref="ClassifierTraining"/>; MIAED is fitted on the case's training images with the classifier's probabilities
+/// (its threshold calibrated on the held-out share, <see cref="MiaedOptions.CalibrationFraction"/>, at the default target
+/// FPR of 2%); the detector scores an image x as JS(p(x), q(x)) with p the classifier's softmax and q the simple network's.
+/// Every attack is evaluated under two rules on the same kept images: the default (rows <c>full</c>: JS above the
+/// calibrated threshold, as the paper describes) and the official code's (rows <c>full-argmax</c>: argmax p ≠ argmax q,
+/// <see cref="MiaedDetectionRule.ArgmaxMismatch"/>). Why both: with κ = 0, CW-L2's examples sit just across the decision
+/// boundary, so p is split between two classes and JS(p, q) stays moderate even where q keeps the true class; the argmax
+/// rule flags them. The ablation uses the default rule.</para>
+/// <para>Attack settings: BIM and PGD (random start) take steps of α = ε / 30 (0.01 on MNIST, the project's attack default
+/// and Madry et al.'s); MIM takes Dong et al.'s α = ε / T; CW-L2 has κ = 0 and the budget of
+/// <see cref="MiaedBenchmarkOptions.CarliniWagnerBinarySearchSteps"/> × <see cref="MiaedBenchmarkOptions.CarliniWagnerIterations"/>.</para>
+/// <para>Targets (Table 7, MNIST, C1; shown for both rules): accuracy ≥ 0.962 against PGD and ≥ 0.99 against CW-L2, each
+/// with specificity ≥ 0.98; and (Table 10) the full model's accuracy on MNIST FGSM at least 5 points above CAED's (95.27 vs 84.18 in the
+/// paper). Fashion-MNIST and the CIFAR-10 subset have none.</para>
+/// </remarks>
+public static class MiaedBenchmark
+{
+    /// <summary>The target accuracy against PGD (MNIST, C1).</summary>
+    public const double TargetPgdAccuracy = 0.962;
+
+    /// <summary>The target accuracy against CW-L2 (MNIST, C1).</summary>
+    public const double TargetCarliniWagnerAccuracy = 0.99;
+
+    /// <summary>The specificity the accuracy targets require.</summary>
+    public const double TargetSpecificity = 0.98;
+
+    /// <summary>How much the full model's accuracy must exceed CAED's on MNIST FGSM (Table 10).</summary>
+    public const double TargetFullOverCaed = 0.05;
+
+    /// <summary>The attack the ablation runs (Table 10).</summary>
+    public const string AblationAttack = "FGSM";
+
+    /// <summary>
+    /// Appended to a variant's name for its rows under the official code's argmax-mismatch rule (<c>full-argmax</c>);
+    /// rows without it use the default rule, the JS divergence at the threshold calibrated on clean data.
+    /// </summary>
+    public const string ArgmaxSuffix = "-argmax";
+
+    /// <summary>The full run: every training and test image of MNIST and Fashion-MNIST (C1) and of the CIFAR-10 subset (C2).</summary>
+    public static IReadOnlyList<MiaedBenchmarkCase> FullCases { get; } =
+    [
+        new(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, 0.3),
+        new(KnownDatasets.FashionMnist, ClassifierArchitecture.MnistC1, 0.3),
+        new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, 8.0 / 255),
+    ];
+
+    /// <summary>
+    /// A case shortened for the quick run: the first 300 test images evaluated; MNIST and Fashion-MNIST: MIAED on the
+    /// first 12 000 training images, a C1 trained here (without a model zip) gets 2 epochs on them; the CIFAR-10 subset:
+    /// all 4 000 training images, a C2 trained here gets 4 epochs.
+    /// </summary>
+    public static MiaedBenchmarkCase QuickVersion(MiaedBenchmarkCase c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return c.Dataset == KnownDatasets.Cifar10Subset
+            ? c with { ClassifierEpochs = 4, TestImages = 300 }
+            : c with { ClassifierEpochs = 2, TrainImages = 12_000, TestImages = 300 };
+    }
+
+    /// <summary>The quick run's cases: MNIST with C1 only (<see cref="QuickVersion"/>).</summary>
+    public static IReadOnlyList<MiaedBenchmarkCase> QuickCases { get; } = [QuickVersion(FullCases[0])];
+
+    /// <summary>The cases of <paramref name="cases"/> whose keys are listed, in the listed order.</summary>
+    /// <exception cref="ArgumentException">A key names no case, or names one twice.</exception>
+    public static IReadOnlyList<MiaedBenchmarkCase> Select(IReadOnlyList<MiaedBenchmarkCase> cases, IEnumerable<string> keys)
+    {
+        ArgumentNullException.ThrowIfNull(cases);
+        ArgumentNullException.ThrowIfNull(keys);
+        var selected = new List<MiaedBenchmarkCase>();
+        foreach (var key in keys)
+        {
+            var c = cases.FirstOrDefault(x => string.Equals(x.Key, key.Trim(), StringComparison.OrdinalIgnoreCase))
+                ?? throw new ArgumentException($"'{key}' is not one of {string.Join(", ", cases.Select(x => x.Key))}.", nameof(keys));
+            if (selected.Contains(c)) throw new ArgumentException($"'{key}' is listed twice.", nameof(keys));
+            selected.Add(c);
+        }
+        return selected;
+    }
+
+    /// <summary>
+    /// MIAED for the quick run: the paper's structure and loss weights (α, β, γ, ε, δ, latent 64, discriminators 256),
+    /// narrowed — base channels 16 instead of 64, encoder FC 128 instead of 1024, simple network 256-128 instead of
+    /// 1024-512 — and shortened to 7 autoencoder epochs instead of 100, with Adam's learning rate raised from 1e-4 to 1e-3
+    /// so that the encoder gets somewhere in those few hundred steps, and 30 simple-network epochs (cheap at this width).
+    /// Two variants then train in about 7 minutes on two CPU cores. Why narrow: on a CPU whose libtorch multiplies
+    /// matrices with the reference BLAS (Debian's), the paper's FC 6272 → 1024 layers make one step of 128 images cost
+    /// seconds.
+    /// </summary>
+    public static MiaedOptions QuickDetector { get; } = new()
+    {
+        BaseChannels = 16, EncoderHiddenUnits = 128, SimpleNetworkHiddenUnits = [256, 128], Epochs = 7, LearningRate = 1e-3, SimpleNetworkEpochs = 30,
+    };
+
+    /// <summary>How a run departs from the full one, in words (for --quick's help and the JSON's <c>quick_shortens</c>).</summary>
+    public static string DescribeShortening(MiaedBenchmarkOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var full = MiaedBenchmarkOptions.Full;
+        var parts = new List<string>();
+        var skipped = full.Cases.Where(f => !options.Cases.Any(c => c.Key == f.Key)).Select(f => f.Key).ToList();
+        if (skipped.Count > 0) parts.Add($"cases {string.Join(", ", skipped)} skipped");
+        parts.AddRange(options.Cases.Select(DescribeCase));
+        var d = options.Detector;
+        var f0 = full.Detector;
+        var detector = new List<string>();
+        if (d.Epochs != f0.Epochs) detector.Add($"{d.Epochs} of {f0.Epochs} autoencoder epochs");
+        if (d.LearningRate != f0.LearningRate) detector.Add(string.Create(CultureInfo.InvariantCulture, $"Adam lr {d.LearningRate:G3} instead of {f0.LearningRate:G3}"));
+        if (d.SimpleNetworkEpochs != f0.SimpleNetworkEpochs) detector.Add($"{d.SimpleNetworkEpochs} simple-network epochs instead of {f0.SimpleNetworkEpochs}");
+        if (d.BaseChannels != f0.BaseChannels) detector.Add($"base channels {d.BaseChannels} instead of {f0.BaseChannels}");
+        if (d.EncoderHiddenUnits != f0.EncoderHiddenUnits) detector.Add($"encoder FC {d.EncoderHiddenUnits} instead of {f0.EncoderHiddenUnits}");
+        if (!d.SimpleNetworkHiddenUnits.SequenceEqual(f0.SimpleNetworkHiddenUnits))
+            detector.Add($"simple network {string.Join('-', d.SimpleNetworkHiddenUnits)} instead of {string.Join('-', f0.SimpleNetworkHiddenUnits)}");
+        if (d.LatentDimension != f0.LatentDimension) detector.Add($"latent {d.LatentDimension} instead of {f0.LatentDimension}");
+        if (detector.Count > 0) parts.Add("MIAED: " + string.Join(", ", detector));
+        var missing = full.AblationVariants.Where(v => !options.AblationVariants.Any(o => o.Name == v.Name)).Select(v => v.Name).ToList();
+        if (missing.Count > 0) parts.Add($"ablation without {string.Join(", ", missing)}");
+        if (options.CarliniWagnerBinarySearchSteps != full.CarliniWagnerBinarySearchSteps || options.CarliniWagnerIterations != full.CarliniWagnerIterations
+            || options.CarliniWagnerInitialConstant != full.CarliniWagnerInitialConstant)
+            parts.Add($"CW-L2 {DescribeCarliniWagner(options)} instead of {DescribeCarliniWagner(full)}");
+        if (options.Iterations != full.Iterations) parts.Add($"{options.Iterations} of {full.Iterations} BIM/PGD/MIM iterations");
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>A case's data and classifier training, in words (e.g. <c>mnist/c1: first 6000 training images, ...</c>).</summary>
+    public static string DescribeCase(MiaedBenchmarkCase c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        int fullEpochs = ClassifierArchitectures.TrainingDefaults(c.Architecture).Epochs;
+        string train = c.TrainImages is int t ? $"first {t} training images" : "all training images";
+        string test = c.TestImages is int n ? $"first {n} test images" : "all test images";
+        string epochs = c.ClassifierEpochs is int e && e != fullEpochs ? $"{e} of {fullEpochs}" : $"{fullEpochs}";
+        return $"{c.Key}: {train}, {test}, a classifier trained here gets {epochs} epochs";
+    }
+
+    private static string DescribeCarliniWagner(MiaedBenchmarkOptions o) =>
+        $"{o.CarliniWagnerBinarySearchSteps} binary-search steps × {o.CarliniWagnerIterations} iterations from c = {o.CarliniWagnerInitialConstant.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>The MIAED detector's settings, in words.</summary>
+    public static string DescribeDetector(MiaedOptions d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{d.Epochs} autoencoder epochs, batch {d.BatchSize}, Adam {d.LearningRate:G3}; base channels {d.BaseChannels}, encoder FC {d.EncoderHiddenUnits}, latent {d.LatentDimension}, " +
+            $"discriminators {d.DiscriminatorHiddenUnits}; α {d.GlobalMiWeight:G3}, β {d.LocalMiWeight:G3}, γ {d.PriorWeight:G3}, ε {d.ReconstructionWeight:G3}, δ {d.NoiseReconstructionWeight:G3}; " +
+            $"simple network {string.Join('-', d.SimpleNetworkHiddenUnits)} for {d.SimpleNetworkEpochs} epochs; threshold at {d.TargetFalsePositiveRate:P0} FPR on {d.CalibrationFraction:P0} held out");
+    }
+
+    /// <summary>The attacks' settings, in words.</summary>
+    public static string DescribeAttacks(MiaedBenchmarkOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return $"FGSM; BIM, PGD (random start) with α = ε/30, MIM with α = ε/T, {options.Iterations} iterations; CW-L2 κ 0, {DescribeCarliniWagner(options)}";
+    }
+
+    /// <summary>Whether a row is the full model's, under either rule (<c>full</c>, <c>full-argmax</c>).</summary>
+    public static bool IsFullModel(MiaedRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return row.Variant == MiaedVariant.Full.Name || row.Variant == MiaedVariant.Full.Name + ArgmaxSuffix;
+    }
+
+    /// <summary>Whether a row is one a Table 7 target applies to (MNIST, the full model under either rule, PGD or CW-L2).</summary>
+    public static bool HasTarget(MiaedRow row) =>
+        IsFullModel(row) && row.Dataset == KnownDatasets.Mnist && row.Attack is "PGD" or "CW-L2";
+
+    /// <summary>The target accuracy of a row, or null when none applies.</summary>
+    public static double? TargetAccuracy(MiaedRow row) =>
+        !HasTarget(row) ? null : row.Attack == "PGD" ? TargetPgdAccuracy : TargetCarliniWagnerAccuracy;
+
+    /// <summary>Whether a row meets its target (accuracy and specificity ≥ 0.98); null when no target applies.</summary>
+    public static bool? MeetsTarget(MiaedRow row) =>
+        TargetAccuracy(row) is double target ? row.Accuracy >= target && row.Specificity >= TargetSpecificity : null;
+
+    /// <summary>The attacks of one case, in Table 7's order.</summary>
+    public static IReadOnlyList<IAdversarialAttack> Attacks(MiaedBenchmarkCase c, MiaedBenchmarkOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(options);
+        double step = c.Epsilon / 30;
+        return
+        [
+            new FastGradientAttack(new FastGradientOptions { Epsilon = c.Epsilon }),
+            new BasicIterativeAttack(new BasicIterativeOptions { Epsilon = c.Epsilon, StepSize = step, Iterations = options.Iterations }),
+            new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = c.Epsilon, StepSize = step, Iterations = options.Iterations }),
+            new MomentumIterativeAttack(new MomentumIterativeOptions { Epsilon = c.Epsilon, Iterations = options.Iterations }),
+            new CarliniWagnerL2Attack(new CarliniWagnerL2Options
+            {
+                Confidence = 0, BinarySearchSteps = options.CarliniWagnerBinarySearchSteps, MaxIterations = options.CarliniWagnerIterations,
+                InitialConstant = options.CarliniWagnerInitialConstant,
+            }),
+        ];
+    }
+
+    /// <summary>Runs the cases in order (see the class summary).</summary>
+    /// <param name="options">What to run.</param>
+    /// <param name="progress">Told at every stage, epoch and batch, on the calling thread.</param>
+    /// <param name="cancellationToken">Stops the run (throws <see cref="OperationCanceledException"/>).</param>
+    public static MiaedBenchmarkResult Run(MiaedBenchmarkOptions options, IProgress<MiaedBenchmarkProgress>? progress = null,
+                                           CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var clock = Stopwatch.StartNew();
+        var results = new List<MiaedBenchmarkCaseResult>();
+        for (int index = 0; index < options.Cases.Count; index++)
+        {
+            var c = options.Cases[index];
+            void Report(string stage, string detail, double fraction) =>
+                progress?.Report(new MiaedBenchmarkProgress(index, options.Cases.Count, c, stage, detail, fraction));
+            results.Add(RunCase(c, options, Report, cancellationToken));
+        }
+        return new MiaedBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed,
+                                        DescribeAttacks(options), DescribeDetector(options.Detector), clock.Elapsed.TotalSeconds, results);
+    }
+
+    private static MiaedBenchmarkCaseResult RunCase(MiaedBenchmarkCase c, MiaedBenchmarkOptions options, Action<string, string, double> report,
+                                                    CancellationToken cancellationToken)
+    {
+        report("load", "", 0);
+        var ml = Runtime.CreateContext(options.Seed, options.Device);
+        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages));
+        var testView = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages));
+        cancellationToken.ThrowIfCancellationRequested();
+        report("load", "", 1);
+
+        var (classifier, source) = LoadOrTrain(ml, c, options, train, testView, report, cancellationToken);
+        using (classifier)
+        {
+            if (classifier.InputShape != ClassifierTraining.DatasetImageShape(c.Dataset))
+                throw new ArgumentException($"The classifier for {c.Key} ({source}) takes {classifier.InputShape} images, but {c.Dataset} has {ClassifierTraining.DatasetImageShape(c.Dataset)}.");
+            using var test = LabelledImages.Load(ml, testView, null, classifier.Device);
+            double accuracy = Accuracy(classifier, test, options.BatchSize);
+            var withProbabilities = classifier.Transform(train);
+
+            var variants = new List<MiaedVariant> { MiaedVariant.Full };
+            if (c.Dataset == options.AblationDataset) variants.AddRange(options.AblationVariants);
+            var detectors = new List<MiaedFittedVariant>();
+            var fitted = new List<MiaedTransformer>();
+            try
+            {
+                foreach (var variant in variants)
+                {
+                    string stage = variant == MiaedVariant.Full ? "miaed" : $"miaed {variant.Name}";
+                    var detectorOptions = variant.Apply(options.Detector) with
+                    {
+                        ProbabilitiesColumnName = classifier.ScoreColumnName,
+                        Seed = options.Seed,
+                        CancellationToken = cancellationToken,
+                        Progress = new InlineProgress<MiaedTrainingProgress>(p => report(stage, Describe(p), Fraction(p))),
+                    };
+                    report(stage, "reading the training images and the classifier's probabilities", 0);
+                    var fitClock = Stopwatch.StartNew();
+                    var miaed = ml.Transforms.Defenses.Miaed(detectorOptions).Fit(withProbabilities);
+                    fitted.Add(miaed);
+                    detectors.Add(new MiaedFittedVariant(variant, miaed.Info, fitClock.Elapsed.TotalSeconds));
+                    report(stage, miaed.Info.ToString(), 1);
+                }
+
+                var full = fitted[0];
+                var results = new List<MiaedResult>();
+                foreach (var attack in Attacks(c, options))
+                {
+                    // One protocol run per attack: every detector is judged on the same kept images, and the attack runs once.
+                    var evaluated = new List<MiaedProtocolDetector>
+                    {
+                        new(MiaedVariant.Full.Name, DivergenceDetector(classifier, full)),
+                        new(MiaedVariant.Full.Name + ArgmaxSuffix, ArgmaxDetector(classifier, full)),
+                    };
+                    if (attack.Name == AblationAttack)
+                        for (int v = 1; v < variants.Count; v++) evaluated.Add(new(variants[v].Name, DivergenceDetector(classifier, fitted[v])));
+                    var protocolProgress = new InlineProgress<EvaluationProgress>(p => report(attack.Name, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
+                    report(attack.Name, "", 0);
+                    var protocolOptions = new MiaedProtocolOptions { Dataset = c.Dataset, BatchSize = options.BatchSize, Seed = (ulong)options.Seed };
+                    results.AddRange(MiaedProtocol.Run(classifier, attack, test.Images, test.Labels, evaluated, protocolOptions, protocolProgress, cancellationToken));
+                }
+                return new MiaedBenchmarkCaseResult(c, source, accuracy, checked((int)DataViews.CountRows(train)), test.Count, detectors, results);
+            }
+            finally
+            {
+                foreach (var miaed in fitted) miaed.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// MIAED as the protocol sees it, with its default rule: for images x, JS(p(x), q(x)) with p the classifier's softmax
+    /// (a black box to MIAED) and q the simple network's, flagged above the threshold calibrated at Fit.
+    /// </summary>
+    private static EvaluatedDetector DivergenceDetector(ImageClassifierTransformer classifier, MiaedTransformer miaed) => new("MIAED", images =>
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor probabilities;
+        using (torch.no_grad()) probabilities = classifier.Logits(images).softmax(1);
+        return DataBatch.FromTensor(miaed.Score(images, probabilities));
+    }, miaed.Threshold);
+
+    /// <summary>
+    /// MIAED with the official code's rule (<see cref="MiaedDetectionRule.ArgmaxMismatch"/>): the score is 1 where
+    /// argmax p(x) ≠ argmax q(x), else 0, flagged above 0.5. A two-valued score: its ROC curve has one inner point.
+    /// </summary>
+    private static EvaluatedDetector ArgmaxDetector(ImageClassifierTransformer classifier, MiaedTransformer miaed) => new("MIAED (argmax)", images =>
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor predicted;
+        using (torch.no_grad()) predicted = classifier.Logits(images).argmax(1);
+        var simple = miaed.SimpleNetworkProbabilities(images).argmax(1);
+        return DataBatch.FromTensor(predicted.ne(simple).to(ScalarType.Float32));
+    }, 0.5);
+
+    private static double Accuracy(IDifferentiableClassifier classifier, LabelledImages test, int batchSize)
+    {
+        var labels = test.Labels.cpu().data<long>();
+        int correct = 0;
+        foreach (var (start, length) in ProtocolSupport.Batches(test.Count, batchSize))
+        {
+            using var batch = test.Images.narrow(0, start, length);
+            var predicted = ProtocolSupport.Predict(classifier, batch);
+            for (int i = 0; i < length; i++)
+                if (predicted[i] == labels[start + i]) correct++;
+        }
+        return correct / (double)test.Count;
+    }
+
+    private static (ImageClassifierTransformer Classifier, string Source) LoadOrTrain(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options,
+        IDataView train, IDataView test, Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        if (options.ModelPaths.TryGetValue(c.Key, out var path))
+        {
+            report("classifier", $"loading {Path.GetFileName(path)}", 0);
+            var loaded = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
+            report("classifier", $"loaded {Path.GetFileName(path)}", 1);
+            return (loaded, Path.GetFullPath(path));
+        }
+        var request = new ClassifierTrainingRequest { Dataset = c.Dataset, Architecture = c.Architecture, Epochs = c.ClassifierEpochs, Seed = options.Seed };
+        var trainingProgress = new InlineProgress<ClassifierTrainingStatus>(s => report("classifier",
+            s.Training is { } t ? $"epoch {t.Epoch}/{t.Epochs} · loss {t.Loss:F4}" : s.Stage.ToString().ToLowerInvariant(), s.Fraction));
+        var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
+        string images = c.TrainImages is int n ? $"the first {n}" : "all";
+        return (model, $"{ClassifierTraining.ShortName(c.Architecture)} trained for this run: {result.Epochs} epochs on {images} {c.Dataset} training images");
+    }
+
+    private static string Describe(MiaedTrainingProgress p) => p.Stage == MiaedTrainingStage.Autoencoder
+        ? $"autoencoder epoch {p.Epoch}/{p.Epochs} · batch {p.Batch}/{p.BatchesPerEpoch} · loss {p.TotalLoss:F4}" +
+          (p.EstimatedRemaining > TimeSpan.Zero ? $" · ETA {(int)p.EstimatedRemaining.TotalHours}:{p.EstimatedRemaining:mm\\:ss}" : "")
+        : $"simple network epoch {p.Epoch}/{p.Epochs} · accuracy {p.Accuracy:P1}";
+
+    private static double Fraction(MiaedTrainingProgress p)
+    {
+        double within = p.BatchesPerEpoch == 0 ? 1 : p.Batch / (double)p.BatchesPerEpoch;
+        double stage = (p.Epoch - 1 + within) / p.Epochs;
+        // The autoencoder is most of Fit's time; the simple network trains on precomputed latents.
+        return p.Stage == MiaedTrainingStage.Autoencoder ? 0.9 * stage : 0.9 + 0.1 * stage;
+    }
+}

@@ -1,0 +1,133 @@
+using MLDefense.Data;
+using MLDefense.Benchmarks;
+using MLDefense.Defenses;
+using MLDefense.Evaluation;
+
+namespace MLDefense.Tests;
+
+/// <summary>
+/// <see cref="MiaedBenchmark"/>: its presets, targets and validation, and one end-to-end run at toy size on a synthetic
+/// MNIST-shaped dataset (four bright-quadrant classes), so that every stage — classifier, MIAED fit, the five attacks
+/// under the protocol, the ablation — runs in seconds.
+/// </summary>
+[TestClass]
+public sealed class MiaedBenchmarkTests
+{
+    private static string temp = "";
+
+    [ClassInitialize]
+    public static void CreateData(TestContext _)
+    {
+        temp = Directory.CreateTempSubdirectory("mldefense-miaed-bench-").FullName;
+        SyntheticIdx.Write(Path.Combine(temp, KnownDatasets.Mnist), trainRows: 200, testRows: 60, seed: 3);
+    }
+
+    [ClassCleanup]
+    public static void DeleteData() => Directory.Delete(temp, recursive: true);
+
+    private static MiaedBenchmarkOptions Toy() => new()
+    {
+        Cases = [MiaedBenchmark.FullCases[0] with { ClassifierEpochs = 3 }],
+        Detector = new MiaedOptions
+        {
+            BaseChannels = 4, EncoderHiddenUnits = 16, LatentDimension = 8, DiscriminatorHiddenUnits = 16, SimpleNetworkHiddenUnits = [32],
+            Epochs = 2, BatchSize = 32, LearningRate = 1e-3, SimpleNetworkEpochs = 10, TargetFalsePositiveRate = 0.1, CalibrationFraction = 0.2,
+        },
+        AblationVariants = [MiaedVariant.Caed],
+        Iterations = 30,
+        CarliniWagnerBinarySearchSteps = 1,
+        CarliniWagnerIterations = 10,
+        DataDirectory = temp,
+        Device = ComputeDevice.Cpu,
+    };
+
+    [TestMethod]
+    public void AToyRunFillsTable7AndTheAblationWithConsistentRows()
+    {
+        var stages = new List<string>();
+        var result = MiaedBenchmark.Run(Toy(), new InlineProgress<MiaedBenchmarkProgress>(p => stages.Add(p.Stage)));
+
+        var c = result.Cases.Single();
+        Assert.AreEqual(200, c.TrainImages);
+        Assert.AreEqual(60, c.TestImages);
+        Assert.IsTrue(c.ClassifierAccuracy > 0.5, $"the quadrant classes are easy: {c.ClassifierAccuracy}");
+        StringAssert.Contains(c.Classifier, "trained for this run");
+        CollectionAssert.AreEqual(new[] { "full", "caed" }, c.Detectors.Select(d => d.Variant.Name).ToArray());
+        Assert.IsTrue(c.Detectors.All(d => d.Info.CalibrationImageCount == 40 && d.Info.TrainingImageCount == 160));
+        Assert.IsTrue(c.Detectors[1].Info.ToString().Length > 0);
+
+        CollectionAssert.AreEqual(new[] { "FGSM", "FGSM", "BIM", "BIM", "PGD", "PGD", "MIM", "MIM", "CW-L2", "CW-L2" }, result.AttackResults.Select(r => r.Row.Attack).ToArray());
+        CollectionAssert.AreEqual(Enumerable.Repeat(new[] { "full", "full-argmax" }, 5).SelectMany(v => v).ToArray(), result.AttackResults.Select(r => r.Row.Variant).ToArray());
+        Assert.IsTrue(result.AttackResults.All(r => r.Row.Dataset == "mnist" && r.Row.Evaluated == 60));
+        for (int i = 0; i < 10; i += 2)
+        {
+            var (divergence, argmax) = (result.AttackResults[i].Row, result.AttackResults[i + 1].Row);
+            Assert.AreEqual(divergence.Kept, argmax.Kept, "both rules are judged on the same kept images");
+            Assert.AreEqual(0.5, argmax.Threshold);
+            Assert.IsTrue(result.AttackResults[i + 1].Samples.All(x => x.CleanScore is 0 or 1 && x.AdversarialScore is 0 or 1), "the argmax rule's score is the mismatch");
+        }
+        CollectionAssert.AreEqual(new[] { "full", "caed" }, result.AblationResults.Select(r => r.Row.Variant).ToArray());
+        Assert.IsTrue(result.AblationResults.All(r => r.Row.Attack == MiaedBenchmark.AblationAttack));
+        Assert.AreSame(result.AttackResults[0], result.AblationResults[0], "the ablation's full row is the main run's FGSM row");
+        Assert.AreEqual(result.AblationResults[0].Row.Accuracy - result.AblationResults[1].Row.Accuracy, result.FullOverCaed!.Value, 1e-12);
+        foreach (var row in c.Results.Select(r => r.Row))
+        {
+            Assert.AreEqual(2L * row.Kept, row.Positives, "positives doubled");
+            Assert.AreEqual(2L * row.Kept, row.Negatives);
+            if (row.Kept > 0)
+                Assert.IsTrue(row.Accuracy is >= 0 and <= 1 && row.Specificity is >= 0 and <= 1, row.ToString());
+        }
+        Assert.IsTrue(result.AttackResults.First(r => r.Row.Attack == "PGD").Row.Kept > 0, "PGD fools the toy classifier on some images");
+        CollectionAssert.IsSubsetOf(new[] { "load", "classifier", "miaed", "miaed caed", "FGSM", "CW-L2" }, stages.Distinct().ToArray());
+    }
+
+    [TestMethod]
+    public void TargetsApplyToMnistPgdAndCwOfTheFullModelOnly()
+    {
+        MiaedRow Row(string dataset, string attack, string variant, double accuracy, double specificity) =>
+            new(dataset, attack, variant, 0, 0, 0, specificity, accuracy, 0, 0, 0, 0, 0, 0, 100, 90, 80, 160, 160, 0, 0, 0, 0, 0.1);
+
+        Assert.AreEqual(true, MiaedBenchmark.MeetsTarget(Row("mnist", "PGD", "full", 0.962, 0.98)));
+        Assert.AreEqual(false, MiaedBenchmark.MeetsTarget(Row("mnist", "PGD", "full", 0.961, 0.99)));
+        Assert.AreEqual(false, MiaedBenchmark.MeetsTarget(Row("mnist", "PGD", "full", 0.99, 0.979)), "specificity below 0.98 fails");
+        Assert.AreEqual(0.99, MiaedBenchmark.TargetAccuracy(Row("mnist", "CW-L2", "full", 0, 0)));
+        Assert.IsNull(MiaedBenchmark.MeetsTarget(Row("mnist", "FGSM", "full", 0.99, 0.99)));
+        Assert.IsNull(MiaedBenchmark.MeetsTarget(Row("mnist", "PGD", "caed", 0.99, 0.99)));
+        Assert.AreEqual(true, MiaedBenchmark.MeetsTarget(Row("mnist", "CW-L2", "full-argmax", 0.995, 0.99)), "the official code's rule is held to the same targets");
+        Assert.IsNull(MiaedBenchmark.MeetsTarget(Row("fashion-mnist", "PGD", "full", 0.99, 0.99)));
+    }
+
+    [TestMethod]
+    public void TheQuickPresetSaysWhatItShortens()
+    {
+        var quick = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick);
+        StringAssert.Contains(quick, "cases fashion-mnist/c1, cifar10-subset/c2 skipped");
+        StringAssert.Contains(quick, "mnist/c1: first 12000 training images, first 300 test images");
+        StringAssert.Contains(quick, "ablation without caed+global-mi, caed+local-mi, caed+prior");
+        Assert.AreEqual("mnist/c1: all training images, all test images, a classifier trained here gets 10 epochs",
+                        MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Full with { Cases = [MiaedBenchmark.FullCases[0]] })
+                            .Split("; ").Last(p => p.StartsWith("mnist/c1")));
+        Assert.AreEqual(8.0 / 255, MiaedBenchmark.FullCases.Single(c => c.Dataset == KnownDatasets.Cifar10Subset).Epsilon);
+        var attacks = MiaedBenchmark.Attacks(MiaedBenchmark.FullCases[0], MiaedBenchmarkOptions.Full);
+        CollectionAssert.AreEqual(new[] { "FGSM", "BIM", "PGD", "MIM", "CW-L2" }, attacks.Select(a => a.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void BadSettingsAreRejectedBeforeAnythingRuns()
+    {
+        void Expect<T>(MiaedBenchmarkOptions options, string part) where T : Exception
+        {
+            var ex = Assert.Throws<T>(() => MiaedBenchmark.Run(options));
+            StringAssert.Contains(ex.Message, part);
+        }
+        Expect<ArgumentException>(Toy() with { Cases = [] }, "no cases");
+        Expect<ArgumentException>(Toy() with { Cases = [MiaedBenchmark.FullCases[0] with { Architecture = ClassifierArchitecture.CifarC2 }] }, "c2 takes 3x32x32");
+        Expect<ArgumentOutOfRangeException>(Toy() with { Cases = [MiaedBenchmark.FullCases[0] with { TrainImages = 5 }] }, "at least 20");
+        Expect<ArgumentException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["cifar10-subset/c2"] = "x.zip" } }, "not among the cases");
+        Expect<FileNotFoundException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/model.zip" } }, "/no/such/model.zip");
+        Expect<ArgumentException>(Toy() with { AblationVariants = [MiaedVariant.Caed with { Name = "full" }] }, "distinct names");
+        Expect<ArgumentOutOfRangeException>(Toy() with { Iterations = 0 }, "Iterations");
+        Expect<ArgumentOutOfRangeException>(Toy() with { Detector = new MiaedOptions { CalibrationFraction = 0.9 } }, "CalibrationFraction");
+        Assert.Throws<ArgumentException>(() => MiaedBenchmark.Select(MiaedBenchmark.FullCases, ["mnist/c9"]));
+    }
+}
