@@ -59,6 +59,9 @@ public static class BenchAeganCommand
         };
         var searchSteps = OptionParsers.Create("--search-steps", $"L, AE-GAN+sr's search steps for flagged images. Default: {full.SearchSteps} (the paper's).",
                                                "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var stepSize = OptionParsers.Create("--search-step-size", $"η, AE-GAN+sr's initial search step size on ||G(z) - x||^2 (halved every 5 steps). "
+                                            + $"Default: {new MLDefense.Defenses.AeGanOptions().SearchStepSize.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.SearchStepSize).",
+                                            "ETA", r => (double?)OptionParsers.PositiveNumber(r));
         var restarts = OptionParsers.Create("--defensegan-restarts", $"R, the Defense-GAN-style search's random starts. Default: {full.DefenseGanRestarts} (Defense-GAN's).",
                                             "R", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var iterations = OptionParsers.Create("--defensegan-iterations", $"L, the Defense-GAN-style search's iterations. Default: {full.DefenseGanIterations} (Defense-GAN's).",
@@ -97,7 +100,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifierEpochs, purifierWidth, searchSteps, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifierEpochs, purifierWidth, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -120,6 +123,7 @@ public static class BenchAeganCommand
                 Cases = cases,
                 ModelPaths = models.Where(m => cases.Any(c => c.Dataset == m.Key)).ToDictionary(),
                 SearchSteps = parseResult.GetValue(searchSteps) ?? preset.SearchSteps,
+                SearchStepSize = parseResult.GetValue(stepSize) ?? preset.SearchStepSize,
                 DefenseGanRestarts = parseResult.GetValue(restarts) ?? preset.DefenseGanRestarts,
                 DefenseGanIterations = parseResult.GetValue(iterations) ?? preset.DefenseGanIterations,
                 DataDirectory = settings.DataDirectory,

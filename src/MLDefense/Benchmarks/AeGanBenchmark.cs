@@ -39,6 +39,9 @@ public sealed record AeGanBenchmarkOptions
     /// <summary>L, the purifier's search steps for flagged images. Default 15 (the paper's AE-GAN+sr setting).</summary>
     public int SearchSteps { get; init; } = 15;
 
+    /// <summary>η, the purifier's initial search step size; null = <see cref="AeGanOptions.SearchStepSize"/>'s default.</summary>
+    public double? SearchStepSize { get; init; }
+
     /// <summary>R, the Defense-GAN-style search's random starts. Default 10 (Defense-GAN's).</summary>
     public int DefenseGanRestarts { get; init; } = 10;
 
@@ -98,7 +101,7 @@ public sealed record AeGanBenchmarkOptions
             if (!File.Exists(path)) throw new FileNotFoundException($"The model {path} does not exist.", path);
         }
         if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || CarliniWagnerIterations < 1
-            || CarliniWagnerBinarySearchSteps < 1 || !(CarliniWagnerInitialConstant > 0) || BatchSize < 1)
+            || CarliniWagnerBinarySearchSteps < 1 || !(CarliniWagnerInitialConstant > 0) || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
             throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts, CW-L2's settings and the batch size must be positive.");
     }
 }
@@ -354,30 +357,27 @@ public static class AeGanBenchmark
             if (classifier.InputShape != ClassifierTraining.DatasetImageShape(c.Dataset))
                 throw new ArgumentException($"The classifier for {c.Dataset} ({description}) takes {classifier.InputShape} images.");
             using var test = LabelledImages.Load(ml, testAll, c.TestImages, classifier.Device);
-            double classifierAccuracy = Accuracy(classifier, test.Images, test.Labels);
+            var truth = ProtocolSupport.CheckInputs(classifier, test.Images, test.Labels, options.BatchSize);
+            double classifierAccuracy = Accuracy(classifier, test.Images, truth);
 
             // The purifier: Alg. 1 on the clean training images, with the benchmark's search settings.
+            AeGanTrainingProgress? lastEpoch = null;
+            var defaults = new AeGanOptions();
             var purifierOptions = new AeGanOptions
             {
-                Epochs = c.PurifierEpochs ?? new AeGanOptions().Epochs,
-                BaseChannels = c.PurifierBaseChannels ?? new AeGanOptions().BaseChannels,
-                LearningRate = c.PurifierLearningRate ?? new AeGanOptions().LearningRate,
-                BatchSize = c.PurifierBatchSize ?? new AeGanOptions().BatchSize,
+                Epochs = c.PurifierEpochs ?? defaults.Epochs,
+                BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
+                LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
+                BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
                 SearchSteps = options.SearchSteps,
+                SearchStepSize = options.SearchStepSize ?? defaults.SearchStepSize,
                 Seed = options.Seed,
                 CancellationToken = cancellationToken,
-                Progress = new InlineProgress<AeGanTrainingProgress>(p => report("train AE-GAN",
-                    $"epoch {p.Epoch}/{p.Epochs} · D {p.DiscriminatorLoss:F3} · G {p.GeneratorLoss:F3} · rec {p.ReconstructionLoss:F2}",
-                    ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch))),
-            };
-            AeGanTrainingProgress? lastEpoch = null;
-            var recording = purifierOptions.Progress!;
-            purifierOptions = purifierOptions with
-            {
                 Progress = new InlineProgress<AeGanTrainingProgress>(p =>
                 {
                     if (p.EpochCompleted) lastEpoch = p;
-                    recording.Report(p);
+                    report("train AE-GAN", $"epoch {p.Epoch}/{p.Epochs} · D {p.DiscriminatorLoss:F3} · G {p.GeneratorLoss:F3} · rec {p.ReconstructionLoss:F2}",
+                           ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch));
                 }),
             };
             report("train AE-GAN", "", 0);
@@ -438,7 +438,8 @@ public static class AeGanBenchmark
                     var dgan = results[methods.FindIndex(m => m.Method.Name == "defensegan")];
                     var aegan = results[methods.FindIndex(m => m.Method.Name == "aegan")];
                     defenseGanAccuracy[attackName] = dgan.Row.Accuracy;
-                    aeganOnDefenseGanImages[attackName] = SubsetAccuracy(aegan.PurifiedAdversarialPredictions, test, dgan.Row.Evaluated);
+                    aeganOnDefenseGanImages[attackName] = RobustnessMetrics.Accuracy(aegan.PurifiedAdversarialPredictions.Take(dgan.Row.Evaluated).ToArray(),
+                                                                                     truth.AsSpan(0, dgan.Row.Evaluated));
                 }
             }
 
@@ -513,27 +514,15 @@ public static class AeGanBenchmark
         return (model, $"A trained for this run: {result.Epochs} of {fullEpochs} epochs on {images} {c.Dataset} training images", result.TrainSeconds);
     }
 
-    private static double Accuracy(IDifferentiableClassifier classifier, Tensor images, Tensor labels)
+    private static double Accuracy(IDifferentiableClassifier classifier, Tensor images, int[] truth)
     {
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        int correct = 0;
-        long count = images.size(0);
-        for (long start = 0; start < count; start += ProtocolSupport.DefaultBatchSize)
+        var predicted = new int[truth.Length];
+        foreach (var (start, length) in ProtocolSupport.Batches(truth.Length, ProtocolSupport.DefaultBatchSize))
         {
-            long n = Math.Min(ProtocolSupport.DefaultBatchSize, count - start);
-            correct += (int)classifier.Logits(images.narrow(0, start, n)).argmax(1).eq(labels.narrow(0, start, n)).sum().item<long>();
+            using var batch = images.narrow(0, start, length);
+            ProtocolSupport.Predict(classifier, batch).CopyTo(predicted, start);
         }
-        return correct / (double)count;
-    }
-
-    private static double SubsetAccuracy(IReadOnlyList<int> predictions, LabelledImages test, int count)
-    {
-        using var labels = test.Labels.narrow(0, 0, count).cpu();
-        var truth = labels.data<long>();
-        int correct = 0;
-        for (int i = 0; i < count; i++) if (predictions[i] == truth[i]) correct++;
-        return correct / (double)count;
+        return RobustnessMetrics.Accuracy(predicted, truth);
     }
 
     /// <summary>

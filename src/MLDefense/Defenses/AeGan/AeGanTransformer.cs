@@ -21,8 +21,9 @@ namespace MLDefense.Defenses;
 /// <para>Transform runs on <see cref="Device"/> in chunks of 256 images, the networks in evaluation mode; the search runs on
 /// all flagged images of a chunk at once. Images of another shape or holding NaN or infinities are rejected naming the
 /// column (and the row). The public tensor methods serve benchmarks and defense-aware attacks: <see cref="Purify"/>,
-/// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/> and
-/// <see cref="DefenseGanSearch"/>. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
+/// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/>,
+/// <see cref="DefenseGanSearch"/> and <see cref="PurifyStraightThrough"/> (BPDA, wrapped by <see cref="AeGanBpdaClassifier"/>);
+/// they reject images of another shape, dtype or device, and NaN or infinite values. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
 /// (<c>calibration.json</c>) and the weights of F (<c>encoder.safetensors</c>) and G (<c>generator.safetensors</c>); the
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
 /// </remarks>
