@@ -390,7 +390,12 @@ public static class AeGanBenchmark
             torch.manual_seed((ulong)options.Seed);
             var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => DataBatch.FromTensor(purifier.ReconstructionError(images)),
                                                  purifier.Threshold);
-            float[] cleanScores = ProtocolSupport.Score(detector, test.Images);
+            var cleanScores = new float[test.Count];
+            foreach (var (start, length) in ProtocolSupport.Batches(test.Count, options.BatchSize))
+            {
+                using var scope = torch.NewDisposeScope();
+                ProtocolSupport.Score(detector, test.Images.narrow(0, start, length)).CopyTo(cleanScores, start);
+            }
             double cleanFlagged = ThresholdCalibration.FlaggedFraction(cleanScores, purifier.Threshold);
 
             report("search", "tracing ‖G(z) − x‖²", 0);
