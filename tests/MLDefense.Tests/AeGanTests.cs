@@ -339,6 +339,120 @@ public sealed class AeGanTests
         Assert.IsNotNull(AeGanGeometry.Check(new ImageShape(1, 28, 30)));
     }
 
+    [TestMethod]
+    public void TensorMethodsRejectNaNAndInfinity()
+    {
+        var model = Trained.Value;
+        using var images = TestImages(3, model.Device);
+        var pixels = Pixels(FirstRows(MnistTest.Value, 3));
+        pixels[Mnist.Size + 145] = float.NaN;
+        using var copy = torch.tensor(pixels, [3, 1, 28, 28], model.Device);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => model.Purify(copy)).Message, "NaN or infinite");
+        Assert.Throws<ArgumentException>(() => model.ReconstructionError(copy));
+        Assert.Throws<ArgumentException>(() => model.PurifyStraightThrough(copy));
+        using var infinite = images * float.PositiveInfinity;
+        Assert.Throws<ArgumentException>(() => model.DefenseGanSearch(infinite, 1, 1));
+        using var doubles = images.to(ScalarType.Float64);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => model.Purify(doubles)).Message, "float32");
+    }
+
+    /// <summary>A fixed random linear classifier: its input gradient is W's row, pulled back through whatever precedes it.</summary>
+    private sealed class LinearProbe(Device device) : IDifferentiableClassifier, IDisposable
+    {
+        private readonly Tensor weights = torch.tensor(RandomWeights(), [10, 784], device);
+
+        private static float[] RandomWeights()
+        {
+            var random = new Random(11);
+            return Array.ConvertAll(new float[10 * 784], _ => (float)(random.NextDouble() - 0.5));
+        }
+
+        public Device Device => device;
+        public ImageShape InputShape => Mnist;
+        public int ClassCount => 10;
+        public IReadOnlyList<int>? FeatureMapShape => null;
+        public Tensor Logits(Tensor images)
+        {
+            using var flat = images.flatten(1);
+            using var transposed = weights.t();
+            return flat.matmul(transposed);
+        }
+        public Tensor FeatureMap(Tensor images) => throw new NotSupportedException();
+        public void Dispose() => weights.Dispose();
+    }
+
+    private static Tensor InputGradient(Func<Tensor, Tensor> logits, Tensor images)
+    {
+        using var scope = torch.NewDisposeScope();
+        var input = images.detach().requires_grad_();
+        var selected = logits(input).narrow(1, 3, 1).sum();
+        return torch.autograd.grad(selected, input).MoveToOuterDisposeScope();
+    }
+
+    [TestMethod]
+    public void BpdaWrapperPurifiesForwardAndTreatsTheSearchAsTheIdentityBackward()
+    {
+        var model = Trained.Value;
+        using var probe = new LinearProbe(model.Device);
+        var bpda = new AeGanBpdaClassifier(model, probe);
+        Assert.AreEqual(10, bpda.ClassCount);
+        Assert.IsNull(bpda.FeatureMapShape);
+
+        // Clean digits (mostly not flagged: G(F(x))) and uniform noise (flagged: searched).
+        var random = new Random(9);
+        var pixels = Pixels(FirstRows(MnistTest.Value, 6));
+        var noise = Array.ConvertAll(new float[4 * Mnist.Size], _ => random.NextSingle());
+        using var images = torch.tensor([.. pixels, .. noise], [10, 1, 28, 28], model.Device);
+        var (purified, _, flags) = model.PurifyWithScores(images);
+        using (purified)
+        {
+            Assert.IsTrue(flags.Skip(6).All(f => f), "the noise images are searched");
+            Assert.IsTrue(flags.Take(6).Any(f => !f), "some digits are not");
+
+            // Forward: exactly the purifier's output, classified.
+            using var logits = bpda.Logits(images);
+            using var expected = probe.Logits(purified);
+            using (var difference = (logits - expected).abs().max()) Assert.IsTrue(difference.item<float>() < 1e-3f, $"forward differs by {difference.item<float>()}");
+        }
+
+        // Backward: the gradient of W·G(F(x) + sg(z_L − F(x))), with z_L = F(x) for the rows not searched.
+        using var actual = InputGradient(bpda.Logits, images);
+        using var reference = InputGradient(x =>
+        {
+            var start = model.Encoder.forward(x);
+            using var detached = start.detach();
+            var searched = Enumerable.Range(0, 10).Where(r => flags[r]).ToArray();
+            using var rows = torch.tensor(Array.ConvertAll(searched, r => (long)r), [searched.Length], model.Device);
+            using var subset = detached.index_select(0, rows);
+            using var target = images.index_select(0, rows);
+            using var found = AeGanPurification.SearchLatent(model.Generator, subset, target, model.Options.SearchSteps, model.Options.SearchStepSize,
+                                                             model.Options.SearchHalvingInterval);
+            using var codes = detached.clone();
+            for (int k = 0; k < searched.Length; k++)
+            {
+                using var destination = codes[searched[k]];
+                using var source = found[k];
+                using (torch.no_grad()) destination.copy_(source);
+            }
+            using var offset = codes - detached;
+            var z = start + offset;
+            return probe.Logits(model.Generator.forward(z));
+        }, images);
+        using var plain = InputGradient(x => probe.Logits(model.Generator.forward(model.Encoder.forward(x))), images);
+        using (var error = (actual - reference).abs().max())
+        using (var scale = reference.abs().max())
+            Assert.IsTrue(error.item<float>() < 1e-3f * scale.item<float>(), $"BPDA gradient off by {error.item<float>()} (scale {scale.item<float>()})");
+        for (int row = 0; row < 10; row++)
+        {
+            using var a = actual[row];
+            using var p = plain[row];
+            using var gap = (a - p).abs().max();
+            if (!flags[row]) Assert.IsTrue(gap.item<float>() < 1e-5f, $"row {row}: unflagged, the gradient is that of G(F(x))");
+        }
+        Assert.IsTrue(actual.isfinite().all().item<bool>());
+        using (var norm = actual.abs().sum()) Assert.IsTrue(norm.item<float>() > 0, "the gradient reaches the input");
+    }
+
     private static long LiveTensorsAfterCollection()
     {
         for (int i = 0; i < 2; i++)

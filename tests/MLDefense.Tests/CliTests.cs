@@ -345,3 +345,107 @@ public sealed class CliBenchMiaedTests
         }
     }
 }
+
+// ---- bench aegan (issue 6) ----------------------------------------------------------------------------------------
+
+/// <summary><c>mldefense bench aegan</c>: help, argument errors, and a tiny real run on synthetic IDX data.</summary>
+[TestClass]
+public sealed class CliAeganTests
+{
+    private static string temp = "";
+
+    [ClassInitialize]
+    public static void CreateData(TestContext _)
+    {
+        temp = Directory.CreateTempSubdirectory("mldefense-cli-aegan-").FullName;
+        SyntheticIdx.Write(Path.Combine(temp, "data", KnownDatasets.Mnist), trainRows: 200, testRows: 40, seed: 3);
+    }
+
+    [ClassCleanup]
+    public static void DeleteData() => Directory.Delete(temp, recursive: true);
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Program.Run(args, CliConsole.Plain(output, error));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [TestMethod]
+    public void HelpDocumentsTheOptionsAndTheirDefaults()
+    {
+        var (code, output, error) = Run("bench", "aegan", "--help");
+
+        Assert.AreEqual(0, code, error);
+        foreach (var option in new[] { "--quick", "--only", "--model", "--purifier-epochs", "--purifier-width", "--search-steps", "--defensegan-restarts",
+                                       "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--json <PATH>" })
+            StringAssert.Contains(output, option);
+        StringAssert.Contains(output, "mnist: A 1 of 10 epochs", "--quick says what it shortens");
+        StringAssert.Contains(output, "Default: 15 (the paper's)");
+        StringAssert.Contains(output, "Default: 10 (Defense-GAN's)");
+        StringAssert.Contains(output, "Default: 200 (Defense-GAN's)");
+    }
+
+    [TestMethod]
+    [DataRow("bench", "aegan", "--bogus")]
+    [DataRow("bench", "aegan", "--only", "cifar10-subset")]
+    [DataRow("bench", "aegan", "--model", "mnist")]
+    [DataRow("bench", "aegan", "--model", "imagenet=/tmp/a.zip")]
+    [DataRow("bench", "aegan", "--model", "mnist=/no/such/model.zip")]
+    [DataRow("bench", "aegan", "--search-steps", "-1")]
+    [DataRow("bench", "aegan", "--defensegan-restarts", "0")]
+    [DataRow("bench", "aegan", "--images", "0")]
+    [DataRow("bench", "aegan", "--purifier-width", "x")]
+    [DataRow("bench", "aegan", "--json", "/no/such/folder/out.json")]
+    public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
+    {
+        var (code, output, error) = Run(args);
+
+        Assert.AreEqual(Program.Usage, code, error);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.AreEqual(1, lines.Length, error);
+        StringAssert.StartsWith(lines[0], "mldefense: ");
+        Assert.AreEqual("", output);
+    }
+
+    [TestMethod]
+    public void TinyRunWritesTable1AndWellFormedJson()
+    {
+        string json = Path.Combine(temp, "bench-aegan.json");
+        var (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
+                                        "--purifier-epochs", "1", "--purifier-width", "8", "--images", "12", "--defensegan-images", "2",
+                                        "--defensegan-restarts", "2", "--defensegan-iterations", "4", "--bpda-images", "3", "--json", json);
+
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "| Dataset | Attack ");
+        StringAssert.Contains(output, "AE-GAN+sr");
+        StringAssert.Contains(output, "--quick shortens:");
+        var results = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.IsTrue((bool)results["quick"]!);
+        StringAssert.Contains((string?)results["quick_shortens"], "AE-GAN 1 of 60 epochs at width 8 of 64");
+        var rows = results["rows"]!.AsArray();
+        var keys = rows.Select(r => $"{r!["attack"]}/{r["method"]}").ToArray();
+        foreach (var attack in new[] { "FGSM", "PGD", "CW-L2" })
+            foreach (var method in new[] { "none", "magnet", "defensegan", "aegan" })
+                CollectionAssert.Contains(keys, $"{attack}/{method}");
+        CollectionAssert.Contains(keys, "BPDA-PGD/aegan");
+        foreach (var row in rows)
+        {
+            Assert.IsTrue((double)row!["accuracy"]! is >= 0 and <= 1);
+            Assert.IsTrue((double)row["ms_per_image"]! >= 0);
+            int steps = (int)row["search_steps"]!;
+            int expected = (string?)row["method"] switch { "aegan" => 15, "defensegan" => 2 * 4, _ => 0 };
+            Assert.AreEqual(expected, steps, $"{row["attack"]}/{row["method"]}");
+            Assert.AreEqual((string?)row["method"] == "defensegan" ? 2 : (string?)row["attack"] == "BPDA-PGD" ? 3 : 12, (int)row["images"]!);
+        }
+        var none = rows.First(r => (string?)r!["method"] == "none")!;
+        Assert.AreEqual((double)none["undefended_accuracy"]!, (double)none["accuracy"]!);
+        var c = results["cases"]!.AsArray().Single()!;
+        Assert.AreEqual("mnist", (string?)c["dataset"]);
+        Assert.AreEqual(3, c["detection"]!.AsArray().Count);
+        Assert.AreEqual(16, c["search_trace"]!["clean"]!.AsArray().Count, "L + 1 distances");
+        Assert.IsTrue((double)c["search_cost"]!["speedup"]! > 0);
+        Assert.IsNotNull(c["purifier_losses"]);
+    }
+}

@@ -20,6 +20,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchClassifierCommand.Create(globals, console));
         bench.Subcommands.Add(BenchSaecCommand.Create(globals, console));
         bench.Subcommands.Add(BenchAttacksCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchAeganCommand.Create(globals, console));
         bench.Subcommands.Add(BenchMiaedCommand.Create(globals, console));
         return bench;
     }

@@ -6,18 +6,40 @@ using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
-/// <summary>Settings of <see cref="AeGanProtocol.Run"/>.</summary>
+/// <summary>Settings of the AE-GAN protocol (<see cref="AeGanProtocol"/>).</summary>
 public sealed record AeGanProtocolOptions
 {
     /// <summary>The dataset's name for the result rows.</summary>
     public string Dataset { get; init; } = "";
 
-    /// <summary>The purification method's name for the rows (issue 6: <c>none</c>, <c>magnet</c>, <c>defensegan</c>, <c>aegan</c>).</summary>
+    /// <summary>The purification method's name for the row of the single-purifier overload (issue 6: <c>none</c>, <c>magnet</c>, <c>defensegan</c>, <c>aegan</c>).</summary>
     public string Method { get; init; } = "aegan";
+
+    /// <summary>The attack's name for the rows; null takes the attack's own (e.g. <c>BPDA-PGD</c> for a defense-aware run).</summary>
+    public string? AttackName { get; init; }
+
+    /// <summary>
+    /// The model the attack differentiates through; null (default) attacks the classifier itself, as the paper's
+    /// "white-box" rows do. A wrapper around purifier and classifier (e.g. <see cref="Defenses.AeGanBpdaClassifier"/>)
+    /// makes the attack defense-aware. Predictions always come from the classifier.
+    /// </summary>
+    public IDifferentiableClassifier? AttackedModel { get; init; }
 
     /// <summary>Images per batch. Default 256.</summary>
     public int BatchSize { get; init; } = ProtocolSupport.DefaultBatchSize;
 }
+
+/// <summary>A purification method the protocol compares.</summary>
+/// <param name="Name">The method's name for the rows (<c>none</c>, <c>magnet</c>, <c>defensegan</c>, <c>aegan</c>).</param>
+/// <param name="Purify">
+/// Maps a batch of images [n, C, H, W] to purified images of the same shape on the same device. It must not dispose its
+/// input; the tensors it creates are freed with the protocol's batch.
+/// </param>
+/// <param name="ImageLimit">
+/// Purify only the first this-many test images (null: all) — for a method too slow to run on the whole set, such as the
+/// Defense-GAN-style search on a CPU. The row's accuracies, undefended ones included, are then over those images.
+/// </param>
+public sealed record AeGanMethod(string Name, Func<Tensor, Tensor> Purify, int? ImageLimit = null);
 
 /// <summary>
 /// AE-GAN's evaluation protocol ("Defense against adversarial examples by encoder-assisted search in the latent coding
@@ -26,17 +48,18 @@ public sealed record AeGanProtocolOptions
 /// </summary>
 /// <remarks>
 /// <para>Attacks are computed on the classifier alone (the paper's "white-box" rows attack the classifier, not the
-/// purifier); every test image's clean and adversarial versions are then purified and classified. The row's
+/// purifier) unless <see cref="AeGanProtocolOptions.AttackedModel"/> names another model; each batch is attacked once,
+/// and every method then purifies the same clean and adversarial images, which are classified. A row's
 /// <c>accuracy</c> is the accuracy on purified AEs, <c>clean_accuracy</c> on purified clean images, and the undefended
-/// accuracies sit beside them. <c>ms_per_image</c> is the purifier's wall time per image (both sets; on CUDA the device
+/// accuracies sit beside them. <c>ms_per_image</c> is the method's wall time per image (both sets; on CUDA the device
 /// is synchronised before the clock stops).</para>
 /// <para>Detection (optional: give a reconstruction-error detector, e.g. through <see cref="ReconstructionErrorScores"/>)
 /// is measured as in the MixDefense protocol: successful AEs (clean image right, AE wrong) against their own clean
-/// images.</para>
+/// images, over all the test images; every row of the run carries it.</para>
 /// </remarks>
 public static class AeGanProtocol
 {
-    /// <summary>Runs the protocol (see the class remarks).</summary>
+    /// <summary>Runs the protocol for one purifier (see the class remarks); the row's method is <see cref="AeGanProtocolOptions.Method"/>.</summary>
     /// <param name="classifier">The target model.</param>
     /// <param name="attack">The attack, run on the classifier.</param>
     /// <param name="images">Test images [N, C, H, W], float32 in [0, 1], on the classifier's device.</param>
@@ -51,34 +74,73 @@ public static class AeGanProtocol
                                   IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new();
-        ArgumentNullException.ThrowIfNull(attack);
         ArgumentNullException.ThrowIfNull(purifier);
+        return Run(classifier, attack, images, labels, [new AeGanMethod(options.Method, purifier)], reconstructionErrorDetector, options, progress,
+                   cancellationToken)[0];
+    }
+
+    /// <summary>Runs the protocol for several purification methods on the same adversarial examples (see the class remarks).</summary>
+    /// <param name="classifier">The target model.</param>
+    /// <param name="attack">The attack, run on <see cref="AeGanProtocolOptions.AttackedModel"/> or else the classifier.</param>
+    /// <param name="images">Test images [N, C, H, W], float32 in [0, 1], on the classifier's device.</param>
+    /// <param name="labels">Their classes, int64 [N].</param>
+    /// <param name="methods">The methods compared, one result each, in order.</param>
+    /// <param name="reconstructionErrorDetector">The reconstruction-error detector, or null to skip detection.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="progress">Told after every batch.</param>
+    /// <param name="cancellationToken">Checked between batches and passed to the attack.</param>
+    public static IReadOnlyList<AeGanResult> Run(IDifferentiableClassifier classifier, IAdversarialAttack attack, Tensor images, Tensor labels,
+                                                 IReadOnlyList<AeGanMethod> methods, EvaluatedDetector? reconstructionErrorDetector = null,
+                                                 AeGanProtocolOptions? options = null, IProgress<EvaluationProgress>? progress = null,
+                                                 CancellationToken cancellationToken = default)
+    {
+        options ??= new();
+        ArgumentNullException.ThrowIfNull(attack);
+        ArgumentNullException.ThrowIfNull(methods);
+        if (methods.Count == 0) throw new ArgumentException("There are no purification methods to compare.", nameof(methods));
+        foreach (var method in methods)
+        {
+            ArgumentNullException.ThrowIfNull(method, nameof(methods));
+            ArgumentNullException.ThrowIfNull(method.Purify, nameof(methods));
+            if (method.ImageLimit is < 1) throw new ArgumentOutOfRangeException(nameof(methods), method.ImageLimit, $"Method '{method.Name}': the image limit must be at least 1.");
+        }
         var labelsOnHost = ProtocolSupport.CheckInputs(classifier, images, labels, options.BatchSize);
+        var attacked = options.AttackedModel ?? classifier;
+        if (attacked.Device != classifier.Device || attacked.InputShape != classifier.InputShape)
+            throw new ArgumentException($"The attacked model takes {attacked.InputShape} images on {attacked.Device}; the classifier {classifier.InputShape} on {classifier.Device}.", nameof(options));
 
         int count = labelsOnHost.Length;
+        var limits = methods.Select(m => Math.Min(m.ImageLimit ?? count, count)).ToArray();
         var cleanPredictions = new int[count];
         var adversarialPredictions = new int[count];
-        var purifiedCleanPredictions = new int[count];
-        var purifiedAdversarialPredictions = new int[count];
+        var purifiedClean = methods.Select((_, k) => new int[limits[k]]).ToArray();
+        var purifiedAdversarial = methods.Select((_, k) => new int[limits[k]]).ToArray();
+        var clocks = methods.Select(_ => new Stopwatch()).ToArray();
         var cleanScores = new float[count];
         var adversarialScores = new float[count];
-        var purifying = new Stopwatch();
         foreach (var (start, length) in ProtocolSupport.Batches(count, options.BatchSize))
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             var clean = images.narrow(0, start, length);
-            var adversarial = ProtocolSupport.Attack(attack, classifier, clean, labels.narrow(0, start, length), cancellationToken);
+            var adversarial = ProtocolSupport.Attack(attack, attacked, clean, labels.narrow(0, start, length), cancellationToken);
             ProtocolSupport.Predict(classifier, clean).CopyTo(cleanPredictions, start);
             ProtocolSupport.Predict(classifier, adversarial).CopyTo(adversarialPredictions, start);
-            ProtocolSupport.Predict(classifier, Purify(purifier, clean, classifier.Device, purifying)).CopyTo(purifiedCleanPredictions, start);
-            ProtocolSupport.Predict(classifier, Purify(purifier, adversarial, classifier.Device, purifying)).CopyTo(purifiedAdversarialPredictions, start);
+            for (int k = 0; k < methods.Count; k++)
+            {
+                int n = Math.Min(length, limits[k] - start);
+                if (n <= 0) continue;
+                cancellationToken.ThrowIfCancellationRequested();
+                var (cleanPart, adversarialPart) = n == length ? (clean, adversarial) : (clean.narrow(0, 0, n), adversarial.narrow(0, 0, n));
+                ProtocolSupport.Predict(classifier, Purify(methods[k], cleanPart, classifier.Device, clocks[k])).CopyTo(purifiedClean[k], start);
+                ProtocolSupport.Predict(classifier, Purify(methods[k], adversarialPart, classifier.Device, clocks[k])).CopyTo(purifiedAdversarial[k], start);
+            }
             if (reconstructionErrorDetector is not null)
             {
                 ProtocolSupport.Score(reconstructionErrorDetector, clean).CopyTo(cleanScores, start);
                 ProtocolSupport.Score(reconstructionErrorDetector, adversarial).CopyTo(adversarialScores, start);
             }
-            progress?.Report(new("AE-GAN", attack.Name, start + length, count));
+            progress?.Report(new("AE-GAN", options.AttackName ?? attack.Name, start + length, count));
         }
 
         DetectionMetrics? detection = null;
@@ -88,25 +150,32 @@ public static class AeGanProtocol
             detection = BalancedPairs.Metrics(pairs, cleanScores, adversarialScores, reconstructionErrorDetector.Threshold);
         }
         var at5 = detection?.AtFalsePositiveRate5Percent;
-        var row = new AeGanRow(options.Dataset, attack.Name, options.Method,
-                               RobustnessMetrics.Accuracy(purifiedAdversarialPredictions, labelsOnHost),
-                               RobustnessMetrics.Accuracy(purifiedCleanPredictions, labelsOnHost),
-                               RobustnessMetrics.Accuracy(adversarialPredictions, labelsOnHost),
-                               RobustnessMetrics.Accuracy(cleanPredictions, labelsOnHost),
-                               purifying.Elapsed.TotalMilliseconds / (2.0 * count),
-                               detection?.Auc ?? double.NaN, at5?.TruePositiveRate ?? double.NaN, detection?.Recall ?? double.NaN,
-                               detection?.FalsePositiveRate ?? double.NaN, detection?.Counts.Positives ?? 0, count);
-        return new(row, detection, purifiedAdversarialPredictions, purifiedCleanPredictions);
+        var results = new List<AeGanResult>();
+        for (int k = 0; k < methods.Count; k++)
+        {
+            int n = limits[k];
+            var truth = labelsOnHost.AsSpan(0, n);
+            var row = new AeGanRow(options.Dataset, options.AttackName ?? attack.Name, methods[k].Name,
+                                   RobustnessMetrics.Accuracy(purifiedAdversarial[k], truth),
+                                   RobustnessMetrics.Accuracy(purifiedClean[k], truth),
+                                   RobustnessMetrics.Accuracy(adversarialPredictions.AsSpan(0, n), truth),
+                                   RobustnessMetrics.Accuracy(cleanPredictions.AsSpan(0, n), truth),
+                                   clocks[k].Elapsed.TotalMilliseconds / (2.0 * n),
+                                   detection?.Auc ?? double.NaN, at5?.TruePositiveRate ?? double.NaN, detection?.Recall ?? double.NaN,
+                                   detection?.FalsePositiveRate ?? double.NaN, detection?.Counts.Positives ?? 0, n);
+            results.Add(new(row, detection, purifiedAdversarial[k], purifiedClean[k]));
+        }
+        return results;
     }
 
-    private static Tensor Purify(Func<Tensor, Tensor> purifier, Tensor images, Device device, Stopwatch clock)
+    private static Tensor Purify(AeGanMethod method, Tensor images, Device device, Stopwatch clock)
     {
         clock.Start();
-        var purified = purifier(images) ?? throw new InvalidOperationException("The purifier returned no images.");
+        var purified = method.Purify(images) ?? throw new InvalidOperationException($"Method '{method.Name}' returned no images.");
         if (device.IsCuda) torch.cuda.synchronize();
         clock.Stop();
         if (!purified.shape.SequenceEqual(images.shape))
-            throw new InvalidOperationException($"The purifier returned images [{string.Join(", ", purified.shape)}] for inputs [{string.Join(", ", images.shape)}].");
+            throw new InvalidOperationException($"Method '{method.Name}' returned images [{string.Join(", ", purified.shape)}] for inputs [{string.Join(", ", images.shape)}].");
         return purified;
     }
 }
@@ -142,7 +211,7 @@ public sealed record AeGanRow(
     [property: JsonPropertyName("successful_adversarial_examples")] long SuccessfulAdversarialExamples,
     [property: JsonPropertyName("evaluated")] int Evaluated);
 
-/// <summary>The outcome of <see cref="AeGanProtocol.Run"/>.</summary>
+/// <summary>The outcome of the AE-GAN protocol for one method (<see cref="AeGanProtocol"/>).</summary>
 /// <param name="Row">The result row.</param>
 /// <param name="Detection">The reconstruction-error detection metrics (ROC included), or null without a detector.</param>
 /// <param name="PurifiedAdversarialPredictions">The classifier's class for every purified AE.</param>

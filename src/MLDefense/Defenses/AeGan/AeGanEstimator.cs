@@ -36,7 +36,7 @@ namespace MLDefense.Defenses;
 /// <see cref="ThresholdCalibration.ForFalsePositiveRate"/> at <see cref="AeGanOptions.TargetFalsePositiveRate"/>.</para>
 /// <para><b>Inference</b> (Sec. 3.4, Alg. 2), batched: flag = s(x) &gt; τ (<see cref="ThresholdCalibration.IsFlagged"/>).
 /// Unflagged → G(F(x)). Flagged → z₀ = F(x), z_{t+1} = clip_[−1,1](z_t − η_t ∇_z ‖G(z_t) − x‖²) with η_t = η·2^(−⌊t/5⌋), for
-/// t &lt; L (L = 15), output G(z_L). Departure: z is kept in [−1, 1]^k, the support of the prior and of F, so the search
+/// t &lt; L (L = 15, η = 0.1: see <see cref="AeGanOptions.SearchStepSize"/> for how η was chosen), output G(z_L). Departure: z is kept in [−1, 1]^k, the support of the prior and of F, so the search
 /// cannot walk off the region G was trained on. <see cref="AeGanOptions.SearchPolicy"/> can force or skip the search.</para>
 /// <para>Input and output columns:</para>
 /// <list type="table">

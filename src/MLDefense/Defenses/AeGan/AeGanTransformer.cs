@@ -21,8 +21,9 @@ namespace MLDefense.Defenses;
 /// <para>Transform runs on <see cref="Device"/> in chunks of 256 images, the networks in evaluation mode; the search runs on
 /// all flagged images of a chunk at once. Images of another shape or holding NaN or infinities are rejected naming the
 /// column (and the row). The public tensor methods serve benchmarks and defense-aware attacks: <see cref="Purify"/>,
-/// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/> and
-/// <see cref="DefenseGanSearch"/>. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
+/// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/>,
+/// <see cref="DefenseGanSearch"/> and <see cref="PurifyStraightThrough"/> (BPDA, wrapped by <see cref="AeGanBpdaClassifier"/>);
+/// they reject images of another shape, dtype or device, and NaN or infinite values. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
 /// (<c>calibration.json</c>) and the weights of F (<c>encoder.safetensors</c>) and G (<c>generator.safetensors</c>); the
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
 /// </remarks>
@@ -121,16 +122,29 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     }
 
     /// <summary>
-    /// Defense-GAN-style search with the same decoder, for comparison: <paramref name="restarts"/> random starts
-    /// z ~ U[−1, 1]^k (Defense-GAN's R = 10), <paramref name="iterations"/> plain gradient steps (L = 200) on ‖G(z) − x‖² with
-    /// the constant step size <see cref="AeGanOptions.SearchStepSize"/>, and per image the best final reconstruction.
-    /// The starts come from <paramref name="seed"/>, so the result is reproducible. [N, C, H, W].
+    /// Defense-GAN-style search with the same decoder, for comparison (<see cref="AeGanPurification.DefenseGanProjection"/>):
+    /// <paramref name="restarts"/> random starts z ~ U[−1, 1]^k (Defense-GAN's R = 10), <paramref name="iterations"/> steps of
+    /// gradient descent with momentum (L = 200) on ‖G(z) − x‖², and per image the best final reconstruction. The step size
+    /// defaults to Defense-GAN's (<see cref="AeGanPurification.DefenseGanStepSize"/>). The starts come from
+    /// <paramref name="seed"/>, so the result is reproducible; images are searched in chunks of
+    /// <see cref="DefenseGanChunk"/> (R codes each) to bound memory. [N, C, H, W].
     /// </summary>
-    public Tensor DefenseGanSearch(Tensor images, int restarts = 10, int iterations = 200, int seed = 0)
+    public Tensor DefenseGanSearch(Tensor images, int restarts = 10, int iterations = 200, int seed = 0, double? stepSize = null)
     {
         CheckImages(images);
-        return AeGanPurification.DefenseGanProjection(generator, images, Options.LatentDimension, restarts, iterations, Options.SearchStepSize, seed);
+        double eta = stepSize ?? AeGanPurification.DefenseGanStepSize(InputShape.Size);
+        long n = images.size(0);
+        if (n <= DefenseGanChunk) return AeGanPurification.DefenseGanProjection(generator, images, Options.LatentDimension, restarts, iterations, eta, seed);
+        using var scope = torch.NewDisposeScope();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < n; start += DefenseGanChunk)
+            parts.Add(AeGanPurification.DefenseGanProjection(generator, images.narrow(0, start, Math.Min(DefenseGanChunk, n - start)), Options.LatentDimension,
+                                                             restarts, iterations, eta, unchecked(seed + (int)(start / DefenseGanChunk))));
+        return torch.cat(parts, 0).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The images <see cref="DefenseGanSearch"/> searches at once (with R codes each).</summary>
+    public const int DefenseGanChunk = 64;
 
     /// <summary>
     /// Alg. 2 on a batch: purified images [N, C, H, W] — G(F(x)) for unflagged images, G(z_L) after the encoder-assisted
@@ -146,15 +160,53 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     public (Tensor Purified, float[] Scores, bool[] Flags) PurifyWithScores(Tensor images)
     {
         CheckImages(images);
-        long n = images.size(0);
         using var scope = torch.NewDisposeScope();
-        Tensor reconstruction;
-        var scores = new float[n];
+        using var noGrad = torch.no_grad();
+        var p = Plan(images.detach());
+        if (p.Rows is null) return (p.Reconstruction.MoveToOuterDisposeScope(), p.Scores, p.Flags);
+        var found = generator.forward(p.Found!);
+        var s = images.shape;
+        var index = p.Rows.view(-1, 1, 1, 1).expand(p.Rows.size(0), s[1], s[2], s[3]);
+        return (p.Reconstruction.scatter(0, index, found).MoveToOuterDisposeScope(), p.Scores, p.Flags);
+    }
+
+    /// <summary>
+    /// Alg. 2 for a defense-aware attack, by BPDA (Athalye et al., 2018, "backward pass differentiable approximation"):
+    /// the forward value is <see cref="Purify"/>'s — G(F(x)) or, for searched images, G(z_L) — but the gradient with
+    /// respect to the images is that of G(F(x)): the search z₀ ↦ z_L is treated as the identity, a straight-through
+    /// estimator z = F(x) + sg(z_L − F(x)) with sg stopping the gradient. [N, C, H, W], differentiable when grad mode is on.
+    /// </summary>
+    public Tensor PurifyStraightThrough(Tensor images)
+    {
+        CheckImages(images);
+        using var scope = torch.NewDisposeScope();
+        Tensor codes;
         using (torch.no_grad())
         {
-            reconstruction = generator.forward(encoder.forward(images));
-            AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().CopyTo<float>(scores);
+            var p = Plan(images.detach());
+            codes = p.Rows is null ? p.Codes : p.Codes.scatter(0, p.Rows.view(-1, 1).expand(p.Rows.size(0), p.Codes.size(1)), p.Found!);
         }
+        var start = encoder.forward(images);
+        var z = start + (codes - start).detach();
+        return generator.forward(z).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Alg. 2 up to the decoding of the searched codes; every tensor lives in the caller's dispose scope, without gradient history.</summary>
+    /// <param name="Codes">F(x) for every image.</param>
+    /// <param name="Reconstruction">G(F(x)) for every image.</param>
+    /// <param name="Rows">The rows searched (int64), or null when none was.</param>
+    /// <param name="Found">z_L for those rows, or null.</param>
+    /// <param name="Scores">The detection scores.</param>
+    /// <param name="Flags">The detector's flags.</param>
+    private sealed record PurificationPlan(Tensor Codes, Tensor Reconstruction, Tensor? Rows, Tensor? Found, float[] Scores, bool[] Flags);
+
+    private PurificationPlan Plan(Tensor images)
+    {
+        long n = images.size(0);
+        var scores = new float[n];
+        var codes = encoder.forward(images);
+        var reconstruction = generator.forward(codes);
+        AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().CopyTo<float>(scores);
         var flags = Array.ConvertAll(scores, s => ThresholdCalibration.IsFlagged(s, Threshold));
         var searched = Options.SearchPolicy switch
         {
@@ -162,18 +214,12 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
             AeGanSearchPolicy.Never => [],
             _ => Enumerable.Range(0, (int)n).Where(i => flags[i]).ToArray(),
         };
-        if (searched.Length == 0 || Options.SearchSteps == 0) return (reconstruction.MoveToOuterDisposeScope(), scores, flags);
+        if (searched.Length == 0 || Options.SearchSteps == 0) return new(codes, reconstruction, null, null, scores, flags);
 
         var rows = torch.tensor(Array.ConvertAll(searched, i => (long)i), [searched.Length], images.device);
-        var subset = images.index_select(0, rows);
-        Tensor start;
-        using (torch.no_grad()) start = encoder.forward(subset);
-        var z = AeGanPurification.SearchLatent(generator, start, subset, Options.SearchSteps, Options.SearchStepSize, Options.SearchHalvingInterval);
-        using var _ = torch.no_grad();
-        var found = generator.forward(z);
-        var s = images.shape;
-        var index = rows.view(searched.Length, 1, 1, 1).expand(searched.Length, s[1], s[2], s[3]);
-        return (reconstruction.scatter(0, index, found).MoveToOuterDisposeScope(), scores, flags);
+        var found = AeGanPurification.SearchLatent(generator, codes.index_select(0, rows), images.index_select(0, rows), Options.SearchSteps,
+                                                   Options.SearchStepSize, Options.SearchHalvingInterval);
+        return new(codes, reconstruction, rows, found, scores, flags);
     }
 
     private void CheckImages(Tensor images)
@@ -186,6 +232,11 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
             throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}] (the shape AE-GAN was trained on); found [{string.Join(", ", s)}].", nameof(images));
         if (images.device != Device)
             throw new ArgumentException($"The images are on {images.device} but the purifier is on {Device}.", nameof(images));
+        if (images.dtype != ScalarType.Float32) throw new ArgumentException($"Expected float32 images; found {images.dtype}.", nameof(images));
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        if (!images.isfinite().all().item<bool>())
+            throw new ArgumentException("The images hold NaN or infinite values; AE-GAN purifies finite pixel values in [0, 1].", nameof(images));
     }
 
     /// <inheritdoc />

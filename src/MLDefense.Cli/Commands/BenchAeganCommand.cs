@@ -1,0 +1,295 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MLDefense.Benchmarks;
+using MLDefense.Cli.Infrastructure;
+using MLDefense.Data;
+using MLDefense.Evaluation;
+using Spectre.Console;
+
+namespace MLDefense.Cli.Commands;
+
+/// <summary><c>mldefense bench aegan</c>: AE-GAN+sr against MagNet- and Defense-GAN-style purification on classifier A (issue 6, AE-GAN Table 1).</summary>
+public static class BenchAeganCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(GlobalOptions globals, CliConsole console)
+    {
+        var full = AeGanBenchmarkOptions.Full;
+        var quick = new Option<bool>("--quick")
+        {
+            Description = $"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
+                        + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagnerBinarySearchSteps} x "
+                        + $"{AeGanBenchmarkOptions.Quick.CarliniWagnerIterations} iterations from c = {AeGanBenchmarkOptions.Quick.CarliniWagnerInitialConstant}.",
+        };
+        var only = new Option<string[]>("--only")
+        {
+            Description = $"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
+            HelpName = "DATASET",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                                         .Select(n => n.ToLowerInvariant()).ToArray();
+                var unknown = names.Where(n => !full.Cases.Any(c => c.Dataset == n)).ToArray();
+                if (unknown.Length > 0)
+                    result.AddError($"--only: {string.Join(", ", unknown)} is not one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
+                return names;
+            },
+        };
+        var model = new Option<string[]>("--model")
+        {
+            Description = "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET --architecture a`); "
+                        + "repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).",
+            HelpName = "DATASET=PATH",
+            CustomParser = result =>
+            {
+                var values = result.Tokens.Select(t => t.Value).ToArray();
+                foreach (var value in values)
+                {
+                    int equals = value.IndexOf('=');
+                    string dataset = equals > 0 ? value[..equals].ToLowerInvariant() : "";
+                    if (!full.Cases.Any(c => c.Dataset == dataset))
+                        result.AddError($"--model: '{value}' is not DATASET=PATH with DATASET one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
+                    else if (!File.Exists(value[(equals + 1)..]))
+                        result.AddError($"--model: the file {Path.GetFullPath(value[(equals + 1)..])} does not exist.");
+                }
+                return values;
+            },
+        };
+        var searchSteps = OptionParsers.Create("--search-steps", $"L, AE-GAN+sr's search steps for flagged images. Default: {full.SearchSteps} (the paper's).",
+                                               "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var stepSize = OptionParsers.Create("--search-step-size", $"η, AE-GAN+sr's initial search step size on ||G(z) - x||^2 (halved every 5 steps). "
+                                            + $"Default: {new MLDefense.Defenses.AeGanOptions().SearchStepSize.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.SearchStepSize).",
+                                            "ETA", r => (double?)OptionParsers.PositiveNumber(r));
+        var restarts = OptionParsers.Create("--defensegan-restarts", $"R, the Defense-GAN-style search's random starts. Default: {full.DefenseGanRestarts} (Defense-GAN's).",
+                                            "R", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var iterations = OptionParsers.Create("--defensegan-iterations", $"L, the Defense-GAN-style search's iterations. Default: {full.DefenseGanIterations} (Defense-GAN's).",
+                                              "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var purifierEpochs = OptionParsers.Create("--purifier-epochs", "AE-GAN's training epochs instead of the preset's. Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierEpochs} with --quick, else {new MLDefense.Defenses.AeGanOptions().Epochs} (Table 4).",
+                                                  "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var purifierWidth = OptionParsers.Create("--purifier-width", "AE-GAN's channel width w (the networks use w, 2w, 4w) instead of the preset's. Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierBaseChannels} with --quick, else {new MLDefense.Defenses.AeGanOptions().BaseChannels} (Table 6).",
+                                                 "W", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",
+                                          "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var defenseGanImages = OptionParsers.Create("--defensegan-images", "Purify the first N of them with the Defense-GAN-style search (0 skips it). Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].DefenseGanImages} with --quick, else {full.Cases[0].DefenseGanImages}.",
+                                          "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var bpdaImages = OptionParsers.Create("--bpda-images", "Attack the first N test images through the purifier (BPDA-PGD; 0 skips it). Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].BpdaImages} with --quick, else {full.Cases[0].BpdaImages}.",
+                                          "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
+            + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier_epochs\", \"purifier_train_images\", "
+            + "\"purifier_width\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
+            + "\"search_trace\": {\"images\", \"clean\", \"fgsm\", \"clean_reduction\", \"fgsm_reduction\"}, \"search_cost\": {\"aegan_images\", \"aegan_ms_per_image\", \"defensegan_images\", "
+            + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
+            + "\"detection\": [{\"epsilon\", \"auc\", \"tpr_at_fpr_5pct\", \"tpr\", \"fpr\", \"pairs\"}]}], "
+            + "\"rows\": [{\"dataset\", \"attack\", \"method\", \"accuracy\", \"ms_per_image\", \"search_steps\", \"clean_accuracy\", \"undefended_accuracy\", "
+            + "\"undefended_clean_accuracy\", \"searched_fraction\", \"images\", \"target\", \"meets_target\"}]} — attack BPDA-PGD is the defense-aware row; "
+            + "target and meets_target are null for rows without a target");
+
+        var command = new Command("aegan",
+            "AE-GAN+sr (AE-GAN Table 1) on MNIST and Fashion-MNIST with Defense-GAN's classifier A: FGSM eps 0.3, PGD eps 0.3 (40 steps of 0.01, random start) "
+          + "and CW-L2 are computed on A, then purified by none, magnet (G(F(x))), defensegan (Defense-GAN-style search on the same decoder, "
+          + $"R = {full.DefenseGanRestarts}, L = {full.DefenseGanIterations}) and aegan (AE-GAN+sr, L = {full.SearchSteps} for flagged images). Reports accuracy "
+          + "on purified AEs and clean images, ms per image and search steps; the detection AUC of the reconstruction error for FGSM eps 0.1, 0.2, 0.3; "
+          + "accuracy under BPDA-PGD (PGD through purifier and A, the search treated as the identity); the search's effect on ||G(z) - x||^2 and "
+          + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
+          + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
+        {
+            quick, only, model, purifierEpochs, purifierWidth, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+        };
+        command.SetAction(parseResult =>
+        {
+            var settings = globals.Read(parseResult);
+            bool isQuick = parseResult.GetValue(quick);
+            var preset = isQuick ? AeGanBenchmarkOptions.Quick : AeGanBenchmarkOptions.Full;
+            var cases = preset.Cases;
+            if (parseResult.GetValue(only) is { Length: > 0 } names) cases = cases.Where(c => names.Contains(c.Dataset)).ToArray();
+            cases = cases.Select(c => c with
+            {
+                TestImages = parseResult.GetValue(images) ?? c.TestImages,
+                DefenseGanImages = parseResult.GetValue(defenseGanImages) ?? c.DefenseGanImages,
+                BpdaImages = parseResult.GetValue(bpdaImages) ?? c.BpdaImages,
+                PurifierEpochs = parseResult.GetValue(purifierEpochs) ?? c.PurifierEpochs,
+                PurifierBaseChannels = parseResult.GetValue(purifierWidth) ?? c.PurifierBaseChannels,
+            }).ToArray();
+            var models = (parseResult.GetValue(model) ?? []).Select(v => v.Split('=', 2)).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
+            var options = preset with
+            {
+                Cases = cases,
+                ModelPaths = models.Where(m => cases.Any(c => c.Dataset == m.Key)).ToDictionary(),
+                SearchSteps = parseResult.GetValue(searchSteps) ?? preset.SearchSteps,
+                SearchStepSize = parseResult.GetValue(stepSize) ?? preset.SearchStepSize,
+                DefenseGanRestarts = parseResult.GetValue(restarts) ?? preset.DefenseGanRestarts,
+                DefenseGanIterations = parseResult.GetValue(iterations) ?? preset.DefenseGanIterations,
+                DataDirectory = settings.DataDirectory,
+                Seed = settings.Seed,
+                Device = settings.Device,
+            };
+            var jsonFile = parseResult.GetValue(json);
+            return CommandRunner.Run(console, settings, context => Run(context, options, isQuick, jsonFile));
+        });
+        return command;
+    }
+
+    private static int Run(CommandContext context, AeGanBenchmarkOptions options, bool quick, FileInfo? jsonFile)
+    {
+        var result = ProgressDisplay.Run(context.Console, display =>
+            AeGanBenchmark.Run(options, new InlineProgress<AeGanBenchmarkProgress>(p =>
+                display.Report($"[{p.CaseIndex + 1}/{p.CaseCount}] {p.Dataset} {p.Stage}", p.Detail, p.Fraction)), context.Cancellation));
+        Render(context.Console, result, quick);
+        JsonResults.Write(context.Console, jsonFile, ToJson(result, quick));
+        return 0;
+    }
+
+    /// <summary>Table 1's shape: per dataset, a row per attack (then clean images and BPDA), a column per method (accuracy in %).</summary>
+    internal static string Table1(AeGanBenchmarkResult r)
+    {
+        var table = new MarkdownTable(
+            MarkdownColumn.Text("Dataset"), MarkdownColumn.Text("Attack"), MarkdownColumn.Numeric("No defense"), MarkdownColumn.Numeric("MagNet"),
+            MarkdownColumn.Numeric("Defense-GAN"), MarkdownColumn.Numeric("AE-GAN+sr"), MarkdownColumn.Text("AE-GAN+sr target"));
+        foreach (var c in r.Cases)
+        {
+            foreach (var attack in AeGanBenchmark.Attacks)
+            {
+                var cells = AeGanBenchmark.Methods.Select(m => c.Rows.FirstOrDefault(row => row.Attack == attack && row.Method == m) is { } row
+                    ? MarkdownTable.Percent(row.Accuracy) + (m == "defensegan" ? $" ({row.Images})" : "") : "—");
+                var aegan = c.Rows.FirstOrDefault(row => row.Attack == attack && row.Method == "aegan");
+                table.AddRow([c.Case.Dataset, attack, .. cells, TargetCell(aegan)]);
+            }
+            var cleanCells = AeGanBenchmark.Methods.Select(m => c.Rows.FirstOrDefault(row => row.Attack == "FGSM" && row.Method == m) is { } row
+                ? MarkdownTable.Percent(row.CleanAccuracy) + (m == "defensegan" ? $" ({row.Images})" : "") : "—");
+            table.AddRow([c.Case.Dataset, "clean", .. cleanCells, c.CleanAccuracyWithinTolerance ? "within 1.5 points: pass" : "within 1.5 points: fail"]);
+            if (c.Rows.FirstOrDefault(row => row.Attack == AeGanBenchmark.BpdaAttackName) is { } bpda)
+                table.AddRow(c.Case.Dataset, $"{AeGanBenchmark.BpdaAttackName} ({bpda.Images})", "—", "—", "—", MarkdownTable.Percent(bpda.Accuracy), "no target");
+            var timing = AeGanBenchmark.Methods.Select(m => c.Rows.Where(row => row.Method == m && row.Attack != AeGanBenchmark.BpdaAttackName).ToArray() is { Length: > 0 } rows
+                ? MarkdownTable.Number(rows.Average(row => row.MsPerImage), 3) : "—");
+            string speed = c.Cost is { } cost
+                ? $"search {cost.Speedup:F0}x cheaper: {(cost.Speedup >= AeGanBenchmark.TargetSpeedup ? "pass" : "fail")}" : "—";
+            table.AddRow([c.Case.Dataset, "ms / image", .. timing, speed]);
+        }
+        return table.ToString();
+
+        static string TargetCell(AeGanBenchmarkRow? row) => row?.Target is double t
+            ? $">= {MarkdownTable.Percent(t)}: {(row.MeetsTarget == true ? "pass" : "fail")}" : "—";
+    }
+
+    private static void Render(CliConsole console, AeGanBenchmarkResult r, bool quick)
+    {
+        var cases = new Table()
+            .Title(quick ? "AE-GAN benchmark (quick run): classifier A and the purifier" : "AE-GAN benchmark: classifier A and the purifier")
+            .AddColumn("dataset").AddColumn(new TableColumn("A acc").RightAligned()).AddColumn(new TableColumn("AE-GAN epochs / width / images").RightAligned())
+            .AddColumn(new TableColumn("train s").RightAligned()).AddColumn(new TableColumn("threshold").RightAligned())
+            .AddColumn(new TableColumn("clean flagged").RightAligned()).AddColumn(new TableColumn("‖G(z)−x‖² clean: F(x) → z_L").RightAligned())
+            .AddColumn(new TableColumn("FGSM: F(x) → z_L").RightAligned()).AddColumn(new TableColumn("search ms: aegan / defensegan").RightAligned());
+        foreach (var c in r.Cases)
+            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages}",
+                         $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",
+                         $"{c.Trace.Clean[0]:F2} → {c.Trace.Clean[^1]:F2}", $"{c.Trace.Fgsm[0]:F2} → {c.Trace.Fgsm[^1]:F2}",
+                         c.Cost is { } cost ? $"{cost.AeGanMsPerImage:F1} / {cost.DefenseGanMsPerImage:F0}" : "—");
+        console.Out.Write(cases);
+        console.Out.WriteLine();
+        console.Out.MarkupLine(Markup.Escape("Table 1 (AE-GAN's white-box rows): accuracy (%) of A on purified adversarial examples and clean images; "
+                                           + "Defense-GAN on the first (N) images; ms / image averages the white-box rows."));
+        console.TextOut.Write(Table1(r));
+        console.Out.WriteLine();
+        var detection = new MarkdownTable(MarkdownColumn.Text("Dataset"), MarkdownColumn.Numeric("FGSM ε"), MarkdownColumn.Numeric("pairs"),
+                                          MarkdownColumn.Numeric("AUC"), MarkdownColumn.Numeric("TPR @ FPR 5% (%)"), MarkdownColumn.Numeric("TPR (%)"),
+                                          MarkdownColumn.Numeric("FPR (%)"));
+        foreach (var c in r.Cases)
+            foreach (var d in c.Detection)
+                detection.AddRow(c.Case.Dataset, MarkdownTable.Number(d.Epsilon), $"{d.Pairs}", MarkdownTable.Number(d.Auc), MarkdownTable.Percent(d.TprAtFpr5Percent),
+                                 MarkdownTable.Percent(d.Tpr), MarkdownTable.Percent(d.Fpr));
+        console.Out.MarkupLine(Markup.Escape("Detection by reconstruction error (successful FGSM AEs against their clean images):"));
+        console.TextOut.Write(detection.ToString());
+        console.Out.WriteLine();
+        console.Out.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s · CW-L2: {r.CarliniWagnerSettings}."));
+        foreach (var c in r.Cases) console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}."));
+        if (quick) console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."));
+    }
+
+    private static JsonArray Numbers(IEnumerable<double> values) => new(values.Select(v => (JsonNode?)Math.Round(v, 5)).ToArray());
+
+    private static JsonObject ToJson(AeGanBenchmarkResult r, bool quick) => new()
+    {
+        ["quick"] = quick,
+        ["quick_shortens"] = quick ? AeGanBenchmark.Describe(r.Cases.Select(c => c.Case)) : null,
+        ["threads"] = r.Threads,
+        ["device"] = r.Device,
+        ["torch_version"] = r.TorchVersion,
+        ["seed"] = r.Seed,
+        ["cw_settings"] = r.CarliniWagnerSettings,
+        ["total_seconds"] = JsonResults.Seconds(r.TotalSeconds),
+        ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject
+        {
+            ["dataset"] = c.Case.Dataset,
+            ["classifier"] = c.Classifier,
+            ["classifier_accuracy"] = c.ClassifierAccuracy,
+            ["classifier_train_seconds"] = JsonResults.Seconds(c.ClassifierTrainSeconds),
+            ["purifier_epochs"] = c.PurifierEpochs,
+            ["purifier_train_images"] = c.PurifierTrainImages,
+            ["purifier_width"] = c.PurifierBaseChannels,
+            ["purifier_train_seconds"] = JsonResults.Seconds(c.PurifierTrainSeconds),
+            ["purifier_losses"] = c.PurifierLosses is { } l
+                ? new JsonObject { ["discriminator"] = l.DiscriminatorLoss, ["generator"] = l.GeneratorLoss, ["reconstruction"] = l.ReconstructionLoss }
+                : null,
+            ["threshold"] = c.Calibration.Threshold,
+            ["training_fpr"] = c.Calibration.TrainingFalsePositiveRate,
+            ["clean_test_flagged"] = c.CleanTestFlaggedFraction,
+            ["search_step_size"] = c.SearchStepSize,
+            ["search_trace"] = new JsonObject
+            {
+                ["images"] = c.Trace.Images,
+                ["clean"] = Numbers(c.Trace.Clean),
+                ["fgsm"] = Numbers(c.Trace.Fgsm),
+                ["clean_reduction"] = c.Trace.CleanReduction,
+                ["fgsm_reduction"] = c.Trace.FgsmReduction,
+            },
+            ["search_cost"] = c.Cost is { } cost
+                ? new JsonObject
+                {
+                    ["aegan_images"] = cost.AeGanImages,
+                    ["aegan_ms_per_image"] = cost.AeGanMsPerImage,
+                    ["defensegan_images"] = cost.DefenseGanImages,
+                    ["defensegan_ms_per_image"] = cost.DefenseGanMsPerImage,
+                    ["speedup"] = cost.Speedup,
+                    ["target_speedup"] = AeGanBenchmark.TargetSpeedup,
+                    ["meets_target"] = cost.Speedup >= AeGanBenchmark.TargetSpeedup,
+                }
+                : null,
+            ["clean_within_1_5_points"] = c.CleanAccuracyWithinTolerance,
+            ["at_least_as_accurate_as_defensegan"] = c.AtLeastAsAccurateAsDefenseGan,
+            ["detection"] = new JsonArray(c.Detection.Select(d => (JsonNode)new JsonObject
+            {
+                ["epsilon"] = d.Epsilon,
+                ["auc"] = Finite(d.Auc),
+                ["tpr_at_fpr_5pct"] = Finite(d.TprAtFpr5Percent),
+                ["tpr"] = Finite(d.Tpr),
+                ["fpr"] = Finite(d.Fpr),
+                ["pairs"] = d.Pairs,
+            }).ToArray()),
+        }).ToArray()),
+        ["rows"] = new JsonArray(r.Rows.Select(row => (JsonNode)new JsonObject
+        {
+            ["dataset"] = row.Dataset,
+            ["attack"] = row.Attack,
+            ["method"] = row.Method,
+            ["accuracy"] = row.Accuracy,
+            ["ms_per_image"] = Math.Round(row.MsPerImage, 4),
+            ["search_steps"] = row.SearchSteps,
+            ["clean_accuracy"] = row.CleanAccuracy,
+            ["undefended_accuracy"] = row.UndefendedAccuracy,
+            ["undefended_clean_accuracy"] = row.UndefendedCleanAccuracy,
+            ["searched_fraction"] = row.SearchedFraction,
+            ["images"] = row.Images,
+            ["target"] = row.Target,
+            ["meets_target"] = row.MeetsTarget,
+        }).ToArray()),
+    };
+
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+}

@@ -1,0 +1,571 @@
+using System.Diagnostics;
+using System.Globalization;
+using MLDefense.Attacks;
+using MLDefense.Data;
+using MLDefense.Defenses;
+using MLDefense.Evaluation;
+using MLDefense.Torch;
+
+namespace MLDefense.Benchmarks;
+
+/// <summary>One dataset of the AE-GAN benchmark: how much of classifier A and of the purifier to train, and how many images to evaluate.</summary>
+/// <param name="Dataset"><see cref="KnownDatasets.Mnist"/> or <see cref="KnownDatasets.FashionMnist"/>.</param>
+/// <param name="ClassifierEpochs">Classifier A's epochs; null = its default (10).</param>
+/// <param name="ClassifierTrainImages">Classifier A's training images (the first ones); null = all.</param>
+/// <param name="PurifierEpochs">AE-GAN's epochs; null = its default (60, Table 4).</param>
+/// <param name="PurifierTrainImages">AE-GAN's training images (the first ones); null = all.</param>
+/// <param name="PurifierBaseChannels">AE-GAN's channel width w; null = its default (64, Table 6).</param>
+/// <param name="PurifierLearningRate">AE-GAN's Adam learning rate; null = its default (2e-4, Table 4).</param>
+/// <param name="PurifierBatchSize">AE-GAN's minibatch size; null = its default (100, Table 4).</param>
+/// <param name="TestImages">The first this-many test images are attacked and purified by none, magnet and aegan.</param>
+/// <param name="DefenseGanImages">The first this-many of them are also purified by the Defense-GAN-style search (the costliest method).</param>
+/// <param name="BpdaImages">The first this-many test images are attacked through the purifier (BPDA-PGD).</param>
+public sealed record AeGanBenchmarkCase(string Dataset, int? ClassifierEpochs, int? ClassifierTrainImages, int? PurifierEpochs,
+                                        int? PurifierTrainImages, int? PurifierBaseChannels, double? PurifierLearningRate, int? PurifierBatchSize,
+                                        int TestImages, int DefenseGanImages, int BpdaImages);
+
+/// <summary>Settings of <see cref="AeGanBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
+public sealed record AeGanBenchmarkOptions
+{
+    /// <summary>The datasets, run in order.</summary>
+    public IReadOnlyList<AeGanBenchmarkCase> Cases { get; init; } = AeGanBenchmark.FullCases;
+
+    /// <summary>
+    /// Trained classifier-A zips (from <c>mldefense train-classifier --architecture a</c>) by dataset name; a dataset
+    /// without one trains A first, as its case says.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>L, the purifier's search steps for flagged images. Default 15 (the paper's AE-GAN+sr setting).</summary>
+    public int SearchSteps { get; init; } = 15;
+
+    /// <summary>η, the purifier's initial search step size; null = <see cref="AeGanOptions.SearchStepSize"/>'s default.</summary>
+    public double? SearchStepSize { get; init; }
+
+    /// <summary>R, the Defense-GAN-style search's random starts. Default 10 (Defense-GAN's).</summary>
+    public int DefenseGanRestarts { get; init; } = 10;
+
+    /// <summary>L, the Defense-GAN-style search's iterations. Default 200 (Defense-GAN's).</summary>
+    public int DefenseGanIterations { get; init; } = 200;
+
+    /// <summary>PGD's iterations (L∞ ε = 0.3, step 0.01, random start; for the white-box and the BPDA rows). Default 40 (Madry et al.).</summary>
+    public int PgdIterations { get; init; } = 40;
+
+    /// <summary>CW-L2's Adam iterations per binary-search step. Default 100 (as <c>bench attacks</c>; the paper's 10 000 takes hours on a CPU).</summary>
+    public int CarliniWagnerIterations { get; init; } = 100;
+
+    /// <summary>CW-L2's binary-search steps over c. Default 5.</summary>
+    public int CarliniWagnerBinarySearchSteps { get; init; } = 5;
+
+    /// <summary>CW-L2's initial c. Default 0.1.</summary>
+    public double CarliniWagnerInitialConstant { get; init; } = 0.1;
+
+    /// <summary>Images per batch of the attacks and the purifiers. Default 100.</summary>
+    public int BatchSize { get; init; } = 100;
+
+    /// <summary>The dataset root (see <see cref="KnownDatasets.Resolve"/>); null searches the default places.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>The seed of training, PGD's random start and the Defense-GAN-style search's starts. Default 1.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Where everything runs. Default <see cref="ComputeDevice.Auto"/>.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Auto;
+
+    /// <summary>
+    /// The full run: classifier A with its defaults (10 epochs) and AE-GAN with Table 4's (60 epochs, w = 64, k = 128) on
+    /// all 60 000 training images; the first 10 000 test images (all) for none, magnet and aegan, the first 1 000 for the
+    /// Defense-GAN-style search and for BPDA; CW-L2 5 × 100 from c = 0.1. Sized for a GPU.
+    /// </summary>
+    public static AeGanBenchmarkOptions Full => new();
+
+    /// <summary>The quick run, sized for two CPU cores (see <see cref="AeGanBenchmark.QuickCases"/>); CW-L2 2 × 50 from c = 1, as <c>bench attacks --quick</c>.</summary>
+    public static AeGanBenchmarkOptions Quick => new()
+    {
+        Cases = AeGanBenchmark.QuickCases, CarliniWagnerBinarySearchSteps = 2, CarliniWagnerIterations = 50, CarliniWagnerInitialConstant = 1,
+    };
+
+    internal void Validate()
+    {
+        if (Cases.Count == 0) throw new ArgumentException("The benchmark has no cases to run.");
+        foreach (var c in Cases)
+        {
+            if (ClassifierTraining.Incompatibility(c.Dataset, ClassifierArchitecture.DefenseGanA) is { } why)
+                throw new ArgumentException($"Benchmark case {c.Dataset}: {why}");
+            if (c.TestImages < 1 || c.DefenseGanImages < 0 || c.BpdaImages < 0)
+                throw new ArgumentOutOfRangeException(nameof(Cases), $"Benchmark case {c.Dataset}: image counts must be positive.");
+        }
+        foreach (var (dataset, path) in ModelPaths)
+        {
+            if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A model was given for {dataset}, which the benchmark does not run.");
+            if (!File.Exists(path)) throw new FileNotFoundException($"The model {path} does not exist.", path);
+        }
+        if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || CarliniWagnerIterations < 1
+            || CarliniWagnerBinarySearchSteps < 1 || !(CarliniWagnerInitialConstant > 0) || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
+            throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts, CW-L2's settings and the batch size must be positive.");
+    }
+}
+
+/// <summary>Where <see cref="AeGanBenchmark.Run"/> stands.</summary>
+/// <param name="CaseIndex">The 0-based index of the running case.</param>
+/// <param name="CaseCount">The number of cases.</param>
+/// <param name="Dataset">The running case's dataset.</param>
+/// <param name="Stage">What runs: <c>load</c>, <c>train A</c>, <c>train AE-GAN</c>, <c>search</c>, an attack's name, <c>BPDA</c>.</param>
+/// <param name="Detail">More about the stage, or empty.</param>
+/// <param name="Fraction">The share of the stage done, in [0, 1].</param>
+public sealed record AeGanBenchmarkProgress(int CaseIndex, int CaseCount, string Dataset, string Stage, string Detail, double Fraction);
+
+/// <summary>One row of Table 1: an attack, a purification method, and the classifier's accuracy after it.</summary>
+/// <param name="Dataset">The dataset.</param>
+/// <param name="Attack">The attack (<c>FGSM</c>, <c>PGD</c>, <c>CW-L2</c>, <c>BPDA-PGD</c>).</param>
+/// <param name="Method"><c>none</c>, <c>magnet</c>, <c>defensegan</c> or <c>aegan</c>.</param>
+/// <param name="Accuracy">The classifier's accuracy on the purified adversarial examples.</param>
+/// <param name="CleanAccuracy">Its accuracy on the purified clean images.</param>
+/// <param name="UndefendedAccuracy">Its accuracy on the adversarial examples themselves.</param>
+/// <param name="UndefendedCleanAccuracy">Its accuracy on the clean images themselves.</param>
+/// <param name="MsPerImage">The method's wall time per image (clean and adversarial alike).</param>
+/// <param name="SearchSteps">Gradient steps on ‖G(z) − x‖² per searched image: aegan L, defensegan R·L, others 0.</param>
+/// <param name="SearchedFraction">The share of the method's inputs (clean and adversarial) that were searched.</param>
+/// <param name="Images">The test images of the row.</param>
+/// <param name="Target">The accuracy the issue asks of this row (Table 1, AE-GAN+sr, L = 15), or null.</param>
+public sealed record AeGanBenchmarkRow(string Dataset, string Attack, string Method, double Accuracy, double CleanAccuracy, double UndefendedAccuracy,
+                                       double UndefendedCleanAccuracy, double MsPerImage, int SearchSteps, double SearchedFraction, int Images, double? Target)
+{
+    /// <summary>Whether the accuracy reaches the target; null without one.</summary>
+    public bool? MeetsTarget => Target is double t ? Accuracy >= t : null;
+}
+
+/// <summary>How well the reconstruction error separates FGSM's successful adversarial examples from their clean images.</summary>
+/// <param name="Epsilon">FGSM's L∞ budget.</param>
+/// <param name="Auc">The ROC AUC.</param>
+/// <param name="TprAtFpr5Percent">The best TPR at FPR ≤ 5%.</param>
+/// <param name="Tpr">The TPR at the calibrated threshold.</param>
+/// <param name="Fpr">The FPR at the calibrated threshold (on the paired clean images).</param>
+/// <param name="Pairs">Successful AEs (each paired with its clean image).</param>
+public sealed record AeGanDetectionRow(double Epsilon, double Auc, double TprAtFpr5Percent, double Tpr, double Fpr, long Pairs);
+
+/// <summary>
+/// What the encoder-assisted search does to the distance it minimises, on the first test images: the mean per image of
+/// ‖G(z_t) − x‖² (summed over the values) before each of the L steps and after the last, for clean images and for their
+/// FGSM ε = 0.3 adversarial examples, with the purifier's step size.
+/// </summary>
+/// <param name="Images">Images traced.</param>
+/// <param name="StepSize">η, the initial step size.</param>
+/// <param name="Clean">L + 1 values for the clean images.</param>
+/// <param name="Fgsm">L + 1 values for their FGSM ε = 0.3 AEs.</param>
+public sealed record AeGanSearchTrace(int Images, double StepSize, IReadOnlyList<double> Clean, IReadOnlyList<double> Fgsm)
+{
+    /// <summary>The share of the clean images' distance the search removed: 1 − last / first.</summary>
+    public double CleanReduction => 1 - Clean[^1] / Clean[0];
+
+    /// <summary>The share of the AEs' distance the search removed.</summary>
+    public double FgsmReduction => 1 - Fgsm[^1] / Fgsm[0];
+}
+
+/// <summary>
+/// The cost of one search per searched image: AE-GAN+sr's (F, then L steps from F(x); timed on the search trace's clean
+/// images and AEs, every image searched) against the Defense-GAN-style one (R·L steps from random starts; the mean
+/// ms per image of its Table 1 rows, where every image is searched). A search's work does not depend on the image.
+/// </summary>
+/// <param name="AeGanImages">Images AE-GAN+sr's search was timed on.</param>
+/// <param name="AeGanMsPerImage">AE-GAN+sr's search, per image.</param>
+/// <param name="DefenseGanImages">Images the Defense-GAN-style search was timed on.</param>
+/// <param name="DefenseGanMsPerImage">The Defense-GAN-style search, per image.</param>
+public sealed record AeGanSearchCost(int AeGanImages, double AeGanMsPerImage, int DefenseGanImages, double DefenseGanMsPerImage)
+{
+    /// <summary>How many times cheaper AE-GAN+sr's search is.</summary>
+    public double Speedup => DefenseGanMsPerImage / AeGanMsPerImage;
+}
+
+/// <summary>The outcome of one dataset of the benchmark.</summary>
+/// <param name="Case">The case run.</param>
+/// <param name="Classifier">The classifier's zip, or how it was trained for this run.</param>
+/// <param name="ClassifierAccuracy">Its accuracy on the clean test images.</param>
+/// <param name="ClassifierTrainSeconds">Seconds of its training (0 when loaded).</param>
+/// <param name="PurifierEpochs">AE-GAN's epochs.</param>
+/// <param name="PurifierTrainImages">AE-GAN's training images.</param>
+/// <param name="PurifierBaseChannels">AE-GAN's width w.</param>
+/// <param name="PurifierTrainSeconds">Seconds of AE-GAN's Fit.</param>
+/// <param name="PurifierLosses">AE-GAN's losses at the end of its last epoch.</param>
+/// <param name="Calibration">What AE-GAN's Fit calibrated.</param>
+/// <param name="CleanTestFlaggedFraction">The share of the clean test images the detector flags.</param>
+/// <param name="SearchStepSize">η, the search's initial step size.</param>
+/// <param name="Trace">What the search does to ‖G(z) − x‖².</param>
+/// <param name="Cost">The search costs compared.</param>
+/// <param name="Rows">Table 1: one row per attack and method, then the BPDA row.</param>
+/// <param name="Detection">Detection by reconstruction error for FGSM ε = 0.1, 0.2, 0.3.</param>
+public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Classifier, double ClassifierAccuracy, double ClassifierTrainSeconds,
+                                              int PurifierEpochs, int PurifierTrainImages, int PurifierBaseChannels, double PurifierTrainSeconds,
+                                              AeGanTrainingProgress? PurifierLosses, AeGanCalibration Calibration, double CleanTestFlaggedFraction,
+                                              double SearchStepSize, AeGanSearchTrace Trace, AeGanSearchCost? Cost, IReadOnlyList<AeGanBenchmarkRow> Rows,
+                                              IReadOnlyList<AeGanDetectionRow> Detection)
+{
+    /// <summary>Whether AE-GAN+sr's clean accuracy is within <see cref="AeGanBenchmark.CleanAccuracyTolerance"/> of the undefended classifier's (over the white-box rows).</summary>
+    public bool CleanAccuracyWithinTolerance => Rows.Where(r => r.Method == "aegan" && r.Attack != AeGanBenchmark.BpdaAttackName)
+        .All(r => r.UndefendedCleanAccuracy - r.CleanAccuracy <= AeGanBenchmark.CleanAccuracyTolerance + 1e-12);
+
+    /// <summary>
+    /// Whether AE-GAN+sr is at least as accurate as the Defense-GAN-style search on every white-box attack, compared on the
+    /// images both purified (<see cref="AeGanBenchmarkCase.DefenseGanImages"/>); null when the search did not run.
+    /// </summary>
+    public bool? AtLeastAsAccurateAsDefenseGan { get; init; }
+}
+
+/// <summary>The outcome of <see cref="AeGanBenchmark.Run"/>.</summary>
+/// <param name="Threads">libtorch's intra-op threads.</param>
+/// <param name="Device">Where it ran.</param>
+/// <param name="TorchVersion">The libtorch version.</param>
+/// <param name="Seed">The seed.</param>
+/// <param name="CarliniWagnerSettings">CW-L2's settings, in words.</param>
+/// <param name="TotalSeconds">Wall-clock seconds of the whole run.</param>
+/// <param name="Cases">One result per dataset, in order.</param>
+public sealed record AeGanBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, string CarliniWagnerSettings, double TotalSeconds,
+                                          IReadOnlyList<AeGanBenchmarkCaseResult> Cases)
+{
+    /// <summary>Every case's Table 1 rows, in order.</summary>
+    public IReadOnlyList<AeGanBenchmarkRow> Rows => Cases.SelectMany(c => c.Rows).ToList();
+}
+
+/// <summary>
+/// Issue 6's AE-GAN benchmark (Table 1 of "Defense against adversarial examples by encoder-assisted search in the latent
+/// coding space"): on MNIST and Fashion-MNIST, Defense-GAN's classifier A is attacked — FGSM ε = 0.3, PGD ε = 0.3, CW-L2 —
+/// and the adversarial examples are purified by four methods before A classifies them: <c>none</c>; <c>magnet</c>, the
+/// plain reconstruction G(F(x)); <c>defensegan</c>, the Defense-GAN-style search on the same decoder (R random starts,
+/// L iterations, <see cref="AeGanTransformer.DefenseGanSearch"/>); <c>aegan</c>, AE-GAN+sr (Alg. 2, L = 15). Also: the
+/// accuracy on purified clean images, the detection AUC of the reconstruction error for FGSM ε ∈ {0.1, 0.2, 0.3}, the
+/// accuracy under BPDA-PGD (PGD through purifier and classifier with the search treated as the identity,
+/// <see cref="AeGanBpdaClassifier"/>), the search's effect on ‖G(z) − x‖², and the cost of both searches.
+/// </summary>
+/// <remarks>
+/// <para>Targets (the issue, from Table 1's white-box rows, for the full run): AE-GAN+sr's accuracy on MNIST ≥ 0.97 for
+/// FGSM, PGD and CW; on Fashion-MNIST FGSM ≥ 0.80, PGD ≥ 0.81, CW ≥ 0.76; clean accuracy after purification within 1.5
+/// points of the undefended classifier's; at least as accurate as the Defense-GAN-style search while at least 50× cheaper
+/// per searched image. A quick run is not expected to meet them.</para>
+/// <para>Attack settings: FGSM ε = 0.3; PGD L∞ ε = 0.3, step 0.01, <see cref="AeGanBenchmarkOptions.PgdIterations"/>
+/// iterations, random start (Madry et al.'s MNIST setting; the paper does not list its own); CW-L2 κ = 0 with the
+/// options' binary-search steps and iterations (as <c>bench attacks</c>).</para>
+/// </remarks>
+public static class AeGanBenchmark
+{
+    /// <summary>The name of the defense-aware attack's rows.</summary>
+    public const string BpdaAttackName = "BPDA-PGD";
+
+    /// <summary>How far (in accuracy) purification may lower clean accuracy: 1.5 points.</summary>
+    public const double CleanAccuracyTolerance = 0.015;
+
+    /// <summary>How many times cheaper per searched image AE-GAN+sr's search must be than the Defense-GAN-style one.</summary>
+    public const double TargetSpeedup = 50;
+
+    /// <summary>The methods, in Table 1's column order.</summary>
+    public static IReadOnlyList<string> Methods { get; } = ["none", "magnet", "defensegan", "aegan"];
+
+    /// <summary>The white-box attacks, in Table 1's row order.</summary>
+    public static IReadOnlyList<string> Attacks { get; } = ["FGSM", "PGD", "CW-L2"];
+
+    private const double Epsilon = 0.3, PgdStepSize = 0.01;
+    private static readonly double[] DetectionBudgets = [0.1, 0.2, 0.3];
+
+    /// <summary>The full run: every image, the paper's training (see <see cref="AeGanBenchmarkOptions.Full"/>).</summary>
+    public static IReadOnlyList<AeGanBenchmarkCase> FullCases { get; } =
+    [
+        new(KnownDatasets.Mnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000),
+        new(KnownDatasets.FashionMnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000),
+    ];
+
+    /// <summary>
+    /// The quick run, sized to finish in about 10–15 minutes on two otherwise idle CPU cores: per dataset, A for 1 epoch on
+    /// the first 10 000 training images; AE-GAN for 2 epochs at width w = 16 on the first 8 000, with Adam at 1e-3 on
+    /// batches of 50 (Table 4's 2e-4 on batches of 100 barely leaves the initialisation in so few steps); the first 200 test
+    /// images attacked and purified by none, magnet and aegan, the first 3 of them by the Defense-GAN-style search (R·L =
+    /// 2 000 generator gradients per image, the costliest part), the first 40 under BPDA.
+    /// </summary>
+    public static IReadOnlyList<AeGanBenchmarkCase> QuickCases { get; } =
+    [
+        new(KnownDatasets.Mnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40),
+        new(KnownDatasets.FashionMnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40),
+    ];
+
+    /// <summary>How cases depart from the full training and image counts, in words (for the console and the JSON's <c>quick_shortens</c>).</summary>
+    public static string Describe(IEnumerable<AeGanBenchmarkCase> cases)
+    {
+        var full = new AeGanOptions();
+        int classifierEpochs = ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.DefenseGanA).Epochs;
+        return string.Join("; ", cases.Select(c =>
+        {
+            var parts = new List<string>
+            {
+                $"A {Of(c.ClassifierEpochs, classifierEpochs)} epochs on {Images(c.ClassifierTrainImages)} training images",
+                $"AE-GAN {Of(c.PurifierEpochs, full.Epochs)} epochs at width {Of(c.PurifierBaseChannels, full.BaseChannels)} on {Images(c.PurifierTrainImages)} training images"
+                    + (c.PurifierLearningRate is double lr && lr != full.LearningRate ? $", Adam {lr.ToString(CultureInfo.InvariantCulture)} (not {full.LearningRate.ToString(CultureInfo.InvariantCulture)})" : "")
+                    + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : ""),
+                $"{c.TestImages} test images, {c.DefenseGanImages} for defensegan, {c.BpdaImages} for BPDA",
+            };
+            return $"{c.Dataset}: {string.Join(", ", parts)}";
+        }));
+
+        static string Of(int? value, int paper) => value is int v && v != paper ? $"{v} of {paper}" : $"{paper}";
+        static string Images(int? count) => count is int n ? $"the first {n}" : "all";
+    }
+
+    /// <summary>The accuracy the issue asks of AE-GAN+sr for an attack on a dataset, or null.</summary>
+    public static double? Target(string dataset, string attack, string method) => (method, dataset, attack) switch
+    {
+        ("aegan", KnownDatasets.Mnist, "FGSM" or "PGD" or "CW-L2") => 0.97,
+        ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.80,
+        ("aegan", KnownDatasets.FashionMnist, "PGD") => 0.81,
+        ("aegan", KnownDatasets.FashionMnist, "CW-L2") => 0.76,
+        _ => null,
+    };
+
+    /// <summary>Runs the cases in order (see the class summary).</summary>
+    /// <param name="options">What to run.</param>
+    /// <param name="progress">Told at every stage and batch, on the calling thread.</param>
+    /// <param name="cancellationToken">Stops the run (throws <see cref="OperationCanceledException"/>).</param>
+    public static AeGanBenchmarkResult Run(AeGanBenchmarkOptions options, IProgress<AeGanBenchmarkProgress>? progress = null,
+                                           CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var clock = Stopwatch.StartNew();
+        var results = new List<AeGanBenchmarkCaseResult>();
+        for (int index = 0; index < options.Cases.Count; index++)
+        {
+            var c = options.Cases[index];
+            void Report(string stage, string detail, double fraction) =>
+                progress?.Report(new AeGanBenchmarkProgress(index, options.Cases.Count, c.Dataset, stage, detail, fraction));
+            results.Add(RunCase(c, options, Report, cancellationToken));
+        }
+        var cw = $"{options.CarliniWagnerBinarySearchSteps} binary-search steps × up to {options.CarliniWagnerIterations} Adam iterations (lr 0.01, early abort), "
+               + $"initial c {options.CarliniWagnerInitialConstant.ToString(CultureInfo.InvariantCulture)}, κ 0";
+        return new AeGanBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed, cw,
+                                        clock.Elapsed.TotalSeconds, results);
+    }
+
+    private static AeGanBenchmarkCaseResult RunCase(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, Action<string, string, double> report,
+                                                    CancellationToken cancellationToken)
+    {
+        report("load", "", 0);
+        // A fresh context per case, seeded alike, so that running one dataset alone gives the same numbers.
+        var ml = Runtime.CreateContext(options.Seed, options.Device);
+        var trainAll = ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory);
+        var testAll = ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory);
+        report("load", "", 1);
+
+        var (classifier, description, classifierSeconds) = LoadOrTrain(ml, c, options, trainAll, report, cancellationToken);
+        using (classifier)
+        {
+            if (classifier.InputShape != ClassifierTraining.DatasetImageShape(c.Dataset))
+                throw new ArgumentException($"The classifier for {c.Dataset} ({description}) takes {classifier.InputShape} images.");
+            using var test = LabelledImages.Load(ml, testAll, c.TestImages, classifier.Device);
+            var truth = ProtocolSupport.CheckInputs(classifier, test.Images, test.Labels, options.BatchSize);
+            double classifierAccuracy = Accuracy(classifier, test.Images, truth);
+
+            // The purifier: Alg. 1 on the clean training images, with the benchmark's search settings.
+            AeGanTrainingProgress? lastEpoch = null;
+            var defaults = new AeGanOptions();
+            var purifierOptions = new AeGanOptions
+            {
+                Epochs = c.PurifierEpochs ?? defaults.Epochs,
+                BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
+                LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
+                BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
+                SearchSteps = options.SearchSteps,
+                SearchStepSize = options.SearchStepSize ?? defaults.SearchStepSize,
+                Seed = options.Seed,
+                CancellationToken = cancellationToken,
+                Progress = new InlineProgress<AeGanTrainingProgress>(p =>
+                {
+                    if (p.EpochCompleted) lastEpoch = p;
+                    report("train AE-GAN", $"epoch {p.Epoch}/{p.Epochs} · D {p.DiscriminatorLoss:F3} · G {p.GeneratorLoss:F3} · rec {p.ReconstructionLoss:F2}",
+                           ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch));
+                }),
+            };
+            report("train AE-GAN", "", 0);
+            var purifierTrain = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages));
+            var trainClock = Stopwatch.StartNew();
+            using var purifier = ml.Transforms.Defenses.AeGanPurifier(purifierOptions).Fit(purifierTrain);
+            double purifierSeconds = trainClock.Elapsed.TotalSeconds;
+            report("train AE-GAN", purifier.Calibration.ToString(), 1);
+
+            torch.manual_seed((ulong)options.Seed);
+            var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => DataBatch.FromTensor(purifier.ReconstructionError(images)),
+                                                 purifier.Threshold);
+            var cleanScores = new float[test.Count];
+            foreach (var (start, length) in ProtocolSupport.Batches(test.Count, options.BatchSize))
+            {
+                using var scope = torch.NewDisposeScope();
+                ProtocolSupport.Score(detector, test.Images.narrow(0, start, length)).CopyTo(cleanScores, start);
+            }
+            double cleanFlagged = ThresholdCalibration.FlaggedFraction(cleanScores, purifier.Threshold);
+
+            report("search", "tracing ‖G(z) − x‖²", 0);
+            var (trace, aeganSearchMs) = Trace(purifier, classifier, test, options);
+            report("search", "tracing ‖G(z) − x‖²", 1);
+
+            var rows = new List<AeGanBenchmarkRow>();
+            int searchedByAeGan = 0;
+            var methods = new List<(AeGanMethod Method, int Steps, Func<double> SearchedFraction)>
+            {
+                (new AeGanMethod("none", x => x.alias()), 0, () => 0),
+                (new AeGanMethod("magnet", purifier.MagNetReconstruct), 0, () => 0),
+            };
+            if (c.DefenseGanImages > 0)
+                methods.Add((new AeGanMethod("defensegan", x => purifier.DefenseGanSearch(x, options.DefenseGanRestarts, options.DefenseGanIterations, options.Seed),
+                                             c.DefenseGanImages), options.DefenseGanRestarts * options.DefenseGanIterations, () => 1));
+            int aeganInputs = 0;
+            methods.Add((new AeGanMethod("aegan", x =>
+            {
+                var (purified, _, flags) = purifier.PurifyWithScores(x);
+                searchedByAeGan += flags.Count(f => f);
+                aeganInputs += flags.Length;
+                return purified;
+            }), options.SearchSteps, () => aeganInputs == 0 ? 0 : searchedByAeGan / (double)aeganInputs));
+
+            var aeganOnDefenseGanImages = new Dictionary<string, double>();
+            var defenseGanAccuracy = new Dictionary<string, double>();
+            foreach (var (attackName, attack) in WhiteBoxAttacks(options))
+            {
+                searchedByAeGan = aeganInputs = 0;
+                var attackProgress = new InlineProgress<EvaluationProgress>(p => report(attackName, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
+                report(attackName, "", 0);
+                var results = AeGanProtocol.Run(classifier, attack, test.Images, test.Labels, methods.Select(m => m.Method).ToArray(),
+                                                null,
+                                                new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = attackName, BatchSize = options.BatchSize },
+                                                attackProgress, cancellationToken);
+                for (int k = 0; k < methods.Count; k++)
+                {
+                    var r = results[k].Row;
+                    rows.Add(new AeGanBenchmarkRow(c.Dataset, attackName, r.Method, r.Accuracy, r.CleanAccuracy, r.UndefendedAccuracy, r.UndefendedCleanAccuracy,
+                                                   r.MsPerImage, methods[k].Steps, methods[k].SearchedFraction(), r.Evaluated, Target(c.Dataset, attackName, r.Method)));
+                }
+                if (c.DefenseGanImages > 0)
+                {
+                    var dgan = results[methods.FindIndex(m => m.Method.Name == "defensegan")];
+                    var aegan = results[methods.FindIndex(m => m.Method.Name == "aegan")];
+                    defenseGanAccuracy[attackName] = dgan.Row.Accuracy;
+                    aeganOnDefenseGanImages[attackName] = RobustnessMetrics.Accuracy(aegan.PurifiedAdversarialPredictions.Take(dgan.Row.Evaluated).ToArray(),
+                                                                                     truth.AsSpan(0, dgan.Row.Evaluated));
+                }
+            }
+
+            if (c.BpdaImages > 0)
+            {
+                searchedByAeGan = aeganInputs = 0;
+                report(BpdaAttackName, "", 0);
+                var bpda = new AeGanBpdaClassifier(purifier, classifier);
+                using var images = test.Images.narrow(0, 0, Math.Min(c.BpdaImages, test.Count));
+                using var labels = test.Labels.narrow(0, 0, Math.Min(c.BpdaImages, test.Count));
+                var aegan = methods[^1];
+                var result = AeGanProtocol.Run(classifier, Pgd(options), images, labels, [aegan.Method], null,
+                    new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = BpdaAttackName, AttackedModel = bpda, BatchSize = options.BatchSize },
+                    new InlineProgress<EvaluationProgress>(p => report(BpdaAttackName, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction)),
+                    cancellationToken)[0].Row;
+                rows.Add(new AeGanBenchmarkRow(c.Dataset, BpdaAttackName, result.Method, result.Accuracy, result.CleanAccuracy, result.UndefendedAccuracy,
+                                               result.UndefendedCleanAccuracy, result.MsPerImage, aegan.Steps, aegan.SearchedFraction(), result.Evaluated, null));
+            }
+
+            var detection = Detection(classifier, purifier, detector, test, options, c.Dataset, report, cancellationToken);
+            var defenseGanRows = rows.Where(r => r.Method == "defensegan").ToArray();
+            var cost = defenseGanRows.Length > 0
+                ? new AeGanSearchCost(2 * trace.Images, aeganSearchMs, defenseGanRows[0].Images, defenseGanRows.Average(r => r.MsPerImage))
+                : null;
+            return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifierOptions.Epochs,
+                                                checked((int)DataViews.CountRows(purifierTrain)), purifierOptions.BaseChannels, purifierSeconds, lastEpoch,
+                                                purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
+            {
+                AtLeastAsAccurateAsDefenseGan = defenseGanAccuracy.Count == 0 ? null
+                    : defenseGanAccuracy.All(pair => aeganOnDefenseGanImages[pair.Key] >= pair.Value),
+            };
+        }
+    }
+
+    private static IEnumerable<(string Name, IAdversarialAttack Attack)> WhiteBoxAttacks(AeGanBenchmarkOptions options)
+    {
+        yield return ("FGSM", new FastGradientAttack(new FastGradientOptions { Epsilon = Epsilon }));
+        yield return ("PGD", Pgd(options));
+        yield return ("CW-L2", new CarliniWagnerL2Attack(new CarliniWagnerL2Options
+        {
+            Confidence = 0, MaxIterations = options.CarliniWagnerIterations, BinarySearchSteps = options.CarliniWagnerBinarySearchSteps,
+            InitialConstant = options.CarliniWagnerInitialConstant,
+        }));
+    }
+
+    private static ProjectedGradientDescentAttack Pgd(AeGanBenchmarkOptions options) =>
+        new(new ProjectedGradientDescentOptions { Epsilon = Epsilon, StepSize = PgdStepSize, Iterations = options.PgdIterations });
+
+    private static (ImageClassifierTransformer Classifier, string Description, double Seconds) LoadOrTrain(MLContext ml, AeGanBenchmarkCase c,
+        AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        if (options.ModelPaths.TryGetValue(c.Dataset, out var path))
+        {
+            report("load A", Path.GetFileName(path), 0);
+            var loaded = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
+            report("load A", Path.GetFileName(path), 1);
+            return (loaded, Path.GetFullPath(path), 0);
+        }
+        var request = new ClassifierTrainingRequest
+        {
+            Dataset = c.Dataset, Architecture = ClassifierArchitecture.DefenseGanA, Epochs = c.ClassifierEpochs, TrainImages = c.ClassifierTrainImages,
+            DataDirectory = options.DataDirectory, Seed = options.Seed,
+        };
+        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.ClassifierTrainImages));
+        // Accuracy is measured by the benchmark on its own test images; the trainer's test pass gets one image.
+        var test = ml.Data.TakeRows(ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), 1);
+        var trainingProgress = new InlineProgress<ClassifierTrainingStatus>(s =>
+            report("train A", s.Training is { } t ? $"epoch {t.Epoch}/{t.Epochs} · loss {t.Loss:F4}" : "", s.Stage == ClassifierTrainingStage.Training ? s.Fraction : 0));
+        var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
+        int fullEpochs = ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.DefenseGanA).Epochs;
+        var images = c.ClassifierTrainImages is int n ? $"the first {n}" : "all";
+        return (model, $"A trained for this run: {result.Epochs} of {fullEpochs} epochs on {images} {c.Dataset} training images", result.TrainSeconds);
+    }
+
+    private static double Accuracy(IDifferentiableClassifier classifier, Tensor images, int[] truth)
+    {
+        var predicted = new int[truth.Length];
+        foreach (var (start, length) in ProtocolSupport.Batches(truth.Length, ProtocolSupport.DefaultBatchSize))
+        {
+            using var batch = images.narrow(0, start, length);
+            ProtocolSupport.Predict(classifier, batch).CopyTo(predicted, start);
+        }
+        return RobustnessMetrics.Accuracy(predicted, truth);
+    }
+
+    /// <summary>
+    /// The search's ‖G(z_t) − x‖² on the first (up to) 100 test images and their FGSM ε = 0.3 AEs, every image searched,
+    /// and the search's wall time per image over both sets (after a warm-up on two images).
+    /// </summary>
+    private static (AeGanSearchTrace Trace, double MsPerImage) Trace(AeGanTransformer purifier, IDifferentiableClassifier classifier, LabelledImages test,
+                                                                    AeGanBenchmarkOptions options)
+    {
+        int n = Math.Min(100, test.Count);
+        using var scope = torch.NewDisposeScope();
+        var images = test.Images.narrow(0, 0, n);
+        var adversarial = new FastGradientAttack(new FastGradientOptions { Epsilon = Epsilon }).Generate(classifier, images, test.Labels.narrow(0, 0, n));
+        purifier.EncoderAssistedSearch(images.narrow(0, 0, Math.Min(2, n)), options.SearchSteps);
+        var clean = new List<double>();
+        var fgsm = new List<double>();
+        var clock = Stopwatch.StartNew();
+        purifier.EncoderAssistedSearch(images, options.SearchSteps, clean);
+        purifier.EncoderAssistedSearch(adversarial, options.SearchSteps, fgsm);
+        if (purifier.Device.IsCuda) torch.cuda.synchronize();
+        double ms = clock.Elapsed.TotalMilliseconds / (2.0 * n);
+        return (new AeGanSearchTrace(n, purifier.Options.SearchStepSize, clean, fgsm), ms);
+    }
+
+    private static List<AeGanDetectionRow> Detection(IDifferentiableClassifier classifier, AeGanTransformer purifier, EvaluatedDetector detector,
+        LabelledImages test, AeGanBenchmarkOptions options, string dataset, Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        var rows = new List<AeGanDetectionRow>();
+        foreach (var epsilon in DetectionBudgets)
+        {
+            string stage = $"detection FGSM ε={epsilon.ToString(CultureInfo.InvariantCulture)}";
+            var result = AeGanProtocol.Run(classifier, new FastGradientAttack(new FastGradientOptions { Epsilon = epsilon }), test.Images, test.Labels,
+                [new AeGanMethod("none", x => x.alias())], detector, new AeGanProtocolOptions { Dataset = dataset, BatchSize = options.BatchSize },
+                new InlineProgress<EvaluationProgress>(p => report(stage, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction)), cancellationToken)[0];
+            var d = result.Detection!;
+            rows.Add(new AeGanDetectionRow(epsilon, d.Auc, d.AtFalsePositiveRate5Percent?.TruePositiveRate ?? double.NaN, d.Recall, d.FalsePositiveRate,
+                                           d.Counts.Positives));
+        }
+        return rows;
+    }
+}

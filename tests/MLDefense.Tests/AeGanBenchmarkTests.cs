@@ -1,0 +1,126 @@
+using MLDefense.Attacks;
+using MLDefense.Benchmarks;
+using MLDefense.Data;
+using MLDefense.Evaluation;
+
+namespace MLDefense.Tests;
+
+/// <summary>
+/// The AE-GAN protocol with several purification methods on one set of adversarial examples, a defense-aware attacked
+/// model, and the benchmark's presets and targets (the benchmark itself runs end to end in <see cref="CliAeganTests"/>).
+/// </summary>
+[TestClass]
+public sealed class AeGanBenchmarkTests
+{
+    private static ImageClassifierTransformer Classifier => EvaluationFixture.Classifier;
+
+    [TestMethod]
+    public void MethodsShareOneAttackPerBatchAndALimitNarrowsTheirRows()
+    {
+        var (images, labels) = EvaluationFixture.TestSet(10, 21);
+        using var _ = images;
+        using var __ = labels;
+        var attack = new TestFgsm(0.3);
+        var y = EvaluationFixture.Labels(labels);
+        AeGanMethod[] methods =
+        [
+            new("none", x => x.alias()),
+            new("constant", x => torch.zeros_like(x)),
+            new("none-first-7", x => x.alias(), ImageLimit: 7),
+        ];
+
+        var results = AeGanProtocol.Run(Classifier, attack, images, labels, methods, options: new() { Dataset = "patterns", BatchSize = 8 });
+
+        Assert.AreEqual(4, attack.Calls, "30 images in batches of 8: four attacks, shared by the three methods");
+        CollectionAssert.AreEqual(new[] { "none", "constant", "none-first-7" }, results.Select(r => r.Row.Method).ToArray());
+        var none = results[0];
+        Assert.AreEqual(none.Row.UndefendedAccuracy, none.Row.Accuracy, "the identity changes nothing");
+        Assert.AreEqual(30, none.Row.Evaluated);
+        Assert.IsTrue(none.Row.Accuracy < none.Row.CleanAccuracy, "the attack works");
+
+        var limited = results[2];
+        Assert.AreEqual(7, limited.Row.Evaluated);
+        Assert.AreEqual(7, limited.PurifiedAdversarialPredictions.Count);
+        CollectionAssert.AreEqual(none.PurifiedAdversarialPredictions.Take(7).ToArray(), limited.PurifiedAdversarialPredictions.ToArray(),
+                                  "the same adversarial examples");
+        double expected = Enumerable.Range(0, 7).Count(i => none.PurifiedAdversarialPredictions[i] == y[i]) / 7.0;
+        Assert.AreEqual(expected, limited.Row.Accuracy, 1e-12);
+        Assert.AreEqual(Enumerable.Range(0, 7).Count(i => none.PurifiedCleanPredictions[i] == y[i]) / 7.0, limited.Row.UndefendedCleanAccuracy, 1e-12);
+
+        // The single-purifier overload is the same computation with one method.
+        var single = AeGanProtocol.Run(Classifier, new TestFgsm(0.3), images, labels, x => torch.zeros_like(x), options: new() { Method = "constant", BatchSize = 8 });
+        Assert.AreEqual(results[1].Row.Accuracy, single.Row.Accuracy);
+        Assert.AreEqual(results[1].Row.CleanAccuracy, single.Row.CleanAccuracy);
+    }
+
+    [TestMethod]
+    public void TheAttackedModelReceivesTheAttackWhileTheClassifierJudges()
+    {
+        var (images, labels) = EvaluationFixture.TestSet(6, 22);
+        using var _ = images;
+        using var __ = labels;
+        // Attacking the negated logits climbs the true class's logit: the "adversarial" images become easier, not harder.
+        var negated = new NegatedClassifier(Classifier);
+        var helped = AeGanProtocol.Run(Classifier, new TestFgsm(0.3), images, labels, [new AeGanMethod("none", x => x.alias())],
+                                       options: new() { AttackedModel = negated, AttackName = "helpful FGSM" })[0];
+        var attacked = AeGanProtocol.Run(Classifier, new TestFgsm(0.3), images, labels, x => x.alias());
+
+        Assert.IsTrue(negated.Calls > 0, "the attack differentiated through the attacked model");
+        Assert.AreEqual("helpful FGSM", helped.Row.Attack);
+        Assert.IsTrue(helped.Row.UndefendedAccuracy >= helped.Row.UndefendedCleanAccuracy, $"{helped.Row.UndefendedAccuracy} vs clean {helped.Row.UndefendedCleanAccuracy}");
+        Assert.IsTrue(attacked.Row.UndefendedAccuracy < helped.Row.UndefendedAccuracy);
+    }
+
+    [TestMethod]
+    public void BadMethodsFailBeforeAnyWork()
+    {
+        var (images, labels) = EvaluationFixture.TestSet(2, 23);
+        using var _ = images;
+        using var __ = labels;
+        var attack = new TestFgsm(0.3);
+        Assert.Throws<ArgumentException>(() => AeGanProtocol.Run(Classifier, attack, images, labels, Array.Empty<AeGanMethod>()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AeGanProtocol.Run(Classifier, attack, images, labels, [new AeGanMethod("x", x => x.alias(), 0)]));
+        var wrongShape = new NegatedClassifier(Classifier, new ImageShape(1, 32, 32));
+        Assert.Throws<ArgumentException>(() => AeGanProtocol.Run(Classifier, attack, images, labels, [new AeGanMethod("x", x => x.alias())], options: new() { AttackedModel = wrongShape }));
+        Assert.AreEqual(0, attack.Calls);
+    }
+
+    [TestMethod]
+    public void QuickPresetSaysWhatItShortensAndTargetsFollowTheIssue()
+    {
+        var quick = AeGanBenchmark.Describe(AeGanBenchmark.QuickCases);
+        StringAssert.Contains(quick, "mnist: A 1 of 10 epochs on the first 10000 training images");
+        StringAssert.Contains(quick, "AE-GAN 2 of 60 epochs at width 16 of 64 on the first 8000 training images, Adam 0.001 (not 0.0002), batch 50 (not 100)");
+        StringAssert.Contains(quick, "fashion-mnist:");
+        StringAssert.Contains(AeGanBenchmark.Describe(AeGanBenchmark.FullCases), "AE-GAN 60 epochs at width 64 on all training images");
+
+        Assert.AreEqual(0.97, AeGanBenchmark.Target(KnownDatasets.Mnist, "CW-L2", "aegan"));
+        Assert.AreEqual(0.81, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "PGD", "aegan"));
+        Assert.AreEqual(0.76, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "CW-L2", "aegan"));
+        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, "FGSM", "magnet"), "targets apply to AE-GAN+sr only");
+        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, AeGanBenchmark.BpdaAttackName, "aegan"), "BPDA has no target yet");
+
+        var missing = AeGanBenchmarkOptions.Quick with { ModelPaths = new Dictionary<string, string> { [KnownDatasets.Mnist] = "/no/such/model.zip" } };
+        Assert.Throws<FileNotFoundException>(() => AeGanBenchmark.Run(missing));
+        var cifar = AeGanBenchmarkOptions.Quick with { Cases = [AeGanBenchmark.QuickCases[0] with { Dataset = KnownDatasets.Cifar10Subset }] };
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(cifar)).Message, "takes 1x28x28 images");
+    }
+
+    /// <summary>Logits negated (optionally claiming another input shape), counting its calls.</summary>
+    private sealed class NegatedClassifier(IDifferentiableClassifier inner, ImageShape? shape = null) : IDifferentiableClassifier
+    {
+        public int Calls { get; private set; }
+        public Device Device => inner.Device;
+        public ImageShape InputShape => shape ?? inner.InputShape;
+        public int ClassCount => inner.ClassCount;
+        public IReadOnlyList<int>? FeatureMapShape => null;
+        public Tensor FeatureMap(Tensor images) => throw new NotSupportedException();
+
+        public Tensor Logits(Tensor images)
+        {
+            Calls++;
+            using var logits = inner.Logits(images);
+            return -logits;
+        }
+    }
+}
