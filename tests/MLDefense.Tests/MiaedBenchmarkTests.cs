@@ -35,8 +35,7 @@ public sealed class MiaedBenchmarkTests
         },
         AblationVariants = [MiaedVariant.Caed],
         Iterations = 30,
-        CarliniWagnerBinarySearchSteps = 1,
-        CarliniWagnerIterations = 10,
+        CarliniWagner = new CarliniWagnerBudget(1, 10, 0.1),
         DataDirectory = temp,
         Device = ComputeDevice.Cpu,
     };

@@ -19,8 +19,7 @@ public static class BenchAeganCommand
         var quick = new Option<bool>("--quick")
         {
             Description = $"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
-                        + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagnerBinarySearchSteps} x "
-                        + $"{AeGanBenchmarkOptions.Quick.CarliniWagnerIterations} iterations from c = {AeGanBenchmarkOptions.Quick.CarliniWagnerInitialConstant}.",
+                        + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagner.Describe()}.",
         };
         var only = new Option<string[]>("--only")
         {

@@ -14,8 +14,8 @@ public static class BenchAttacksCommand
     {
         var quick = new Option<bool>("--quick")
         {
-            Description = $"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds) "
-                        + $"instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).",
+            Description = $"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds, CW-L2 to "
+                        + $"{CarliniWagnerBudget.Quick.Describe()}) instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).",
         };
         var model = OptionParsers.Create("--model", "A trained C1 MNIST classifier (a zip from `mldefense train-classifier --dataset mnist --architecture c1`). "
                                                   + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
@@ -38,8 +38,8 @@ public static class BenchAttacksCommand
 
         var command = new Command("attacks",
             "Attacks the MNIST test images with MIAED's classifier C1: FGSM ε 0.3; BIM, PGD (random start), MIM at L∞ ε 0.3, 40 iterations, step 0.01; "
-          + $"CW-L2 κ 0 ({AttackBenchmarkOptions.Full.CarliniWagnerBinarySearchSteps} binary-search steps × {AttackBenchmarkOptions.Full.CarliniWagnerIterations} "
-          + $"iterations, initial c {AttackBenchmarkOptions.Full.CarliniWagnerInitialConstant} — the paper's 9 × 10000 would take hours on a CPU); DeepFool L2. "
+          + $"CW-L2 ({CarliniWagnerBudget.Full.Describe()}; --quick: {CarliniWagnerBudget.Quick.Describe()}; the paper's 9 × 10000 would take "
+          + "hours even on a GPU); DeepFool L2. "
           + "Reports clean and adversarial accuracy, mean L2 and L∞, images/s, against the targets (adversarial accuracy: FGSM <= 0.35, BIM/PGD/MIM <= 0.01, "
           + $"CW-L2 <= 0.05, DeepFool <= 0.05); and PGD-40 (no random start) images/s of MLDefense vs PyTorch ({AttackBenchmark.PyTorchScriptName}) on the "
           + "same weights, images and threads, alternating rounds, medians: target ratio >= 0.9.")

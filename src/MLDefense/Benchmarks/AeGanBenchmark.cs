@@ -51,14 +51,8 @@ public sealed record AeGanBenchmarkOptions
     /// <summary>PGD's iterations (L∞ ε = 0.3, step 0.01, random start; for the white-box and the BPDA rows). Default 40 (Madry et al.).</summary>
     public int PgdIterations { get; init; } = 40;
 
-    /// <summary>CW-L2's Adam iterations per binary-search step. Default 100 (as <c>bench attacks</c>; the paper's 10 000 takes hours on a CPU).</summary>
-    public int CarliniWagnerIterations { get; init; } = 100;
-
-    /// <summary>CW-L2's binary-search steps over c. Default 5.</summary>
-    public int CarliniWagnerBinarySearchSteps { get; init; } = 5;
-
-    /// <summary>CW-L2's initial c. Default 0.1.</summary>
-    public double CarliniWagnerInitialConstant { get; init; } = 0.1;
+    /// <summary>CW-L2's budget. Default <see cref="CarliniWagnerBudget.Full"/>, as <c>bench attacks</c>.</summary>
+    public CarliniWagnerBudget CarliniWagner { get; init; } = CarliniWagnerBudget.Full;
 
     /// <summary>Images per batch of the attacks and the purifiers. Default 100.</summary>
     public int BatchSize { get; init; } = 100;
@@ -75,14 +69,14 @@ public sealed record AeGanBenchmarkOptions
     /// <summary>
     /// The full run: classifier A with its defaults (10 epochs) and AE-GAN with Table 4's (60 epochs, w = 64, k = 128) on
     /// all 60 000 training images; the first 10 000 test images (all) for none, magnet and aegan, the first 1 000 for the
-    /// Defense-GAN-style search and for BPDA; CW-L2 5 × 100 from c = 0.1. Sized for a GPU.
+    /// Defense-GAN-style search and for BPDA; CW-L2 with <see cref="CarliniWagnerBudget.Full"/>. Sized for a GPU.
     /// </summary>
     public static AeGanBenchmarkOptions Full => new();
 
-    /// <summary>The quick run, sized for two CPU cores (see <see cref="AeGanBenchmark.QuickCases"/>); CW-L2 2 × 50 from c = 1, as <c>bench attacks --quick</c>.</summary>
+    /// <summary>The quick run, sized for two CPU cores (see <see cref="AeGanBenchmark.QuickCases"/>); CW-L2 with <see cref="CarliniWagnerBudget.Quick"/>, as <c>bench attacks --quick</c>.</summary>
     public static AeGanBenchmarkOptions Quick => new()
     {
-        Cases = AeGanBenchmark.QuickCases, CarliniWagnerBinarySearchSteps = 2, CarliniWagnerIterations = 50, CarliniWagnerInitialConstant = 1,
+        Cases = AeGanBenchmark.QuickCases, CarliniWagner = CarliniWagnerBudget.Quick,
     };
 
     internal void Validate()
@@ -100,9 +94,9 @@ public sealed record AeGanBenchmarkOptions
             if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A model was given for {dataset}, which the benchmark does not run.");
             if (!File.Exists(path)) throw new FileNotFoundException($"The model {path} does not exist.", path);
         }
-        if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || CarliniWagnerIterations < 1
-            || CarliniWagnerBinarySearchSteps < 1 || !(CarliniWagnerInitialConstant > 0) || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
-            throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts, CW-L2's settings and the batch size must be positive.");
+        if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
+            throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch size must be positive.");
+        CarliniWagner.Validate();
     }
 }
 
@@ -335,9 +329,7 @@ public static class AeGanBenchmark
                 progress?.Report(new AeGanBenchmarkProgress(index, options.Cases.Count, c.Dataset, stage, detail, fraction));
             results.Add(RunCase(c, options, Report, cancellationToken));
         }
-        var cw = $"{options.CarliniWagnerBinarySearchSteps} binary-search steps × up to {options.CarliniWagnerIterations} Adam iterations (lr 0.01, early abort), "
-               + $"initial c {options.CarliniWagnerInitialConstant.ToString(CultureInfo.InvariantCulture)}, κ 0";
-        return new AeGanBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed, cw,
+        return new AeGanBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed, options.CarliniWagner.Describe(),
                                         clock.Elapsed.TotalSeconds, results);
     }
 
@@ -483,11 +475,7 @@ public static class AeGanBenchmark
     {
         yield return ("FGSM", new FastGradientAttack(new FastGradientOptions { Epsilon = Epsilon }));
         yield return ("PGD", Pgd(options));
-        yield return ("CW-L2", new CarliniWagnerL2Attack(new CarliniWagnerL2Options
-        {
-            Confidence = 0, MaxIterations = options.CarliniWagnerIterations, BinarySearchSteps = options.CarliniWagnerBinarySearchSteps,
-            InitialConstant = options.CarliniWagnerInitialConstant,
-        }));
+        yield return ("CW-L2", options.CarliniWagner.CreateAttack());
     }
 
     private static ProjectedGradientDescentAttack Pgd(AeGanBenchmarkOptions options) =>

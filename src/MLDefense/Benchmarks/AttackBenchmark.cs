@@ -26,18 +26,8 @@ public sealed record AttackBenchmarkOptions
     /// <summary>Training images of the classifier trained when there is no <see cref="ModelPath"/>; null = all 60 000. Default 10 000.</summary>
     public int? FallbackTrainingImages { get; init; } = 10_000;
 
-    /// <summary>
-    /// Adam iterations per binary-search step of CW-L2. Default 100: the paper's 10 000 (the attack's default) would take
-    /// hours on a CPU; with early abort and <see cref="CarliniWagnerInitialConstant"/> = 0.1, 100 already finds
-    /// adversarial examples for nearly every image, at a somewhat larger L2 than a full run.
-    /// </summary>
-    public int CarliniWagnerIterations { get; init; } = 100;
-
-    /// <summary>Binary-search steps of CW-L2 over c. Default 5 (the paper's 9).</summary>
-    public int CarliniWagnerBinarySearchSteps { get; init; } = 5;
-
-    /// <summary>The initial c of CW-L2. Default 0.1 (the paper's 1e-3 spends the first binary-search steps finding a c that succeeds).</summary>
-    public double CarliniWagnerInitialConstant { get; init; } = 0.1;
+    /// <summary>CW-L2's budget. Default <see cref="CarliniWagnerBudget.Full"/>.</summary>
+    public CarliniWagnerBudget CarliniWagner { get; init; } = CarliniWagnerBudget.Full;
 
     /// <summary>Images per attack batch. Default 256.</summary>
     public int BatchSize { get; init; } = ProtocolSupport.DefaultBatchSize;
@@ -70,13 +60,12 @@ public sealed record AttackBenchmarkOptions
     public static AttackBenchmarkOptions Full => new();
 
     /// <summary>
-    /// The quick run, sized for two shared CPU cores: the first 1 000 test images; CW-L2 with 2 binary-search steps × 50
-    /// iterations from c = 1 (on C1 nearly every image already succeeds at c = 1; the L2 is larger than a full search's);
-    /// the speed row on 64 images, 3 rounds of one attack per engine.
+    /// The quick run, sized for two shared CPU cores: the first 1 000 test images; CW-L2 with
+    /// <see cref="CarliniWagnerBudget.Quick"/>; the speed row on 64 images, 3 rounds of one attack per engine.
     /// </summary>
     public static AttackBenchmarkOptions Quick => new()
     {
-        TestImages = 1_000, CarliniWagnerBinarySearchSteps = 2, CarliniWagnerIterations = 50, CarliniWagnerInitialConstant = 1,
+        TestImages = 1_000, CarliniWagner = CarliniWagnerBudget.Quick,
         SpeedBatchSize = 64, SpeedRounds = 3, SpeedAttacksPerRound = 1,
     };
 
@@ -86,6 +75,7 @@ public sealed record AttackBenchmarkOptions
         if (BatchSize < 1 || SpeedBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), "Batch sizes must be at least 1.");
         if (SpeedRounds < 1 || SpeedAttacksPerRound < 1) throw new ArgumentOutOfRangeException(nameof(SpeedRounds), "Speed rounds and attacks per round must be at least 1.");
         if (ModelPath is not null && !File.Exists(ModelPath)) throw new FileNotFoundException($"The model {ModelPath} does not exist.", ModelPath);
+        CarliniWagner.Validate();
     }
 }
 
@@ -181,9 +171,7 @@ public static class AttackBenchmark
             }
 
             var speed = MeasureSpeed(classifier, test, options, progress, cancellationToken);
-            var cw = $"{options.CarliniWagnerBinarySearchSteps} binary-search steps × up to {options.CarliniWagnerIterations} Adam iterations (lr 0.01, early abort), "
-                   + $"initial c {options.CarliniWagnerInitialConstant.ToString(CultureInfo.InvariantCulture)}, κ 0";
-            return new(model, test.Count, Runtime.Threads, classifier.Device.ToString(), Runtime.TorchVersion, cw, clock.Elapsed.TotalSeconds, rows, speed);
+            return new(model, test.Count, Runtime.Threads, classifier.Device.ToString(), Runtime.TorchVersion, options.CarliniWagner.Describe(), clock.Elapsed.TotalSeconds, rows, speed);
         }
     }
 
@@ -205,11 +193,7 @@ public static class AttackBenchmark
         yield return (new BasicIterativeAttack(new BasicIterativeOptions { Epsilon = Epsilon, StepSize = StepSize, Iterations = Iterations }), 0.01);
         yield return (new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = Epsilon, StepSize = StepSize, Iterations = Iterations }), 0.01);
         yield return (new MomentumIterativeAttack(new MomentumIterativeOptions { Epsilon = Epsilon, StepSize = StepSize, Iterations = Iterations }), 0.01);
-        yield return (new CarliniWagnerL2Attack(new CarliniWagnerL2Options
-        {
-            Confidence = 0, MaxIterations = options.CarliniWagnerIterations, BinarySearchSteps = options.CarliniWagnerBinarySearchSteps,
-            InitialConstant = options.CarliniWagnerInitialConstant,
-        }), 0.05);
+        yield return (options.CarliniWagner.CreateAttack(), 0.05);
         yield return (new DeepFoolAttack(new DeepFoolOptions { Norm = AttackNorm.L2 }), 0.05);
     }
 

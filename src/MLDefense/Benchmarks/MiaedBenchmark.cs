@@ -75,14 +75,8 @@ public sealed record MiaedBenchmarkOptions
     /// <summary>Iterations of BIM, PGD and MIM. Default 50 (the official code's).</summary>
     public int Iterations { get; init; } = 50;
 
-    /// <summary>Binary-search steps of CW-L2 over c. Default 5 (the attack's default is the paper's 9; see <see cref="CarliniWagnerIterations"/>).</summary>
-    public int CarliniWagnerBinarySearchSteps { get; init; } = 5;
-
-    /// <summary>Adam iterations per binary-search step of CW-L2 (with early abort). Default 100, as <c>bench attacks</c>: 10 000 would take hours on a CPU.</summary>
-    public int CarliniWagnerIterations { get; init; } = 100;
-
-    /// <summary>The initial c of CW-L2. Default 0.1, as <c>bench attacks</c>.</summary>
-    public double CarliniWagnerInitialConstant { get; init; } = 0.1;
+    /// <summary>CW-L2's budget. Default <see cref="CarliniWagnerBudget.Full"/>, as <c>bench attacks</c>.</summary>
+    public CarliniWagnerBudget CarliniWagner { get; init; } = CarliniWagnerBudget.Full;
 
     /// <summary>Trained classifiers by case key (<see cref="MiaedBenchmarkCase.Key"/>): model zips from <c>mldefense train-classifier</c>; cases without one train theirs.</summary>
     public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
@@ -108,15 +102,14 @@ public sealed record MiaedBenchmarkOptions
     /// <summary>
     /// The quick run, sized for about 10–15 minutes on two CPU cores (with a trained C1 given): MNIST with C1 only (<see cref="MiaedBenchmark.QuickCases"/>),
     /// MIAED narrowed and shortened (<see cref="MiaedBenchmark.QuickDetector"/>), the ablation reduced to the full model
-    /// against CAED, CW-L2 with 3 binary-search steps × 100 iterations from c = 1.
+    /// against CAED, CW-L2 with <see cref="CarliniWagnerBudget.Quick"/>.
     /// </summary>
     public static MiaedBenchmarkOptions Quick => new()
     {
         Cases = MiaedBenchmark.QuickCases,
         Detector = MiaedBenchmark.QuickDetector,
         AblationVariants = [MiaedVariant.Caed],
-        CarliniWagnerBinarySearchSteps = 3,
-        CarliniWagnerInitialConstant = 1,
+        CarliniWagner = CarliniWagnerBudget.Quick,
     };
 
     internal void Validate()
@@ -140,9 +133,7 @@ public sealed record MiaedBenchmarkOptions
         if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
             throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
         if (Iterations < 1) throw new ArgumentOutOfRangeException(nameof(Iterations), Iterations, "Iterations must be at least 1.");
-        if (CarliniWagnerBinarySearchSteps < 1 || CarliniWagnerIterations < 1)
-            throw new ArgumentOutOfRangeException(nameof(CarliniWagnerIterations), "CW-L2's binary-search steps and iterations must be at least 1.");
-        if (!(CarliniWagnerInitialConstant > 0)) throw new ArgumentOutOfRangeException(nameof(CarliniWagnerInitialConstant), CarliniWagnerInitialConstant, "CW-L2's initial c must be positive.");
+        CarliniWagner.Validate();
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         MiaedEstimator.CheckOptions(Detector);
     }
@@ -243,7 +234,7 @@ public sealed record MiaedBenchmarkResult(int Threads, string Device, string Tor
 /// rule flags them. The ablation uses the default rule.</para>
 /// <para>Attack settings: BIM and PGD (random start) take steps of α = ε / 30 (0.01 on MNIST, the project's attack default
 /// and Madry et al.'s); MIM takes Dong et al.'s α = ε / T; CW-L2 has κ = 0 and the budget of
-/// <see cref="MiaedBenchmarkOptions.CarliniWagnerBinarySearchSteps"/> × <see cref="MiaedBenchmarkOptions.CarliniWagnerIterations"/>.</para>
+/// <see cref="MiaedBenchmarkOptions.CarliniWagner"/>.</para>
 /// <para>Targets (Table 7, MNIST, C1; shown for both rules): accuracy ≥ 0.962 against PGD and ≥ 0.99 against CW-L2, each
 /// with specificity ≥ 0.98; and (Table 10) the full model's accuracy on MNIST FGSM at least 5 points above CAED's (95.27 vs 84.18 in the
 /// paper). Fashion-MNIST and the CIFAR-10 subset have none.</para>
@@ -349,9 +340,8 @@ public static class MiaedBenchmark
         if (detector.Count > 0) parts.Add("MIAED: " + string.Join(", ", detector));
         var missing = full.AblationVariants.Where(v => !options.AblationVariants.Any(o => o.Name == v.Name)).Select(v => v.Name).ToList();
         if (missing.Count > 0) parts.Add($"ablation without {string.Join(", ", missing)}");
-        if (options.CarliniWagnerBinarySearchSteps != full.CarliniWagnerBinarySearchSteps || options.CarliniWagnerIterations != full.CarliniWagnerIterations
-            || options.CarliniWagnerInitialConstant != full.CarliniWagnerInitialConstant)
-            parts.Add($"CW-L2 {DescribeCarliniWagner(options)} instead of {DescribeCarliniWagner(full)}");
+        if (options.CarliniWagner != full.CarliniWagner)
+            parts.Add($"CW-L2 {options.CarliniWagner.Describe()} instead of {full.CarliniWagner.Describe()}");
         if (options.Iterations != full.Iterations) parts.Add($"{options.Iterations} of {full.Iterations} BIM/PGD/MIM iterations");
         return string.Join("; ", parts);
     }
@@ -367,9 +357,6 @@ public static class MiaedBenchmark
         return $"{c.Key}: {train}, {test}, a classifier trained here gets {epochs} epochs";
     }
 
-    private static string DescribeCarliniWagner(MiaedBenchmarkOptions o) =>
-        $"{o.CarliniWagnerBinarySearchSteps} binary-search steps × {o.CarliniWagnerIterations} iterations from c = {o.CarliniWagnerInitialConstant.ToString(CultureInfo.InvariantCulture)}";
-
     /// <summary>The MIAED detector's settings, in words.</summary>
     public static string DescribeDetector(MiaedOptions d)
     {
@@ -384,7 +371,7 @@ public static class MiaedBenchmark
     public static string DescribeAttacks(MiaedBenchmarkOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return $"FGSM; BIM, PGD (random start) with α = ε/30, MIM with α = ε/T, {options.Iterations} iterations; CW-L2 κ 0, {DescribeCarliniWagner(options)}";
+        return $"FGSM; BIM, PGD (random start) with α = ε/30, MIM with α = ε/T, {options.Iterations} iterations; CW-L2 {options.CarliniWagner.Describe()}";
     }
 
     /// <summary>Whether a row is the full model's, under either rule (<c>full</c>, <c>full-argmax</c>).</summary>
@@ -418,11 +405,7 @@ public static class MiaedBenchmark
             new BasicIterativeAttack(new BasicIterativeOptions { Epsilon = c.Epsilon, StepSize = step, Iterations = options.Iterations }),
             new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = c.Epsilon, StepSize = step, Iterations = options.Iterations }),
             new MomentumIterativeAttack(new MomentumIterativeOptions { Epsilon = c.Epsilon, Iterations = options.Iterations }),
-            new CarliniWagnerL2Attack(new CarliniWagnerL2Options
-            {
-                Confidence = 0, BinarySearchSteps = options.CarliniWagnerBinarySearchSteps, MaxIterations = options.CarliniWagnerIterations,
-                InitialConstant = options.CarliniWagnerInitialConstant,
-            }),
+            options.CarliniWagner.CreateAttack(),
         ];
     }
 

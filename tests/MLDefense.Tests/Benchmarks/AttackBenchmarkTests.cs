@@ -32,7 +32,7 @@ public sealed class AttackBenchmarkTests
     private static AttackBenchmarkOptions Tiny => new()
     {
         TestImages = 12, ModelPath = model, DataDirectory = data, Device = ComputeDevice.Cpu, BatchSize = 8,
-        CarliniWagnerBinarySearchSteps = 1, CarliniWagnerIterations = 3, SpeedBatchSize = 4, SpeedRounds = 2, SpeedAttacksPerRound = 1,
+        CarliniWagner = new CarliniWagnerBudget(1, 3, 1), SpeedBatchSize = 4, SpeedRounds = 2, SpeedAttacksPerRound = 1,
         PyTorchScript = Path.Combine(AppContext.BaseDirectory, AttackBenchmark.PyTorchScriptName),
     };
 
