@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what MLDefense needs from Debian's archive, only when it is missing (idempotent, non-interactive).
-#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by tests), chromium (renders the report in a test)
+#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by
+#                           tests), chromium (renders the report in a test), python3-torch (PyTorch on the same libtorch:
+#                           the tests' golden values and reference attacks are computed with it at test time)
 #   scripts/setup.sh main   build dependencies and dataset-fashion-mnist (the main job's data)
-#   scripts/setup.sh bench  the test set + python3-torch (PyTorch on the same libtorch: the speed reference of `mldefense bench`)
+#   scripts/setup.sh bench  the test set (python3-torch is also the speed reference of `mldefense bench`)
 set -euo pipefail
 
 packages=(cmake g++ libtorch-dev libstb-dev dataset-fashion-mnist)
 case "${1:-test}" in
   main) ;;
-  test) packages+=(chromium) ;;
-  bench) packages+=(chromium python3-torch) ;;
+  test|bench) packages+=(chromium python3-torch) ;;
   *) echo "usage: scripts/setup.sh test|main|bench" >&2; exit 2 ;;
 esac
 

@@ -63,7 +63,7 @@ internal sealed class GoldenFixture : IDisposable
     {
         Family = family;
         var path = PathOf(family);
-        if (!File.Exists(path)) throw new AssertFailedException($"missing fixture {path} (run fixtures/make_golden.py with /usr/bin/python3)");
+        if (!File.Exists(path)) throw new AssertFailedException($"missing fixture {path} (the build makes it with fixtures/make_golden.py and /usr/bin/python3)");
         data = Safetensors.Load(path);
         pending = new SortedSet<string>(data.Keys.Where(k => k.EndsWith(".out", StringComparison.Ordinal)).Select(k => k[..^4]), StringComparer.Ordinal);
     }
