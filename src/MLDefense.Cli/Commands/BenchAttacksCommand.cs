@@ -12,24 +12,15 @@ public static class BenchAttacksCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds, CW-L2 to "
-                        + $"{CarliniWagnerBudget.Quick.Describe()}) instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).",
-        };
-        var model = OptionParsers.Create("--model", "A trained C1 MNIST classifier (a zip from `mldefense train-classifier --dataset mnist --architecture c1`). "
-                                                  + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
-                                                  + $"{AttackBenchmarkOptions.Full.FallbackTrainingImages} training images (the targets assume the fully trained model).",
-                                         "PATH", r => (FileInfo?)CommonOptions.ExistingFile(r));
+        var quick = CommonOptions.Quick($"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds, CW-L2 to "
+                                      + $"{CarliniWagnerBudget.Quick.Describe()}) instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).");
+        var model = CommonOptions.OptionalModel("--model", "A trained C1 MNIST classifier (a zip from `mldefense train-classifier --dataset mnist --architecture c1`). "
+                                                         + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
+                                                         + $"{AttackBenchmarkOptions.Full.FallbackTrainingImages} training images (the targets assume the fully trained model).");
         var images = OptionParsers.Create("--images", "Attack the first N test images instead of the preset's (for a machine too busy for the preset). Default: "
                                                     + $"{AttackBenchmarkOptions.Quick.TestImages} with --quick, else {AttackBenchmarkOptions.Full.TestImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
-        var python = new Option<string>("--python")
-        {
-            Description = "The interpreter that runs the PyTorch side of the speed row: Debian's, with `sudo apt-get install python3-torch`.",
-            DefaultValueFactory = _ => "/usr/bin/python3",
-            HelpName = "PATH",
-        };
+        var python = CommonOptions.Python("The interpreter that runs the PyTorch side of the speed row: Debian's, with `sudo apt-get install python3-torch`.");
         var json = CommonOptions.Json("{\"model\", \"test_images\", \"threads\", \"device\", \"torch_version\", \"cw_settings\", \"total_seconds\", "
             + "\"rows\": [{\"attack\", \"norm\", \"epsilon\", \"clean_accuracy\", \"adversarial_accuracy\", \"mean_l2\", \"mean_linf\", \"images_per_s\", "
             + "\"target\", \"meets_target\"}], \"speed\": {\"case\", \"batch_size\", \"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\", "

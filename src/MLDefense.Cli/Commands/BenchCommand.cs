@@ -27,21 +27,13 @@ public static class BenchCommand
 
     private static Command CreateEngine(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).",
-        };
+        var quick = CommonOptions.Quick($"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).");
         var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", "
             + "\"pytorch_unavailable\", \"batch_size\", \"rounds\", \"steps_per_round\", \"rows\": [{\"case\": \"train_step\"|\"input_gradient\", "
             + "\"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
             + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run");
-        var python = new Option<string>("--python")
-        {
-            Description = "The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
-                        + "(not a pyenv or venv python3 found first on PATH, unless it has torch).",
-            DefaultValueFactory = _ => "/usr/bin/python3",
-            HelpName = "PATH",
-        };
+        var python = CommonOptions.Python("The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
+                                        + "(not a pyenv or venv python3 found first on PATH, unless it has torch).");
 
         var engine = new Command("engine",
             "MLDefense's libtorch binding against PyTorch on the same libtorch: MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3; "

@@ -13,10 +13,7 @@ public static class BenchSaecCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run instead of the full one. It shortens: {SaecBenchmark.Describe(SaecBenchmark.QuickCases)}.",
-        };
+        var quick = CommonOptions.Quick($"A short run instead of the full one. It shortens: {SaecBenchmark.Describe(SaecBenchmark.QuickCases)}.");
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"epochs\", \"train_images\", \"test_images\", \"classifier_accuracy\", \"train_seconds\", "
             + "\"threshold\", \"clean_fpr\", \"noise_auc\", \"scoring_images_per_s\"}], "
@@ -77,7 +74,7 @@ public static class BenchSaecCommand
 
         var rows = new Table()
             .Title("MixDefense protocol: half clean, half successful AEs")
-            .Caption(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s · "
+            .Caption(Markup.Escape($"{BenchmarkRunText.Caption(r)} · "
                                  + $"target: Acc_Detector >= {SaecBenchmark.TargetAccuracy:F2} and FPR <= {SaecBenchmark.TargetFalsePositiveRate:P0} "
                                  + "(cifar10-subset, L-inf FGSM/BIM, eps >= 8/255)"))
             .AddColumn("dataset").AddColumn("attack").AddColumn("norm").AddColumn(new TableColumn("ε").RightAligned())
@@ -92,15 +89,9 @@ public static class BenchSaecCommand
         if (quick) console.WriteLine($"--quick shortens: {SaecBenchmark.Describe(r.Cases.Select(c => c.Case))}");
     }
 
-    private static JsonObject ToJson(SaecBenchmarkResult r, bool quick) => new()
+    private static JsonObject ToJson(SaecBenchmarkResult r, bool quick) =>
+        new(BenchmarkRunText.JsonHeader(r, quick ? SaecBenchmark.Describe(r.Cases.Select(c => c.Case)) : null))
     {
-        ["quick"] = quick,
-        ["quick_shortens"] = quick ? SaecBenchmark.Describe(r.Cases.Select(c => c.Case)) : null,
-        ["threads"] = r.Threads,
-        ["device"] = r.Device,
-        ["torch_version"] = r.TorchVersion,
-        ["seed"] = r.Seed,
-        ["total_seconds"] = JsonResults.Seconds(r.TotalSeconds),
         ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject
         {
             ["dataset"] = c.Case.Dataset,
