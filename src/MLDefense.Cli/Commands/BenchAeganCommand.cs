@@ -170,10 +170,8 @@ public static class BenchAeganCommand
     {
         var cases = new Table()
             .Title(quick ? "AE-GAN benchmark (quick run): classifier A and the purifier" : "AE-GAN benchmark: classifier A and the purifier")
-            .AddColumn("dataset").AddColumn(new TableColumn("A acc").RightAligned()).AddColumn(new TableColumn("AE-GAN epochs / width / images").RightAligned())
-            .AddColumn(new TableColumn("train s").RightAligned()).AddColumn(new TableColumn("threshold").RightAligned())
-            .AddColumn(new TableColumn("clean flagged").RightAligned()).AddColumn(new TableColumn("‖G(z)−x‖² clean: F(x) → z_L").RightAligned())
-            .AddColumn(new TableColumn("FGSM: F(x) → z_L").RightAligned()).AddColumn(new TableColumn("search ms: aegan / defensegan").RightAligned());
+            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images", "train s", "threshold", "clean flagged",
+                                                   "‖G(z)−x‖² clean: F(x) → z_L", "FGSM: F(x) → z_L", "search ms: aegan / defensegan");
         foreach (var c in r.Cases)
             cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages}",
                          $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",

@@ -73,17 +73,13 @@ public static class BenchAttacksCommand
             .Title("Attacks on C1 (MNIST)")
             .Caption(Markup.Escape($"{r.TestImages} test images · {r.Model} · libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · total {r.TotalSeconds:F0} s"))
             .AddColumn("attack")
-            .AddColumn(new TableColumn("clean acc").RightAligned())
-            .AddColumn(new TableColumn("adv acc").RightAligned())
-            .AddColumn(new TableColumn("mean L2").RightAligned())
-            .AddColumn(new TableColumn("mean L∞").RightAligned())
-            .AddColumn(new TableColumn("images/s").RightAligned())
+            .AddNumberColumns("clean acc", "adv acc", "mean L2", "mean L∞", "images/s")
             .AddColumn("target (adv acc)");
         foreach (var row in r.Rows)
         {
             var x = row.Result;
             table.AddRow(Markup.Escape(AttackBenchmark.AttackTitleOf(x)), $"{x.CleanAccuracy:F4}", $"{x.AdversarialAccuracy:F4}", $"{x.MeanL2:F3}", $"{x.MeanLinf:F3}",
-                         $"{x.ImagesPerSecond:F1}", $"<= {row.Target:F2} " + (row.MeetsTarget ? "[green]pass[/]" : "[red]fail[/]"));
+                         $"{x.ImagesPerSecond:F1}", $"<= {row.Target:F2} " + TableText.PassFail(row.MeetsTarget));
         }
         console.Write(table);
         console.MarkupLine(Markup.Escape($"CW-L2: {r.CarliniWagnerSettings}."));
@@ -92,13 +88,10 @@ public static class BenchAttacksCommand
         var speed = new Table()
             .Title("PGD-40 speed: MLDefense vs PyTorch")
             .Caption(Markup.Escape($"batch {s.BatchSize} · {r.Threads} threads · medians of {s.MLDefenseRounds.Count} alternating rounds · PyTorch {s.PyTorchVersion ?? "—"}"))
-            .AddColumn(new TableColumn("MLDefense images/s").RightAligned())
-            .AddColumn(new TableColumn("PyTorch images/s").RightAligned())
-            .AddColumn(new TableColumn("ratio").RightAligned())
+            .AddNumberColumns("MLDefense images/s", "PyTorch images/s", "ratio")
             .AddColumn("target");
-        speed.AddRow($"{s.MLDefenseImagesPerSecond:F1}", s.PyTorchImagesPerSecond is double p ? $"{p:F1}" : "—",
-                     s.Ratio is double ratio ? $"{ratio:F3}" : "—",
-                     $">= {AttackSpeedRow.TargetRatio:F1} " + (s.Ratio is double q ? (q >= AttackSpeedRow.TargetRatio ? "[green]pass[/]" : "[red]fail[/]") : "—"));
+        speed.AddRow($"{s.MLDefenseImagesPerSecond:F1}", TableText.OrDash(s.PyTorchImagesPerSecond, "F1"), TableText.OrDash(s.Ratio, "F3"),
+                     $">= {AttackSpeedRow.TargetRatio:F1} " + (s.Ratio is double q ? TableText.PassFail(q >= AttackSpeedRow.TargetRatio) : "—"));
         console.Write(speed);
         if (s.PyTorchUnavailable is not null) console.MarkupLine($"[yellow]PyTorch did not run: {Markup.Escape(s.PyTorchUnavailable)}[/]");
     }

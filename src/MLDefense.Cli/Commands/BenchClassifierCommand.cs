@@ -56,18 +56,14 @@ public static class BenchClassifierCommand
             .Caption(Markup.Escape(BenchmarkRunText.Caption(r) + (quick ? " · targets are for the full run" : "")))
             .AddColumn("dataset")
             .AddColumn("architecture")
-            .AddColumn(new TableColumn("epochs").RightAligned())
-            .AddColumn(new TableColumn("train images").RightAligned())
-            .AddColumn(new TableColumn("test images").RightAligned())
-            .AddColumn(new TableColumn("test accuracy").RightAligned())
-            .AddColumn(new TableColumn("train s").RightAligned())
+            .AddNumberColumns("epochs", "train images", "test images", "test accuracy", "train s")
             .AddColumn("target");
         foreach (var row in r.Rows)
             table.AddRow(
                 Markup.Escape(row.Case.Dataset), ClassifierTraining.ShortName(row.Case.Architecture), $"{row.Epochs}", $"{row.TrainImages}",
                 $"{row.TestImages}", $"{row.TestAccuracy:F4}", $"{row.TrainSeconds:F1}",
                 row.Case.TargetAccuracy is double target
-                    ? $">= {target:F3} " + (row.MeetsTarget == true ? "[green]pass[/]" : "[red]fail[/]")
+                    ? $">= {target:F3} " + TableText.PassFail(row.MeetsTarget == true)
                     : "—");
         console.Write(table);
         if (!quick) return;

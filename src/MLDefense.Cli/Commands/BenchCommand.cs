@@ -82,13 +82,9 @@ public static class BenchCommand
             .Title("Engine speed: MLDefense vs PyTorch")
             .Caption($"threads {r.Threads} · {r.Device} · batch {r.BatchSize} · median of {r.Rounds} rounds × {r.StepsPerRound} steps")
             .AddColumn("case")
-            .AddColumn(new TableColumn("MLDefense images/s").RightAligned())
-            .AddColumn(new TableColumn("PyTorch images/s").RightAligned())
-            .AddColumn(new TableColumn("ratio").RightAligned());
+            .AddNumberColumns("MLDefense images/s", "PyTorch images/s", "ratio");
         foreach (var row in r.Rows)
-            table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}",
-                         row.PyTorchImagesPerSecond is double p ? $"{p:F1}" : "—",
-                         row.Ratio is double ratio ? $"{ratio:F3}" : "—");
+            table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}", TableText.OrDash(row.PyTorchImagesPerSecond, "F1"), TableText.OrDash(row.Ratio, "F3"));
         console.Write(table);
         console.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} (MLDefense), PyTorch {r.PyTorchVersion ?? "—"}."));
         if (r.PyTorchUnavailable is not null)

@@ -113,9 +113,8 @@ public static class BenchMiaedCommand
         var cases = new Table()
             .Title(shortens is null ? "MIAED benchmark: classifiers and detectors" : "MIAED benchmark (quick run): classifiers and detectors")
             .Caption(Markup.Escape(BenchmarkRunText.Caption(r)))
-            .AddColumn("case").AddColumn(new TableColumn("classifier acc").RightAligned()).AddColumn(new TableColumn("train / test images").RightAligned())
-            .AddColumn("variant").AddColumn(new TableColumn("threshold").RightAligned()).AddColumn(new TableColumn("calibration FPR").RightAligned())
-            .AddColumn(new TableColumn("simple net acc (held out)").RightAligned()).AddColumn(new TableColumn("fit s").RightAligned());
+            .AddColumn("case").AddNumberColumns("classifier acc", "train / test images")
+            .AddColumn("variant").AddNumberColumns("threshold", "calibration FPR", "simple net acc (held out)", "fit s");
         foreach (var c in r.Cases)
             foreach (var d in c.Detectors)
                 cases.AddRow(Markup.Escape(c.Case.Key), $"{c.ClassifierAccuracy:F4}", $"{c.TrainImages} / {c.TestImages}", Markup.Escape(d.Variant.Name),
