@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using MLDefense.Cli;
-using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
+using static MLDefense.Tests.CliRunner;
 
 namespace MLDefense.Tests;
 
@@ -20,21 +19,11 @@ public sealed class CliAttackTests
         data = Path.Combine(temp, "data");
         SyntheticIdx.Write(Path.Combine(data, KnownDatasets.Mnist), trainRows: 120, testRows: 40, seed: 3);
         model = Path.Combine(temp, "tiny.zip");
-        var (code, _, error) = Run("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--epochs", "2", "--limit", "120",
-                                   "--batch-size", "16", "--data", data, "--output", model, "--threads", "1");
-        Assert.AreEqual(0, code, error);
+        TrainTinyClassifier(data, model);
     }
 
     [ClassCleanup]
     public static void DeleteTemp() => Directory.Delete(temp, recursive: true);
-
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
 
     [TestMethod]
     [DataRow("attack", "--dataset", "mnist", "--attack", "pgd")]
@@ -55,14 +44,10 @@ public sealed class CliAttackTests
     [DataRow("bench", "attacks", "--quick", "--bogus")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
-        var (code, output, error) = Run(args.Select(a => a == "MODEL" ? model : a).ToArray());
+        var result = Run(args.Select(a => a == "MODEL" ? model : a).ToArray());
 
-        Assert.AreEqual(Program.Usage, code, error);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.AreEqual(1, lines.Length, error);
-        StringAssert.StartsWith(lines[0], "mldefense: ");
-        StringAssert.Contains(lines[0], "--help");
-        Assert.AreEqual("", output, "nothing but the error is written");
+        AssertUsageError(result);
+        StringAssert.Contains(result.Error, "--help");
     }
 
     [TestMethod]

@@ -5,6 +5,7 @@ using MLDefense.Benchmarks;
 using MLDefense.Cli;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
+using static MLDefense.Tests.CliRunner;
 
 namespace MLDefense.Tests;
 
@@ -23,16 +24,6 @@ public sealed class CliTests
     [ClassCleanup]
     public static void DeleteData() => Directory.Delete(temp, recursive: true);
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
     [TestMethod]
     [DataRow("bench", "classifier", "--bogus")]
     [DataRow("frobnicate")]
@@ -50,14 +41,10 @@ public sealed class CliTests
     [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c1", "--data", "/no/such/folder")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
-        var (code, output, error) = Run(args);
+        var result = Run(args);
 
-        Assert.AreEqual(Program.Usage, code, error);
-        var lines = Lines(error);
-        Assert.AreEqual(1, lines.Length, error);
-        StringAssert.StartsWith(lines[0], "mldefense: ");
-        StringAssert.Contains(lines[0], "--help");
-        Assert.AreEqual("", output, "nothing but the error is written");
+        AssertUsageError(result);
+        StringAssert.Contains(result.Error, "--help");
     }
 
     [TestMethod]
@@ -286,14 +273,6 @@ internal static class SyntheticIdx
 [TestClass]
 public sealed class CliBenchMiaedTests
 {
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
-
     [TestMethod]
     public void HelpListsTheOptionsTheQuickShorteningAndTheTargets()
     {
@@ -328,13 +307,7 @@ public sealed class CliBenchMiaedTests
             ];
             foreach (var args in cases)
             {
-                var (code, output, error) = Run(args);
-                string what = string.Join(' ', args);
-                Assert.AreEqual(Program.Usage, code, $"{what}: {error}");
-                var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                Assert.AreEqual(1, lines.Length, $"{what}: {error}");
-                StringAssert.StartsWith(lines[0], "mldefense: ", what);
-                Assert.AreEqual("", output, $"{what}: nothing but the error is written");
+                AssertUsageError(Run(args), string.Join(' ', args));
             }
             var (_, _, mismatch) = Run("bench", "miaed", "--quick", "--model-c2-cifar10-subset", model);
             StringAssert.Contains(mismatch, "--model-c2-cifar10-subset: the run has no cifar10-subset/c2 case");
@@ -364,14 +337,6 @@ public sealed class CliAeganTests
     [ClassCleanup]
     public static void DeleteData() => Directory.Delete(temp, recursive: true);
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
-
     [TestMethod]
     public void HelpDocumentsTheOptionsAndTheirDefaults()
     {
@@ -400,13 +365,7 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--json", "/no/such/folder/out.json")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
-        var (code, output, error) = Run(args);
-
-        Assert.AreEqual(Program.Usage, code, error);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.AreEqual(1, lines.Length, error);
-        StringAssert.StartsWith(lines[0], "mldefense: ");
-        Assert.AreEqual("", output);
+        AssertUsageError(Run(args));
     }
 
     [TestMethod]

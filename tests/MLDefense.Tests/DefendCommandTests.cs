@@ -1,8 +1,7 @@
 using System.Text.Json.Nodes;
-using MLDefense.Cli;
-using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
 using MLDefense.Jobs;
+using static MLDefense.Tests.CliRunner;
 
 namespace MLDefense.Tests;
 
@@ -22,14 +21,6 @@ public sealed class DefendCommandTests
     [ClassCleanup]
     public static void DeleteData() => Directory.Delete(temp, recursive: true);
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
-
     [TestMethod]
     [DataRow("defend", "--dataset", "cifar10-subset")]
     [DataRow("defend", "--epsilon", "2")]
@@ -39,11 +30,7 @@ public sealed class DefendCommandTests
     [DataRow("defend", "--output", "/no/such/folder/defended.zip")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
-        var (code, output, error) = Run(args);
-
-        Assert.AreEqual(Program.Usage, code, error);
-        Assert.AreEqual(1, error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length, error);
-        Assert.AreEqual("", output);
+        AssertUsageError(Run(args));
     }
 
     [TestMethod]

@@ -71,7 +71,7 @@ public sealed class ReportBrowserTests
             Write(folder, "attacks.json", attacks);
             Write(folder, "saec.json", Saec(withRoc: true));
             var page = Path.Combine(folder, "report.html");
-            var (code, _, error) = ReportCliTests.Run("report", "--input", folder, "--output", page);
+            var (code, _, error) = CliRunner.Run("report", "--input", folder, "--output", page);
             Assert.AreEqual(0, code, error);
             var profile = Directory.CreateDirectory(Path.Combine(folder, "profile")).FullName;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using MLDefense.Cli;
-using MLDefense.Cli.Infrastructure;
 using MLDefense.Reporting;
+using static MLDefense.Tests.CliRunner;
 using static MLDefense.Tests.ReportFixtures;
 
 namespace MLDefense.Tests;
@@ -17,14 +16,6 @@ public sealed class ReportCliTests
     [ClassCleanup]
     public static void DeleteFolder() => Directory.Delete(temp, recursive: true);
 
-    internal static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(args, CliConsole.Plain(output, error));
-        return (code, output.ToString(), error.ToString());
-    }
-
     [TestMethod]
     [DataRow("report")]
     [DataRow("report", "--output", "{temp}/r.html")]
@@ -33,13 +24,7 @@ public sealed class ReportCliTests
     [DataRow("report", "--input", "{temp}")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
-        var (code, output, error) = Run(args.Select(a => a.Replace("{temp}", temp)).ToArray());
-
-        Assert.AreEqual(Program.Usage, code, error);
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.AreEqual(1, lines.Length, error);
-        StringAssert.StartsWith(lines[0], "mldefense: ");
-        Assert.AreEqual("", output);
+        AssertUsageError(Run(args.Select(a => a.Replace("{temp}", temp)).ToArray()));
     }
 
     [TestMethod]

@@ -16,26 +16,15 @@ public static class BenchAeganCommand
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
         var full = AeGanBenchmarkOptions.Full;
-        var quick = new Option<bool>("--quick")
+        var quick = CommonOptions.Quick($"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
+                                      + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagner.Describe()}.");
+        var only = CommonOptions.Only($"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
+                                      "DATASET", names =>
         {
-            Description = $"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
-                        + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagner.Describe()}.",
-        };
-        var only = new Option<string[]>("--only")
-        {
-            Description = $"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
-            HelpName = "DATASET",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var names = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                                         .Select(n => n.ToLowerInvariant()).ToArray();
-                var unknown = names.Where(n => !full.Cases.Any(c => c.Dataset == n)).ToArray();
-                if (unknown.Length > 0)
-                    result.AddError($"--only: {string.Join(", ", unknown)} is not one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
-                return names;
-            },
-        };
+            var unknown = names.Select(n => n.ToLowerInvariant()).Where(n => !full.Cases.Any(c => c.Dataset == n)).ToArray();
+            if (unknown.Length > 0)
+                throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
+        });
         var model = new Option<string[]>("--model")
         {
             Description = "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET --architecture a`); "
@@ -107,7 +96,7 @@ public static class BenchAeganCommand
             bool isQuick = parseResult.GetValue(quick);
             var preset = isQuick ? AeGanBenchmarkOptions.Quick : AeGanBenchmarkOptions.Full;
             var cases = preset.Cases;
-            if (parseResult.GetValue(only) is { Length: > 0 } names) cases = cases.Where(c => names.Contains(c.Dataset)).ToArray();
+            if (parseResult.GetValue(only) is { Length: > 0 } names) cases = cases.Where(c => names.Contains(c.Dataset, StringComparer.OrdinalIgnoreCase)).ToArray();
             cases = cases.Select(c => c with
             {
                 TestImages = parseResult.GetValue(images) ?? c.TestImages,
@@ -181,10 +170,8 @@ public static class BenchAeganCommand
     {
         var cases = new Table()
             .Title(quick ? "AE-GAN benchmark (quick run): classifier A and the purifier" : "AE-GAN benchmark: classifier A and the purifier")
-            .AddColumn("dataset").AddColumn(new TableColumn("A acc").RightAligned()).AddColumn(new TableColumn("AE-GAN epochs / width / images").RightAligned())
-            .AddColumn(new TableColumn("train s").RightAligned()).AddColumn(new TableColumn("threshold").RightAligned())
-            .AddColumn(new TableColumn("clean flagged").RightAligned()).AddColumn(new TableColumn("‖G(z)−x‖² clean: F(x) → z_L").RightAligned())
-            .AddColumn(new TableColumn("FGSM: F(x) → z_L").RightAligned()).AddColumn(new TableColumn("search ms: aegan / defensegan").RightAligned());
+            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images", "train s", "threshold", "clean flagged",
+                                                   "‖G(z)−x‖² clean: F(x) → z_L", "FGSM: F(x) → z_L", "search ms: aegan / defensegan");
         foreach (var c in r.Cases)
             cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages}",
                          $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",
@@ -206,7 +193,7 @@ public static class BenchAeganCommand
         console.Out.MarkupLine(Markup.Escape("Detection by reconstruction error (successful FGSM AEs against their clean images):"));
         console.TextOut.Write(detection.ToString());
         console.Out.WriteLine();
-        console.Out.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s · CW-L2: {r.CarliniWagnerSettings}."));
+        console.Out.MarkupLine(Markup.Escape($"{BenchmarkRunText.Caption(r)} · CW-L2: {r.CarliniWagnerSettings}."));
         foreach (var c in r.Cases) console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}."));
         if (quick) console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."));
     }

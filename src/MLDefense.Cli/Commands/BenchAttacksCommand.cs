@@ -12,24 +12,15 @@ public static class BenchAttacksCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds, CW-L2 to "
-                        + $"{CarliniWagnerBudget.Quick.Describe()}) instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).",
-        };
-        var model = OptionParsers.Create("--model", "A trained C1 MNIST classifier (a zip from `mldefense train-classifier --dataset mnist --architecture c1`). "
-                                                  + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
-                                                  + $"{AttackBenchmarkOptions.Full.FallbackTrainingImages} training images (the targets assume the fully trained model).",
-                                         "PATH", r => (FileInfo?)CommonOptions.ExistingFile(r));
+        var quick = CommonOptions.Quick($"Attack the first {AttackBenchmarkOptions.Quick.TestImages} test images ({AttackBenchmarkOptions.Quick.SpeedRounds} speed rounds, CW-L2 to "
+                                      + $"{CarliniWagnerBudget.Quick.Describe()}) instead of all {AttackBenchmarkOptions.Full.TestImages} ({AttackBenchmarkOptions.Full.SpeedRounds} speed rounds).");
+        var model = CommonOptions.OptionalModel("--model", "A trained C1 MNIST classifier (a zip from `mldefense train-classifier --dataset mnist --architecture c1`). "
+                                                         + $"Default: train one first, shortened to {AttackBenchmarkOptions.Full.FallbackTrainingEpochs} of 10 epochs on the first "
+                                                         + $"{AttackBenchmarkOptions.Full.FallbackTrainingImages} training images (the targets assume the fully trained model).");
         var images = OptionParsers.Create("--images", "Attack the first N test images instead of the preset's (for a machine too busy for the preset). Default: "
                                                     + $"{AttackBenchmarkOptions.Quick.TestImages} with --quick, else {AttackBenchmarkOptions.Full.TestImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
-        var python = new Option<string>("--python")
-        {
-            Description = "The interpreter that runs the PyTorch side of the speed row: Debian's, with `sudo apt-get install python3-torch`.",
-            DefaultValueFactory = _ => "/usr/bin/python3",
-            HelpName = "PATH",
-        };
+        var python = CommonOptions.Python("The interpreter that runs the PyTorch side of the speed row: Debian's, with `sudo apt-get install python3-torch`.");
         var json = CommonOptions.Json("{\"model\", \"test_images\", \"threads\", \"device\", \"torch_version\", \"cw_settings\", \"total_seconds\", "
             + "\"rows\": [{\"attack\", \"norm\", \"epsilon\", \"clean_accuracy\", \"adversarial_accuracy\", \"mean_l2\", \"mean_linf\", \"images_per_s\", "
             + "\"target\", \"meets_target\"}], \"speed\": {\"case\", \"batch_size\", \"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\", "
@@ -82,17 +73,13 @@ public static class BenchAttacksCommand
             .Title("Attacks on C1 (MNIST)")
             .Caption(Markup.Escape($"{r.TestImages} test images · {r.Model} · libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · total {r.TotalSeconds:F0} s"))
             .AddColumn("attack")
-            .AddColumn(new TableColumn("clean acc").RightAligned())
-            .AddColumn(new TableColumn("adv acc").RightAligned())
-            .AddColumn(new TableColumn("mean L2").RightAligned())
-            .AddColumn(new TableColumn("mean L∞").RightAligned())
-            .AddColumn(new TableColumn("images/s").RightAligned())
+            .AddNumberColumns("clean acc", "adv acc", "mean L2", "mean L∞", "images/s")
             .AddColumn("target (adv acc)");
         foreach (var row in r.Rows)
         {
             var x = row.Result;
             table.AddRow(Markup.Escape(AttackBenchmark.AttackTitleOf(x)), $"{x.CleanAccuracy:F4}", $"{x.AdversarialAccuracy:F4}", $"{x.MeanL2:F3}", $"{x.MeanLinf:F3}",
-                         $"{x.ImagesPerSecond:F1}", $"<= {row.Target:F2} " + (row.MeetsTarget ? "[green]pass[/]" : "[red]fail[/]"));
+                         $"{x.ImagesPerSecond:F1}", $"<= {row.Target:F2} " + TableText.PassFail(row.MeetsTarget));
         }
         console.Write(table);
         console.MarkupLine(Markup.Escape($"CW-L2: {r.CarliniWagnerSettings}."));
@@ -101,13 +88,10 @@ public static class BenchAttacksCommand
         var speed = new Table()
             .Title("PGD-40 speed: MLDefense vs PyTorch")
             .Caption(Markup.Escape($"batch {s.BatchSize} · {r.Threads} threads · medians of {s.MLDefenseRounds.Count} alternating rounds · PyTorch {s.PyTorchVersion ?? "—"}"))
-            .AddColumn(new TableColumn("MLDefense images/s").RightAligned())
-            .AddColumn(new TableColumn("PyTorch images/s").RightAligned())
-            .AddColumn(new TableColumn("ratio").RightAligned())
+            .AddNumberColumns("MLDefense images/s", "PyTorch images/s", "ratio")
             .AddColumn("target");
-        speed.AddRow($"{s.MLDefenseImagesPerSecond:F1}", s.PyTorchImagesPerSecond is double p ? $"{p:F1}" : "—",
-                     s.Ratio is double ratio ? $"{ratio:F3}" : "—",
-                     $">= {AttackSpeedRow.TargetRatio:F1} " + (s.Ratio is double q ? (q >= AttackSpeedRow.TargetRatio ? "[green]pass[/]" : "[red]fail[/]") : "—"));
+        speed.AddRow($"{s.MLDefenseImagesPerSecond:F1}", TableText.OrDash(s.PyTorchImagesPerSecond, "F1"), TableText.OrDash(s.Ratio, "F3"),
+                     $">= {AttackSpeedRow.TargetRatio:F1} " + (s.Ratio is double q ? TableText.PassFail(q >= AttackSpeedRow.TargetRatio) : "—"));
         console.Write(speed);
         if (s.PyTorchUnavailable is not null) console.MarkupLine($"[yellow]PyTorch did not run: {Markup.Escape(s.PyTorchUnavailable)}[/]");
     }

@@ -12,29 +12,9 @@ public static class BenchClassifierCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run (within 10 minutes on two CPU cores) instead of the full one. It shortens: {ClassifierBenchmark.QuickShortens}.",
-        };
-        var only = new Option<string[]>("--only")
-        {
-            Description = $"Run only these cases (repeat the option or separate with commas): {string.Join(", ", ClassifierBenchmark.FullCases.Select(c => c.Key))}. Default: all.",
-            HelpName = "DATASET/ARCH",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var keys = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
-                try
-                {
-                    ClassifierBenchmark.Select(ClassifierBenchmark.FullCases, keys);
-                }
-                catch (ArgumentException e)
-                {
-                    result.AddError($"--only: {e.Message.Split(" (Parameter")[0]}");
-                }
-                return keys;
-            },
-        };
+        var quick = CommonOptions.Quick($"A short run (within 10 minutes on two CPU cores) instead of the full one. It shortens: {ClassifierBenchmark.QuickShortens}.");
+        var only = CommonOptions.Only($"Run only these cases (repeat the option or separate with commas): {string.Join(", ", ClassifierBenchmark.FullCases.Select(c => c.Key))}. Default: all.",
+                                      "DATASET/ARCH", keys => ClassifierBenchmark.Select(ClassifierBenchmark.FullCases, keys));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", "
             + "\"rows\": [{\"dataset\", \"architecture\", \"epochs\", \"test_accuracy\", \"train_seconds\", \"train_images\", \"test_images\", "
             + "\"evaluate_seconds\", \"target\", \"meets_target\"}]} — target and meets_target are null for cases without a target");
@@ -73,22 +53,17 @@ public static class BenchClassifierCommand
     {
         var table = new Table()
             .Title(quick ? "Classifier benchmark (quick run)" : "Classifier benchmark")
-            .Caption(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s"
-                                 + (quick ? " · targets are for the full run" : "")))
+            .Caption(Markup.Escape(BenchmarkRunText.Caption(r) + (quick ? " · targets are for the full run" : "")))
             .AddColumn("dataset")
             .AddColumn("architecture")
-            .AddColumn(new TableColumn("epochs").RightAligned())
-            .AddColumn(new TableColumn("train images").RightAligned())
-            .AddColumn(new TableColumn("test images").RightAligned())
-            .AddColumn(new TableColumn("test accuracy").RightAligned())
-            .AddColumn(new TableColumn("train s").RightAligned())
+            .AddNumberColumns("epochs", "train images", "test images", "test accuracy", "train s")
             .AddColumn("target");
         foreach (var row in r.Rows)
             table.AddRow(
                 Markup.Escape(row.Case.Dataset), ClassifierTraining.ShortName(row.Case.Architecture), $"{row.Epochs}", $"{row.TrainImages}",
                 $"{row.TestImages}", $"{row.TestAccuracy:F4}", $"{row.TrainSeconds:F1}",
                 row.Case.TargetAccuracy is double target
-                    ? $">= {target:F3} " + (row.MeetsTarget == true ? "[green]pass[/]" : "[red]fail[/]")
+                    ? $">= {target:F3} " + TableText.PassFail(row.MeetsTarget == true)
                     : "—");
         console.Write(table);
         if (!quick) return;
@@ -96,15 +71,9 @@ public static class BenchClassifierCommand
         foreach (var row in r.Rows) console.WriteLine($"  {ClassifierBenchmark.Describe([row.Case])}");
     }
 
-    private static JsonObject ToJson(ClassifierBenchmarkResult r, bool quick) => new()
+    private static JsonObject ToJson(ClassifierBenchmarkResult r, bool quick) =>
+        new(BenchmarkRunText.JsonHeader(r, quick ? ClassifierBenchmark.Describe(r.Rows.Select(row => row.Case)) : null))
     {
-        ["quick"] = quick,
-        ["quick_shortens"] = quick ? ClassifierBenchmark.Describe(r.Rows.Select(row => row.Case)) : null,
-        ["threads"] = r.Threads,
-        ["device"] = r.Device,
-        ["torch_version"] = r.TorchVersion,
-        ["seed"] = r.Seed,
-        ["total_seconds"] = JsonResults.Seconds(r.TotalSeconds),
         ["rows"] = new JsonArray(r.Rows.Select(row => (JsonNode)new JsonObject
         {
             ["dataset"] = row.Case.Dataset,

@@ -27,21 +27,13 @@ public static class BenchCommand
 
     private static Command CreateEngine(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).",
-        };
+        var quick = CommonOptions.Quick($"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).");
         var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", "
             + "\"pytorch_unavailable\", \"batch_size\", \"rounds\", \"steps_per_round\", \"rows\": [{\"case\": \"train_step\"|\"input_gradient\", "
             + "\"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
             + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run");
-        var python = new Option<string>("--python")
-        {
-            Description = "The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
-                        + "(not a pyenv or venv python3 found first on PATH, unless it has torch).",
-            DefaultValueFactory = _ => "/usr/bin/python3",
-            HelpName = "PATH",
-        };
+        var python = CommonOptions.Python("The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
+                                        + "(not a pyenv or venv python3 found first on PATH, unless it has torch).");
 
         var engine = new Command("engine",
             "MLDefense's libtorch binding against PyTorch on the same libtorch: MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3; "
@@ -90,13 +82,9 @@ public static class BenchCommand
             .Title("Engine speed: MLDefense vs PyTorch")
             .Caption($"threads {r.Threads} · {r.Device} · batch {r.BatchSize} · median of {r.Rounds} rounds × {r.StepsPerRound} steps")
             .AddColumn("case")
-            .AddColumn(new TableColumn("MLDefense images/s").RightAligned())
-            .AddColumn(new TableColumn("PyTorch images/s").RightAligned())
-            .AddColumn(new TableColumn("ratio").RightAligned());
+            .AddNumberColumns("MLDefense images/s", "PyTorch images/s", "ratio");
         foreach (var row in r.Rows)
-            table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}",
-                         row.PyTorchImagesPerSecond is double p ? $"{p:F1}" : "—",
-                         row.Ratio is double ratio ? $"{ratio:F3}" : "—");
+            table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}", TableText.OrDash(row.PyTorchImagesPerSecond, "F1"), TableText.OrDash(row.Ratio, "F3"));
         console.Write(table);
         console.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} (MLDefense), PyTorch {r.PyTorchVersion ?? "—"}."));
         if (r.PyTorchUnavailable is not null)

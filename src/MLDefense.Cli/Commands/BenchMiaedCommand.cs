@@ -20,36 +20,16 @@ public static class BenchMiaedCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run (about 10-15 minutes on two CPU cores) instead of the full one (days on a CPU: the paper trains MIAED for 100 epochs). "
-                        + $"It shortens: {MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick)}. With --only, the named cases run, each shortened: "
-                        + string.Join("; ", MiaedBenchmark.FullCases.Select(c => MiaedBenchmark.DescribeCase(MiaedBenchmark.QuickVersion(c)))) + ".",
-        };
-        var only = new Option<string[]>("--only")
-        {
-            Description = $"Run only these cases (repeat the option or separate with commas): {string.Join(", ", MiaedBenchmark.FullCases.Select(c => c.Key))}. "
-                        + "The ablation runs with mnist/c1. Default: all (with --quick: mnist/c1).",
-            HelpName = "DATASET/ARCH",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var keys = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
-                try
-                {
-                    MiaedBenchmark.Select(MiaedBenchmark.FullCases, keys);
-                }
-                catch (ArgumentException e)
-                {
-                    result.AddError($"--only: {e.Message.Split(" (Parameter")[0]}");
-                }
-                return keys;
-            },
-        };
-        var models = MiaedBenchmark.FullCases.Select(c => (Case: c, Option: OptionParsers.Create(ModelOptionName(c),
+        var quick = CommonOptions.Quick(
+            $"A short run (about 10-15 minutes on two CPU cores) instead of the full one (days on a CPU: the paper trains MIAED for 100 epochs). "
+          + $"It shortens: {MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick)}. With --only, the named cases run, each shortened: "
+          + string.Join("; ", MiaedBenchmark.FullCases.Select(c => MiaedBenchmark.DescribeCase(MiaedBenchmark.QuickVersion(c)))) + ".");
+        var only = CommonOptions.Only($"Run only these cases (repeat the option or separate with commas): {string.Join(", ", MiaedBenchmark.FullCases.Select(c => c.Key))}. "
+                                    + "The ablation runs with mnist/c1. Default: all (with --quick: mnist/c1).",
+                                      "DATASET/ARCH", keys => MiaedBenchmark.Select(MiaedBenchmark.FullCases, keys));
+        var models = MiaedBenchmark.FullCases.Select(c => (Case: c, Option: CommonOptions.OptionalModel(ModelOptionName(c),
             $"A trained {ClassifierTraining.ShortName(c.Architecture).ToUpperInvariant()} classifier for {c.Dataset} (a zip from `mldefense train-classifier --dataset {c.Dataset} "
-          + $"--architecture {ClassifierTraining.ShortName(c.Architecture)}`). Default: train one first (the targets assume the fully trained model).",
-            "PATH", r => (FileInfo?)CommonOptions.ExistingFile(r)))).ToArray();
+          + $"--architecture {ClassifierTraining.ShortName(c.Architecture)}`). Default: train one first (the targets assume the fully trained model)."))).ToArray();
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
@@ -78,7 +58,7 @@ public static class BenchMiaedCommand
         {
             // The raw tokens, not GetValue: a value that failed to parse already has its own error, and GetValue would throw.
             if (result.GetResult(quick)?.Errors.Any() == true || result.GetResult(only)?.Errors.Any() == true) return;
-            var keys = result.GetResult(only)?.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+            var keys = result.GetResult(only) is { } onlyResult ? CommonOptions.SplitList(onlyResult.Tokens) : null;
             var cases = SelectCases(result.GetValue(quick), keys);
             foreach (var (c, option) in models)
                 if (result.GetResult(option) is not null && !cases.Any(x => x.Key == c.Key))
@@ -132,10 +112,9 @@ public static class BenchMiaedCommand
     {
         var cases = new Table()
             .Title(shortens is null ? "MIAED benchmark: classifiers and detectors" : "MIAED benchmark (quick run): classifiers and detectors")
-            .Caption(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s"))
-            .AddColumn("case").AddColumn(new TableColumn("classifier acc").RightAligned()).AddColumn(new TableColumn("train / test images").RightAligned())
-            .AddColumn("variant").AddColumn(new TableColumn("threshold").RightAligned()).AddColumn(new TableColumn("calibration FPR").RightAligned())
-            .AddColumn(new TableColumn("simple net acc (held out)").RightAligned()).AddColumn(new TableColumn("fit s").RightAligned());
+            .Caption(Markup.Escape(BenchmarkRunText.Caption(r)))
+            .AddColumn("case").AddNumberColumns("classifier acc", "train / test images")
+            .AddColumn("variant").AddNumberColumns("threshold", "calibration FPR", "simple net acc (held out)", "fit s");
         foreach (var c in r.Cases)
             foreach (var d in c.Detectors)
                 cases.AddRow(Markup.Escape(c.Case.Key), $"{c.ClassifierAccuracy:F4}", $"{c.TrainImages} / {c.TestImages}", Markup.Escape(d.Variant.Name),
@@ -171,15 +150,8 @@ public static class BenchMiaedCommand
 
     private static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
 
-    private static JsonObject ToJson(MiaedBenchmarkResult r, string? shortens) => new()
+    private static JsonObject ToJson(MiaedBenchmarkResult r, string? shortens) => new(BenchmarkRunText.JsonHeader(r, shortens))
     {
-        ["quick"] = shortens is not null,
-        ["quick_shortens"] = shortens,
-        ["threads"] = r.Threads,
-        ["device"] = r.Device,
-        ["torch_version"] = r.TorchVersion,
-        ["seed"] = r.Seed,
-        ["total_seconds"] = JsonResults.Seconds(r.TotalSeconds),
         ["attacks"] = r.Attacks,
         ["detector"] = r.Detector,
         ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject

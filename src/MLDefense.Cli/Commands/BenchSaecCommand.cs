@@ -13,10 +13,7 @@ public static class BenchSaecCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = new Option<bool>("--quick")
-        {
-            Description = $"A short run instead of the full one. It shortens: {SaecBenchmark.Describe(SaecBenchmark.QuickCases)}.",
-        };
+        var quick = CommonOptions.Quick($"A short run instead of the full one. It shortens: {SaecBenchmark.Describe(SaecBenchmark.QuickCases)}.");
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"epochs\", \"train_images\", \"test_images\", \"classifier_accuracy\", \"train_seconds\", "
             + "\"threshold\", \"clean_fpr\", \"noise_auc\", \"scoring_images_per_s\"}], "
@@ -65,10 +62,7 @@ public static class BenchSaecCommand
     {
         var cases = new Table()
             .Title(quick ? "SAEC benchmark (quick run): classifiers and SAEC" : "SAEC benchmark: classifiers and SAEC")
-            .AddColumn("case").AddColumn(new TableColumn("epochs").RightAligned()).AddColumn(new TableColumn("train / test images").RightAligned())
-            .AddColumn(new TableColumn("classifier acc").RightAligned()).AddColumn(new TableColumn("threshold").RightAligned())
-            .AddColumn(new TableColumn("clean FPR").RightAligned()).AddColumn(new TableColumn("noise AUC").RightAligned())
-            .AddColumn(new TableColumn("SAEC images/s").RightAligned());
+            .AddColumn("case").AddNumberColumns("epochs", "train / test images", "classifier acc", "threshold", "clean FPR", "noise AUC", "SAEC images/s");
         foreach (var c in r.Cases)
             cases.AddRow(Markup.Escape(c.Case.Key), $"{c.Epochs}", $"{c.TrainImages} / {c.TestImages}", $"{c.ClassifierAccuracy:F4}",
                          $"{c.Calibration.Threshold:G4}", $"{c.CleanFalsePositiveRate:P1}",
@@ -77,30 +71,21 @@ public static class BenchSaecCommand
 
         var rows = new Table()
             .Title("MixDefense protocol: half clean, half successful AEs")
-            .Caption(Markup.Escape($"libtorch {r.TorchVersion} · {r.Device} · {r.Threads} threads · seed {r.Seed} · total {r.TotalSeconds:F0} s · "
+            .Caption(Markup.Escape($"{BenchmarkRunText.Caption(r)} · "
                                  + $"target: Acc_Detector >= {SaecBenchmark.TargetAccuracy:F2} and FPR <= {SaecBenchmark.TargetFalsePositiveRate:P0} "
                                  + "(cifar10-subset, L-inf FGSM/BIM, eps >= 8/255)"))
-            .AddColumn("dataset").AddColumn("attack").AddColumn("norm").AddColumn(new TableColumn("ε").RightAligned())
-            .AddColumn(new TableColumn("pairs").RightAligned()).AddColumn(new TableColumn("Acc_Detector").RightAligned())
-            .AddColumn(new TableColumn("Acc_RC").RightAligned()).AddColumn(new TableColumn("TPR").RightAligned())
-            .AddColumn(new TableColumn("FPR").RightAligned()).AddColumn(new TableColumn("AUC").RightAligned()).AddColumn("target");
+            .AddColumn("dataset").AddColumn("attack").AddColumn("norm").AddNumberColumns("ε", "pairs", "Acc_Detector", "Acc_RC", "TPR", "FPR", "AUC").AddColumn("target");
         foreach (var row in r.Rows)
             rows.AddRow(Markup.Escape(row.Dataset), row.Attack, row.Norm, Epsilon(row), $"{row.Pairs}", $"{row.AccDetector:F4}", $"{row.AccRc:F4}",
                         $"{row.Tpr:F4}", $"{row.Fpr:F4}", $"{row.Auc:F4}",
-                        SaecBenchmark.MeetsTarget(row) switch { true => "[green]pass[/]", false => "[red]fail[/]", null => "—" });
+                        SaecBenchmark.MeetsTarget(row) is bool meets ? TableText.PassFail(meets) : "—");
         console.Write(rows);
         if (quick) console.WriteLine($"--quick shortens: {SaecBenchmark.Describe(r.Cases.Select(c => c.Case))}");
     }
 
-    private static JsonObject ToJson(SaecBenchmarkResult r, bool quick) => new()
+    private static JsonObject ToJson(SaecBenchmarkResult r, bool quick) =>
+        new(BenchmarkRunText.JsonHeader(r, quick ? SaecBenchmark.Describe(r.Cases.Select(c => c.Case)) : null))
     {
-        ["quick"] = quick,
-        ["quick_shortens"] = quick ? SaecBenchmark.Describe(r.Cases.Select(c => c.Case)) : null,
-        ["threads"] = r.Threads,
-        ["device"] = r.Device,
-        ["torch_version"] = r.TorchVersion,
-        ["seed"] = r.Seed,
-        ["total_seconds"] = JsonResults.Seconds(r.TotalSeconds),
         ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject
         {
             ["dataset"] = c.Case.Dataset,

@@ -107,12 +107,8 @@ public static class DefendCommand
             .Title($"The defended pipeline on {Markup.Escape(o.Dataset)} (attacks computed on classifier A alone, L-inf ε = {o.Epsilon})")
             .Caption(Markup.Escape($"{r.Device} · {r.Threads} threads · libtorch {r.TorchVersion} · seed {o.Seed} · total {r.TotalSeconds:F0} s"
                                  + (shortened.Length > 0 ? $" · shortened training: {shortened} (--full for the papers')" : "")))
-            .AddColumn("images").AddColumn(new TableColumn("n").RightAligned())
-            .AddColumn(new TableColumn("accuracy\nundefended").RightAligned()).AddColumn(new TableColumn("accuracy\npurified").RightAligned())
-            .AddColumn(new TableColumn("SAEC\nflagged").RightAligned()).AddColumn(new TableColumn("AE-GAN+sr\nflagged").RightAligned())
-            .AddColumn(new TableColumn("MIAED\nflagged").RightAligned()).AddColumn(new TableColumn("any\nflagged").RightAligned())
-            .AddColumn(new TableColumn("handled\ncorrectly").RightAligned())
-            .AddColumn(new TableColumn("AUC SAEC /\nAE-GAN / MIAED").RightAligned());
+            .AddColumn("images").AddNumberColumns("n", "accuracy\nundefended", "accuracy\npurified", "SAEC\nflagged", "AE-GAN+sr\nflagged",
+                                                  "MIAED\nflagged", "any\nflagged", "handled\ncorrectly", "AUC SAEC /\nAE-GAN / MIAED");
         foreach (var s in r.Sets)
             table.AddRow(s.Set, $"{s.Images}", Rate(s.UndefendedAccuracy), Rate(s.DefendedAccuracy), Rate(s.SaecFlagged), Rate(s.AeGanFlagged),
                          Rate(s.MiaedFlagged), Rate(s.AnyFlagged), $"[bold]{Rate(s.HandledCorrectly)}[/]",
@@ -128,7 +124,7 @@ public static class DefendCommand
         if (r.Examples.Count > 0)
         {
             var examples = new Table().Title("Single predictions by the reloaded model (prediction engine)")
-                .AddColumn("image").AddColumn("true").AddColumn("predicted").AddColumn(new TableColumn("p").RightAligned()).AddColumn("flagged by");
+                .AddColumn("image").AddColumn("true").AddColumn("predicted").AddNumberColumns("p").AddColumn("flagged by");
             foreach (var e in r.Examples)
                 examples.AddRow($"{e.Set} #{e.Index}", Markup.Escape(e.TrueLabel), Markup.Escape(e.PredictedLabel), $"{e.Confidence:F3}",
                                 e.Flags.Count == 0 ? "—" : $"[yellow]{Markup.Escape(string.Join(", ", e.Flags))}[/]");

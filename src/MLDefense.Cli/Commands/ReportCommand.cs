@@ -89,9 +89,7 @@ public static class ReportCommand
 
         var table = new Table()
             .Title("Report inputs")
-            .AddColumn("file").AddColumn("recognised as").AddColumn(new TableColumn("rows").RightAligned())
-            .AddColumn(new TableColumn("charts").RightAligned()).AddColumn(new TableColumn("tables").RightAligned())
-            .AddColumn(new TableColumn("image grids").RightAligned()).AddColumn(new TableColumn("warnings").RightAligned());
+            .AddColumn("file").AddColumn("recognised as").AddNumberColumns("rows", "charts", "tables", "image grids", "warnings");
         var summaries = new JsonArray();
         for (int i = 0; i < inputs.Count; i++)
         {

@@ -94,7 +94,7 @@ public sealed class AttackOptions
         }
         catch (ArgumentException e)
         {
-            console.WriteError($"--attack {settings.Attack}: {e.Message.Split(" (Parameter")[0]} (see --help)");
+            console.WriteError($"--attack {settings.Attack}: {OptionParsers.MessageOf(e)} (see --help)");
             return false;
         }
     }

@@ -55,6 +55,49 @@ public static class CommonOptions
         return file;
     }
 
+    /// <summary><c>--model PATH</c>-style option (named <paramref name="name"/>), not required: a model zip that exists, or null for "train one first".</summary>
+    public static Option<FileInfo?> OptionalModel(string name, string description) =>
+        OptionParsers.Create(name, description, "PATH", r => (FileInfo?)ExistingFile(r));
+
+    /// <summary><c>--quick</c>: a bench's short preset instead of its full one; <paramref name="description"/> says what it shortens.</summary>
+    public static Option<bool> Quick(string description) => new("--quick") { Description = description };
+
+    /// <summary>
+    /// <c>--only KEY[,KEY...]</c>, repeatable: the cases of a bench to run. <paramref name="check"/> throws an
+    /// <see cref="ArgumentException"/> for a list it rejects; its message becomes the one-line error.
+    /// </summary>
+    public static Option<string[]> Only(string description, string helpName, Action<string[]> check) => new("--only")
+    {
+        Description = description,
+        HelpName = helpName,
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var keys = SplitList(result.Tokens);
+            try
+            {
+                check(keys);
+            }
+            catch (ArgumentException e)
+            {
+                result.AddError($"--only: {OptionParsers.MessageOf(e)}");
+            }
+            return keys;
+        },
+    };
+
+    /// <summary>The values of a repeatable, comma-separated option such as <c>--only</c>, one per item.</summary>
+    public static string[] SplitList(IEnumerable<System.CommandLine.Parsing.Token> tokens) =>
+        tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+
+    /// <summary><c>--python PATH</c>: the interpreter that runs a bench's PyTorch side (default Debian's <c>/usr/bin/python3</c>).</summary>
+    public static Option<string> Python(string description) => new("--python")
+    {
+        Description = description,
+        DefaultValueFactory = _ => "/usr/bin/python3",
+        HelpName = "PATH",
+    };
+
     /// <summary><c>--json PATH</c>: also write the results as JSON, shaped as <paramref name="shape"/> describes.</summary>
     public static Option<FileInfo?> Json(string shape) => OptionParsers.Create<FileInfo?>("--json",
         $"Also write the results to this file as JSON: {shape}. Default: no file.", "PATH", OptionParsers.FileInExistingFolder);

@@ -45,6 +45,9 @@ public static class OptionParsers
     public static string OptionName(ArgumentResult result) =>
         result.Parent is OptionResult option ? option.IdentifierToken?.Value ?? option.Option.Name : result.Argument.Name;
 
+    /// <summary>An <see cref="ArgumentException"/>'s message without the " (Parameter 'name')" suffix, for a one-line error.</summary>
+    public static string MessageOf(ArgumentException e) => e.Message.Split(" (Parameter")[0];
+
     /// <summary>An option of type <typeparamref name="T"/> parsed by <paramref name="parse"/> (which reports its own errors).</summary>
     public static Option<T> Create<T>(string name, string description, string helpName, Func<ArgumentResult, T> parse) => new(name)
     {

@@ -214,7 +214,7 @@ public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Cl
 /// <param name="TotalSeconds">Wall-clock seconds of the whole run.</param>
 /// <param name="Cases">One result per dataset, in order.</param>
 public sealed record AeGanBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, string CarliniWagnerSettings, double TotalSeconds,
-                                          IReadOnlyList<AeGanBenchmarkCaseResult> Cases)
+                                          IReadOnlyList<AeGanBenchmarkCaseResult> Cases) : IBenchmarkRun
 {
     /// <summary>Every case's Table 1 rows, in order.</summary>
     public IReadOnlyList<AeGanBenchmarkRow> Rows => Cases.SelectMany(c => c.Rows).ToList();
@@ -321,14 +321,9 @@ public static class AeGanBenchmark
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var clock = Stopwatch.StartNew();
-        var results = new List<AeGanBenchmarkCaseResult>();
-        for (int index = 0; index < options.Cases.Count; index++)
-        {
-            var c = options.Cases[index];
-            void Report(string stage, string detail, double fraction) =>
-                progress?.Report(new AeGanBenchmarkProgress(index, options.Cases.Count, c.Dataset, stage, detail, fraction));
-            results.Add(RunCase(c, options, Report, cancellationToken));
-        }
+        var results = BenchmarkCases.RunInOrder(options.Cases, progress,
+            (index, count, c, stage, detail, fraction) => new AeGanBenchmarkProgress(index, count, c.Dataset, stage, detail, fraction),
+            (c, report) => RunCase(c, options, report, cancellationToken));
         return new AeGanBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed, options.CarliniWagner.Describe(),
                                         clock.Elapsed.TotalSeconds, results);
     }

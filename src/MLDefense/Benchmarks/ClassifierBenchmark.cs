@@ -63,7 +63,7 @@ public sealed record ClassifierBenchmarkRow(ClassifierBenchmarkCase Case, int Ep
 /// <param name="TotalSeconds">Wall-clock seconds of the whole run, reading the datasets included.</param>
 /// <param name="Rows">One row per case, in the order run.</param>
 public sealed record ClassifierBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, double TotalSeconds,
-                                               IReadOnlyList<ClassifierBenchmarkRow> Rows);
+                                               IReadOnlyList<ClassifierBenchmarkRow> Rows) : IBenchmarkRun;
 
 /// <summary>
 /// The pipeline issue's classifier benchmark: trains the papers' target classifiers — MIAED's C1 on MNIST and on

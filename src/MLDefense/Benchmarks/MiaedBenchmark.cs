@@ -193,7 +193,7 @@ public sealed record MiaedBenchmarkCaseResult(MiaedBenchmarkCase Case, string Cl
 /// <param name="TotalSeconds">Wall-clock seconds of the whole run.</param>
 /// <param name="Cases">One result per case, in order.</param>
 public sealed record MiaedBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, string Attacks, string Detector, double TotalSeconds,
-                                          IReadOnlyList<MiaedBenchmarkCaseResult> Cases)
+                                          IReadOnlyList<MiaedBenchmarkCaseResult> Cases) : IBenchmarkRun
 {
     /// <summary>Every case's Table 7 results, in order.</summary>
     public IReadOnlyList<MiaedResult> AttackResults => Cases.SelectMany(c => c.AttackResults).ToList();
@@ -419,14 +419,9 @@ public static class MiaedBenchmark
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var clock = Stopwatch.StartNew();
-        var results = new List<MiaedBenchmarkCaseResult>();
-        for (int index = 0; index < options.Cases.Count; index++)
-        {
-            var c = options.Cases[index];
-            void Report(string stage, string detail, double fraction) =>
-                progress?.Report(new MiaedBenchmarkProgress(index, options.Cases.Count, c, stage, detail, fraction));
-            results.Add(RunCase(c, options, Report, cancellationToken));
-        }
+        var results = BenchmarkCases.RunInOrder(options.Cases, progress,
+            (index, count, c, stage, detail, fraction) => new MiaedBenchmarkProgress(index, count, c, stage, detail, fraction),
+            (c, report) => RunCase(c, options, report, cancellationToken));
         return new MiaedBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed,
                                         DescribeAttacks(options), DescribeDetector(options.Detector), clock.Elapsed.TotalSeconds, results);
     }
@@ -436,8 +431,8 @@ public static class MiaedBenchmark
     {
         report("load", "", 0);
         var ml = Runtime.CreateContext(options.Seed, options.Device);
-        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages));
-        var testView = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages));
+        var train = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: true, options.DataDirectory, c.TrainImages);
+        var testView = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: false, options.DataDirectory, c.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         report("load", "", 1);
 

@@ -73,7 +73,7 @@ public sealed record SaecBenchmarkCaseResult(SaecBenchmarkCase Case, int Epochs,
 /// <param name="TotalSeconds">Wall-clock seconds of the whole run.</param>
 /// <param name="Cases">One result per case, in order.</param>
 public sealed record SaecBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, double TotalSeconds,
-                                         IReadOnlyList<SaecBenchmarkCaseResult> Cases)
+                                         IReadOnlyList<SaecBenchmarkCaseResult> Cases) : IBenchmarkRun
 {
     /// <summary>Every case's rows, in order.</summary>
     public IReadOnlyList<MixDefenseRow> Rows => Cases.SelectMany(c => c.Rows).ToList();
@@ -178,14 +178,9 @@ public static class SaecBenchmark
         }
 
         var clock = Stopwatch.StartNew();
-        var results = new List<SaecBenchmarkCaseResult>();
-        for (int index = 0; index < options.Cases.Count; index++)
-        {
-            var c = options.Cases[index];
-            void Report(string stage, string detail, double fraction) =>
-                progress?.Report(new SaecBenchmarkProgress(index, options.Cases.Count, c, stage, detail, fraction));
-            results.Add(RunCase(c, options, Report, cancellationToken));
-        }
+        var results = BenchmarkCases.RunInOrder(options.Cases, progress,
+            (index, count, c, stage, detail, fraction) => new SaecBenchmarkProgress(index, count, c, stage, detail, fraction),
+            (c, report) => RunCase(c, options, report, cancellationToken));
         return new SaecBenchmarkResult(Runtime.Threads, Runtime.DeviceName(options.Device), Runtime.TorchVersion, options.Seed,
                                        clock.Elapsed.TotalSeconds, results);
     }
@@ -195,8 +190,8 @@ public static class SaecBenchmark
     {
         report("load", "", 0);
         var ml = Runtime.CreateContext(options.Seed, options.Device);
-        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages));
-        var test = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages));
+        var train = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: true, options.DataDirectory, c.TrainImages);
+        var test = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: false, options.DataDirectory, c.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         report("load", "", 1);
 

@@ -1,6 +1,4 @@
 using MLDefense.Benchmarks;
-using MLDefense.Cli;
-using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
 
 namespace MLDefense.Tests.Benchmarks;
@@ -19,11 +17,7 @@ public sealed class AttackBenchmarkTests
         data = Path.Combine(temp, "data");
         SyntheticIdx.Write(Path.Combine(data, KnownDatasets.Mnist), trainRows: 96, testRows: 24, seed: 4);
         model = Path.Combine(temp, "tiny.zip");
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Program.Run(["train-classifier", "--dataset", "mnist", "--architecture", "c1", "--epochs", "2", "--batch-size", "16",
-                                "--data", data, "--output", model, "--threads", "1"], CliConsole.Plain(output, error));
-        Assert.AreEqual(0, code, error.ToString());
+        CliRunner.TrainTinyClassifier(data, model);
     }
 
     [ClassCleanup]
