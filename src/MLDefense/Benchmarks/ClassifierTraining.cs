@@ -191,7 +191,7 @@ public static class ClassifierTraining
     public static IDataView Slice(MLContext ml, IDataView data, int? count) => count is int n ? ml.Data.TakeRows(data, n) : data;
 
     /// <summary>The first <paramref name="count"/> rows (all for null) of a known dataset's training or test split, read into memory once.</summary>
-    internal static IDataView LoadInMemory(MLContext ml, string dataset, bool train, string? dataDirectory, int? count) =>
+    internal static InMemoryDataView LoadInMemory(MLContext ml, string dataset, bool train, string? dataDirectory, int? count) =>
         DataViews.Materialize(Slice(ml, ml.Data.LoadKnownDataset(dataset, train, dataDirectory), count));
 
     /// <summary>The share of rows of <paramref name="test"/> whose predicted label equals their <c>Label</c>, and the row count.</summary>

@@ -57,8 +57,8 @@ public static class DefendedPipelineJob
         Report(0, "", 0);
         var ml = Runtime.CreateContext(options.Seed, options.Device);
         var classNames = KnownDatasets.Resolve(options.Dataset, options.DataDirectory).ClassNames;
-        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(options.Dataset, train: true, options.DataDirectory), options.TrainImages));
-        var test = DataViews.Materialize(ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(options.Dataset, train: false, options.DataDirectory), options.TestImages));
+        var train = ClassifierTraining.LoadInMemory(ml, options.Dataset, train: true, options.DataDirectory, options.TrainImages);
+        var test = ClassifierTraining.LoadInMemory(ml, options.Dataset, train: false, options.DataDirectory, options.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         Report(0, $"{train.GetRowCount()} training and {test.GetRowCount()} test images", 1);
 
