@@ -16,17 +16,14 @@ public static class AeGanCatalogExtensions
     /// <param name="scoreColumnName">The score column added.</param>
     /// <param name="flagColumnName">The flag column added.</param>
     public static AeGanEstimator AeGanPurifier(this TransformsCatalog.DefensesCatalog catalog, string imageColumnName = "Image",
-        string outputColumnName = "Purified", string scoreColumnName = "AeGanScore", string flagColumnName = "AeGanFlag")
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new AeGanEstimator(catalog.Context, new AeGanOptions
+        string outputColumnName = "Purified", string scoreColumnName = "AeGanScore", string flagColumnName = "AeGanFlag") =>
+        catalog.AeGanPurifier(new AeGanOptions
         {
             ImageColumnName = imageColumnName,
             OutputColumnName = outputColumnName,
             ScoreColumnName = scoreColumnName,
             FlagColumnName = flagColumnName,
         });
-    }
 
     /// <summary>The AE-GAN+sr purifier with every setting of <see cref="AeGanOptions"/>. See <see cref="AeGanEstimator"/>.</summary>
     public static AeGanEstimator AeGanPurifier(this TransformsCatalog.DefensesCatalog catalog, AeGanOptions options)

@@ -50,145 +50,115 @@ namespace MLDefense.Defenses;
 /// Fit; values outside [0, 1] or NaN fail in Fit, naming the column and row; fewer than
 /// <see cref="MinimumTrainingImages"/> images fail in Fit.</para>
 /// </remarks>
-public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
+public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransformer>
 {
     /// <summary>Below this many training images Fit throws: the threshold would rest on a handful of scores.</summary>
     public const int MinimumTrainingImages = 20;
 
     internal const string LogSource = "AE-GAN";
-    internal const int InferenceBatchSize = 256;
-
-    private readonly MLContext context;
-    private readonly AeGanOptions options;
 
     /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public AeGanEstimator(MLContext context, AeGanOptions options)
+    public AeGanEstimator(MLContext context, AeGanOptions options) : base(context, options, CheckOptions)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(options);
-        CheckOptions(options);
-        this.context = context;
-        this.options = options;
     }
-
-    /// <summary>The options this estimator fits with.</summary>
-    public AeGanOptions Options => options;
 
     internal static void CheckOptions(AeGanOptions o)
     {
-        void Require(bool ok, string name, object? value, string rule)
-        {
-            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"AeGanOptions.{name} {rule}.");
-        }
-        Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
-        Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
-        Require(o.Epochs >= 1, nameof(o.Epochs), o.Epochs, "must be at least 1");
-        Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (batch normalisation needs two images)");
-        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be a positive number");
-        Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
-        Require(o.ReconstructionWeight >= 0 && double.IsFinite(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be a finite number ≥ 0");
-        Require(o.NoiseBound >= 0 && double.IsFinite(o.NoiseBound), nameof(o.NoiseBound), o.NoiseBound, "must be a finite number ≥ 0");
-        Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
-        Require(Enum.IsDefined(o.Distance), nameof(o.Distance), o.Distance, "must be a known distance");
-        Require(Enum.IsDefined(o.SearchPolicy), nameof(o.SearchPolicy), o.SearchPolicy, "must be a known policy");
-        Require(o.SearchSteps >= 0, nameof(o.SearchSteps), o.SearchSteps, "must be ≥ 0");
-        Require(o.SearchStepSize >= 0 && double.IsFinite(o.SearchStepSize), nameof(o.SearchStepSize), o.SearchStepSize, "must be a finite number ≥ 0");
-        Require(o.SearchHalvingInterval >= 1, nameof(o.SearchHalvingInterval), o.SearchHalvingInterval, "must be at least 1");
-        var outputs = new[] { o.OutputColumnName, o.ScoreColumnName, o.FlagColumnName };
-        if (outputs.Append(o.ImageColumnName).Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("AE-GAN column names must not be empty.", nameof(o));
-        if (outputs.Distinct().Count() != outputs.Length)
-            throw new ArgumentException($"AE-GAN's purified, score and flag columns need distinct names; got {string.Join(", ", outputs)}.", nameof(o));
+        var rules = new OptionRules(nameof(AeGanOptions));
+        rules.Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
+        rules.Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
+        rules.Require(o.Epochs >= 1, nameof(o.Epochs), o.Epochs, "must be at least 1");
+        rules.Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (batch normalisation needs two images)");
+        rules.Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be a positive number");
+        rules.Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
+        rules.Require(o.ReconstructionWeight >= 0 && double.IsFinite(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be a finite number ≥ 0");
+        rules.Require(o.NoiseBound >= 0 && double.IsFinite(o.NoiseBound), nameof(o.NoiseBound), o.NoiseBound, "must be a finite number ≥ 0");
+        rules.Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
+        rules.Require(Enum.IsDefined(o.Distance), nameof(o.Distance), o.Distance, "must be a known distance");
+        rules.Require(Enum.IsDefined(o.SearchPolicy), nameof(o.SearchPolicy), o.SearchPolicy, "must be a known policy");
+        rules.Require(o.SearchSteps >= 0, nameof(o.SearchSteps), o.SearchSteps, "must be ≥ 0");
+        rules.Require(o.SearchStepSize >= 0 && double.IsFinite(o.SearchStepSize), nameof(o.SearchStepSize), o.SearchStepSize, "must be a finite number ≥ 0");
+        rules.Require(o.SearchHalvingInterval >= 1, nameof(o.SearchHalvingInterval), o.SearchHalvingInterval, "must be at least 1");
+        OptionRules.RequireColumnNames("AE-GAN", [o.ImageColumnName],
+            ("purified", o.OutputColumnName), ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }
 
     /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    public override DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = CheckImageColumn(inputSchema, options.ImageColumnName, requiredShape: null);
-        return inputSchema.Append(AeGanTransformer.OutputColumns(options, shape));
+        var shape = CheckImageColumn(inputSchema, Options.ImageColumnName, requiredShape: null);
+        return inputSchema.Append(AeGanTransformer.OutputColumns(Options, shape));
     }
 
     /// <summary>Checks the data, trains F, G and D (Alg. 1), and calibrates the reconstruction-error threshold.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
     /// <exception cref="OperationCanceledException">The options' token was cancelled; nothing is left allocated.</exception>
-    public AeGanTransformer Fit(IDataView input)
+    public override AeGanTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var shape = CheckImageColumn(input.Schema, options.ImageColumnName, requiredShape: null);
-        var token = options.CancellationToken;
+        var shape = CheckImageColumn(input.Schema, Options.ImageColumnName, requiredShape: null);
+        var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
         var pixels = ReadAndCheck(input, shape, token);
         int count = pixels.Length / shape.Size;
         if (count < MinimumTrainingImages)
-            throw new ArgumentException($"Column '{options.ImageColumnName}': AE-GAN trains and calibrates on the clean images and needs at least " +
+            throw new ArgumentException($"Column '{Options.ImageColumnName}': AE-GAN trains and calibrates on the clean images and needs at least " +
                 $"{MinimumTrainingImages} of them; found {count}.");
 
-        int seed = options.Seed ?? context.NextSeed();
-        var device = context.Device;
+        int seed = Options.Seed ?? Context.NextSeed();
+        var device = Context.Device;
         torch.manual_seed(unchecked((ulong)(uint)seed));
-        AeGanEncoder? encoder = null;
-        AeGanGenerator? generator = null;
-        try
+        using var networks = new PendingNetworks();
+        var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, Options, shape, device);
+        using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device);
+        using (var discriminator = new AeGanDiscriminator(shape, Options.BaseChannels))
         {
-            encoder = new AeGanEncoder(shape, options.LatentDimension, options.BaseChannels);
-            generator = new AeGanGenerator(shape, options.LatentDimension, options.BaseChannels);
-            encoder.to(device);
-            generator.to(device);
-            using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device);
-            using (var discriminator = new AeGanDiscriminator(shape, options.BaseChannels))
-            {
-                discriminator.to(device);
-                Train(encoder, generator, discriminator, images, seed, device, token);
-            }
-            encoder.eval();
-            generator.eval();
-            var scores = CleanScores(encoder, generator, images, token);
-            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(scores, options.TargetFalsePositiveRate);
-            var sorted = scores.ToArray();
-            Array.Sort(sorted);
-            var calibration = new AeGanCalibration
-            {
-                Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
-                Threshold = threshold,
-                TrainingImageCount = count,
-                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
-                CleanMedianScore = sorted[sorted.Length / 2],
-            };
-            context.WriteLog(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({options.Distance}), " +
-                $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
-            return new AeGanTransformer(options with { Progress = null, CancellationToken = default }, calibration, encoder, generator, device);
+            discriminator.to(device);
+            Train(encoder, generator, discriminator, images, seed, device, token);
         }
-        catch
+        encoder.eval();
+        generator.eval();
+        var scores = CleanScores(encoder, generator, images, token);
+        float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(scores, Options.TargetFalsePositiveRate);
+        var sorted = scores.ToArray();
+        Array.Sort(sorted);
+        var calibration = new AeGanCalibration
         {
-            encoder?.Dispose();
-            generator?.Dispose();
-            throw;
-        }
+            Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
+            Threshold = threshold,
+            TrainingImageCount = count,
+            TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
+            CleanMedianScore = sorted[sorted.Length / 2],
+        };
+        Context.WriteLog(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({Options.Distance}), " +
+            $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {Options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
+        return networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default }, calibration, encoder, generator, device));
     }
 
     private void Train(AeGanEncoder encoder, AeGanGenerator generator, AeGanDiscriminator discriminator, Tensor images, int seed,
         Device device, CancellationToken token)
     {
         long count = images.size(0);
-        int batchSize = (int)Math.Min(options.BatchSize, count);
+        int batchSize = (int)Math.Min(Options.BatchSize, count);
         // A last batch of one image would break batch normalisation; it is dropped (its images come back in other epochs' orders).
         int batchesPerEpoch = (int)(count / batchSize);
-        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        long totalSteps = (long)batchesPerEpoch * Options.Epochs;
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
-        var betas = (options.AdamBeta1, 0.999);
-        using var discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), options.LearningRate, betas);
-        using var autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), options.LearningRate, betas);
+        var betas = (Options.AdamBeta1, 0.999);
+        using var discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), Options.LearningRate, betas);
+        using var autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), Options.LearningRate, betas);
         var noiseLevels = new Random(seed);
-        int k = options.LatentDimension;
+        int k = Options.LatentDimension;
         var clock = Stopwatch.StartNew();
-        context.WriteLog(LogSource, $"training on {device}: {count} images, {options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
-            $"latent {k}, width {options.BaseChannels}, Adam lr {options.LearningRate} β1 {options.AdamBeta1}, noise bound {options.NoiseBound}");
+        Context.WriteLog(LogSource, $"training on {device}: {count} images, {Options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
+            $"latent {k}, width {Options.BaseChannels}, Adam lr {Options.LearningRate} β1 {Options.AdamBeta1}, noise bound {Options.NoiseBound}");
 
         encoder.train();
         generator.train();
         discriminator.train();
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(count, device);
             // Sums stay on the device so that a step never waits for the device to report a number.
@@ -213,10 +183,10 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
                     discriminatorOptimizer.step();
 
                     var generatorLoss = F.binary_cross_entropy(discriminator.forward(generated), real);
-                    double sigma = noiseLevels.NextDouble() * options.NoiseBound;
+                    double sigma = noiseLevels.NextDouble() * Options.NoiseBound;
                     var noisy = sigma > 0 ? x + torch.randn_like(x) * sigma : x;
                     var reconstructionLoss = (generator.forward(encoder.forward(noisy)) - x).square().sum() / batchSize;
-                    var total = generatorLoss + reconstructionLoss * options.ReconstructionWeight;
+                    var total = generatorLoss + reconstructionLoss * Options.ReconstructionWeight;
                     autoencoderOptimizer.zero_grad();
                     total.backward();
                     autoencoderOptimizer.step();
@@ -230,11 +200,11 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
                 }
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
-                if (epochEnd || (options.Progress is not null && done % reportEvery == 0))
+                if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
                     var report = Report(epoch, done, epochEnd);
-                    options.Progress?.Report(report);
-                    if (epochEnd) context.WriteLog(LogSource, report.ToString());
+                    Options.Progress?.Report(report);
+                    if (epochEnd) Context.WriteLog(LogSource, report.ToString());
                 }
             }
 
@@ -243,7 +213,7 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
                 long stepsDone = (long)(epochNumber - 1) * batchesPerEpoch + batchesDone;
                 var elapsed = clock.Elapsed;
                 var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsDone * (totalSteps - stepsDone)));
-                return new AeGanTrainingProgress(epochNumber, options.Epochs, batchesDone, batchesPerEpoch,
+                return new AeGanTrainingProgress(epochNumber, Options.Epochs, batchesDone, batchesPerEpoch,
                     discriminatorSum.item<float>() / batchesDone, generatorSum.item<float>() / batchesDone, reconstructionSum.item<float>() / batchesDone,
                     elapsed, remaining, completed);
             }
@@ -255,13 +225,13 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
         long count = images.size(0);
         var scores = new float[count];
         using var _ = torch.no_grad();
-        for (long start = 0; start < count; start += InferenceBatchSize)
+        for (long start = 0; start < count; start += DefenseInference.ChunkSize)
         {
             token.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            long n = Math.Min(InferenceBatchSize, count - start);
+            long n = Math.Min(DefenseInference.ChunkSize, count - start);
             var x = images.narrow(0, start, n);
-            AeGanPurification.ReconstructionError(generator.forward(encoder.forward(x)), x, options.Distance)
+            AeGanPurification.ReconstructionError(generator.forward(encoder.forward(x)), x, Options.Distance)
                 .cpu().CopyTo<float>(scores.AsSpan((int)start, (int)n));
         }
         return scores;
@@ -269,19 +239,14 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
 
     private float[] ReadAndCheck(IDataView input, ImageShape shape, CancellationToken token)
     {
-        string column = options.ImageColumnName;
+        string column = Options.ImageColumnName;
         var parts = new List<float[]>();
         long rowsSeen = 0;
         foreach (var batch in input.GetBatches(8192, [column]))
         {
             token.ThrowIfCancellationRequested();
             var pixels = batch.Get<float>(column);
-            for (int i = 0; i < pixels.Length; i++)
-            {
-                float v = pixels[i];
-                if (!(v >= 0f && v <= 1f)) // also catches NaN
-                    throw new ArgumentException($"Column '{column}': expected pixel values in [0, 1], found {v} in row {rowsSeen + i / shape.Size}.");
-            }
+            DefenseColumns.CheckPixelRange(pixels, shape, rowsSeen, column);
             parts.Add(pixels);
             rowsSeen += batch.RowCount;
         }
@@ -294,19 +259,10 @@ public sealed class AeGanEstimator : IEstimator<AeGanTransformer>
         return all;
     }
 
-    /// <summary>Checks the image column (and a fitted shape) and returns its shape; messages name the column.</summary>
+    /// <summary>Checks the image column (and a fitted shape) and that the networks take its shape; returns the shape. Messages name the column.</summary>
     internal static ImageShape CheckImageColumn(DataViewSchema schema, string name, ImageShape? requiredShape)
     {
-        string expected = requiredShape is { } r ? $"a float vector image of {r} (the shape AE-GAN was trained on)" : "a float vector image [C, H, W] with an image shape annotation";
-        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
-            $"Column '{name}' (the image AE-GAN purifies) was not found; expected {expected}. The schema has: {schema}.");
-        if (column.Type is not VectorDataViewType vector || column.ImageShape is not { } shape || shape.Size != vector.Size)
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {column.Type}{(column.ImageShape is null ? " without an image shape" : "")}.");
-        if (requiredShape is not null && shape != requiredShape)
-        {
-            string what = shape.Channels != requiredShape.Channels ? $"{shape.Channels} channels instead of {requiredShape.Channels}" : "another size";
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {shape} images ({what}).");
-        }
+        var shape = DefenseColumns.CheckImage(schema, name, requiredShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
         if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException($"Column '{name}': {problem}.");
         return shape;
     }

@@ -146,7 +146,7 @@ public sealed record AeGanTrainingProgress(
 }
 
 /// <summary>What Fit recorded about the trained purifier: the input shape, the calibrated threshold and how it was set.</summary>
-public sealed record AeGanCalibration
+public sealed record AeGanCalibration : IFittedImageDefense
 {
     /// <summary>Channels of the images trained on.</summary>
     public int Channels { get; init; }

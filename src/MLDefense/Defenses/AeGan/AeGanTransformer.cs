@@ -49,6 +49,16 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         generator.eval();
     }
 
+    /// <summary>Builds F and G for <paramref name="shape"/> on <paramref name="device"/> (default initialisation), added to <paramref name="networks"/>.</summary>
+    internal static (AeGanEncoder Encoder, AeGanGenerator Generator) CreateNetworks(PendingNetworks networks, AeGanOptions options, ImageShape shape, Device device)
+    {
+        var encoder = networks.Add(new AeGanEncoder(shape, options.LatentDimension, options.BaseChannels));
+        var generator = networks.Add(new AeGanGenerator(shape, options.LatentDimension, options.BaseChannels));
+        encoder.to(device);
+        generator.to(device);
+        return (encoder, generator);
+    }
+
     /// <summary>The options the purifier was fitted with (column names, networks, detector and search settings).</summary>
     public AeGanOptions Options { get; }
 
@@ -207,7 +217,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         var codes = encoder.forward(images);
         var reconstruction = generator.forward(codes);
         AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().CopyTo<float>(scores);
-        var flags = Array.ConvertAll(scores, s => ThresholdCalibration.IsFlagged(s, Threshold));
+        var flags = DefenseInference.Flags(scores, Threshold);
         var searched = Options.SearchPolicy switch
         {
             AeGanSearchPolicy.Always => Enumerable.Range(0, (int)n).ToArray(),
@@ -225,11 +235,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     private void CheckImages(Tensor images)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        ArgumentNullException.ThrowIfNull(images);
-        var s = images.shape;
-        var expected = InputShape;
-        if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
-            throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}] (the shape AE-GAN was trained on); found [{string.Join(", ", s)}].", nameof(images));
+        DefenseColumns.CheckImageTensor(images, InputShape, "the shape AE-GAN was trained on");
         if (images.device != Device)
             throw new ArgumentException($"The images are on {images.device} but the purifier is on {Device}.", nameof(images));
         if (images.dtype != ScalarType.Float32) throw new ArgumentException($"Expected float32 images; found {images.dtype}.", nameof(images));
@@ -253,8 +259,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     internal static DataViewSchema.Column[] OutputColumns(AeGanOptions options, ImageShape shape) =>
     [
         new(options.OutputColumnName, shape.VectorType, new DataViewSchema.Annotations(shape)),
-        new(options.ScoreColumnName, NumberDataViewType.Single),
-        new(options.FlagColumnName, BooleanDataViewType.Instance),
+        .. DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName),
     ];
 
     /// <inheritdoc />
@@ -265,21 +270,16 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         string column = Options.ImageColumnName;
         var pixels = input.Get<float>(column);
         var shape = InputShape;
-        for (int i = 0; i < pixels.Length; i++)
-            if (!float.IsFinite(pixels[i]))
-                throw new ArgumentException($"Column '{column}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
+        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, column);
 
         int rows = input.RowCount;
         var purified = new float[pixels.Length];
         var scores = new float[rows];
         var flags = new bool[rows];
-        for (int start = 0; start < rows; start += AeGanEstimator.InferenceBatchSize)
+        foreach (var (start, count) in DefenseInference.Chunks(rows))
         {
-            int count = Math.Min(AeGanEstimator.InferenceBatchSize, rows - start);
             using var scope = torch.NewDisposeScope();
-            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size),
-                [count, shape.Channels, shape.Height, shape.Width], Device);
-            var (output, chunkScores, chunkFlags) = PurifyWithScores(images);
+            var (output, chunkScores, chunkFlags) = PurifyWithScores(DefenseInference.Images(pixels, shape, start, count, Device));
             output.cpu().CopyTo<float>(purified.AsSpan(start * shape.Size, count * shape.Size));
             chunkScores.CopyTo(scores, start);
             chunkFlags.CopyTo(flags, start);
@@ -303,40 +303,14 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     public static AeGanTransformer Load(ModelLoadContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var options = context.ReadOptions<AeGanOptions>();
-        var calibration = context.ReadJson<AeGanCalibration>(CalibrationFileName);
-        var shape = new ImageShape(calibration.Channels, calibration.Height, calibration.Width);
-        try
-        {
-            AeGanEstimator.CheckOptions(options);
-            shape.Validate();
-            if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException(problem + ".");
-        }
-        catch (ArgumentException ex)
-        {
-            throw new InvalidDataException($"{context.Folder} describes an impossible AE-GAN purifier: {ex.Message}", ex);
-        }
-        if (!float.IsFinite(calibration.Threshold))
-            throw new InvalidDataException($"{context.Folder}{CalibrationFileName}: the threshold {calibration.Threshold} is not finite.");
+        var (options, calibration, shape) = DefenseModelFiles.Read<AeGanOptions, AeGanCalibration>(context, CalibrationFileName, "AE-GAN purifier",
+            AeGanEstimator.CheckOptions, (_, _, s) => { if (AeGanGeometry.Check(s) is { } problem) throw new ArgumentException(problem + "."); });
         var device = context.Context.Device;
-        AeGanEncoder? encoder = null;
-        AeGanGenerator? generator = null;
-        try
-        {
-            encoder = new AeGanEncoder(shape, options.LatentDimension, options.BaseChannels);
-            generator = new AeGanGenerator(shape, options.LatentDimension, options.BaseChannels);
-            encoder.to(device);
-            generator.to(device);
-            context.LoadModule(encoder, EncoderFileName);
-            context.LoadModule(generator, GeneratorFileName);
-            return new AeGanTransformer(options, calibration, encoder, generator, device);
-        }
-        catch
-        {
-            encoder?.Dispose();
-            generator?.Dispose();
-            throw;
-        }
+        using var networks = new PendingNetworks();
+        var (encoder, generator) = CreateNetworks(networks, options, shape, device);
+        context.LoadModule(encoder, EncoderFileName);
+        context.LoadModule(generator, GeneratorFileName);
+        return networks.HandOver(new AeGanTransformer(options, calibration, encoder, generator, device));
     }
 
     /// <summary>Frees the networks.</summary>

@@ -18,10 +18,8 @@ public static class MiaedCatalogExtensions
     /// <param name="flagColumnName">The flag column added.</param>
     public static MiaedEstimator Miaed(this TransformsCatalog.DefensesCatalog catalog, string imageColumnName = "Image",
         string probabilitiesColumnName = "Score", string labelColumnName = "Label", string scoreColumnName = "MiaedScore",
-        string flagColumnName = "MiaedFlag")
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new MiaedEstimator(catalog.Context, new MiaedOptions
+        string flagColumnName = "MiaedFlag") =>
+        catalog.Miaed(new MiaedOptions
         {
             ImageColumnName = imageColumnName,
             ProbabilitiesColumnName = probabilitiesColumnName,
@@ -29,7 +27,6 @@ public static class MiaedCatalogExtensions
             ScoreColumnName = scoreColumnName,
             FlagColumnName = flagColumnName,
         });
-    }
 
     /// <summary>The MIAED detector with every setting of <see cref="MiaedOptions"/>. See <see cref="MiaedEstimator"/>.</summary>
     public static MiaedEstimator Miaed(this TransformsCatalog.DefensesCatalog catalog, MiaedOptions options)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Torch;
@@ -57,68 +56,51 @@ namespace MLDefense.Defenses;
 /// in Fit. Progress goes to <see cref="MiaedOptions.Progress"/> and the context's log; <see cref="MiaedOptions.CancellationToken"/>
 /// stops Fit (everything built is freed). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
 /// </remarks>
-public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
+public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>
 {
     /// <summary>Below this many rows Fit throws: the networks would train, and the threshold be calibrated, on a handful of images.</summary>
     public const int MinimumTrainingImages = 20;
 
     internal const string LogSource = "MIAED";
-    internal const int InferenceBatchSize = 256;
-
-    private readonly MLContext context;
-    private readonly MiaedOptions options;
 
     /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.Miaed</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public MiaedEstimator(MLContext context, MiaedOptions options)
+    public MiaedEstimator(MLContext context, MiaedOptions options) : base(context, options, CheckOptions)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(options);
-        CheckOptions(options);
-        this.context = context;
-        this.options = options;
     }
-
-    /// <summary>The options this estimator fits with.</summary>
-    public MiaedOptions Options => options;
 
     internal static void CheckOptions(MiaedOptions o)
     {
-        void Require(bool ok, string name, object? value, string rule)
-        {
-            if (!ok) throw new ArgumentOutOfRangeException(name, value, $"MiaedOptions.{name} {rule}.");
-        }
+        var rules = new OptionRules(nameof(MiaedOptions));
         static bool NonNegative(double v) => v >= 0 && double.IsFinite(v);
-        Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
-        Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
-        Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
-        Require(Enum.IsDefined(o.DetectionRule), nameof(o.DetectionRule), o.DetectionRule, "must be a known rule");
-        Require(Enum.IsDefined(o.NetworkVariant), nameof(o.NetworkVariant), o.NetworkVariant, "must be a known variant");
-        Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
-        Require(o.EncoderHiddenUnits >= 1, nameof(o.EncoderHiddenUnits), o.EncoderHiddenUnits, "must be at least 1");
-        Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
-        Require(o.DiscriminatorHiddenUnits >= 1, nameof(o.DiscriminatorHiddenUnits), o.DiscriminatorHiddenUnits, "must be at least 1");
-        Require(NonNegative(o.GlobalMiWeight), nameof(o.GlobalMiWeight), o.GlobalMiWeight, "must be finite and ≥ 0");
-        Require(NonNegative(o.LocalMiWeight), nameof(o.LocalMiWeight), o.LocalMiWeight, "must be finite and ≥ 0");
-        Require(NonNegative(o.PriorWeight), nameof(o.PriorWeight), o.PriorWeight, "must be finite and ≥ 0");
-        Require(NonNegative(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be finite and ≥ 0");
-        Require(NonNegative(o.NoiseReconstructionWeight), nameof(o.NoiseReconstructionWeight), o.NoiseReconstructionWeight, "must be finite and ≥ 0");
-        Require(NonNegative(o.LatentNoiseStandardDeviation), nameof(o.LatentNoiseStandardDeviation), o.LatentNoiseStandardDeviation, "must be finite and ≥ 0");
-        Require(o.PriorStandardDeviation > 0 && double.IsFinite(o.PriorStandardDeviation), nameof(o.PriorStandardDeviation), o.PriorStandardDeviation, "must be finite and positive");
-        Require(NonNegative(o.GradientPenaltyWeight), nameof(o.GradientPenaltyWeight), o.GradientPenaltyWeight, "must be finite and ≥ 0");
-        Require(o.Epochs >= 0, nameof(o.Epochs), o.Epochs, "must be ≥ 0");
-        Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (the MI terms pair images within a batch)");
-        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be positive");
-        Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
-        Require(o.AdamBeta2 is >= 0 and < 1, nameof(o.AdamBeta2), o.AdamBeta2, "must be in [0, 1)");
-        Require(o.SimpleNetworkHiddenUnits is not null && o.SimpleNetworkHiddenUnits.All(u => u >= 1), nameof(o.SimpleNetworkHiddenUnits), o.SimpleNetworkHiddenUnits, "must list positive layer widths");
-        Require(o.SimpleNetworkDropout is >= 0 and < 1, nameof(o.SimpleNetworkDropout), o.SimpleNetworkDropout, "must be in [0, 1)");
-        Require(o.SimpleNetworkEpochs >= 1, nameof(o.SimpleNetworkEpochs), o.SimpleNetworkEpochs, "must be at least 1");
-        Require(o.SimpleNetworkLearningRate > 0 && double.IsFinite(o.SimpleNetworkLearningRate), nameof(o.SimpleNetworkLearningRate), o.SimpleNetworkLearningRate, "must be positive");
-        var names = new[] { o.ImageColumnName, o.ProbabilitiesColumnName, o.LabelColumnName, o.ScoreColumnName, o.FlagColumnName };
-        if (names.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("MIAED column names must not be empty.", nameof(o));
-        if (o.ScoreColumnName == o.FlagColumnName)
-            throw new ArgumentException($"MIAED's score and flag columns need distinct names; both are '{o.ScoreColumnName}'.", nameof(o));
+        rules.Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
+        rules.Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
+        rules.Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
+        rules.Require(Enum.IsDefined(o.DetectionRule), nameof(o.DetectionRule), o.DetectionRule, "must be a known rule");
+        rules.Require(Enum.IsDefined(o.NetworkVariant), nameof(o.NetworkVariant), o.NetworkVariant, "must be a known variant");
+        rules.Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
+        rules.Require(o.EncoderHiddenUnits >= 1, nameof(o.EncoderHiddenUnits), o.EncoderHiddenUnits, "must be at least 1");
+        rules.Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
+        rules.Require(o.DiscriminatorHiddenUnits >= 1, nameof(o.DiscriminatorHiddenUnits), o.DiscriminatorHiddenUnits, "must be at least 1");
+        rules.Require(NonNegative(o.GlobalMiWeight), nameof(o.GlobalMiWeight), o.GlobalMiWeight, "must be finite and ≥ 0");
+        rules.Require(NonNegative(o.LocalMiWeight), nameof(o.LocalMiWeight), o.LocalMiWeight, "must be finite and ≥ 0");
+        rules.Require(NonNegative(o.PriorWeight), nameof(o.PriorWeight), o.PriorWeight, "must be finite and ≥ 0");
+        rules.Require(NonNegative(o.ReconstructionWeight), nameof(o.ReconstructionWeight), o.ReconstructionWeight, "must be finite and ≥ 0");
+        rules.Require(NonNegative(o.NoiseReconstructionWeight), nameof(o.NoiseReconstructionWeight), o.NoiseReconstructionWeight, "must be finite and ≥ 0");
+        rules.Require(NonNegative(o.LatentNoiseStandardDeviation), nameof(o.LatentNoiseStandardDeviation), o.LatentNoiseStandardDeviation, "must be finite and ≥ 0");
+        rules.Require(o.PriorStandardDeviation > 0 && double.IsFinite(o.PriorStandardDeviation), nameof(o.PriorStandardDeviation), o.PriorStandardDeviation, "must be finite and positive");
+        rules.Require(NonNegative(o.GradientPenaltyWeight), nameof(o.GradientPenaltyWeight), o.GradientPenaltyWeight, "must be finite and ≥ 0");
+        rules.Require(o.Epochs >= 0, nameof(o.Epochs), o.Epochs, "must be ≥ 0");
+        rules.Require(o.BatchSize >= 2, nameof(o.BatchSize), o.BatchSize, "must be at least 2 (the MI terms pair images within a batch)");
+        rules.Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), o.LearningRate, "must be positive");
+        rules.Require(o.AdamBeta1 is >= 0 and < 1, nameof(o.AdamBeta1), o.AdamBeta1, "must be in [0, 1)");
+        rules.Require(o.AdamBeta2 is >= 0 and < 1, nameof(o.AdamBeta2), o.AdamBeta2, "must be in [0, 1)");
+        rules.Require(o.SimpleNetworkHiddenUnits is not null && o.SimpleNetworkHiddenUnits.All(u => u >= 1), nameof(o.SimpleNetworkHiddenUnits), o.SimpleNetworkHiddenUnits, "must list positive layer widths");
+        rules.Require(o.SimpleNetworkDropout is >= 0 and < 1, nameof(o.SimpleNetworkDropout), o.SimpleNetworkDropout, "must be in [0, 1)");
+        rules.Require(o.SimpleNetworkEpochs >= 1, nameof(o.SimpleNetworkEpochs), o.SimpleNetworkEpochs, "must be at least 1");
+        rules.Require(o.SimpleNetworkLearningRate > 0 && double.IsFinite(o.SimpleNetworkLearningRate), nameof(o.SimpleNetworkLearningRate), o.SimpleNetworkLearningRate, "must be positive");
+        OptionRules.RequireColumnNames("MIAED", [o.ImageColumnName, o.ProbabilitiesColumnName, o.LabelColumnName],
+            ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }
 
     /// <summary>The network sizes for an image shape; throws naming the image column when the variant cannot take the shape.</summary>
@@ -136,89 +118,78 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
     }
 
     /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    public override DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckImageColumn(inputSchema, options, requiredShape: null);
-        CheckProbabilitiesColumn(inputSchema, options, options.ClassCount);
+        CheckImageColumn(inputSchema, Options, requiredShape: null);
+        CheckProbabilitiesColumn(inputSchema, Options, Options.ClassCount);
         // The fitted transformer does not read the label, so the schema it promises must not depend on one (test data
         // has none); a label that is present must have the right type, and Fit requires it.
-        if (inputSchema.GetColumnOrNull(options.LabelColumnName) is not null) CheckLabelColumn(inputSchema);
-        return inputSchema.Append(MiaedTransformer.OutputColumns(options));
+        if (inputSchema.GetColumnOrNull(Options.LabelColumnName) is not null) CheckLabelColumn(inputSchema);
+        return inputSchema.Append(MiaedTransformer.OutputColumns(Options));
     }
 
     /// <summary>Checks the data, holds out the calibration rows, trains the autoencoder and the simple network on the others, and calibrates the threshold on the held-out rows.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
     /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
-    public MiaedTransformer Fit(IDataView input)
+    public override MiaedTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var shape = CheckImageColumn(input.Schema, options, requiredShape: null);
-        int classCount = CheckProbabilitiesColumn(input.Schema, options, options.ClassCount);
+        var shape = CheckImageColumn(input.Schema, Options, requiredShape: null);
+        int classCount = CheckProbabilitiesColumn(input.Schema, Options, Options.ClassCount);
         CheckLabelColumn(input.Schema);
-        var token = options.CancellationToken;
+        var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
 
         var (pixels, labels, probabilities) = ReadAndCheck(input, shape, classCount, token);
-        int seed = options.Seed ?? context.NextSeed();
-        var (trainRows, calibrationRows) = SplitCalibration(labels.Length, options.CalibrationFraction, seed);
+        int seed = Options.Seed ?? Context.NextSeed();
+        var (trainRows, calibrationRows) = SplitCalibration(labels.Length, Options.CalibrationFraction, seed);
         var train = Subset(pixels, labels, probabilities, trainRows, shape.Size, classCount);
         var calibration = Subset(pixels, labels, probabilities, calibrationRows, shape.Size, classCount);
         pixels = [];
-        var device = context.Device;
+        var device = Context.Device;
         torch.manual_seed(unchecked((ulong)(uint)seed));
-        context.WriteLog(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
+        Context.WriteLog(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
 
-        MiaedEncoder? encoder = null;
-        MiaedSimpleNetwork? simpleNetwork = null;
-        try
+        using var networks = new PendingNetworks();
+        MiaedEncoder encoder;
+        int rows = trainRows.Length;
+        using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
+        using (var autoencoder = new MiaedAutoencoder(Options, shape, device))
         {
-            int rows = trainRows.Length;
-            using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
-            using (var autoencoder = new MiaedAutoencoder(options, shape, device))
-            {
-                TrainAutoencoder(autoencoder, images, token);
-                encoder = autoencoder.TakeEncoder();
-            }
-            using var latents = MiaedTransformer.Encode(encoder, images);
-            using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device);
-            simpleNetwork = new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, classCount);
-            simpleNetwork.to(device);
-            TrainSimpleNetwork(simpleNetwork, latents, targets, token);
-            var onTraining = Measure(simpleNetwork, latents, targets, train.Probabilities, rows, classCount, device);
+            TrainAutoencoder(autoencoder, images, token);
+            encoder = networks.Add(autoencoder.TakeEncoder());
+        }
+        using var latents = MiaedTransformer.Encode(encoder, images);
+        using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device);
+        var simpleNetwork = networks.Add(new MiaedSimpleNetwork(Options.LatentDimension, Options.SimpleNetworkHiddenUnits, Options.SimpleNetworkDropout, classCount));
+        simpleNetwork.to(device);
+        TrainSimpleNetwork(simpleNetwork, latents, targets, token);
+        var onTraining = Measure(simpleNetwork, latents, targets, train.Probabilities, rows, classCount, device);
 
-            using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device);
-            using var calibrationLatents = MiaedTransformer.Encode(encoder, calibrationImages);
-            using var calibrationTargets = torch.tensor(Array.ConvertAll(calibration.Labels, l => (long)l), [calibrationRows.Length], device);
-            var onCalibration = Measure(simpleNetwork, calibrationLatents, calibrationTargets, calibration.Probabilities, calibrationRows.Length, classCount, device);
-            float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(onCalibration.Scores, options.TargetFalsePositiveRate);
-            var info = new MiaedModelInfo
-            {
-                Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
-                Downsamplings = ResolveArchitecture(options, shape).Downsamplings,
-                ClassCount = classCount,
-                Threshold = threshold,
-                TrainingImageCount = rows,
-                CalibrationImageCount = calibrationRows.Length,
-                CalibrationFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onCalibration.Scores, threshold),
-                TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onTraining.Scores, threshold),
-                SimpleNetworkTrainingAccuracy = onTraining.Accuracy,
-                SimpleNetworkCalibrationAccuracy = onCalibration.Accuracy,
-                TrainingArgmaxAgreement = onTraining.ArgmaxAgreement,
-                CalibrationArgmaxAgreement = onCalibration.ArgmaxAgreement,
-                Seed = seed,
-            };
-            context.WriteLog(LogSource, info.ToString());
-            var transformer = new MiaedTransformer(options, info, encoder, simpleNetwork, device);
-            encoder = null;
-            simpleNetwork = null;
-            return transformer;
-        }
-        finally
+        using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device);
+        using var calibrationLatents = MiaedTransformer.Encode(encoder, calibrationImages);
+        using var calibrationTargets = torch.tensor(Array.ConvertAll(calibration.Labels, l => (long)l), [calibrationRows.Length], device);
+        var onCalibration = Measure(simpleNetwork, calibrationLatents, calibrationTargets, calibration.Probabilities, calibrationRows.Length, classCount, device);
+        float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(onCalibration.Scores, Options.TargetFalsePositiveRate);
+        var info = new MiaedModelInfo
         {
-            encoder?.Dispose();
-            simpleNetwork?.Dispose();
-        }
+            Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
+            Downsamplings = ResolveArchitecture(Options, shape).Downsamplings,
+            ClassCount = classCount,
+            Threshold = threshold,
+            TrainingImageCount = rows,
+            CalibrationImageCount = calibrationRows.Length,
+            CalibrationFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onCalibration.Scores, threshold),
+            TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(onTraining.Scores, threshold),
+            SimpleNetworkTrainingAccuracy = onTraining.Accuracy,
+            SimpleNetworkCalibrationAccuracy = onCalibration.Accuracy,
+            TrainingArgmaxAgreement = onTraining.ArgmaxAgreement,
+            CalibrationArgmaxAgreement = onCalibration.ArgmaxAgreement,
+            Seed = seed,
+        };
+        Context.WriteLog(LogSource, info.ToString());
+        return networks.HandOver(new MiaedTransformer(Options, info, encoder, simpleNetwork, device));
     }
 
     /// <summary>
@@ -269,15 +240,15 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
     private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, CancellationToken token)
     {
         long rows = images.size(0);
-        int batchSize = (int)Math.Min(options.BatchSize, rows);
+        int batchSize = (int)Math.Min(Options.BatchSize, rows);
         // A trailing batch of one image is skipped: the MI terms need a second image, and batch norm two values.
         int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
-        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        long totalSteps = (long)batchesPerEpoch * Options.Epochs;
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         var clock = Stopwatch.StartNew();
-        context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {options.Epochs} epochs, batch {batchSize}, " +
-            $"global MI {(options.UseGlobalMi ? "on" : "off")}, local MI {(options.UseLocalMi ? "on" : "off")}, prior matching {(options.UsePriorMatching ? "on" : "off")}");
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        Context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
+            $"global MI {(Options.UseGlobalMi ? "on" : "off")}, local MI {(Options.UseLocalMi ? "on" : "off")}, prior matching {(Options.UsePriorMatching ? "on" : "off")}");
+        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(rows, images.device);
             var sums = new LossSums();
@@ -295,12 +266,12 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
                 sums.Add(terms);
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
-                if (epochEnd || (options.Progress is not null && done % reportEvery == 0))
+                if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
                     long stepsDone = (long)(epoch - 1) * batchesPerEpoch + done;
-                    var report = sums.Report(epoch, options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), epochEnd);
-                    options.Progress?.Report(report);
-                    if (epochEnd) context.WriteLog(LogSource, report.ToString());
+                    var report = sums.Report(epoch, Options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), epochEnd);
+                    Options.Progress?.Report(report);
+                    if (epochEnd) Context.WriteLog(LogSource, report.ToString());
                 }
             }
         }
@@ -339,13 +310,13 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
     private void TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, CancellationToken token)
     {
         long rows = latents.size(0);
-        int batchSize = (int)Math.Min(options.BatchSize, rows);
+        int batchSize = (int)Math.Min(Options.BatchSize, rows);
         int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
-        long totalSteps = (long)batchesPerEpoch * options.SimpleNetworkEpochs;
-        using var optimizer = torch.optim.Adam(network.parameters(), options.SimpleNetworkLearningRate, (options.AdamBeta1, options.AdamBeta2));
+        long totalSteps = (long)batchesPerEpoch * Options.SimpleNetworkEpochs;
+        using var optimizer = torch.optim.Adam(network.parameters(), Options.SimpleNetworkLearningRate, (Options.AdamBeta1, Options.AdamBeta2));
         var clock = Stopwatch.StartNew();
         network.train();
-        for (int epoch = 1; epoch <= options.SimpleNetworkEpochs; epoch++)
+        for (int epoch = 1; epoch <= Options.SimpleNetworkEpochs; epoch++)
         {
             using var order = torch.randperm(rows, latents.device);
             double lossSum = 0;
@@ -368,10 +339,10 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
                 seen += count;
             }
             long stepsDone = (long)epoch * batchesPerEpoch;
-            var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
+            var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, Options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
                 lossSum / seen, null, null, null, null, null, null, correct / (double)seen, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), true);
-            options.Progress?.Report(report);
-            context.WriteLog(LogSource, report.ToString());
+            Options.Progress?.Report(report);
+            Context.WriteLog(LogSource, report.ToString());
         }
         network.eval();
     }
@@ -379,7 +350,7 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
     /// <summary>Reads the three columns, checking every value on the way.</summary>
     private (float[] Pixels, int[] Labels, float[] Probabilities) ReadAndCheck(IDataView input, ImageShape shape, int classCount, CancellationToken token)
     {
-        string imageName = options.ImageColumnName, labelName = options.LabelColumnName, probabilitiesName = options.ProbabilitiesColumnName;
+        string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
         var pixelParts = new List<float[]>();
         var labelParts = new List<int[]>();
         var probabilityParts = new List<float[]>();
@@ -390,14 +361,12 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
             var pixels = batch.Get<float>(imageName);
             var labels = batch.Get<int>(labelName);
             var probabilities = batch.Get<float>(probabilitiesName);
-            CheckPixels(pixels, shape, rowsSeen, imageName);
+            DefenseColumns.CheckPixelRange(pixels, shape, rowsSeen, imageName);
             for (int i = 0; i < labels.Length; i++)
                 if (labels[i] < 0 || labels[i] >= classCount)
                     throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}) (the length of '{probabilitiesName}'" +
-                        $"{(options.ClassCount is null ? "" : " and ClassCount")}), found {labels[i]} in row {rowsSeen + i}.");
-            for (int i = 0; i < probabilities.Length; i++)
-                if (!float.IsFinite(probabilities[i]))
-                    throw new ArgumentException($"Column '{probabilitiesName}': expected finite probabilities, found {probabilities[i]} in row {rowsSeen + i / classCount}.");
+                        $"{(Options.ClassCount is null ? "" : " and ClassCount")}), found {labels[i]} in row {rowsSeen + i}.");
+            DefenseColumns.CheckFinite(probabilities, classCount, rowsSeen, probabilitiesName, "probabilities");
             pixelParts.Add(pixels);
             labelParts.Add(labels);
             probabilityParts.Add(probabilities);
@@ -410,19 +379,9 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
         return ([.. pixelParts.SelectMany(p => p)], [.. labelParts.SelectMany(p => p)], [.. probabilityParts.SelectMany(p => p)]);
     }
 
-    internal static void CheckPixels(float[] pixels, ImageShape shape, long firstRow, string column)
-    {
-        for (int i = 0; i < pixels.Length; i++)
-        {
-            float v = pixels[i];
-            if (!(v >= 0f && v <= 1f)) // also catches NaN
-                throw new ArgumentException($"Column '{column}': expected pixel values in [0, 1], found {v} in row {firstRow + i / shape.Size}.");
-        }
-    }
-
     private void CheckLabelColumn(DataViewSchema schema)
     {
-        string name = options.LabelColumnName;
+        string name = Options.LabelColumnName;
         var label = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
             $"Column '{name}' (the label the simple network learns, needed by Fit) was not found; expected Int32 class labels 0..K−1. The schema has: {schema}.");
         if (!label.Type.Equals(NumberDataViewType.Int32))
@@ -430,24 +389,17 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
     }
 
     /// <summary>Checks the image column against the options (and a fitted shape) and returns its shape.</summary>
-    internal static ImageShape CheckImageColumn(DataViewSchema schema, MiaedOptions options, ImageShape? requiredShape)
+    internal static ImageShape CheckImageColumn(DataViewSchema schema, MiaedOptions Options, ImageShape? requiredShape)
     {
-        string name = options.ImageColumnName;
-        string expected = requiredShape is { } r ? $"a float vector image of {r} (the shape MIAED was trained on)" : "a float vector image [C, H, W] with an image shape annotation";
-        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
-            $"Column '{name}' (the image MIAED encodes) was not found; expected {expected}. The schema has: {schema}.");
-        if (column.Type is not VectorDataViewType vector || column.ImageShape is not { } shape || shape.Size != vector.Size)
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {column.Type}{(column.ImageShape is null ? " without an image shape" : "")}.");
-        if (requiredShape is not null && shape != requiredShape)
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {shape} images.");
-        ResolveArchitecture(options, shape);
+        var shape = DefenseColumns.CheckImage(schema, Options.ImageColumnName, requiredShape, "the image MIAED encodes", "the shape MIAED was trained on");
+        ResolveArchitecture(Options, shape);
         return shape;
     }
 
     /// <summary>Checks the probabilities column (a float vector of length K when K is known) and returns its length.</summary>
-    internal static int CheckProbabilitiesColumn(DataViewSchema schema, MiaedOptions options, int? classCount)
+    internal static int CheckProbabilitiesColumn(DataViewSchema schema, MiaedOptions Options, int? classCount)
     {
-        string name = options.ProbabilitiesColumnName;
+        string name = Options.ProbabilitiesColumnName;
         string expected = classCount is { } k ? $"a float vector of {k} class probabilities" : "a float vector [K] of class probabilities (K ≥ 2)";
         var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
             $"Column '{name}' (the target model's probabilities) was not found; expected {expected}, e.g. the image classifier's Score. The schema has: {schema}.");
@@ -455,7 +407,7 @@ public sealed class MiaedEstimator : IEstimator<MiaedTransformer>
             throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected}, found {column.Type}.");
         if (classCount is { } count && vector.Size != count)
             throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected} " +
-                $"(the class count the simple network {(options.ClassCount is null ? "was trained with" : "is trained with, ClassCount")}), found {vector.Size}.");
+                $"(the class count the simple network {(Options.ClassCount is null ? "was trained with" : "is trained with, ClassCount")}), found {vector.Size}.");
         return vector.Size;
     }
 }

@@ -5,7 +5,7 @@ using MLDefense.Torch;
 namespace MLDefense.Defenses;
 
 /// <summary>What <see cref="MiaedEstimator.Fit"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
-public sealed record MiaedModelInfo
+public sealed record MiaedModelInfo : IFittedImageDefense
 {
     /// <summary>The image shape the encoder was trained for.</summary>
     public int Channels { get; init; }
@@ -154,11 +154,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
     private void CheckImages(Tensor images)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        ArgumentNullException.ThrowIfNull(images);
-        var s = images.shape;
-        var e = InputShape;
-        if (s.Length != 4 || s[1] != e.Channels || s[2] != e.Height || s[3] != e.Width)
-            throw new ArgumentException($"Expected images [N, {e.Channels}, {e.Height}, {e.Width}]; found [{string.Join(", ", s)}].", nameof(images));
+        DefenseColumns.CheckImageTensor(images, InputShape, "the shape MIAED was trained on");
     }
 
     /// <summary>Latents in evaluation mode without autograd, in chunks.</summary>
@@ -173,9 +169,9 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
             try
             {
                 long n = images.size(0);
-                for (long start = 0; start < n; start += MiaedEstimator.InferenceBatchSize)
+                for (long start = 0; start < n; start += DefenseInference.ChunkSize)
                 {
-                    using var chunk = images.narrow(0, start, Math.Min(MiaedEstimator.InferenceBatchSize, n - start));
+                    using var chunk = images.narrow(0, start, Math.Min(DefenseInference.ChunkSize, n - start));
                     parts.Add(encoder.forward(chunk));
                 }
                 return parts.Count == 1 ? parts[0].alias() : torch.cat(parts, 0);
@@ -220,11 +216,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         return OutputColumns(Options);
     }
 
-    internal static DataViewSchema.Column[] OutputColumns(MiaedOptions options) =>
-    [
-        new(options.ScoreColumnName, NumberDataViewType.Single),
-        new(options.FlagColumnName, BooleanDataViewType.Instance),
-    ];
+    internal static DataViewSchema.Column[] OutputColumns(MiaedOptions options) => DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName);
 
     /// <inheritdoc />
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
@@ -236,30 +228,22 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         var probabilities = input.Get<float>(probabilitiesName);
         var shape = InputShape;
         int k = ClassCount;
-        for (int i = 0; i < pixels.Length; i++)
-            if (!float.IsFinite(pixels[i]))
-                throw new ArgumentException($"Column '{imageName}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
-        for (int i = 0; i < probabilities.Length; i++)
-            if (!float.IsFinite(probabilities[i]))
-                throw new ArgumentException($"Column '{probabilitiesName}': expected finite probabilities, found {probabilities[i]} in row {input.FirstRow + i / k}.");
+        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, imageName);
+        DefenseColumns.CheckFinite(probabilities, k, input.FirstRow, probabilitiesName, "probabilities");
 
         int rows = input.RowCount;
         var scores = new float[rows];
-        var flags = new bool[rows];
         var mismatches = new bool[rows];
-        for (int start = 0; start < rows; start += MiaedEstimator.InferenceBatchSize)
+        foreach (var (start, count) in DefenseInference.Chunks(rows))
         {
-            int count = Math.Min(MiaedEstimator.InferenceBatchSize, rows - start);
             using var scope = torch.NewDisposeScope();
-            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size), [count, shape.Channels, shape.Height, shape.Width], Device);
             var p = torch.tensor(new ReadOnlySpan<float>(probabilities, start * k, count * k), [count, k], Device);
-            var q = SimpleNetworkProbabilities(images);
+            var q = SimpleNetworkProbabilities(DefenseInference.Images(pixels, shape, start, count, Device));
             MiaedScoring.JensenShannonDivergence(p, q).cpu().CopyTo<float>(scores.AsSpan(start, count));
             var differ = p.argmax(1).ne(q.argmax(1)).cpu().data<bool>();
             differ.CopyTo(mismatches, start);
         }
-        for (int i = 0; i < rows; i++)
-            flags[i] = Options.DetectionRule == MiaedDetectionRule.ArgmaxMismatch ? mismatches[i] : ThresholdCalibration.IsFlagged(scores[i], Threshold);
+        var flags = Options.DetectionRule == MiaedDetectionRule.ArgmaxMismatch ? mismatches : DefenseInference.Flags(scores, Threshold);
         return [scores, flags];
     }
 
@@ -282,42 +266,23 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         if (context.Version < 2)
             throw new InvalidDataException($"{context.Folder} holds a version {context.Version} MIAED detector, whose threshold was calibrated on the rows its " +
                 "simple network trained on (so it flags new clean images more often than its target); refit it with this build.");
-        var options = context.ReadOptions<MiaedOptions>();
-        var info = context.ReadJson<MiaedModelInfo>(InfoFileName);
-        MiaedArchitecture architecture;
-        try
-        {
-            MiaedEstimator.CheckOptions(options);
-            var shape = new ImageShape(info.Channels, info.Height, info.Width);
-            shape.Validate();
-            architecture = MiaedEstimator.ResolveArchitecture(options, shape);
-            if (architecture.Downsamplings != info.Downsamplings)
-                throw new ArgumentException($"the options give {architecture.Downsamplings} downsamplings but the model has {info.Downsamplings}.");
-            if (info.ClassCount < 2) throw new ArgumentException($"the class count {info.ClassCount} is below 2.");
-        }
-        catch (ArgumentException ex)
-        {
-            throw new InvalidDataException($"{context.Folder} describes an impossible MIAED detector: {ex.Message}", ex);
-        }
-        if (!float.IsFinite(info.Threshold))
-            throw new InvalidDataException($"{context.Folder}{InfoFileName}: the threshold {info.Threshold} is not finite.");
+        var (options, info, shape) = DefenseModelFiles.Read<MiaedOptions, MiaedModelInfo>(context, InfoFileName, "MIAED detector", MiaedEstimator.CheckOptions,
+            (o, fitted, s) =>
+            {
+                int downsamplings = MiaedEstimator.ResolveArchitecture(o, s).Downsamplings;
+                if (downsamplings != fitted.Downsamplings)
+                    throw new ArgumentException($"the options give {downsamplings} downsamplings but the model has {fitted.Downsamplings}.");
+                if (fitted.ClassCount < 2) throw new ArgumentException($"the class count {fitted.ClassCount} is below 2.");
+            });
         var device = context.Context.Device;
-        var encoder = new MiaedEncoder(architecture);
-        var simpleNetwork = new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, info.ClassCount);
-        try
-        {
-            context.LoadModule(encoder, EncoderFileName);
-            context.LoadModule(simpleNetwork, SimpleNetworkFileName);
-            encoder.to(device);
-            simpleNetwork.to(device);
-            return new MiaedTransformer(options, info, encoder, simpleNetwork, device);
-        }
-        catch
-        {
-            encoder.Dispose();
-            simpleNetwork.Dispose();
-            throw;
-        }
+        using var networks = new PendingNetworks();
+        var encoder = networks.Add(new MiaedEncoder(MiaedEstimator.ResolveArchitecture(options, shape)));
+        var simpleNetwork = networks.Add(new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, info.ClassCount));
+        context.LoadModule(encoder, EncoderFileName);
+        context.LoadModule(simpleNetwork, SimpleNetworkFileName);
+        encoder.to(device);
+        simpleNetwork.to(device);
+        return networks.HandOver(new MiaedTransformer(options, info, encoder, simpleNetwork, device));
     }
 
     /// <summary>Frees the encoder and the simple network.</summary>

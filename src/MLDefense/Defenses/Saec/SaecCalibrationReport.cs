@@ -5,7 +5,7 @@ namespace MLDefense.Defenses;
 /// threshold calibrated on the clean scores, and how well that detector separates the same images with uniform noise
 /// added — the paper's adversarial-example-free stand-in for attacks. Saved with the model.
 /// </summary>
-public sealed record SaecCalibrationReport
+public sealed record SaecCalibrationReport : IFittedImageDefense
 {
     /// <summary>The decision threshold: an image is flagged when its score is &gt; this value (<see cref="Evaluation.ThresholdCalibration.IsFlagged"/>).</summary>
     public float Threshold { get; init; }

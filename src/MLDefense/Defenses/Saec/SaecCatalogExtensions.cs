@@ -16,17 +16,14 @@ public static class SaecCatalogExtensions
     /// <param name="flagColumnName">The flag column added.</param>
     /// <param name="targetFalsePositiveRate">The fraction of clean training images the threshold may flag (default 1%).</param>
     public static SaecEstimator Saec(this TransformsCatalog.DefensesCatalog catalog, string imageColumnName = "Image",
-        string scoreColumnName = "SaecScore", string flagColumnName = "SaecFlag", double targetFalsePositiveRate = 0.01)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return new SaecEstimator(catalog.Context, new SaecOptions
+        string scoreColumnName = "SaecScore", string flagColumnName = "SaecFlag", double targetFalsePositiveRate = 0.01) =>
+        catalog.Saec(new SaecOptions
         {
             ImageColumnName = imageColumnName,
             ScoreColumnName = scoreColumnName,
             FlagColumnName = flagColumnName,
             TargetFalsePositiveRate = targetFalsePositiveRate,
         });
-    }
 
     /// <summary>The SAEC detector with every setting of <see cref="SaecOptions"/>. See <see cref="SaecEstimator"/>.</summary>
     public static SaecEstimator Saec(this TransformsCatalog.DefensesCatalog catalog, SaecOptions options)

@@ -1,4 +1,3 @@
-using MLDefense.Evaluation;
 using MLDefense.Data;
 using MLDefense.Torch;
 
@@ -55,11 +54,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
     /// </summary>
     public Tensor Score(Tensor images)
     {
-        ArgumentNullException.ThrowIfNull(images);
-        var s = images.shape;
-        var expected = InputShape;
-        if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
-            throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}]; found [{string.Join(", ", s)}].", nameof(images));
+        DefenseColumns.CheckImageTensor(images, InputShape, "the shape SAEC was calibrated on");
         return SaecScoring.Scores(images, Options);
     }
 
@@ -74,11 +69,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         return OutputColumns(Options);
     }
 
-    internal static DataViewSchema.Column[] OutputColumns(SaecOptions options) =>
-    [
-        new(options.ScoreColumnName, NumberDataViewType.Single),
-        new(options.FlagColumnName, BooleanDataViewType.Instance),
-    ];
+    internal static DataViewSchema.Column[] OutputColumns(SaecOptions options) => DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName);
 
     /// <inheritdoc />
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
@@ -87,24 +78,15 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         string column = Options.ImageColumnName;
         var pixels = input.Get<float>(column);
         var shape = InputShape;
-        for (int i = 0; i < pixels.Length; i++)
-            if (!float.IsFinite(pixels[i]))
-                throw new ArgumentException($"Column '{column}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / shape.Size}.");
+        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, column);
 
-        int rows = input.RowCount;
-        var scores = new float[rows];
-        var flags = new bool[rows];
-        float threshold = Threshold;
-        for (int start = 0; start < rows; start += SaecEstimator.ScoringBatchSize)
+        var scores = new float[input.RowCount];
+        foreach (var (start, count) in DefenseInference.Chunks(input.RowCount))
         {
-            int count = Math.Min(SaecEstimator.ScoringBatchSize, rows - start);
             using var scope = torch.NewDisposeScope();
-            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * shape.Size, count * shape.Size),
-                [count, shape.Channels, shape.Height, shape.Width], Device);
-            SaecScoring.Scores(images, Options).cpu().CopyTo<float>(scores.AsSpan(start, count));
+            SaecScoring.Scores(DefenseInference.Images(pixels, shape, start, count, Device), Options).cpu().CopyTo<float>(scores.AsSpan(start, count));
         }
-        for (int i = 0; i < rows; i++) flags[i] = ThresholdCalibration.IsFlagged(scores[i], threshold);
-        return [scores, flags];
+        return [scores, DefenseInference.Flags(scores, Threshold)];
     }
 
     /// <inheritdoc />
@@ -120,19 +102,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
     public static SaecTransformer Load(ModelLoadContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var options = context.ReadOptions<SaecOptions>();
-        var calibration = context.ReadJson<SaecCalibrationReport>(CalibrationFileName);
-        try
-        {
-            SaecEstimator.CheckOptions(options);
-            new ImageShape(calibration.Channels, calibration.Height, calibration.Width).Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            throw new InvalidDataException($"{context.Folder} describes an impossible SAEC detector: {ex.Message}", ex);
-        }
-        if (!float.IsFinite(calibration.Threshold))
-            throw new InvalidDataException($"{context.Folder}{CalibrationFileName}: the threshold {calibration.Threshold} is not finite.");
+        var (options, calibration, _) = DefenseModelFiles.Read<SaecOptions, SaecCalibrationReport>(context, CalibrationFileName, "SAEC detector", SaecEstimator.CheckOptions);
         return new SaecTransformer(options, calibration, context.Context.Device);
     }
 }
