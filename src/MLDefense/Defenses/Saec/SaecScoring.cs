@@ -128,6 +128,13 @@ public static class SaecScoring
     /// </remarks>
     public static Tensor NoiseLevel(Tensor residuals, int binCount, double minimum, double maximum)
     {
+        using var frequencies = BinFrequencies(residuals, binCount, minimum, maximum);
+        return frequencies.var([1], unbiased: false);
+    }
+
+    /// <summary>[N, L] float64: the bin frequencies h_l = count_l / M of <see cref="NoiseLevel"/> (its remarks say how they are counted).</summary>
+    private static Tensor BinFrequencies(Tensor residuals, int binCount, double minimum, double maximum)
+    {
         ArgumentNullException.ThrowIfNull(residuals);
         CheckHistogram(binCount, minimum, maximum);
         if (residuals.dim() < 2 || residuals.numel() == 0)
@@ -145,8 +152,7 @@ public static class SaecScoring
         var countType = perImage < (1 << 24) ? ScalarType.Float32 : ScalarType.Float64;
         var below = values.to(ScalarType.Float32).unsqueeze(1).lt(edgeTensor).to(countType).sum(2);
         var counts = below.narrow(1, 1, binCount) - below.narrow(1, 0, binCount);
-        var frequencies = counts.to(ScalarType.Float64) / perImage;
-        return frequencies.var([1], unbiased: false).MoveToOuterDisposeScope();
+        return (counts.to(ScalarType.Float64) / perImage).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -175,9 +181,13 @@ public static class SaecScoring
         using var scope = torch.NewDisposeScope();
         var map = PseudoSaturationMap(images, options.SaturationExponent, options.GreyscalePolicy);
         var residuals = Residuals(map, options.ResidualFilter);
-        var level = NoiseLevel(residuals, options.HistogramBinCount, options.HistogramMinimum, options.HistogramMaximum);
-        // The clamp only removes rounding (1 − V/V_max is −2e-16 when every residual shares one bin).
-        var scores = (1.0 - level / MaximumNoiseLevel(options.HistogramBinCount)).clamp(0, 1).to(ScalarType.Float32);
+        var h = BinFrequencies(residuals, options.HistogramBinCount, options.HistogramMinimum, options.HistogramMaximum);
+        // V/V_max written out: V = Σh²/L − (Σh)²/L² and V_max = (L − 1)/L² give V/V_max = (L·Σh² − (Σh)²)/(L − 1).
+        // This form is exact where it matters — one full bin gives (L − 1)/(L − 1), a score of exactly 0 — where
+        // dividing two rounded variances gives ±3e-16; the clamp removes the rounding left elsewhere.
+        double bins = options.HistogramBinCount;
+        var ratio = (h.square().sum(1) * bins - h.sum(1).square()) / (bins - 1);
+        var scores = (1.0 - ratio).clamp(0, 1).to(ScalarType.Float32);
         return scores.MoveToOuterDisposeScope();
     }
 
