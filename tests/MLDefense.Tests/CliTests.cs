@@ -227,7 +227,8 @@ public sealed class CliBenchMiaedTests
         var (code, output, error) = Run("bench", "miaed", "--help");
 
         Assert.AreEqual(0, code, error);
-        foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>" })
+        foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
+                                       "--detector-epochs <N>", "--detector-width <C>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -252,6 +253,8 @@ public sealed class CliBenchMiaedTests
                 ["bench", "miaed", "--only", "fashion-mnist/c1", "--model-c1-mnist", model],
                 ["bench", "miaed", "--json", "/no/such/folder/out.json"],
                 ["bench", "miaed", "--quick", "--threads", "0"],
+                ["bench", "miaed", "--quick", "--detector-epochs", "0"],
+                ["bench", "miaed", "--quick", "--detector-width", "x"],
             ];
             foreach (var args in cases)
             {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using Spectre.Console;
 
@@ -30,6 +31,12 @@ public static class BenchMiaedCommand
         var models = MiaedBenchmark.FullCases.Select(c => (Case: c, Option: CommonOptions.OptionalModel(ModelOptionName(c),
             $"A trained {ClassifierTraining.ShortName(c.Architecture).ToUpperInvariant()} classifier for {c.Dataset} (a zip from `mldefense train-classifier --dataset {c.Dataset} "
           + $"--architecture {ClassifierTraining.ShortName(c.Architecture)}`). Default: train one first (the targets assume the fully trained model)."))).ToArray();
+        var detectorEpochs = OptionParsers.Create("--detector-epochs", "MIAED's autoencoder epochs instead of the preset's. Default: "
+                                                      + $"{MiaedBenchmark.QuickDetector.Epochs} with --quick, else {new MiaedOptions().Epochs} (the paper's).",
+                                                    "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var detectorWidth = OptionParsers.Create("--detector-width", "MIAED's base channels (of the encoder's first convolution; each further one doubles them) instead of the preset's. Default: "
+                                                     + $"{MiaedBenchmark.QuickDetector.BaseChannels} with --quick, else {new MiaedOptions().BaseChannels} (Deep InfoMax's encoder, as the paper).",
+                                                   "C", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
@@ -51,7 +58,7 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, json,
+            quick, only, detectorEpochs, detectorWidth, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -76,6 +83,11 @@ public static class BenchMiaedCommand
             {
                 Cases = SelectCases(isQuick, parseResult.GetValue(only)),
                 ModelPaths = modelPaths,
+                Detector = preset.Detector with
+                {
+                    Epochs = parseResult.GetValue(detectorEpochs) ?? preset.Detector.Epochs,
+                    BaseChannels = parseResult.GetValue(detectorWidth) ?? preset.Detector.BaseChannels,
+                },
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
