@@ -225,4 +225,15 @@ public sealed class SaecTests
         double seconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"SAEC scoring on {model.Device}, {torch.get_num_threads()} threads: {256 * rounds / seconds:F0} images/s ({seconds / rounds / 256 * 1e3:F3} ms per image)");
     }
+
+    [TestMethod]
+    public void TheHistogramDefaultsDependOnTheMapAndSetValuesWin()
+    {
+        var defaults = new SaecOptions();
+        Assert.AreEqual((11, -0.0165, 0.0165), defaults.HistogramFor(3), "colour: the saturation map's histogram");
+        Assert.AreEqual((21, -0.105, 0.105), defaults.HistogramFor(1), "grey: the intensity map's histogram");
+        var set = new SaecOptions { HistogramBinCount = 7, HistogramMaximum = 0.5 };
+        Assert.AreEqual((7, -0.0165, 0.5), set.HistogramFor(3));
+        Assert.AreEqual((7, -0.105, 0.5), set.HistogramFor(1));
+    }
 }

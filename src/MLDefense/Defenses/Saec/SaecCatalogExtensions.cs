@@ -6,7 +6,8 @@ namespace MLDefense.Defenses;
 public static class SaecCatalogExtensions
 {
     /// <summary>
-    /// The SAEC detector with default settings (p = 8, KV filter, 11 bins on [−0.0165, 0.0165), uniform-noise report at
+    /// The SAEC detector with default settings (p = 8, KV filter, 11 bins on [−0.0165, 0.0165) for colour images and 21 on
+    /// [−0.105, 0.105) for grey ones, uniform-noise report at
     /// ±8/255): adds a float score (higher = more adversarial) and a boolean flag whose threshold Fit calibrates on the
     /// clean training images. See <see cref="SaecEstimator"/>.
     /// </summary>

@@ -21,7 +21,8 @@ namespace MLDefense.Defenses;
 /// (the SRM "KV" 5×5 kernel by default; the paper does not name one), without padding.</description></item>
 /// <item><description>Eq. 2, noise level V = Var(H), H the histogram of the residuals over L =
 /// <see cref="SaecOptions.HistogramBinCount"/> bins on [<see cref="SaecOptions.HistogramMinimum"/>,
-/// <see cref="SaecOptions.HistogramMaximum"/>).</description></item>
+/// <see cref="SaecOptions.HistogramMaximum"/>) (by default 11 on [−0.0165, 0.0165) for colour images, 21 on [−0.105, 0.105) for grey
+/// ones: <see cref="SaecOptions.HistogramFor"/>).</description></item>
 /// <item><description>Score s = 1 − V / V_max ∈ [0, 1], V_max = (L − 1)/L²: clean images have peaked histograms (high
 /// V, low score), noisy and adversarial ones flat histograms (low V, high score). Flag = s &gt; threshold.</description></item>
 /// </list>
@@ -66,9 +67,13 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
         rules.Require(o.SaturationExponent >= 1 && double.IsFinite(o.SaturationExponent), nameof(o.SaturationExponent), o.SaturationExponent, "must be a finite number ≥ 1");
         rules.Require(Enum.IsDefined(o.ResidualFilter), nameof(o.ResidualFilter), o.ResidualFilter, "must be a known filter");
         rules.Require(Enum.IsDefined(o.GreyscalePolicy), nameof(o.GreyscalePolicy), o.GreyscalePolicy, "must be a known policy");
-        rules.Require(o.HistogramBinCount >= 2, nameof(o.HistogramBinCount), o.HistogramBinCount, "must be at least 2");
-        rules.Require(double.IsFinite(o.HistogramMinimum) && double.IsFinite(o.HistogramMaximum) && o.HistogramMinimum < o.HistogramMaximum,
-            nameof(o.HistogramMaximum), o.HistogramMaximum, $"must be finite and above HistogramMinimum ({o.HistogramMinimum})");
+        foreach (int channels in new[] { 1, 3 })
+        {
+            var (bins, minimum, maximum) = o.HistogramFor(channels);
+            rules.Require(bins >= 2, nameof(o.HistogramBinCount), bins, "must be at least 2");
+            rules.Require(double.IsFinite(minimum) && double.IsFinite(maximum) && minimum < maximum,
+                nameof(o.HistogramMaximum), maximum, $"must be finite and above HistogramMinimum ({minimum})");
+        }
         rules.Require(o.NoiseAmplitude is >= 0 and <= 1, nameof(o.NoiseAmplitude), o.NoiseAmplitude, "must be in [0, 1]");
         OptionRules.RequireColumnNames("SAEC", [o.ImageColumnName], ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }

@@ -67,32 +67,50 @@ public sealed record SaecOptions
     public SaecResidualFilter ResidualFilter { get; init; } = SaecResidualFilter.KV5x5;
 
     /// <summary>
-    /// L, the number of histogram bins of Eq. 2. Default 11, which with the default range makes each bin 0.003 wide. The
-    /// paper gives no values. They were chosen on training images only — the first 600 of the CIFAR-10 subset's training
-    /// split, attacked through a C2 trained for 20 epochs, the threshold fitted on the other 3 400 at 1% false positives —
-    /// as the setting whose worse Acc_Detector over FGSM and BIM (10 steps of ε/4) at ε = 8/255 was highest:
-    /// 0.990 / 0.990 at 11 bins on ±0.0165, against 0.996 / 0.956 for the earlier 21 bins on ±0.105 (widths 0.003–0.005
-    /// on ranges of about ±0.014 to ±0.0275 all scored 0.983–0.990; ranges of ±0.05 and wider lost BIM to 0.94–0.97,
-    /// whatever the width; the SQUARE 3×3 filter was worse everywhere). Why the narrow range: BIM leaves many values
-    /// below ε, whose residuals stay near zero; with a narrow range the residuals that FGSM and BIM do push out of it
-    /// leave the histogram, which flattens what remains.
+    /// L, the number of histogram bins of Eq. 2; null (the default) takes the map's default from
+    /// <see cref="HistogramFor"/>: 11 bins of width 0.003 for the saturation maps of colour images, 21 of width 0.01 for
+    /// the intensity maps of grey images (<see cref="SaecGreyscalePolicy.UseImage"/>). The paper gives no values.
+    /// <para>Colour: chosen on training images only — the first 600 of the CIFAR-10 subset's training split, attacked
+    /// through a C2 trained for 20 epochs, the threshold fitted on the other 3 400 at 1% false positives — as the setting
+    /// whose worse Acc_Detector over FGSM and BIM (10 steps of ε/4) at ε = 8/255 was highest: 0.990 / 0.990 at 11 bins on
+    /// ±0.0165, against 0.996 / 0.956 for 21 bins on ±0.105 (widths 0.003–0.005 on ranges of about ±0.014 to ±0.0275 all
+    /// scored 0.983–0.990; ranges of ±0.05 and wider lost BIM to 0.94–0.97, whatever the width; the SQUARE 3×3 filter was
+    /// worse everywhere). Why a narrow range works: BIM leaves many values below ε, whose residuals stay near zero; the
+    /// residuals that FGSM and BIM push out of the range leave the histogram, which flattens what remains.</para>
+    /// <para>Grey: an intensity map has far larger clean residuals (edges, texture) than a saturation map, and the
+    /// narrow colour range lets them fall out of the histogram as well: on Fashion-MNIST (FGSM through classifier A,
+    /// 400 training images) TPR at ε = 0.3 fell from 0.30 with ±0.105 to 0.15 with ±0.0165. So grey images keep 21 bins
+    /// on ±0.105, chosen on random sign noise on CIFAR-10 images earlier (widths 0.002–0.01 gave AUC ≥ 0.999 for
+    /// ±4/255…16/255; at width 0.01 the range mattered little), which detect MNIST's L∞ examples at ε ≥ 0.1 almost
+    /// without error.</para>
     /// </summary>
-    public int HistogramBinCount { get; init; } = 11;
+    public int? HistogramBinCount { get; init; }
 
     /// <summary>
-    /// The lower end of the histogram range. Default −0.0165 (symmetric range, see <see cref="HistogramMaximum"/>).
-    /// Residuals outside [minimum, maximum) are not counted: large noise then empties the histogram, which lowers
-    /// the variance of Eq. 2 further, keeping the score monotone in the noise level (clamping them into the end bins
-    /// would instead make heavy noise look peaked again).
+    /// The lower end of the histogram range; null (the default) takes the map's (<see cref="HistogramFor"/>: −0.0165
+    /// for colour, −0.105 for grey). Residuals outside [minimum, maximum) are not counted: large noise then empties the
+    /// histogram, which lowers the variance of Eq. 2 further, keeping the score monotone in the noise level (clamping
+    /// them into the end bins would instead make heavy noise look peaked again).
     /// </summary>
-    public double HistogramMinimum { get; init; } = -0.0165;
+    public double? HistogramMinimum { get; init; }
 
     /// <summary>
-    /// The upper end of the histogram range. Default 0.0165: symmetric around 0 with an odd bin count, so the central
-    /// bin [−0.0015, 0.0015) holds the exact zeros of flat regions. Residuals beyond the range are dropped, so larger
-    /// perturbations keep raising the score (see <see cref="HistogramMinimum"/>).
+    /// The upper end of the histogram range; null (the default) takes the map's (<see cref="HistogramFor"/>: 0.0165 for
+    /// colour, 0.105 for grey). The defaults are symmetric around 0 with an odd bin count, so the central bin holds the
+    /// exact zeros of flat regions. Residuals beyond the range are dropped, so larger perturbations keep raising the
+    /// score (see <see cref="HistogramMinimum"/>).
     /// </summary>
-    public double HistogramMaximum { get; init; } = 0.0165;
+    public double? HistogramMaximum { get; init; }
+
+    /// <summary>
+    /// The histogram used for images of <paramref name="channels"/> channels: <see cref="HistogramBinCount"/>,
+    /// <see cref="HistogramMinimum"/> and <see cref="HistogramMaximum"/> where set, else the defaults of the map — for
+    /// colour images (the saturation map of Eq. 1) 11 bins on [−0.0165, 0.0165), for grey images (the image itself)
+    /// 21 bins on [−0.105, 0.105).
+    /// </summary>
+    public (int BinCount, double Minimum, double Maximum) HistogramFor(int channels) => channels == 1
+        ? (HistogramBinCount ?? 21, HistogramMinimum ?? -0.105, HistogramMaximum ?? 0.105)
+        : (HistogramBinCount ?? 11, HistogramMinimum ?? -0.0165, HistogramMaximum ?? 0.0165);
 
     /// <summary>
     /// Fit (Sec. 5.3) perturbs each training image by independent uniform noise in [−a, a] per value (then clips to

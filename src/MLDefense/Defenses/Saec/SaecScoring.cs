@@ -181,11 +181,12 @@ public static class SaecScoring
         using var scope = torch.NewDisposeScope();
         var map = PseudoSaturationMap(images, options.SaturationExponent, options.GreyscalePolicy);
         var residuals = Residuals(map, options.ResidualFilter);
-        var h = BinFrequencies(residuals, options.HistogramBinCount, options.HistogramMinimum, options.HistogramMaximum);
+        var (binCount, minimum, maximum) = options.HistogramFor((int)images.size(1));
+        var h = BinFrequencies(residuals, binCount, minimum, maximum);
         // V/V_max written out: V = Σh²/L − (Σh)²/L² and V_max = (L − 1)/L² give V/V_max = (L·Σh² − (Σh)²)/(L − 1).
         // This form is exact where it matters — one full bin gives (L − 1)/(L − 1), a score of exactly 0 — where
         // dividing two rounded variances gives ±3e-16; the clamp removes the rounding left elsewhere.
-        double bins = options.HistogramBinCount;
+        double bins = binCount;
         var ratio = (h.square().sum(1) * bins - h.sum(1).square()) / (bins - 1);
         var scores = (1.0 - ratio).clamp(0, 1).to(ScalarType.Float32);
         return scores.MoveToOuterDisposeScope();
