@@ -294,7 +294,8 @@ public sealed class CliAeganTests
         var (code, output, error) = Run("bench", "aegan", "--help");
 
         Assert.AreEqual(0, code, error);
-        foreach (var option in new[] { "--quick", "--only", "--model", "--purifier-epochs", "--purifier-width", "--search-steps", "--defensegan-restarts",
+        foreach (var option in new[] { "--quick", "--only", "--model", "--purifier-epochs", "--purifier-width", "--purifier-images", "--search-steps",
+                                       "--defensegan-restarts",
                                        "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--json <PATH>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist: A 1 of 10 epochs", "--quick says what it shortens");
@@ -313,6 +314,7 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--defensegan-restarts", "0")]
     [DataRow("bench", "aegan", "--images", "0")]
     [DataRow("bench", "aegan", "--purifier-width", "x")]
+    [DataRow("bench", "aegan", "--purifier-images", "1")]
     [DataRow("bench", "aegan", "--json", "/no/such/folder/out.json")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
@@ -324,7 +326,7 @@ public sealed class CliAeganTests
     {
         string json = Path.Combine(temp, "bench-aegan.json");
         var (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
-                                        "--purifier-epochs", "1", "--purifier-width", "8", "--images", "12", "--defensegan-images", "2",
+                                        "--purifier-epochs", "1", "--purifier-width", "8", "--purifier-images", "40", "--images", "12", "--defensegan-images", "2",
                                         "--defensegan-restarts", "2", "--defensegan-iterations", "4", "--bpda-images", "3", "--json", json);
 
         Assert.AreEqual(0, code, error);
@@ -333,7 +335,8 @@ public sealed class CliAeganTests
         StringAssert.Contains(output, "--quick shortens:");
         var results = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.IsTrue((bool)results["quick"]!);
-        StringAssert.Contains((string?)results["quick_shortens"], "AE-GAN 1 of 60 epochs at width 8 of 64");
+        StringAssert.Contains((string?)results["quick_shortens"], "AE-GAN 1 of 60 epochs at width 8 of 64 on the first 40 training images");
+        Assert.AreEqual(40, (int)results["cases"]![0]!["purifier_train_images"]!, "--purifier-images sets AE-GAN's training set");
         var rows = results["rows"]!.AsArray();
         var keys = rows.Select(r => $"{r!["attack"]}/{r["method"]}").ToArray();
         foreach (var attack in new[] { "FGSM", "PGD", "CW-L2" })

@@ -60,6 +60,9 @@ public static class BenchAeganCommand
         var purifierWidth = OptionParsers.Create("--purifier-width", "AE-GAN's channel width w (the networks use w, 2w, 4w) instead of the preset's. Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].PurifierBaseChannels} with --quick, else {new MLDefense.Defenses.AeGanOptions().BaseChannels} (Table 6).",
                                                  "W", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var purifierImages = OptionParsers.Create("--purifier-images", "Train AE-GAN on the first N training images instead of the preset's. Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierTrainImages} with --quick, else all (60000).",
+                                                  "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 2));
         var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -88,7 +91,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifierEpochs, purifierWidth, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifierEpochs, purifierWidth, purifierImages, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -104,6 +107,7 @@ public static class BenchAeganCommand
                 BpdaImages = parseResult.GetValue(bpdaImages) ?? c.BpdaImages,
                 PurifierEpochs = parseResult.GetValue(purifierEpochs) ?? c.PurifierEpochs,
                 PurifierBaseChannels = parseResult.GetValue(purifierWidth) ?? c.PurifierBaseChannels,
+                PurifierTrainImages = parseResult.GetValue(purifierImages) ?? c.PurifierTrainImages,
             }).ToArray();
             var models = (parseResult.GetValue(model) ?? []).Select(v => v.Split('=', 2)).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
             var options = preset with
