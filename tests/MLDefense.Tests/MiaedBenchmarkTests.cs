@@ -112,6 +112,25 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void PaperNetworksWidenTheQuickDetectorAndKeepItsTraining()
+    {
+        var quick = MiaedBenchmark.QuickDetector;
+        var widened = MiaedBenchmark.WithPaperNetworks(quick);
+
+        var paper = new MiaedOptions();
+        Assert.AreEqual(paper.BaseChannels, widened.BaseChannels);
+        Assert.AreEqual(paper.EncoderHiddenUnits, widened.EncoderHiddenUnits);
+        CollectionAssert.AreEqual(paper.SimpleNetworkHiddenUnits.ToArray(), widened.SimpleNetworkHiddenUnits.ToArray());
+        Assert.AreEqual(quick.Epochs, widened.Epochs);
+        Assert.AreEqual(quick.LearningRate, widened.LearningRate);
+        Assert.AreEqual(quick.SimpleNetworkEpochs, widened.SimpleNetworkEpochs);
+        var described = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick with { Detector = widened });
+        StringAssert.Contains(described, "7 of 100 autoencoder epochs");
+        foreach (var size in new[] { "base channels", "encoder FC", "simple network 256" })
+            Assert.IsFalse(described.Contains(size, StringComparison.Ordinal), $"{size} is the paper's: {described}");
+    }
+
+    [TestMethod]
     public void BadSettingsAreRejectedBeforeAnythingRuns()
     {
         void Expect<T>(MiaedBenchmarkOptions options, string part) where T : Exception

@@ -37,6 +37,16 @@ public static class BenchMiaedCommand
         var detectorWidth = OptionParsers.Create("--detector-width", "MIAED's base channels (of the encoder's first convolution; each further one doubles them) instead of the preset's. Default: "
                                                      + $"{MiaedBenchmark.QuickDetector.BaseChannels} with --quick, else {new MiaedOptions().BaseChannels} (Deep InfoMax's encoder, as the paper).",
                                                    "C", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var paperNetworks = new Option<bool>("--paper-networks")
+        {
+            Description = $"MIAED's networks at the paper's sizes (base channels {new MiaedOptions().BaseChannels}, encoder FC {new MiaedOptions().EncoderHiddenUnits}, "
+                        + $"simple network {string.Join('-', new MiaedOptions().SimpleNetworkHiddenUnits)}) with the preset's epochs and learning rate. "
+                        + "Default: the preset's sizes (with --quick, narrower networks); --detector-width still sets the base channels.",
+        };
+        var trainImages = OptionParsers.Create("--train-images", "Fit MIAED on the first N training images instead of the case's (the classifier a run trains "
+                                                    + "uses them too). Default: the preset's (with --quick: "
+                                                    + $"{MiaedBenchmark.QuickVersion(MiaedBenchmark.FullCases[0]).TrainImages}; else all).",
+                                               "N", r => (int?)OptionParsers.WholeNumber(r, minimum: MiaedEstimator.MinimumTrainingImages));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
@@ -58,7 +68,7 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, trainImages, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -79,14 +89,17 @@ public static class BenchMiaedCommand
             var modelPaths = new Dictionary<string, string>();
             foreach (var (c, option) in models)
                 if (parseResult.GetValue(option) is { } file) modelPaths[c.Key] = file.FullName;
+            var detector = parseResult.GetValue(paperNetworks) ? MiaedBenchmark.WithPaperNetworks(preset.Detector) : preset.Detector;
+            var cases = SelectCases(isQuick, parseResult.GetValue(only));
+            if (parseResult.GetValue(trainImages) is int n) cases = cases.Select(c => c with { TrainImages = n }).ToArray();
             var options = preset with
             {
-                Cases = SelectCases(isQuick, parseResult.GetValue(only)),
+                Cases = cases,
                 ModelPaths = modelPaths,
-                Detector = preset.Detector with
+                Detector = detector with
                 {
-                    Epochs = parseResult.GetValue(detectorEpochs) ?? preset.Detector.Epochs,
-                    BaseChannels = parseResult.GetValue(detectorWidth) ?? preset.Detector.BaseChannels,
+                    Epochs = parseResult.GetValue(detectorEpochs) ?? detector.Epochs,
+                    BaseChannels = parseResult.GetValue(detectorWidth) ?? detector.BaseChannels,
                 },
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
