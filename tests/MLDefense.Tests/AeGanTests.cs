@@ -81,6 +81,21 @@ public sealed class AeGanTests
     }
 
     [TestMethod]
+    public void BatchNormStatisticsAreReestimatedOnCleanReconstructionsAfterTraining()
+    {
+        var model = Trained.Value;
+        var norms = model.Encoder.modules().Concat(model.Generator.modules()).OfType<MLDefense.Torch.Modules.BatchNorm>().ToList();
+
+        Assert.IsTrue(norms.Count >= 4, $"F and G normalise their hidden layers (Table 6): {norms.Count}");
+        // Training ran 4 epochs × 8 batches, G twice per batch; the re-estimate runs G(F(x)) once per batch of the 400 images.
+        foreach (var norm in norms)
+        {
+            Assert.AreEqual(400L / 50, norm.num_batches_tracked!.item<long>(), "statistics come from one pass of G(F(x)) over the training images");
+            Assert.AreEqual(0.1, norm.momentum, "the default momentum is back for any later training");
+        }
+    }
+
+    [TestMethod]
     public void EncoderAssistedSearchLowersTheReconstructionDistanceStepByStep()
     {
         var model = Trained.Value;

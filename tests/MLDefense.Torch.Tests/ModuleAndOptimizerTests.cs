@@ -79,6 +79,34 @@ public sealed class ModuleAndOptimizerTests
     }
 
     [TestMethod]
+    public void BatchNormWithoutMomentumKeepsTheCumulativeAverageSinceAReset()
+    {
+        using var bn = torch.nn.BatchNorm1d(1);
+        using (var warm = torch.tensor(new float[] { 100, 300 }, [2, 1]))
+        using (var y = bn.forward(warm)) { }
+        bn.reset_running_stats();
+        Assert.AreEqual(0f, bn.running_mean!.data<float>()[0]);
+        Assert.AreEqual(1f, bn.running_var!.data<float>()[0]);
+        Assert.AreEqual(0L, bn.num_batches_tracked!.item<long>());
+
+        bn.momentum = null;
+        // Batch means 2, 4, 9 and unbiased variances 2, 8, 2: PyTorch's momentum=None gives their plain averages.
+        foreach (var batch in new[] { new float[] { 1, 3 }, new float[] { 2, 6 }, new float[] { 8, 10 } })
+        {
+            using var x = torch.tensor(batch, [2, 1]);
+            using var y = bn.forward(x);
+        }
+        Assert.AreEqual(5f, bn.running_mean.data<float>()[0], 1e-5f);
+        Assert.AreEqual(4f, bn.running_var.data<float>()[0], 1e-5f);
+        Assert.AreEqual(3L, bn.num_batches_tracked.item<long>());
+
+        bn.momentum = 0.1;
+        using (var x = torch.tensor(new float[] { 15, 15 }, [2, 1]))
+        using (var y = bn.forward(x)) { }
+        Assert.AreEqual(0.9f * 5 + 0.1f * 15, bn.running_mean.data<float>()[0], 1e-5f, "a momentum set back weighs the next batch by it");
+    }
+
+    [TestMethod]
     public void AdamFitsALinearRegression()
     {
         torch.manual_seed(5);

@@ -79,8 +79,13 @@ public sealed class ConvTranspose2d : Module<Tensor, Tensor>
 /// </summary>
 public abstract class BatchNorm : Module<Tensor, Tensor>
 {
-    private readonly double eps, momentum;
+    private readonly double eps;
     private readonly long[] allowedRanks;
+    /// <summary>
+    /// The weight of each training batch's statistics in the running ones (0.1 by default); null keeps a cumulative
+    /// (equal-weight) average over the batches since <see cref="reset_running_stats"/>, as PyTorch's <c>momentum=None</c>.
+    /// </summary>
+    public double? momentum { get; set; }
     /// <summary>Scale γ (num_features), or null without affine.</summary>
     public Tensor? weight { get; }
     /// <summary>Shift β (num_features), or null without affine.</summary>
@@ -112,13 +117,25 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
         if (!allowedRanks.Contains(rank))
             throw new ArgumentException($"{GetType().Name}: expected input of {string.Join(" or ", allowedRanks)} dimensions, got {rank} (shape [{string.Join(", ", input.shape)}]).");
         bool useBatchStats = training || running_mean is null;
+        double factor = momentum ?? 0;
         if (training && num_batches_tracked is not null)
         {
             using var _ = torch.no_grad();
             using var one = torch.ones_like(num_batches_tracked);
             num_batches_tracked.add_(one);
+            if (momentum is null) factor = 1.0 / num_batches_tracked.item<long>();
         }
-        return F.batch_norm(input, running_mean, running_var, weight, bias, useBatchStats, momentum, eps);
+        return F.batch_norm(input, running_mean, running_var, weight, bias, useBatchStats, factor, eps);
+    }
+
+    /// <summary>Forgets the running statistics: mean 0, variance 1, no batches tracked (PyTorch's <c>reset_running_stats</c>).</summary>
+    public void reset_running_stats()
+    {
+        if (running_mean is null) return;
+        using var _ = torch.no_grad();
+        running_mean.zero_();
+        running_var!.fill_(1);
+        num_batches_tracked!.zero_();
     }
 }
 

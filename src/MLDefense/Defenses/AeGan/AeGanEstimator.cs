@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Torch;
+using MLDefense.Torch.Modules;
 using F = MLDefense.Torch.torch.nn.functional;
 
 namespace MLDefense.Defenses;
@@ -31,7 +32,17 @@ namespace MLDefense.Defenses;
 /// <see cref="AeGanOptions.AdamBeta1"/>). Layers keep the engine's default initialisation (PyTorch's). Progress goes to
 /// <see cref="AeGanOptions.Progress"/> and the context's log; <see cref="AeGanOptions.CancellationToken"/> stops training
 /// with <see cref="OperationCanceledException"/>, freeing every network and tensor built so far.</para>
-/// <para><b>Calibration</b>: after training, the score s(x) = d(G(F(x)), x) of every clean training image (d =
+/// <para><b>Batch-norm statistics</b>: after training, the running statistics of F's and G's batch normalisation are
+/// estimated again on the path inference takes, G(F(x)) over the clean training images, as an equal-weight average of
+/// their batches (PyTorch's <c>swa_utils.update_bn</c>). Why: during training G's statistics mix two populations, the
+/// prior's codes of the GAN term and F's codes of the reconstruction term, and F's see noisy images, so in evaluation
+/// mode G(F(x)) of a clean image is normalised with statistics of neither. The paper does not say how it handles this.
+/// Measured on MNIST (purifier trained 10 epochs at w = 32 on all 60 000 images, classifier A 1 epoch, 200 test images):
+/// without the re-estimate, A's accuracy on G(F(x)) of clean images was 0.670 (0.985 on the images themselves), while
+/// the same networks trained on 8 000 images kept 0.940. With the re-estimate, the 8 000-image purifier's G(F(x)) moved
+/// from 0.940 to 0.960 on clean images (mean ‖G(F(x)) − x‖² 8.7 → 5.4) and from 0.275 to 0.345 on FGSM ε = 0.3 AEs; the
+/// 60 000-image run has not been repeated with it yet.</para>
+/// <para><b>Calibration</b>: then the score s(x) = d(G(F(x)), x) of every clean training image (d =
 /// <see cref="AeGanOptions.Distance"/>: per-value mean absolute or squared error) sets the threshold τ with
 /// <see cref="ThresholdCalibration.ForFalsePositiveRate"/> at <see cref="AeGanOptions.TargetFalsePositiveRate"/>.</para>
 /// <para><b>Inference</b> (Sec. 3.4, Alg. 2), batched: flag = s(x) &gt; τ (<see cref="ThresholdCalibration.IsFlagged"/>).
@@ -118,6 +129,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             discriminator.to(device);
             Train(encoder, generator, discriminator, images, seed, device, token);
         }
+        RecomputeBatchNormStatistics(encoder, generator, images, token);
         encoder.eval();
         generator.eval();
         var scores = CleanScores(encoder, generator, images, token);
@@ -218,6 +230,35 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
                     elapsed, remaining, completed);
             }
         }
+    }
+
+    /// <summary>
+    /// F's and G's batch-norm running statistics re-estimated from G(F(x)) over <paramref name="images"/> in batches of
+    /// <see cref="AeGanOptions.BatchSize"/>, each batch weighted alike (see the class remarks); weights are untouched.
+    /// </summary>
+    private void RecomputeBatchNormStatistics(AeGanEncoder encoder, AeGanGenerator generator, Tensor images, CancellationToken token)
+    {
+        var batchNorms = encoder.modules().Concat(generator.modules()).OfType<BatchNorm>().Select(norm => (Norm: norm, norm.momentum)).ToList();
+        foreach (var (norm, _) in batchNorms)
+        {
+            norm.reset_running_stats();
+            norm.momentum = null;
+        }
+        encoder.train();
+        generator.train();
+        long count = images.size(0);
+        int batchSize = (int)Math.Min(Options.BatchSize, count);
+        using (torch.no_grad())
+        {
+            // Whole batches only, as in training: a last batch of one image has no variance.
+            for (long start = 0; start + batchSize <= count; start += batchSize)
+            {
+                token.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                generator.forward(encoder.forward(images.narrow(0, start, batchSize)));
+            }
+        }
+        foreach (var (norm, momentum) in batchNorms) norm.momentum = momentum;
     }
 
     private float[] CleanScores(AeGanEncoder encoder, AeGanGenerator generator, Tensor images, CancellationToken token)
