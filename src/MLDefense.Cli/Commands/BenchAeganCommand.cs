@@ -61,7 +61,7 @@ public static class BenchAeganCommand
                                                     + $"{AeGanBenchmark.QuickCases[0].PurifierBaseChannels} with --quick, else {new MLDefense.Defenses.AeGanOptions().BaseChannels} (Table 6).",
                                                  "W", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var purifierImages = OptionParsers.Create("--purifier-images", "Train AE-GAN on the first N training images instead of the preset's. Default: "
-                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierTrainImages} with --quick, else all (60000).",
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierTrainImages} with --quick, else all.",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 2));
         var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",

@@ -31,16 +31,17 @@ public static class BenchMiaedCommand
         var models = MiaedBenchmark.FullCases.Select(c => (Case: c, Option: CommonOptions.OptionalModel(ModelOptionName(c),
             $"A trained {ClassifierTraining.ShortName(c.Architecture).ToUpperInvariant()} classifier for {c.Dataset} (a zip from `mldefense train-classifier --dataset {c.Dataset} "
           + $"--architecture {ClassifierTraining.ShortName(c.Architecture)}`). Default: train one first (the targets assume the fully trained model)."))).ToArray();
+        var paper = new MiaedOptions();
         var detectorEpochs = OptionParsers.Create("--detector-epochs", "MIAED's autoencoder epochs instead of the preset's. Default: "
-                                                      + $"{MiaedBenchmark.QuickDetector.Epochs} with --quick, else {new MiaedOptions().Epochs} (the paper's).",
+                                                      + $"{MiaedBenchmark.QuickDetector.Epochs} with --quick, else {paper.Epochs} (the paper's).",
                                                     "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var detectorWidth = OptionParsers.Create("--detector-width", "MIAED's base channels (of the encoder's first convolution; each further one doubles them) instead of the preset's. Default: "
-                                                     + $"{MiaedBenchmark.QuickDetector.BaseChannels} with --quick, else {new MiaedOptions().BaseChannels} (Deep InfoMax's encoder, as the paper).",
+                                                     + $"{MiaedBenchmark.QuickDetector.BaseChannels} with --quick, else {paper.BaseChannels} (Deep InfoMax's encoder, as the paper).",
                                                    "C", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var paperNetworks = new Option<bool>("--paper-networks")
         {
-            Description = $"MIAED's networks at the paper's sizes (base channels {new MiaedOptions().BaseChannels}, encoder FC {new MiaedOptions().EncoderHiddenUnits}, "
-                        + $"simple network {string.Join('-', new MiaedOptions().SimpleNetworkHiddenUnits)}) with the preset's epochs and learning rate. "
+            Description = $"MIAED's networks at the paper's sizes (base channels {paper.BaseChannels}, encoder FC {paper.EncoderHiddenUnits}, "
+                        + $"simple network {string.Join('-', paper.SimpleNetworkHiddenUnits)}) with the preset's epochs and learning rate. "
                         + "Default: the preset's sizes (with --quick, narrower networks); --detector-width still sets the base channels.",
         };
         var trainImages = OptionParsers.Create("--train-images", "Fit MIAED on the first N training images instead of the case's (the classifier a run trains "
