@@ -296,7 +296,8 @@ public sealed class CliAeganTests
         var (code, output, error) = Run("bench", "aegan", "--help");
 
         Assert.AreEqual(0, code, error);
-        foreach (var option in new[] { "--quick", "--only", "--model", "--purifier-epochs", "--purifier-width", "--purifier-images", "--search-steps",
+        foreach (var option in new[] { "--quick", "--only", "--model", "--purifier <DATASET=PATH>", "--save-purifiers <DIR>", "--purifier-epochs",
+                                       "--purifier-width", "--purifier-images", "--search-steps",
                                        "--defensegan-restarts",
                                        "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--json <PATH>" })
             StringAssert.Contains(output, option);
@@ -312,6 +313,8 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--model", "mnist")]
     [DataRow("bench", "aegan", "--model", "imagenet=/tmp/a.zip")]
     [DataRow("bench", "aegan", "--model", "mnist=/no/such/model.zip")]
+    [DataRow("bench", "aegan", "--purifier", "mnist=/no/such/purifier.zip")]
+    [DataRow("bench", "aegan", "--purifier", "cifar10-subset=/tmp/a.zip")]
     [DataRow("bench", "aegan", "--search-steps", "-1")]
     [DataRow("bench", "aegan", "--defensegan-restarts", "0")]
     [DataRow("bench", "aegan", "--images", "0")]
@@ -329,11 +332,13 @@ public sealed class CliAeganTests
         string json = Path.Combine(temp, "bench-aegan.json");
         var (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
                                         "--purifier-epochs", "1", "--purifier-width", "8", "--purifier-images", "40", "--images", "12", "--defensegan-images", "2",
-                                        "--defensegan-restarts", "2", "--defensegan-iterations", "4", "--bpda-images", "3", "--json", json);
+                                        "--defensegan-restarts", "2", "--defensegan-iterations", "4", "--bpda-images", "3", "--json", json,
+                                        "--save-purifiers", Path.Combine(temp, "purifiers"));
 
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "| Dataset | Attack ");
         StringAssert.Contains(output, "AE-GAN+sr");
+        StringAssert.Contains(output, "purifier trained for this run");
         StringAssert.Contains(output, "--quick shortens:");
         var results = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.IsTrue((bool)results["quick"]!);
@@ -362,5 +367,25 @@ public sealed class CliAeganTests
         Assert.AreEqual(16, c["search_trace"]!["clean"]!.AsArray().Count, "L + 1 distances");
         Assert.IsTrue((double)c["search_cost"]!["speedup"]! > 0);
         Assert.IsNotNull(c["purifier_losses"]);
+        Assert.IsNull(c["purifier"]);
+
+        // The saved purifier is evaluated again, without training, under other search settings.
+        string saved = Path.Combine(temp, "purifiers", "aegan-mnist.zip");
+        Assert.IsTrue(File.Exists(saved), "--save-purifiers writes DIR/aegan-DATASET.zip");
+        string again = Path.Combine(temp, "bench-aegan-again.json");
+        (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
+                                    "--purifier", $"mnist={saved}", "--search-steps", "3", "--search-step-size", "0.05", "--images", "12",
+                                    "--defensegan-images", "0", "--bpda-images", "0", "--json", again);
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, $"purifier {saved}");
+        var reloaded = JsonNode.Parse(File.ReadAllText(again))!["cases"]![0]!;
+        Assert.AreEqual(saved, (string?)reloaded["purifier"]);
+        Assert.AreEqual(0.0, (double)reloaded["purifier_train_seconds"]!, "nothing was trained");
+        Assert.IsNull(reloaded["purifier_losses"]);
+        Assert.AreEqual(40, (int)reloaded["purifier_train_images"]!, "what the loaded purifier was trained on");
+        Assert.AreEqual((double)c["threshold"]!, (double)reloaded["threshold"]!, "the same purifier");
+        Assert.AreEqual((double)c["clean_test_flagged"]!, (double)reloaded["clean_test_flagged"]!, "the same detector on the same images");
+        Assert.AreEqual(0.05, (double)reloaded["search_step_size"]!, "the command's search settings replace the saved ones");
+        Assert.AreEqual(4, reloaded["search_trace"]!["clean"]!.AsArray().Count, "L + 1 distances with --search-steps 3");
     }
 }

@@ -25,25 +25,16 @@ public static class BenchAeganCommand
             if (unknown.Length > 0)
                 throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
         });
-        var model = new Option<string[]>("--model")
+        var datasets = full.Cases.Select(c => c.Dataset).ToArray();
+        var model = DatasetPaths("--model", "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET "
+            + "--architecture a`); repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).", datasets);
+        var purifier = DatasetPaths("--purifier", "A trained AE-GAN purifier for a dataset, as DATASET=PATH (a zip --save-purifiers wrote, or any saved model "
+            + "holding one), evaluated instead of training one; the search options below replace its saved ones. Default: train AE-GAN, as the preset says.", datasets);
+        var savePurifiers = new Option<DirectoryInfo>("--save-purifiers")
         {
-            Description = "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET --architecture a`); "
-                        + "repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).",
-            HelpName = "DATASET=PATH",
-            CustomParser = result =>
-            {
-                var values = result.Tokens.Select(t => t.Value).ToArray();
-                foreach (var value in values)
-                {
-                    int equals = value.IndexOf('=');
-                    string dataset = equals > 0 ? value[..equals].ToLowerInvariant() : "";
-                    if (!full.Cases.Any(c => c.Dataset == dataset))
-                        result.AddError($"--model: '{value}' is not DATASET=PATH with DATASET one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
-                    else if (!File.Exists(value[(equals + 1)..]))
-                        result.AddError($"--model: the file {Path.GetFullPath(value[(equals + 1)..])} does not exist.");
-                }
-                return values;
-            },
+            Description = "Save each AE-GAN purifier the run trains to DIR/aegan-DATASET.zip (the folder is created), to evaluate it again with --purifier. "
+                        + "Default: not saved.",
+            HelpName = "DIR",
         };
         var searchSteps = OptionParsers.Create("--search-steps", $"L, AE-GAN+sr's search steps for flagged images. Default: {full.SearchSteps} (the paper's).",
                                                "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
@@ -73,7 +64,7 @@ public static class BenchAeganCommand
                                                     + $"{AeGanBenchmark.QuickCases[0].BpdaImages} with --quick, else {full.Cases[0].BpdaImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
-            + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier_epochs\", \"purifier_train_images\", "
+            + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier\", \"purifier_epochs\", \"purifier_train_images\", "
             + "\"purifier_width\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
             + "\"search_trace\": {\"images\", \"clean\", \"fgsm\", \"clean_reduction\", \"fgsm_reduction\"}, \"search_cost\": {\"aegan_images\", \"aegan_ms_per_image\", \"defensegan_images\", "
             + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
@@ -91,7 +82,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifierEpochs, purifierWidth, purifierImages, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -109,11 +100,14 @@ public static class BenchAeganCommand
                 PurifierBaseChannels = parseResult.GetValue(purifierWidth) ?? c.PurifierBaseChannels,
                 PurifierTrainImages = parseResult.GetValue(purifierImages) ?? c.PurifierTrainImages,
             }).ToArray();
-            var models = (parseResult.GetValue(model) ?? []).Select(v => v.Split('=', 2)).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
+            Dictionary<string, string> Paths(Option<string[]> option) => (parseResult.GetValue(option) ?? []).Select(v => v.Split('=', 2))
+                .Where(p => cases.Any(c => c.Dataset == p[0].ToLowerInvariant())).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
             var options = preset with
             {
                 Cases = cases,
-                ModelPaths = models.Where(m => cases.Any(c => c.Dataset == m.Key)).ToDictionary(),
+                ModelPaths = Paths(model),
+                PurifierPaths = Paths(purifier),
+                PurifierSaveDirectory = parseResult.GetValue(savePurifiers)?.FullName,
                 SearchSteps = parseResult.GetValue(searchSteps) ?? preset.SearchSteps,
                 SearchStepSize = parseResult.GetValue(stepSize) ?? preset.SearchStepSize,
                 DefenseGanRestarts = parseResult.GetValue(restarts) ?? preset.DefenseGanRestarts,
@@ -127,6 +121,27 @@ public static class BenchAeganCommand
         });
         return command;
     }
+
+    /// <summary>A repeatable DATASET=PATH option whose dataset must be one of <paramref name="datasets"/> and whose file must exist.</summary>
+    private static Option<string[]> DatasetPaths(string name, string description, string[] datasets) => new(name)
+    {
+        Description = description,
+        HelpName = "DATASET=PATH",
+        CustomParser = result =>
+        {
+            var values = result.Tokens.Select(t => t.Value).ToArray();
+            foreach (var value in values)
+            {
+                int equals = value.IndexOf('=');
+                string dataset = equals > 0 ? value[..equals].ToLowerInvariant() : "";
+                if (!datasets.Contains(dataset))
+                    result.AddError($"{name}: '{value}' is not DATASET=PATH with DATASET one of {string.Join(", ", datasets)}.");
+                else if (!File.Exists(value[(equals + 1)..]))
+                    result.AddError($"{name}: the file {Path.GetFullPath(value[(equals + 1)..])} does not exist.");
+            }
+            return values;
+        },
+    };
 
     private static int Run(CommandContext context, AeGanBenchmarkOptions options, bool quick, FileInfo? jsonFile)
     {
@@ -198,7 +213,8 @@ public static class BenchAeganCommand
         console.TextOut.Write(detection.ToString());
         console.Out.WriteLine();
         console.Out.MarkupLine(Markup.Escape($"{BenchmarkRunText.Caption(r)} · CW-L2: {r.CarliniWagnerSettings}."));
-        foreach (var c in r.Cases) console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}."));
+        foreach (var c in r.Cases)
+            console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}; purifier {c.PurifierSource ?? "trained for this run"}."));
         if (quick) console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."));
     }
 
@@ -220,6 +236,7 @@ public static class BenchAeganCommand
             ["classifier"] = c.Classifier,
             ["classifier_accuracy"] = c.ClassifierAccuracy,
             ["classifier_train_seconds"] = JsonResults.Seconds(c.ClassifierTrainSeconds),
+            ["purifier"] = c.PurifierSource,
             ["purifier_epochs"] = c.PurifierEpochs,
             ["purifier_train_images"] = c.PurifierTrainImages,
             ["purifier_width"] = c.PurifierBaseChannels,

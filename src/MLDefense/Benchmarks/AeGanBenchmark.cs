@@ -36,6 +36,19 @@ public sealed record AeGanBenchmarkOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Trained AE-GAN zips (a model holding an <see cref="AeGanTransformer"/>, e.g. one this benchmark saved to
+    /// <see cref="PurifierSaveDirectory"/>) by dataset name, used instead of training one; the benchmark's search settings
+    /// replace the saved ones. A dataset without one trains AE-GAN as its case says.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> PurifierPaths { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Where each purifier trained by the run is saved, as <c>aegan-DATASET.zip</c> (the folder is created), so that a long
+    /// training can be evaluated again with <see cref="PurifierPaths"/>; null saves nothing.
+    /// </summary>
+    public string? PurifierSaveDirectory { get; init; }
+
     /// <summary>L, the purifier's search steps for flagged images. Default 15 (the paper's AE-GAN+sr setting).</summary>
     public int SearchSteps { get; init; } = 15;
 
@@ -93,6 +106,11 @@ public sealed record AeGanBenchmarkOptions
         {
             if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A model was given for {dataset}, which the benchmark does not run.");
             if (!File.Exists(path)) throw new FileNotFoundException($"The model {path} does not exist.", path);
+        }
+        foreach (var (dataset, path) in PurifierPaths)
+        {
+            if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A purifier was given for {dataset}, which the benchmark does not run.");
+            if (!File.Exists(path)) throw new FileNotFoundException($"The purifier {path} does not exist.", path);
         }
         if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
             throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch size must be positive.");
@@ -197,6 +215,9 @@ public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Cl
     /// <summary>Whether AE-GAN+sr's clean accuracy is within <see cref="AeGanBenchmark.CleanAccuracyTolerance"/> of the undefended classifier's (over the white-box rows).</summary>
     public bool CleanAccuracyWithinTolerance => Rows.Where(r => r.Method == "aegan" && r.Attack != AeGanBenchmark.BpdaAttackName)
         .All(r => r.UndefendedCleanAccuracy - r.CleanAccuracy <= AeGanBenchmark.CleanAccuracyTolerance + 1e-12);
+
+    /// <summary>The purifier's zip (full path) when it was loaded, or null when it was trained for this run.</summary>
+    public string? PurifierSource { get; init; }
 
     /// <summary>
     /// Whether AE-GAN+sr is at least as accurate as the Defense-GAN-style search on every white-box attack, compared on the
@@ -347,32 +368,10 @@ public static class AeGanBenchmark
             var truth = ProtocolSupport.CheckInputs(classifier, test.Images, test.Labels, options.BatchSize);
             double classifierAccuracy = Accuracy(classifier, test.Images, truth);
 
-            // The purifier: Alg. 1 on the clean training images, with the benchmark's search settings.
-            AeGanTrainingProgress? lastEpoch = null;
-            var defaults = new AeGanOptions();
-            var purifierOptions = new AeGanOptions
-            {
-                Epochs = c.PurifierEpochs ?? defaults.Epochs,
-                BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
-                LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
-                BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
-                SearchSteps = options.SearchSteps,
-                SearchStepSize = options.SearchStepSize ?? defaults.SearchStepSize,
-                Seed = options.Seed,
-                CancellationToken = cancellationToken,
-                Progress = new InlineProgress<AeGanTrainingProgress>(p =>
-                {
-                    if (p.EpochCompleted) lastEpoch = p;
-                    report("train AE-GAN", $"epoch {p.Epoch}/{p.Epochs} · D {p.DiscriminatorLoss:F3} · G {p.GeneratorLoss:F3} · rec {p.ReconstructionLoss:F2}",
-                           ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch));
-                }),
-            };
-            report("train AE-GAN", "", 0);
-            var purifierTrain = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages));
-            var trainClock = Stopwatch.StartNew();
-            using var purifier = ml.Transforms.Defenses.AeGanPurifier(purifierOptions).Fit(purifierTrain);
-            double purifierSeconds = trainClock.Elapsed.TotalSeconds;
-            report("train AE-GAN", purifier.Calibration.ToString(), 1);
+            var (loadedOrTrained, purifierSource, purifierSeconds, lastEpoch) = LoadOrTrainPurifier(ml, c, options, trainAll, report, cancellationToken);
+            using var purifier = loadedOrTrained;
+            if (purifier.InputShape != classifier.InputShape)
+                throw new ArgumentException($"The purifier for {c.Dataset} ({purifierSource ?? "trained here"}) takes {purifier.InputShape} images, A {classifier.InputShape}.");
 
             torch.manual_seed((ulong)options.Seed);
             var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => DataBatch.FromTensor(purifier.ReconstructionError(images)),
@@ -456,10 +455,11 @@ public static class AeGanBenchmark
             var cost = defenseGanRows.Length > 0
                 ? new AeGanSearchCost(2 * trace.Images, aeganSearchMs, defenseGanRows[0].Images, defenseGanRows.Average(r => r.MsPerImage))
                 : null;
-            return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifierOptions.Epochs,
-                                                checked((int)DataViews.CountRows(purifierTrain)), purifierOptions.BaseChannels, purifierSeconds, lastEpoch,
+            return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifier.Options.Epochs,
+                                                purifier.Calibration.TrainingImageCount, purifier.Options.BaseChannels, purifierSeconds, lastEpoch,
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
+                PurifierSource = purifierSource,
                 AtLeastAsAccurateAsDefenseGan = defenseGanAccuracy.Count == 0 ? null
                     : defenseGanAccuracy.All(pair => aeganOnDefenseGanImages[pair.Key] >= pair.Value),
             };
@@ -475,6 +475,67 @@ public static class AeGanBenchmark
 
     private static ProjectedGradientDescentAttack Pgd(AeGanBenchmarkOptions options) =>
         new(new ProjectedGradientDescentOptions { Epsilon = Epsilon, StepSize = PgdStepSize, Iterations = options.PgdIterations });
+
+    /// <summary>
+    /// The case's purifier with the benchmark's search settings: loaded from <see cref="AeGanBenchmarkOptions.PurifierPaths"/>
+    /// (source: its full path; 0 s; no losses), or Alg. 1 on the clean training images (source null), saved when asked.
+    /// </summary>
+    private static (AeGanTransformer Purifier, string? Source, double Seconds, AeGanTrainingProgress? LastEpoch) LoadOrTrainPurifier(MLContext ml,
+        AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        var defaults = new AeGanOptions();
+        double stepSize = options.SearchStepSize ?? defaults.SearchStepSize;
+        if (options.PurifierPaths.TryGetValue(c.Dataset, out var path))
+        {
+            report("load AE-GAN", Path.GetFileName(path), 0);
+            var model = ml.Model.Load(path, out _);
+            var found = (model as AeGanTransformer ?? (model as IEnumerable<ITransformer>)?.OfType<AeGanTransformer>().LastOrDefault())
+                        ?? throw new ArgumentException($"The model {path} holds no AE-GAN purifier.");
+            if (model is IEnumerable<ITransformer> chain)
+                foreach (var other in chain.Where(t => !ReferenceEquals(t, found))) (other as IDisposable)?.Dispose();
+            report("load AE-GAN", Path.GetFileName(path), 1);
+            return (found.WithSearch(steps: options.SearchSteps, stepSize: stepSize), Path.GetFullPath(path), 0, null);
+        }
+
+        AeGanTrainingProgress? lastEpoch = null;
+        var purifierOptions = new AeGanOptions
+        {
+            Epochs = c.PurifierEpochs ?? defaults.Epochs,
+            BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
+            LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
+            BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
+            SearchSteps = options.SearchSteps,
+            SearchStepSize = stepSize,
+            Seed = options.Seed,
+            CancellationToken = cancellationToken,
+            Progress = new InlineProgress<AeGanTrainingProgress>(p =>
+            {
+                if (p.EpochCompleted) lastEpoch = p;
+                report("train AE-GAN", $"epoch {p.Epoch}/{p.Epochs} · D {p.DiscriminatorLoss:F3} · G {p.GeneratorLoss:F3} · rec {p.ReconstructionLoss:F2}",
+                       ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch));
+            }),
+        };
+        report("train AE-GAN", "", 0);
+        var purifierTrain = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages));
+        var clock = Stopwatch.StartNew();
+        var purifier = ml.Transforms.Defenses.AeGanPurifier(purifierOptions).Fit(purifierTrain);
+        double seconds = clock.Elapsed.TotalSeconds;
+        report("train AE-GAN", purifier.Calibration.ToString(), 1);
+        if (options.PurifierSaveDirectory is { } directory)
+        {
+            try
+            {
+                Directory.CreateDirectory(directory);
+                ml.Model.Save(purifier, purifierTrain.Schema, Path.Combine(directory, $"aegan-{c.Dataset}.zip"));
+            }
+            catch
+            {
+                purifier.Dispose();
+                throw;
+            }
+        }
+        return (purifier, null, seconds, lastEpoch);
+    }
 
     private static (ImageClassifierTransformer Classifier, string Description, double Seconds) LoadOrTrain(MLContext ml, AeGanBenchmarkCase c,
         AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)

@@ -22,22 +22,65 @@ public static class AeGanPurification
     }
 
     /// <summary>
-    /// Gradient descent on ‖G(z) − x‖² (summed over each image's values) from <paramref name="start"/>:
-    /// z_{t+1} = clip_[−1,1](z_t − η_t ∇_z ‖G(z_t) − x‖²), η_t = <paramref name="stepSize"/> · 2^(−⌊t / <paramref name="halvingInterval"/>⌋).
+    /// The encoder-assisted search of Alg. 2: gradient descent on ‖G(z) − x‖² (summed over each image's values) from
+    /// <paramref name="start"/>, z_{t+1} = clip_[−1,1](z_t − η_t ∇_z ‖G(z_t) − x‖²) with
+    /// η_t = <paramref name="stepSize"/> · 2^(−⌊t / <paramref name="halvingInterval"/>⌋), each image on its own, and a
+    /// descent safeguard: a step that would raise an image's distance is not taken, and that image's step size is halved
+    /// from then on (a backtracking line search). So the search never ends farther from x than G(F(x)).
     /// </summary>
+    /// <remarks>
+    /// The safeguard is ours. Alg. 2 writes plain descent with a fixed η, which the paper does not give; a fixed η on the
+    /// summed distance depends on the scale of G's gradient, which grows as G trains. Measured on MNIST (classifier A 1 epoch;
+    /// AE-GAN 10 epochs at w = 32 on all 60 000 training images; 100 test images, L = 15, η = 0.1, plain descent): the first
+    /// step raised the mean ‖G(z) − x‖² from 3.1 to 77.0 on clean digits and from 37.7 to 116.7 on FGSM ε = 0.3 AEs, and
+    /// after 15 steps it was 44.0 and 74.6 — the search made every reconstruction worse and AE-GAN+sr less accurate than
+    /// G(F(x)) (FGSM 0.22 against 0.35 on 200 images). Each accepted step costs what a plain one does (one forward and
+    /// backward pass through G); a rejected one costs the same and moves nothing, so L counts both.
+    /// </remarks>
     /// <param name="generator">G, in evaluation mode (so that each image's gradient is independent of the batch).</param>
     /// <param name="start">[N, k] starting codes (not modified).</param>
     /// <param name="images">[N, C, H, W] targets x.</param>
-    /// <param name="steps">L, the number of gradient steps.</param>
+    /// <param name="steps">L, the number of gradient steps (tried steps, taken or not).</param>
     /// <param name="stepSize">η, the initial step size.</param>
     /// <param name="halvingInterval">Steps between halvings of η; <see cref="int.MaxValue"/> keeps it constant.</param>
-    /// <param name="trace">When given, receives the mean ‖G(z_t) − x‖² per image before each step and after the last (L + 1 values).</param>
+    /// <param name="trace">When given, receives the mean ‖G(z_t) − x‖² per image at z₀ and after each step (L + 1 values, never rising).</param>
     /// <returns>[N, k] the final codes z_L, without gradient history.</returns>
     public static Tensor SearchLatent(Module<Tensor, Tensor> generator, Tensor start, Tensor images, int steps, double stepSize,
         int halvingInterval, List<double>? trace = null)
     {
+        ArgumentNullException.ThrowIfNull(generator);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
         ArgumentOutOfRangeException.ThrowIfLessThan(halvingInterval, 1);
-        return Descend(generator, start, images, steps, t => stepSize * Math.Pow(0.5, t / halvingInterval), momentum: 0, trace);
+        if (steps == 0 && trace is null) return start.detach().clone();
+        // The search differentiates through G even when the caller is in a no-grad region (a Transform).
+        using var grad = torch.enable_grad();
+        using var outer = torch.NewDisposeScope();
+        var target = images.detach();
+        // The accepted code of each image, its distance and gradient there, and its own step-size factor (halved on each rejection).
+        var z = start.detach().clone();
+        var (distance, gradient) = DistanceAndGradient(generator, z, target);
+        var factor = torch.ones([z.size(0), 1], z.dtype, z.device);
+        trace?.Add(distance.sum().item<float>() / target.size(0));
+        for (int t = 0; t < steps; t++)
+        {
+            using var scope = torch.NewDisposeScope();
+            Tensor candidate;
+            using (torch.no_grad()) candidate = (z - gradient * factor * (stepSize * Math.Pow(0.5, t / halvingInterval))).clamp(-1, 1);
+            var (candidateDistance, candidateGradient) = DistanceAndGradient(generator, candidate, target);
+            using (torch.no_grad())
+            {
+                var accepted = candidateDistance.le(distance);
+                var acceptedRow = accepted.unsqueeze(1);
+                Replace(ref z, torch.where(acceptedRow, candidate, z).MoveToOuterDisposeScope());
+                Replace(ref gradient, torch.where(acceptedRow, candidateGradient, gradient).MoveToOuterDisposeScope());
+                Replace(ref distance, torch.where(accepted, candidateDistance, distance).MoveToOuterDisposeScope());
+                Replace(ref factor, torch.where(acceptedRow, factor, factor * 0.5).MoveToOuterDisposeScope());
+            }
+            trace?.Add(distance.sum().item<float>() / target.size(0));
+        }
+        return z.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -74,7 +117,7 @@ public static class AeGanPurification
         var z0 = torch.tensor(starts, [restarts * n, latentDimension], images.device);
         var targets = images.repeat(restarts, 1, 1, 1);
         int decayAfter = (int)Math.Ceiling(0.8 * iterations);
-        var z = Descend(generator, z0, targets, iterations, t => t < decayAfter ? stepSize : 0.1 * stepSize, momentum: 0.7, trace: null);
+        var z = DescendWithMomentum(generator, z0, targets, iterations, t => t < decayAfter ? stepSize : 0.1 * stepSize, momentum: 0.7);
         using var noGrad = torch.no_grad();
         var reconstructions = generator.forward(z);
         var errors = (reconstructions - targets).square().flatten(1).sum(1).view(restarts, n);
@@ -84,58 +127,48 @@ public static class AeGanPurification
     }
 
     /// <summary>
-    /// L steps of (heavy-ball) gradient descent on ‖G(z) − x‖², each projected onto [−1, 1]^k:
-    /// v_{t+1} = μ·v_t + ∇_z ‖G(z_t) − x‖², z_{t+1} = clip(z_t − η_t·v_{t+1}) (TensorFlow's momentum form; μ = 0 is plain descent).
+    /// L steps of heavy-ball gradient descent on ‖G(z) − x‖², each projected onto [−1, 1]^k:
+    /// v_{t+1} = μ·v_t + ∇_z ‖G(z_t) − x‖², z_{t+1} = clip(z_t − η_t·v_{t+1}) (TensorFlow's momentum form, as Defense-GAN).
     /// </summary>
-    private static Tensor Descend(Module<Tensor, Tensor> generator, Tensor start, Tensor images, int steps, Func<int, double> stepSize, double momentum,
-        List<double>? trace)
+    private static Tensor DescendWithMomentum(Module<Tensor, Tensor> generator, Tensor start, Tensor images, int steps, Func<int, double> stepSize,
+        double momentum)
     {
-        ArgumentNullException.ThrowIfNull(generator);
-        ArgumentNullException.ThrowIfNull(start);
-        ArgumentNullException.ThrowIfNull(images);
-        ArgumentOutOfRangeException.ThrowIfNegative(steps);
-        // The search differentiates through G even when the caller is in a no-grad region (a Transform).
         using var grad = torch.enable_grad();
+        using var outer = torch.NewDisposeScope();
         var target = images.detach();
         var z = start.detach().clone();
         Tensor? velocity = null;
-        try
+        for (int t = 0; t < steps; t++)
         {
-            for (int t = 0; t <= steps; t++)
+            using var scope = torch.NewDisposeScope();
+            var (_, gradient) = DistanceAndGradient(generator, z, target);
+            using (torch.no_grad())
             {
-                using var scope = torch.NewDisposeScope();
-                bool last = t == steps;
-                if (last && trace is null) break;
-                z.requires_grad = !last;
-                var loss = (generator.forward(z) - target).square().sum();
-                trace?.Add(loss.item<float>() / target.size(0));
-                if (last) break;
-                var gradient = torch.autograd.grad(loss, z);
-                using (torch.no_grad())
-                {
-                    if (momentum > 0)
-                    {
-                        var nextVelocity = (velocity is null ? gradient : velocity * momentum + gradient).MoveToOuterDisposeScope();
-                        velocity?.Dispose();
-                        velocity = nextVelocity;
-                        gradient = velocity;
-                    }
-                    var next = (z.detach() - gradient * stepSize(t)).clamp(-1, 1).MoveToOuterDisposeScope();
-                    z.Dispose();
-                    z = next;
-                }
+                var nextVelocity = (velocity is null ? gradient : velocity * momentum + gradient).MoveToOuterDisposeScope();
+                velocity?.Dispose();
+                velocity = nextVelocity;
+                Replace(ref z, (z - velocity * stepSize(t)).clamp(-1, 1).MoveToOuterDisposeScope());
             }
-            z.requires_grad = false;
-            return z;
         }
-        catch
-        {
-            z.Dispose();
-            throw;
-        }
-        finally
-        {
-            velocity?.Dispose();
-        }
+        return z.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Per image, ‖G(z) − x‖² [N] and its gradient with respect to z [N, k], both without gradient history.</summary>
+    private static (Tensor Distance, Tensor Gradient) DistanceAndGradient(Module<Tensor, Tensor> generator, Tensor codes, Tensor target)
+    {
+        using var scope = torch.NewDisposeScope();
+        var z = codes.detach();
+        z.requires_grad = true;
+        var distance = (generator.forward(z) - target).square().flatten(1).sum(1);
+        // G runs in evaluation mode, so image i's distance depends on z_i alone and the gradient of the sum is the per-image one.
+        var gradient = torch.autograd.grad(distance.sum(), z);
+        return (distance.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Frees a loop variable's previous tensor as it takes the next, so that long searches hold one of each.</summary>
+    private static void Replace(ref Tensor current, Tensor next)
+    {
+        current.Dispose();
+        current = next;
     }
 }

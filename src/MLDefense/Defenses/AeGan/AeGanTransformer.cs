@@ -313,6 +313,28 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         return networks.HandOver(new AeGanTransformer(options, calibration, encoder, generator, device));
     }
 
+    /// <summary>
+    /// This purifier with other search settings — what Alg. 2 does at inference and training does not depend on: the policy,
+    /// L, η and its halving interval (null keeps the current one). The returned transformer takes over the networks and this
+    /// one is disposed; the threshold and everything else stay. For tuning the search of a trained (or loaded) purifier
+    /// without training it again.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is out of range (as <see cref="AeGanOptions"/> documents).</exception>
+    public AeGanTransformer WithSearch(AeGanSearchPolicy? policy = null, int? steps = null, double? stepSize = null, int? halvingInterval = null)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var options = Options with
+        {
+            SearchPolicy = policy ?? Options.SearchPolicy,
+            SearchSteps = steps ?? Options.SearchSteps,
+            SearchStepSize = stepSize ?? Options.SearchStepSize,
+            SearchHalvingInterval = halvingInterval ?? Options.SearchHalvingInterval,
+        };
+        AeGanEstimator.CheckOptions(options);
+        disposed = true;
+        return new AeGanTransformer(options, Calibration, encoder, generator, Device);
+    }
+
     /// <summary>Frees the networks.</summary>
     public void Dispose()
     {
