@@ -215,7 +215,9 @@ public static class BenchAeganCommand
         console.Out.MarkupLine(Markup.Escape($"{BenchmarkRunText.Caption(r)} · CW-L2: {r.CarliniWagnerSettings}."));
         foreach (var c in r.Cases)
             console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}; purifier {c.PurifierSource ?? "trained for this run"}."));
-        if (quick) console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."));
+        if (quick)
+            console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."
+                + (r.Cases.Any(c => c.PurifierSource is not null) ? " A loaded purifier keeps the AE-GAN settings it was trained with (in the table above)." : "")));
     }
 
     private static JsonArray Numbers(IEnumerable<double> values) => new(values.Select(v => (JsonNode?)Math.Round(v, 5)).ToArray());
