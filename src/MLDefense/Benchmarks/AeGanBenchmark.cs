@@ -102,19 +102,20 @@ public sealed record AeGanBenchmarkOptions
             if (c.TestImages < 1 || c.DefenseGanImages < 0 || c.BpdaImages < 0)
                 throw new ArgumentOutOfRangeException(nameof(Cases), $"Benchmark case {c.Dataset}: image counts must be positive.");
         }
-        foreach (var (dataset, path) in ModelPaths)
-        {
-            if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A model was given for {dataset}, which the benchmark does not run.");
-            if (!File.Exists(path)) throw new FileNotFoundException($"The model {path} does not exist.", path);
-        }
-        foreach (var (dataset, path) in PurifierPaths)
-        {
-            if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A purifier was given for {dataset}, which the benchmark does not run.");
-            if (!File.Exists(path)) throw new FileNotFoundException($"The purifier {path} does not exist.", path);
-        }
+        CheckPaths(ModelPaths, "model");
+        CheckPaths(PurifierPaths, "purifier");
         if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
             throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch size must be positive.");
         CarliniWagner.Validate();
+    }
+
+    private void CheckPaths(IReadOnlyDictionary<string, string> paths, string what)
+    {
+        foreach (var (dataset, path) in paths)
+        {
+            if (!Cases.Any(c => c.Dataset == dataset)) throw new ArgumentException($"A {what} was given for {dataset}, which the benchmark does not run.");
+            if (!File.Exists(path)) throw new FileNotFoundException($"The {what} {path} does not exist.", path);
+        }
     }
 }
 
@@ -369,7 +370,7 @@ public static class AeGanBenchmark
             double classifierAccuracy = Accuracy(classifier, test.Images, truth);
 
             var (loadedOrTrained, purifierSource, purifierSeconds, lastEpoch) = LoadOrTrainPurifier(ml, c, options, trainAll, report, cancellationToken);
-            using var purifier = loadedOrTrained;
+            using var purifier = loadedOrTrained.WithSearch(steps: options.SearchSteps, stepSize: options.SearchStepSize ?? new AeGanOptions().SearchStepSize);
             if (purifier.InputShape != classifier.InputShape)
                 throw new ArgumentException($"The purifier for {c.Dataset} ({purifierSource ?? "trained here"}) takes {purifier.InputShape} images, A {classifier.InputShape}.");
 
@@ -477,14 +478,13 @@ public static class AeGanBenchmark
         new(new ProjectedGradientDescentOptions { Epsilon = Epsilon, StepSize = PgdStepSize, Iterations = options.PgdIterations });
 
     /// <summary>
-    /// The case's purifier with the benchmark's search settings: loaded from <see cref="AeGanBenchmarkOptions.PurifierPaths"/>
-    /// (source: its full path; 0 s; no losses), or Alg. 1 on the clean training images (source null), saved when asked.
+    /// The case's purifier, loaded from <see cref="AeGanBenchmarkOptions.PurifierPaths"/> (source: its full path; 0 s; no
+    /// losses) or trained by Alg. 1 on the clean training images (source null) and saved when asked; the caller applies the
+    /// benchmark's search settings to either.
     /// </summary>
     private static (AeGanTransformer Purifier, string? Source, double Seconds, AeGanTrainingProgress? LastEpoch) LoadOrTrainPurifier(MLContext ml,
         AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)
     {
-        var defaults = new AeGanOptions();
-        double stepSize = options.SearchStepSize ?? defaults.SearchStepSize;
         if (options.PurifierPaths.TryGetValue(c.Dataset, out var path))
         {
             report("load AE-GAN", Path.GetFileName(path), 0);
@@ -494,18 +494,17 @@ public static class AeGanBenchmark
             if (model is IEnumerable<ITransformer> chain)
                 foreach (var other in chain.Where(t => !ReferenceEquals(t, found))) (other as IDisposable)?.Dispose();
             report("load AE-GAN", Path.GetFileName(path), 1);
-            return (found.WithSearch(steps: options.SearchSteps, stepSize: stepSize), Path.GetFullPath(path), 0, null);
+            return (found, Path.GetFullPath(path), 0, null);
         }
 
         AeGanTrainingProgress? lastEpoch = null;
+        var defaults = new AeGanOptions();
         var purifierOptions = new AeGanOptions
         {
             Epochs = c.PurifierEpochs ?? defaults.Epochs,
             BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
             LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
             BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
-            SearchSteps = options.SearchSteps,
-            SearchStepSize = stepSize,
             Seed = options.Seed,
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<AeGanTrainingProgress>(p =>

@@ -34,8 +34,9 @@ public static class AeGanPurification
     /// AE-GAN 10 epochs at w = 32 on all 60 000 training images; 100 test images, L = 15, η = 0.1, plain descent): the first
     /// step raised the mean ‖G(z) − x‖² from 3.1 to 77.0 on clean digits and from 37.7 to 116.7 on FGSM ε = 0.3 AEs, and
     /// after 15 steps it was 44.0 and 74.6 — the search made every reconstruction worse and AE-GAN+sr less accurate than
-    /// G(F(x)) (FGSM 0.22 against 0.35 on 200 images). Each accepted step costs what a plain one does (one forward and
-    /// backward pass through G); a rejected one costs the same and moves nothing, so L counts both.
+    /// G(F(x)) (FGSM 0.22 against 0.35 on 200 images). Each step costs what a plain one does (one forward and backward pass
+    /// through G at the candidate, whose gradient is the next step's if it is taken; the last needs only the forward); a
+    /// rejected step costs the same and moves nothing, so L counts both.
     /// </remarks>
     /// <param name="generator">G, in evaluation mode (so that each image's gradient is independent of the batch).</param>
     /// <param name="start">[N, k] starting codes (not modified).</param>
@@ -68,15 +69,24 @@ public static class AeGanPurification
             using var scope = torch.NewDisposeScope();
             Tensor candidate;
             using (torch.no_grad()) candidate = (z - gradient * factor * (stepSize * Math.Pow(0.5, t / halvingInterval))).clamp(-1, 1);
-            var (candidateDistance, candidateGradient) = DistanceAndGradient(generator, candidate, target);
+            // After the last step only the distance decides; no further step needs its gradient.
+            bool last = t == steps - 1;
+            Tensor candidateDistance, candidateGradient = gradient;
+            if (last)
+                using (torch.no_grad()) candidateDistance = Distance(generator, candidate, target);
+            else
+                (candidateDistance, candidateGradient) = DistanceAndGradient(generator, candidate, target);
             using (torch.no_grad())
             {
                 var accepted = candidateDistance.le(distance);
                 var acceptedRow = accepted.unsqueeze(1);
                 Replace(ref z, torch.where(acceptedRow, candidate, z).MoveToOuterDisposeScope());
-                Replace(ref gradient, torch.where(acceptedRow, candidateGradient, gradient).MoveToOuterDisposeScope());
                 Replace(ref distance, torch.where(accepted, candidateDistance, distance).MoveToOuterDisposeScope());
-                Replace(ref factor, torch.where(acceptedRow, factor, factor * 0.5).MoveToOuterDisposeScope());
+                if (!last)
+                {
+                    Replace(ref gradient, torch.where(acceptedRow, candidateGradient, gradient).MoveToOuterDisposeScope());
+                    Replace(ref factor, torch.where(acceptedRow, factor, factor * 0.5).MoveToOuterDisposeScope());
+                }
             }
             trace?.Add(distance.sum().item<float>() / target.size(0));
         }
@@ -159,11 +169,15 @@ public static class AeGanPurification
         using var scope = torch.NewDisposeScope();
         var z = codes.detach();
         z.requires_grad = true;
-        var distance = (generator.forward(z) - target).square().flatten(1).sum(1);
+        var distance = Distance(generator, z, target);
         // G runs in evaluation mode, so image i's distance depends on z_i alone and the gradient of the sum is the per-image one.
         var gradient = torch.autograd.grad(distance.sum(), z);
         return (distance.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
+
+    /// <summary>‖G(z) − x‖² per image [N], summed over each image's values.</summary>
+    private static Tensor Distance(Module<Tensor, Tensor> generator, Tensor codes, Tensor target) =>
+        (generator.forward(codes) - target).square().flatten(1).sum(1);
 
     /// <summary>Frees a loop variable's previous tensor as it takes the next, so that long searches hold one of each.</summary>
     private static void Replace(ref Tensor current, Tensor next)
