@@ -228,7 +228,7 @@ public sealed class CliBenchMiaedTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
-                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--train-images <N>" })
+                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--train-images <N>", "--detectors <DIR>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -257,6 +257,7 @@ public sealed class CliBenchMiaedTests
                 ["bench", "miaed", "--quick", "--detector-width", "x"],
                 ["bench", "miaed", "--quick", "--train-images", "19"],
                 ["bench", "miaed", "--quick", "--paper-networks", "yes"],
+                ["bench", "miaed", "--quick", "--detectors", model],
             ];
             foreach (var args in cases)
             {
@@ -264,6 +265,7 @@ public sealed class CliBenchMiaedTests
             }
             var (_, _, mismatch) = Run("bench", "miaed", "--quick", "--model-c2-cifar10-subset", model);
             StringAssert.Contains(mismatch, "--model-c2-cifar10-subset: the run has no cifar10-subset/c2 case");
+            StringAssert.Contains(Run("bench", "miaed", "--quick", "--detectors", model).Error, "is a file, not a folder");
         }
         finally
         {

@@ -81,6 +81,34 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void ADetectorFolderKeepsTheFittedDetectorsAndASecondRunLoadsThemInsteadOfFitting()
+    {
+        string folder = Path.Combine(temp, "detectors");
+        var options = Toy() with { Iterations = 5, DetectorDirectory = folder };
+        var first = MiaedBenchmark.Run(options);
+        var c = first.Cases.Single();
+        CollectionAssert.AreEquivalent(new[] { "miaed-mnist-full.zip", "miaed-mnist-caed.zip" }, Directory.GetFiles(folder).Select(Path.GetFileName).ToArray());
+        Assert.IsTrue(c.Detectors.All(d => d.Source is null && d.FitSeconds > 0), "the first run fits both");
+
+        var stages = new List<string>();
+        var second = MiaedBenchmark.Run(options with { Detector = options.Detector with { Epochs = 50 } },
+                                        new InlineProgress<MiaedBenchmarkProgress>(p => stages.Add(p.Detail)));
+        var loaded = second.Cases.Single().Detectors;
+        CollectionAssert.AreEqual(new[] { Path.Combine(folder, "miaed-mnist-full.zip"), Path.Combine(folder, "miaed-mnist-caed.zip") },
+                                  loaded.Select(d => d.Source).ToArray());
+        Assert.IsTrue(loaded.All(d => d.FitSeconds == 0 && d.Settings.StartsWith("2 autoencoder epochs", StringComparison.Ordinal)),
+                      "a loaded detector reports the settings it was fitted with, not the run's 50 epochs");
+        Assert.IsFalse(stages.Any(s => s.StartsWith("autoencoder epoch", StringComparison.Ordinal)), "nothing is trained again");
+        for (int i = 0; i < 2; i++) Assert.AreEqual(c.Detectors[i].Info.Threshold, loaded[i].Info.Threshold);
+        CollectionAssert.AreEqual(first.Cases.Single().Results.Select(r => r.Row).ToArray(), second.Cases.Single().Results.Select(r => r.Row).ToArray(),
+                                  "the same detectors, attacks and seed give the same rows");
+
+        // A zip of another variant under a variant's name is refused, not used.
+        File.Copy(Path.Combine(folder, "miaed-mnist-full.zip"), Path.Combine(folder, "miaed-mnist-caed.zip"), overwrite: true);
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MiaedBenchmark.Run(options)).Message, "not as variant caed");
+    }
+
+    [TestMethod]
     public void TargetsApplyToMnistPgdAndCwOfTheFullModelOnly()
     {
         MiaedRow Row(string dataset, string attack, string variant, double accuracy, double specificity) =>
@@ -145,6 +173,7 @@ public sealed class MiaedBenchmarkTests
         Expect<FileNotFoundException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/model.zip" } }, "/no/such/model.zip");
         Expect<ArgumentException>(Toy() with { AblationVariants = [MiaedVariant.Caed with { Name = "full" }] }, "distinct names");
         Expect<ArgumentOutOfRangeException>(Toy() with { Iterations = 0 }, "Iterations");
+        Expect<ArgumentException>(Toy() with { DetectorDirectory = typeof(MiaedBenchmarkTests).Assembly.Location }, "is a file");
         Expect<ArgumentOutOfRangeException>(Toy() with { Detector = new MiaedOptions { CalibrationFraction = 0.9 } }, "CalibrationFraction");
         Assert.Throws<ArgumentException>(() => MiaedBenchmark.Select(MiaedBenchmark.FullCases, ["mnist/c9"]));
     }

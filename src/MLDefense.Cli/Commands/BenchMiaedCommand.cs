@@ -48,10 +48,18 @@ public static class BenchMiaedCommand
                                                     + "uses them too). Default: the preset's (with --quick: "
                                                     + $"{MiaedBenchmark.QuickVersion(MiaedBenchmark.FullCases[0]).TrainImages}; else all).",
                                                "N", r => (int?)OptionParsers.WholeNumber(r, minimum: MiaedEstimator.MinimumTrainingImages));
+        var detectorFolder = new Option<DirectoryInfo>("--detectors")
+        {
+            Description = "A folder of fitted MIAED detectors, DIR/miaed-DATASET-VARIANT.zip (e.g. miaed-mnist-full.zip, miaed-mnist-caed.zip): each detector "
+                        + "the run needs is loaded from there when its zip exists, else fitted and saved there (the folder is created). Keeps a long "
+                        + "training, resumes an interrupted run, reruns the protocol on the same detectors. A loaded detector keeps the settings it was "
+                        + "fitted with (listed per detector), not this command's --detector-* options. Default: fit every detector, save nothing.",
+            HelpName = "DIR",
+        };
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
-            + "\"fit_seconds\"}]}], \"rows\": [{\"dataset\", \"attack\", \"variant\", \"recall\", \"precision\", \"f1\", \"specificity\", \"accuracy\", \"auc\", "
+            + "\"fit_seconds\", \"settings\", \"source\"}]}], \"rows\": [{\"dataset\", \"attack\", \"variant\", \"recall\", \"precision\", \"f1\", \"specificity\", \"accuracy\", \"auc\", "
             + "\"evaluated\", \"candidates\", \"kept\", \"threshold\", \"target\", \"meets_target\"}], \"ablation\": {\"full_minus_caed\", \"target\", \"meets_target\"}} "
             + "— rates in [0, 1]; target (the accuracy needed, with specificity >= 0.98) and meets_target are null for rows without a target; "
             + "precision is null when nothing was flagged");
@@ -69,11 +77,13 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, paperNetworks, trainImages, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, trainImages, detectorFolder, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
         {
+            if (result.GetResult(detectorFolder) is { Errors: var none } folder && !none.Any() && result.GetValue(detectorFolder) is { } dir && File.Exists(dir.FullName))
+                result.AddError($"--detectors: {dir.FullName} is a file, not a folder.");
             // The raw tokens, not GetValue: a value that failed to parse already has its own error, and GetValue would throw.
             if (result.GetResult(quick)?.Errors.Any() == true || result.GetResult(only)?.Errors.Any() == true) return;
             var keys = result.GetResult(only) is { } onlyResult ? CommonOptions.SplitList(onlyResult.Tokens) : null;
@@ -102,6 +112,7 @@ public static class BenchMiaedCommand
                     Epochs = parseResult.GetValue(detectorEpochs) ?? detector.Epochs,
                     BaseChannels = parseResult.GetValue(detectorWidth) ?? detector.BaseChannels,
                 },
+                DetectorDirectory = parseResult.GetValue(detectorFolder)?.FullName,
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
@@ -145,11 +156,14 @@ public static class BenchMiaedCommand
             foreach (var d in c.Detectors)
                 cases.AddRow(Markup.Escape(c.Case.Key), $"{c.ClassifierAccuracy:F4}", $"{c.TrainImages} / {c.TestImages}", Markup.Escape(d.Variant.Name),
                              $"{d.Info.Threshold:G4}", $"{d.Info.CalibrationFalsePositiveRate:P1} of {d.Info.CalibrationImageCount}",
-                             $"{d.Info.SimpleNetworkCalibrationAccuracy:P1}", $"{d.FitSeconds:F0}");
+                             $"{d.Info.SimpleNetworkCalibrationAccuracy:P1}", d.Source is null ? $"{d.FitSeconds:F0}" : "loaded");
         console.Out.Write(cases);
         foreach (var c in r.Cases) console.Out.WriteLine(Markup.Escape($"{c.Case.Key} classifier: {c.Classifier}"));
         console.Out.WriteLine(Markup.Escape($"Attacks: {r.Attacks}."));
         console.Out.WriteLine(Markup.Escape($"MIAED: {r.Detector}."));
+        foreach (var c in r.Cases)
+            foreach (var d in c.Detectors.Where(d => d.Source is not null))
+                console.Out.WriteLine(Markup.Escape($"{c.Case.Key} {d.Variant.Name}: loaded from {d.Source}, fitted with {d.Settings}."));
 
         // Markdown goes out as plain text: Spectre markup would eat its brackets.
         console.TextOut.WriteLine();
@@ -198,6 +212,8 @@ public static class BenchMiaedCommand
                 ["simple_network_accuracy_held_out"] = d.Info.SimpleNetworkCalibrationAccuracy,
                 ["simple_network_accuracy_training"] = d.Info.SimpleNetworkTrainingAccuracy,
                 ["fit_seconds"] = JsonResults.Seconds(d.FitSeconds),
+                ["settings"] = d.Settings,
+                ["source"] = d.Source,
             }).ToArray()),
         }).ToArray()),
         ["rows"] = new JsonArray(r.Cases.SelectMany(c => c.Results).Select(x => (JsonNode)new JsonObject

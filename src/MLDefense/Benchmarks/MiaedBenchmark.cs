@@ -81,6 +81,16 @@ public sealed record MiaedBenchmarkOptions
     /// <summary>Trained classifiers by case key (<see cref="MiaedBenchmarkCase.Key"/>): model zips from <c>mldefense train-classifier</c>; cases without one train theirs.</summary>
     public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// A folder of fitted detectors, one zip per case and variant (<see cref="MiaedBenchmark.DetectorFileName"/>, e.g.
+    /// <c>miaed-mnist-full.zip</c>): a detector whose zip is there is loaded instead of fitted, any other is fitted and
+    /// saved there (the folder is created). So a long training (the paper's 100 epochs) is kept, an interrupted run
+    /// resumes, and the protocol can be rerun on the same detectors. A loaded detector keeps the settings it was fitted
+    /// with (its <see cref="MiaedTransformer.Options"/>, reported per detector), not <see cref="Detector"/>'s. Null
+    /// (default): every detector is fitted and nothing is saved.
+    /// </summary>
+    public string? DetectorDirectory { get; init; }
+
     /// <summary>Images per attack and scoring batch. Default 256.</summary>
     public int BatchSize { get; init; } = ProtocolSupport.DefaultBatchSize;
 
@@ -132,6 +142,7 @@ public sealed record MiaedBenchmarkOptions
             if (!File.Exists(path)) throw new FileNotFoundException($"The classifier for {key}, {path}, does not exist.", path);
         if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
             throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
+        if (DetectorDirectory is { } folder && File.Exists(folder)) throw new ArgumentException($"The detector folder {folder} is a file.");
         if (Iterations < 1) throw new ArgumentOutOfRangeException(nameof(Iterations), Iterations, "Iterations must be at least 1.");
         CarliniWagner.Validate();
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
@@ -148,11 +159,13 @@ public sealed record MiaedBenchmarkOptions
 /// <param name="Fraction">The share of the stage done, in [0, 1].</param>
 public sealed record MiaedBenchmarkProgress(int CaseIndex, int CaseCount, MiaedBenchmarkCase Case, string Stage, string Detail, double Fraction);
 
-/// <summary>A fitted MIAED variant: what Fit reported and how long it took.</summary>
+/// <summary>A fitted MIAED variant: what Fit reported, how long it took, and where it came from.</summary>
 /// <param name="Variant">The variant.</param>
 /// <param name="Info">The fitted detector's shapes, threshold and calibration (<see cref="MiaedModelInfo"/>).</param>
-/// <param name="FitSeconds">Wall-clock seconds of Fit.</param>
-public sealed record MiaedFittedVariant(MiaedVariant Variant, MiaedModelInfo Info, double FitSeconds);
+/// <param name="FitSeconds">Wall-clock seconds of Fit (0 when loaded).</param>
+/// <param name="Settings">The detector's settings, in words (<see cref="MiaedBenchmark.DescribeDetector"/>): a loaded one's own.</param>
+/// <param name="Source">The zip it was loaded from (full path), or null when it was fitted by this run.</param>
+public sealed record MiaedFittedVariant(MiaedVariant Variant, MiaedModelInfo Info, double FitSeconds, string Settings, string? Source = null);
 
 /// <summary>The outcome of one case of the MIAED benchmark.</summary>
 /// <param name="Case">The case run.</param>
@@ -408,6 +421,14 @@ public static class MiaedBenchmark
     public static bool? MeetsTarget(MiaedRow row) =>
         TargetAccuracy(row) is double target ? row.Accuracy >= target && row.Specificity >= TargetSpecificity : null;
 
+    /// <summary>The file name of a case's detector in <see cref="MiaedBenchmarkOptions.DetectorDirectory"/>: <c>miaed-DATASET-VARIANT.zip</c>.</summary>
+    public static string DetectorFileName(MiaedBenchmarkCase c, MiaedVariant variant)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(variant);
+        return $"miaed-{c.Dataset}-{variant.Name}.zip";
+    }
+
     /// <summary>The attacks of one case, in Table 7's order.</summary>
     public static IReadOnlyList<IAdversarialAttack> Attacks(MiaedBenchmarkCase c, MiaedBenchmarkOptions options)
     {
@@ -468,20 +489,9 @@ public static class MiaedBenchmark
             {
                 foreach (var variant in variants)
                 {
-                    string stage = variant == MiaedVariant.Full ? "miaed" : $"miaed {variant.Name}";
-                    var detectorOptions = variant.Apply(options.Detector) with
-                    {
-                        ProbabilitiesColumnName = classifier.ScoreColumnName,
-                        Seed = options.Seed,
-                        CancellationToken = cancellationToken,
-                        Progress = new InlineProgress<MiaedTrainingProgress>(p => report(stage, Describe(p), Fraction(p))),
-                    };
-                    report(stage, "reading the training images and the classifier's probabilities", 0);
-                    var fitClock = Stopwatch.StartNew();
-                    var miaed = ml.Transforms.Defenses.Miaed(detectorOptions).Fit(withProbabilities);
+                    var (miaed, detector) = LoadOrFit(ml, c, variant, options, classifier, withProbabilities, report, cancellationToken);
                     fitted.Add(miaed);
-                    detectors.Add(new MiaedFittedVariant(variant, miaed.Info, fitClock.Elapsed.TotalSeconds));
-                    report(stage, miaed.Info.ToString(), 1);
+                    detectors.Add(detector);
                 }
 
                 var full = fitted[0];
@@ -508,6 +518,65 @@ public static class MiaedBenchmark
                 foreach (var miaed in fitted) miaed.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// A variant's detector: loaded from <see cref="MiaedBenchmarkOptions.DetectorDirectory"/> when its zip is there (and
+    /// checked to be that variant, for this classifier's classes and images), else fitted on the training images with the
+    /// classifier's probabilities and, with a folder, saved there.
+    /// </summary>
+    private static (MiaedTransformer Detector, MiaedFittedVariant Description) LoadOrFit(MLContext ml, MiaedBenchmarkCase c, MiaedVariant variant,
+        MiaedBenchmarkOptions options, ImageClassifierTransformer classifier, IDataView withProbabilities, Action<string, string, double> report,
+        CancellationToken cancellationToken)
+    {
+        string stage = variant == MiaedVariant.Full ? "miaed" : $"miaed {variant.Name}";
+        string? path = options.DetectorDirectory is { } directory ? Path.GetFullPath(Path.Combine(directory, DetectorFileName(c, variant))) : null;
+        if (path is not null && File.Exists(path))
+        {
+            report(stage, $"loading {Path.GetFileName(path)}", 0);
+            var loaded = ml.Model.Load(path, out _) as MiaedTransformer
+                         ?? throw new ArgumentException($"{path} holds no MIAED detector.");
+            var o = loaded.Options;
+            string? mismatch = (o.UseGlobalMi, o.UseLocalMi, o.UsePriorMatching) != (variant.GlobalMi, variant.LocalMi, variant.PriorMatching)
+                ? $"was fitted with global MI {o.UseGlobalMi}, local MI {o.UseLocalMi}, prior matching {o.UsePriorMatching}, not as variant {variant.Name}"
+                : loaded.InputShape != classifier.InputShape ? $"takes {loaded.InputShape} images, the classifier {classifier.InputShape}"
+                : loaded.ClassCount != classifier.ClassCount ? $"compares {loaded.ClassCount} classes, the classifier has {classifier.ClassCount}"
+                : null;
+            if (mismatch is not null)
+            {
+                loaded.Dispose();
+                throw new ArgumentException($"The detector {path} {mismatch}.");
+            }
+            report(stage, $"loaded {Path.GetFileName(path)}", 1);
+            return (loaded, new MiaedFittedVariant(variant, loaded.Info, 0, DescribeDetector(o), path));
+        }
+
+        var detectorOptions = variant.Apply(options.Detector) with
+        {
+            ProbabilitiesColumnName = classifier.ScoreColumnName,
+            Seed = options.Seed,
+            CancellationToken = cancellationToken,
+            Progress = new InlineProgress<MiaedTrainingProgress>(p => report(stage, Describe(p), Fraction(p))),
+        };
+        report(stage, "reading the training images and the classifier's probabilities", 0);
+        var clock = Stopwatch.StartNew();
+        var miaed = ml.Transforms.Defenses.Miaed(detectorOptions).Fit(withProbabilities);
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (path is not null)
+        {
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                ml.Model.Save(miaed, withProbabilities.Schema, path);
+            }
+            catch
+            {
+                miaed.Dispose();
+                throw;
+            }
+        }
+        report(stage, miaed.Info.ToString(), 1);
+        return (miaed, new MiaedFittedVariant(variant, miaed.Info, seconds, DescribeDetector(miaed.Options)));
     }
 
     /// <summary>
