@@ -82,7 +82,7 @@ public static class BenchMiaedCommand
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
         {
-            if (result.GetResult(detectorFolder) is { Errors: var none } folder && !none.Any() && result.GetValue(detectorFolder) is { } dir && File.Exists(dir.FullName))
+            if (result.GetResult(detectorFolder) is { } folder && !folder.Errors.Any() && result.GetValue(detectorFolder) is { } dir && File.Exists(dir.FullName))
                 result.AddError($"--detectors: {dir.FullName} is a file, not a folder.");
             // The raw tokens, not GetValue: a value that failed to parse already has its own error, and GetValue would throw.
             if (result.GetResult(quick)?.Errors.Any() == true || result.GetResult(only)?.Errors.Any() == true) return;

@@ -534,8 +534,12 @@ public static class MiaedBenchmark
         if (path is not null && File.Exists(path))
         {
             report(stage, $"loading {Path.GetFileName(path)}", 0);
-            var loaded = ml.Model.Load(path, out _) as MiaedTransformer
-                         ?? throw new ArgumentException($"{path} holds no MIAED detector.");
+            var model = ml.Model.Load(path, out _);
+            if (model is not MiaedTransformer loaded)
+            {
+                (model as IDisposable)?.Dispose();
+                throw new ArgumentException($"{path} holds no MIAED detector.");
+            }
             var o = loaded.Options;
             string? mismatch = (o.UseGlobalMi, o.UseLocalMi, o.UsePriorMatching) != (variant.GlobalMi, variant.LocalMi, variant.PriorMatching)
                 ? $"was fitted with global MI {o.UseGlobalMi}, local MI {o.UseLocalMi}, prior matching {o.UsePriorMatching}, not as variant {variant.Name}"
