@@ -181,6 +181,10 @@ public sealed class EvaluationProtocolTests
         int flaggedAdversarial = result.Samples.Count(s => s.AdversarialScore > threshold);
         int flaggedNegatives = result.Samples.Count(s => s.CleanScore > threshold) + result.Samples.Count(s => s.NoisyScore > threshold);
         Assert.AreEqual(new ConfusionCounts(2L * flaggedAdversarial, flaggedNegatives, 2L * kept - flaggedNegatives, 2L * (kept - flaggedAdversarial)), counts);
+        int flaggedClean = result.Samples.Count(s => s.CleanScore > threshold), flaggedNoisy = flaggedNegatives - flaggedClean;
+        Assert.AreEqual(1 - flaggedClean / (double)kept, result.Row.CleanSpecificity, 1e-12, "the clean versions' share of the specificity");
+        Assert.AreEqual(1 - flaggedNoisy / (double)kept, result.Row.NoisySpecificity, 1e-12, "the noisy versions' share");
+        Assert.AreEqual(result.Row.Specificity, (result.Row.CleanSpecificity + result.Row.NoisySpecificity) / 2, 1e-12, "equal halves of the negatives");
 
         // Doubling does not move the ROC curve: the AUC is that of the undoubled set.
         var scores = result.Samples.Select(s => s.CleanScore).Concat(result.Samples.Select(s => s.NoisyScore)).Concat(result.Samples.Select(s => s.AdversarialScore)).ToArray();

@@ -12,7 +12,7 @@ public sealed class EvaluationReportTests
         var detection = DetectionMetrics.Compute([0.1f, 0.2f, 0.3f, 0.9f, 0.8f, 0.7f, 0.8f, 0.7f],
                                                  [false, false, false, false, true, true, true, true], threshold: 0.5);
         var row = new MiaedRow("mnist", "FGSM", "full", detection.Recall, detection.Precision, detection.F1, detection.Specificity, detection.Accuracy,
-                               detection.Auc, 0.5, double.NaN, double.NaN, 0, 0.9, 3, 2, 2, 4, 4, 4, 1, 3, 0, 0.1);
+                               detection.Auc, 0.5, double.NaN, double.NaN, 0, 0.9, 3, 2, 2, 4, 4, 4, 1, 3, 0, 0.1, 1, 0.5);
         return new(row, detection, [new(0, 1, 0.1f, 0.3f, 0.8f, 7), new(2, 4, 0.2f, 0.9f, 0.7f, 9)]);
     }
 
@@ -45,7 +45,9 @@ public sealed class EvaluationReportTests
                 "false_positives": 1,
                 "true_negatives": 3,
                 "false_negatives": 0,
-                "noise_sigma": 0.1
+                "noise_sigma": 0.1,
+                "clean_specificity": 1,
+                "noisy_specificity": 0.5
               }
             ]
             """;
@@ -56,9 +58,9 @@ public sealed class EvaluationReportTests
     public void MiaedMarkdownSnapshot()
     {
         const string expected = """
-            | Dataset | Attack | Variant | Kept | Recall (%) | Precision (%) | F1 (%) | Specificity (%) | Accuracy (%) |  AUC |
-            | :------ | :----- | :------ | ---: | ---------: | ------------: | -----: | --------------: | -----------: | ---: |
-            | mnist   | FGSM   | full    |    2 |     100.00 |         80.00 |  88.89 |           75.00 |        87.50 | 0.75 |
+            | Dataset | Attack | Variant | Kept | Recall (%) | Precision (%) | F1 (%) | Specificity (%) | Clean / noisy spec. (%) | Accuracy (%) |  AUC |
+            | :------ | :----- | :------ | ---: | ---------: | ------------: | -----: | --------------: | ----------------------: | -----------: | ---: |
+            | mnist   | FGSM   | full    |    2 |     100.00 |         80.00 |  88.89 |           75.00 |          100.00 / 50.00 |        87.50 | 0.75 |
 
             """;
         Assert.AreEqual(expected.ReplaceLineEndings("\n"), SmallMiaedResult().ToMarkdown());

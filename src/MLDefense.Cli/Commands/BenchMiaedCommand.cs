@@ -225,6 +225,8 @@ public static class BenchMiaedCommand
             ["precision"] = Number(x.Row.Precision),
             ["f1"] = Number(x.Row.F1),
             ["specificity"] = Number(x.Row.Specificity),
+            ["clean_specificity"] = Number(x.Row.CleanSpecificity),
+            ["noisy_specificity"] = Number(x.Row.NoisySpecificity),
             ["accuracy"] = Number(x.Row.Accuracy),
             ["auc"] = Number(x.Row.Auc),
             ["evaluated"] = x.Row.Evaluated,

@@ -166,7 +166,7 @@ public static class MiaedProtocol
                 truth[2 * n + k] = truth[3 * n + k] = true;
             }
             var detection = DetectionMetrics.Compute(scores, truth, detectors[d].Detector.Threshold);
-            var row = MiaedRow.From(options.Dataset, attack.Name, detectors[d].Variant, detection, count, candidates, n, sigma);
+            var row = MiaedRow.From(options.Dataset, attack.Name, detectors[d].Variant, detection, count, candidates, kept, sigma);
             results[d] = new(row, detection, kept);
         }
         return results;
@@ -212,6 +212,10 @@ public sealed record MiaedSample(int Index, int Label, float CleanScore, float N
 /// <param name="TrueNegatives">Unflagged negatives.</param>
 /// <param name="FalseNegatives">Unflagged positives.</param>
 /// <param name="NoiseSigma">σ of the noisy set.</param>
+/// <param name="CleanSpecificity">The share of the kept clean versions left unflagged (NaN when none was kept).</param>
+/// <param name="NoisySpecificity">The share of the kept noisy versions left unflagged (NaN when none was kept). With
+/// <paramref name="CleanSpecificity"/> it tells which negatives a low <paramref name="Specificity"/> comes from: the
+/// threshold is calibrated on clean images only.</param>
 public sealed record MiaedRow(
     [property: JsonPropertyName("dataset")] string Dataset,
     [property: JsonPropertyName("attack")] string Attack,
@@ -236,16 +240,22 @@ public sealed record MiaedRow(
     [property: JsonPropertyName("false_positives")] long FalsePositives,
     [property: JsonPropertyName("true_negatives")] long TrueNegatives,
     [property: JsonPropertyName("false_negatives")] long FalseNegatives,
-    [property: JsonPropertyName("noise_sigma")] double NoiseSigma)
+    [property: JsonPropertyName("noise_sigma")] double NoiseSigma,
+    [property: JsonPropertyName("clean_specificity")] double CleanSpecificity,
+    [property: JsonPropertyName("noisy_specificity")] double NoisySpecificity)
 {
-    internal static MiaedRow From(string dataset, string attack, string variant, DetectionMetrics d, int evaluated, int candidates, int kept, double sigma)
+    internal static MiaedRow From(string dataset, string attack, string variant, DetectionMetrics d, int evaluated, int candidates,
+                                  IReadOnlyList<MiaedSample> kept, double sigma)
     {
         var at1 = d.AtFalsePositiveRate1Percent;
         var at5 = d.AtFalsePositiveRate5Percent;
         var c = d.Counts;
+        double Unflagged(Func<MiaedSample, float> score) =>
+            kept.Count == 0 ? double.NaN : kept.Count(s => !ThresholdCalibration.IsFlagged(score(s), d.Threshold)) / (double)kept.Count;
         return new(dataset, attack, variant, d.Recall, d.Precision, d.F1, d.Specificity, d.Accuracy, d.Auc, d.Threshold,
                    at1?.TruePositiveRate ?? double.NaN, at1?.Threshold ?? double.NaN, at5?.TruePositiveRate ?? double.NaN, at5?.Threshold ?? double.NaN,
-                   evaluated, candidates, kept, c.Positives, c.Negatives, c.TruePositives, c.FalsePositives, c.TrueNegatives, c.FalseNegatives, sigma);
+                   evaluated, candidates, kept.Count, c.Positives, c.Negatives, c.TruePositives, c.FalsePositives, c.TrueNegatives, c.FalseNegatives, sigma,
+                   Unflagged(s => s.CleanScore), Unflagged(s => s.NoisyScore));
     }
 }
 
@@ -273,10 +283,13 @@ public sealed record MiaedResult(MiaedRow Row, DetectionMetrics Detection, IRead
         var table = new MarkdownTable(
             MarkdownColumn.Text("Dataset"), MarkdownColumn.Text("Attack"), MarkdownColumn.Text("Variant"), MarkdownColumn.Numeric("Kept"),
             MarkdownColumn.Numeric("Recall (%)"), MarkdownColumn.Numeric("Precision (%)"), MarkdownColumn.Numeric("F1 (%)"),
-            MarkdownColumn.Numeric("Specificity (%)"), MarkdownColumn.Numeric("Accuracy (%)"), MarkdownColumn.Numeric("AUC"));
+            MarkdownColumn.Numeric("Specificity (%)"), MarkdownColumn.Numeric("Clean / noisy spec. (%)"), MarkdownColumn.Numeric("Accuracy (%)"),
+            MarkdownColumn.Numeric("AUC"));
         foreach (var r in results.SelectMany(r => r.Rows))
             table.AddRow(r.Dataset, r.Attack, r.Variant, MarkdownTable.Count(r.Kept), MarkdownTable.Percent(r.Recall), MarkdownTable.Percent(r.Precision),
-                         MarkdownTable.Percent(r.F1), MarkdownTable.Percent(r.Specificity), MarkdownTable.Percent(r.Accuracy), MarkdownTable.Number(r.Auc));
+                         MarkdownTable.Percent(r.F1), MarkdownTable.Percent(r.Specificity),
+                         $"{MarkdownTable.Percent(r.CleanSpecificity)} / {MarkdownTable.Percent(r.NoisySpecificity)}", MarkdownTable.Percent(r.Accuracy),
+                         MarkdownTable.Number(r.Auc));
         return table.ToString();
     }
 }
