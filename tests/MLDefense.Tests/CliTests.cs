@@ -228,7 +228,7 @@ public sealed class CliBenchMiaedTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
-                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--train-images <N>", "--detectors <DIR>" })
+                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -257,6 +257,7 @@ public sealed class CliBenchMiaedTests
                 ["bench", "miaed", "--quick", "--detector-width", "x"],
                 ["bench", "miaed", "--quick", "--train-images", "19"],
                 ["bench", "miaed", "--quick", "--paper-networks", "yes"],
+                ["bench", "miaed", "--quick", "--official-weights", "no"],
                 ["bench", "miaed", "--quick", "--detectors", model],
             ];
             foreach (var args in cases)

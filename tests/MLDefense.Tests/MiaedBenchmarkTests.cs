@@ -140,6 +140,23 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void OfficialWeightsChangeOnlyTheReconstructionWeightAndThePriorAndTheRunSaysSo()
+    {
+        var quick = MiaedBenchmark.QuickDetector;
+        var official = MiaedBenchmark.WithOfficialWeights(quick);
+
+        Assert.AreEqual(10, official.ReconstructionWeight);
+        Assert.AreEqual(5, official.PriorStandardDeviation);
+        Assert.AreEqual(quick with { ReconstructionWeight = official.ReconstructionWeight, PriorStandardDeviation = official.PriorStandardDeviation }, official,
+                        "nothing else changes");
+        var described = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick with { Detector = official });
+        StringAssert.Contains(described, "reconstruction weight ε 10 instead of 1");
+        StringAssert.Contains(described, "prior N(0, 5²) instead of N(0, 1²)");
+        Assert.IsFalse(MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick).Contains("N(0,", StringComparison.Ordinal), "the paper's weights are not a departure");
+        StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "ε 10, δ 1, prior N(0, 5²)");
+    }
+
+    [TestMethod]
     public void PaperNetworksWidenTheQuickDetectorAndKeepItsTraining()
     {
         var quick = MiaedBenchmark.QuickDetector;

@@ -44,6 +44,12 @@ public static class BenchMiaedCommand
                         + $"simple network {string.Join('-', paper.SimpleNetworkHiddenUnits)}) with the preset's epochs and learning rate. "
                         + "Default: the preset's sizes (with --quick, narrower networks); --detector-width still sets the base channels.",
         };
+        var officialWeights = new Option<bool>("--official-weights")
+        {
+            Description = $"MIAED's loss with the official code's weights where they depart from the paper's: reconstruction weight "
+                        + $"{MiaedBenchmark.OfficialReconstructionWeight} instead of {paper.ReconstructionWeight}, prior N(0, {MiaedBenchmark.OfficialPriorStandardDeviation}²) "
+                        + $"instead of N(0, {paper.PriorStandardDeviation}²). Default: the paper's.",
+        };
         var trainImages = OptionParsers.Create("--train-images", "Fit MIAED on the first N training images instead of the case's (the classifier a run trains "
                                                     + "uses them too). Default: the preset's (with --quick: "
                                                     + $"{MiaedBenchmark.QuickVersion(MiaedBenchmark.FullCases[0]).TrainImages}; else all).",
@@ -77,7 +83,7 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, paperNetworks, trainImages, detectorFolder, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -101,6 +107,7 @@ public static class BenchMiaedCommand
             foreach (var (c, option) in models)
                 if (parseResult.GetValue(option) is { } file) modelPaths[c.Key] = file.FullName;
             var detector = parseResult.GetValue(paperNetworks) ? MiaedBenchmark.WithPaperNetworks(preset.Detector) : preset.Detector;
+            if (parseResult.GetValue(officialWeights)) detector = MiaedBenchmark.WithOfficialWeights(detector);
             var cases = SelectCases(isQuick, parseResult.GetValue(only));
             if (parseResult.GetValue(trainImages) is int n) cases = cases.Select(c => c with { TrainImages = n }).ToArray();
             var options = preset with

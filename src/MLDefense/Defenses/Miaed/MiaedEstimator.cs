@@ -39,6 +39,13 @@ namespace MLDefense.Defenses;
 /// <c>PriorStandardDeviation = 5</c>), gradient-penalty weight 10 (WGAN-GP), simple network 20 epochs with Adam 1e-3.
 /// The official code's reconstruction weight 10 is <c>ReconstructionWeight = 10</c>. The squared norms of Eq. 13 and 14
 /// are averaged over pixels (mean squared error).</para>
+/// <para>Where the official code departs from the paper and this implementation does not follow it: its simple network
+/// trains for up to 100 epochs with early stopping and learning-rate halving monitored on the latents of FGSM adversarial
+/// test images — model selection on adversarial examples, which the paper's premise (no adversarial examples needed)
+/// rules out; here it trains <see cref="MiaedOptions.SimpleNetworkEpochs"/> fixed epochs on clean latents only. Its
+/// MNIST encoder is smaller than Deep InfoMax's (3×3 convolutions 16-16, max-pool, 32-32, max-pool, then FC 64 with no
+/// hidden layer), closer to the benchmark's quick widths than to the defaults here; and its noisy test images are not
+/// clipped to [0, 1].</para>
 /// <para>Input and output columns:</para>
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
