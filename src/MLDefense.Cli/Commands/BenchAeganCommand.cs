@@ -54,6 +54,14 @@ public static class BenchAeganCommand
         var purifierImages = OptionParsers.Create("--purifier-images", "Train AE-GAN on the first N training images instead of the preset's. Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].PurifierTrainImages} with --quick, else all.",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 2));
+        var purifierWeight = OptionParsers.Create("--purifier-reconstruction-weight", "AE-GAN's λ, the weight of the reconstruction term ||G(F(x + eta)) - x||^2 "
+                                                    + "(summed over the image's values) against the GAN term in Eq. 5. Default: "
+                                                    + $"{new MLDefense.Defenses.AeGanOptions().ReconstructionWeight.ToString(CultureInfo.InvariantCulture)} (Eq. 5's unweighted sum; "
+                                                    + "1/784 weighs a per-value mean on 28x28 images).",
+                                                  "LAMBDA", r => (double?)OptionParsers.PositiveNumber(r));
+        var purifierLatent = OptionParsers.Create("--purifier-latent", "AE-GAN's latent dimension k. Default: "
+                                                    + $"{new MLDefense.Defenses.AeGanOptions().LatentDimension} (Table 4; Table 8 also uses 20).",
+                                                  "K", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -65,7 +73,7 @@ public static class BenchAeganCommand
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier\", \"purifier_epochs\", \"purifier_train_images\", "
-            + "\"purifier_width\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
+            + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
             + "\"search_trace\": {\"images\", \"clean\", \"fgsm\", \"clean_reduction\", \"fgsm_reduction\"}, \"search_cost\": {\"aegan_images\", \"aegan_ms_per_image\", \"defensegan_images\", "
             + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
             + "\"detection\": [{\"epsilon\", \"auc\", \"tpr_at_fpr_5pct\", \"tpr\", \"fpr\", \"pairs\"}]}], "
@@ -82,7 +90,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -99,6 +107,8 @@ public static class BenchAeganCommand
                 PurifierEpochs = parseResult.GetValue(purifierEpochs) ?? c.PurifierEpochs,
                 PurifierBaseChannels = parseResult.GetValue(purifierWidth) ?? c.PurifierBaseChannels,
                 PurifierTrainImages = parseResult.GetValue(purifierImages) ?? c.PurifierTrainImages,
+                PurifierReconstructionWeight = parseResult.GetValue(purifierWeight) ?? c.PurifierReconstructionWeight,
+                PurifierLatentDimension = parseResult.GetValue(purifierLatent) ?? c.PurifierLatentDimension,
             }).ToArray();
             Dictionary<string, string> Paths(Option<string[]> option) => (parseResult.GetValue(option) ?? []).Select(v => v.Split('=', 2))
                 .Where(p => cases.Any(c => c.Dataset == p[0].ToLowerInvariant())).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
@@ -189,10 +199,10 @@ public static class BenchAeganCommand
     {
         var cases = new Table()
             .Title(quick ? "AE-GAN benchmark (quick run): classifier A and the purifier" : "AE-GAN benchmark: classifier A and the purifier")
-            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images", "train s", "threshold", "clean flagged",
+            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images / λ / k", "train s", "threshold", "clean flagged",
                                                    "‖G(z)−x‖² clean: F(x) → z_L", "FGSM: F(x) → z_L", "search ms: aegan / defensegan");
         foreach (var c in r.Cases)
-            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages}",
+            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages} / {c.PurifierReconstructionWeight:G4} / {c.PurifierLatentDimension}",
                          $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",
                          $"{c.Trace.Clean[0]:F2} → {c.Trace.Clean[^1]:F2}", $"{c.Trace.Fgsm[0]:F2} → {c.Trace.Fgsm[^1]:F2}",
                          c.Cost is { } cost ? $"{cost.AeGanMsPerImage:F1} / {cost.DefenseGanMsPerImage:F0}" : "—");
@@ -242,6 +252,8 @@ public static class BenchAeganCommand
             ["purifier_epochs"] = c.PurifierEpochs,
             ["purifier_train_images"] = c.PurifierTrainImages,
             ["purifier_width"] = c.PurifierBaseChannels,
+            ["purifier_reconstruction_weight"] = c.PurifierReconstructionWeight,
+            ["purifier_latent_dimension"] = c.PurifierLatentDimension,
             ["purifier_train_seconds"] = JsonResults.Seconds(c.PurifierTrainSeconds),
             ["purifier_losses"] = c.PurifierLosses is { } l
                 ? new JsonObject { ["discriminator"] = l.DiscriminatorLoss, ["generator"] = l.GeneratorLoss, ["reconstruction"] = l.ReconstructionLoss }

@@ -20,9 +20,12 @@ namespace MLDefense.Benchmarks;
 /// <param name="TestImages">The first this-many test images are attacked and purified by none, magnet and aegan.</param>
 /// <param name="DefenseGanImages">The first this-many of them are also purified by the Defense-GAN-style search (the costliest method).</param>
 /// <param name="BpdaImages">The first this-many test images are attacked through the purifier (BPDA-PGD).</param>
+/// <param name="PurifierReconstructionWeight">AE-GAN's λ (<see cref="AeGanOptions.ReconstructionWeight"/>); null = its default (1, Eq. 5).</param>
+/// <param name="PurifierLatentDimension">AE-GAN's latent dimension k; null = its default (128, Table 4).</param>
 public sealed record AeGanBenchmarkCase(string Dataset, int? ClassifierEpochs, int? ClassifierTrainImages, int? PurifierEpochs,
                                         int? PurifierTrainImages, int? PurifierBaseChannels, double? PurifierLearningRate, int? PurifierBatchSize,
-                                        int TestImages, int DefenseGanImages, int BpdaImages);
+                                        int TestImages, int DefenseGanImages, int BpdaImages,
+                                        double? PurifierReconstructionWeight = null, int? PurifierLatentDimension = null);
 
 /// <summary>Settings of <see cref="AeGanBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
 public sealed record AeGanBenchmarkOptions
@@ -198,6 +201,8 @@ public sealed record AeGanSearchCost(int AeGanImages, double AeGanMsPerImage, in
 /// <param name="PurifierEpochs">AE-GAN's epochs.</param>
 /// <param name="PurifierTrainImages">AE-GAN's training images.</param>
 /// <param name="PurifierBaseChannels">AE-GAN's width w.</param>
+/// <param name="PurifierReconstructionWeight">AE-GAN's λ, the weight of the reconstruction term in Eq. 5.</param>
+/// <param name="PurifierLatentDimension">AE-GAN's latent dimension k.</param>
 /// <param name="PurifierTrainSeconds">Seconds of AE-GAN's Fit.</param>
 /// <param name="PurifierLosses">AE-GAN's losses at the end of its last epoch.</param>
 /// <param name="Calibration">What AE-GAN's Fit calibrated.</param>
@@ -208,7 +213,8 @@ public sealed record AeGanSearchCost(int AeGanImages, double AeGanMsPerImage, in
 /// <param name="Rows">Table 1: one row per attack and method, then the BPDA row.</param>
 /// <param name="Detection">Detection by reconstruction error for FGSM ε = 0.1, 0.2, 0.3.</param>
 public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Classifier, double ClassifierAccuracy, double ClassifierTrainSeconds,
-                                              int PurifierEpochs, int PurifierTrainImages, int PurifierBaseChannels, double PurifierTrainSeconds,
+                                              int PurifierEpochs, int PurifierTrainImages, int PurifierBaseChannels,
+                                              double PurifierReconstructionWeight, int PurifierLatentDimension, double PurifierTrainSeconds,
                                               AeGanTrainingProgress? PurifierLosses, AeGanCalibration Calibration, double CleanTestFlaggedFraction,
                                               double SearchStepSize, AeGanSearchTrace Trace, AeGanSearchCost? Cost, IReadOnlyList<AeGanBenchmarkRow> Rows,
                                               IReadOnlyList<AeGanDetectionRow> Detection)
@@ -313,7 +319,10 @@ public static class AeGanBenchmark
                 $"A {Of(c.ClassifierEpochs, classifierEpochs)} epochs on {Images(c.ClassifierTrainImages)} training images",
                 $"AE-GAN {Of(c.PurifierEpochs, full.Epochs)} epochs at width {Of(c.PurifierBaseChannels, full.BaseChannels)} on {Images(c.PurifierTrainImages)} training images"
                     + (c.PurifierLearningRate is double lr && lr != full.LearningRate ? $", Adam {lr.ToString(CultureInfo.InvariantCulture)} (not {full.LearningRate.ToString(CultureInfo.InvariantCulture)})" : "")
-                    + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : ""),
+                    + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : "")
+                    + (c.PurifierReconstructionWeight is double w && w != full.ReconstructionWeight
+                        ? $", reconstruction weight {w.ToString(CultureInfo.InvariantCulture)} (not {full.ReconstructionWeight.ToString(CultureInfo.InvariantCulture)})" : "")
+                    + (c.PurifierLatentDimension is int k && k != full.LatentDimension ? $", latent {k} (not {full.LatentDimension})" : ""),
                 $"{c.TestImages} test images, {c.DefenseGanImages} for defensegan, {c.BpdaImages} for BPDA",
             };
             return $"{c.Dataset}: {string.Join(", ", parts)}";
@@ -457,7 +466,8 @@ public static class AeGanBenchmark
                 ? new AeGanSearchCost(2 * trace.Images, aeganSearchMs, defenseGanRows[0].Images, defenseGanRows.Average(r => r.MsPerImage))
                 : null;
             return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifier.Options.Epochs,
-                                                purifier.Calibration.TrainingImageCount, purifier.Options.BaseChannels, purifierSeconds, lastEpoch,
+                                                purifier.Calibration.TrainingImageCount, purifier.Options.BaseChannels,
+                                                purifier.Options.ReconstructionWeight, purifier.Options.LatentDimension, purifierSeconds, lastEpoch,
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
                 PurifierSource = purifierSource,
@@ -505,6 +515,8 @@ public static class AeGanBenchmark
             BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
             LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
             BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
+            ReconstructionWeight = c.PurifierReconstructionWeight ?? defaults.ReconstructionWeight,
+            LatentDimension = c.PurifierLatentDimension ?? defaults.LatentDimension,
             Seed = options.Seed,
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<AeGanTrainingProgress>(p =>
