@@ -43,7 +43,14 @@ public sealed record AeGanOptions
     /// <summary>The boolean column added: true when the score is above the calibrated threshold. Default <c>AeGanFlag</c>.</summary>
     public string FlagColumnName { get; init; } = "AeGanFlag";
 
-    /// <summary>The dimension k of the latent code z ∈ [−1, 1]^k. Default 128 (Table 4; Table 8 also uses 20).</summary>
+    /// <summary>
+    /// The dimension k of the latent code z ∈ [−1, 1]^k. Default 128 (Table 4; Table 8 also uses 20).
+    /// <para>A smaller k narrows G's range, so the latent search has less room to rebuild a perturbation. Measured on MNIST
+    /// (purifier 10 epochs at w = 32 on 8 000 images, Adam 1e-3, batch 50; classifier A trained 10 epochs, 0.9917; 200 test
+    /// images, ε = 0.3): k = 20 gives AE-GAN+sr FGSM 0.805, PGD 0.875, CW-L2 0.965, clean 0.980 (G(F(x)) alone:
+    /// 0.765 / 0.835 / 0.955 / 0.975), where k = 128 gives 0.750 / 0.810 / 0.985 / 0.990 (G(F(x)): 0.745 / 0.800 / 0.985 /
+    /// 0.990). The default stays the paper's.</para>
+    /// </summary>
     public int LatentDimension { get; init; } = 128;
 
     /// <summary>
@@ -71,6 +78,11 @@ public sealed record AeGanOptions
     /// λ, the weight of the reconstruction term ‖G(F(x + η)) − x‖² against the GAN term in Eq. 5. Default 1, the
     /// unweighted sum Eq. 5 writes. The squared norm is summed over the values of each image (not averaged), so the
     /// reconstruction dominates the GAN term, which shapes G's latent space rather than competing with the autoencoder.
+    /// <para>Weighing a per-value mean instead (λ = 1/784 on 28×28 images, what a mean-reduced MSE would give) lets the GAN
+    /// term shape G more and the search gain more, at the cost of the plain reconstruction. Measured on MNIST as under
+    /// <see cref="LatentDimension"/>: AE-GAN+sr FGSM 0.790, PGD 0.840, CW-L2 0.945, clean 0.965 (G(F(x)) alone:
+    /// 0.695 / 0.805 / 0.920 / 0.955), against λ = 1's 0.750 / 0.810 / 0.985 / 0.990: the clean accuracy falls outside
+    /// Table 1's 1.5 points, so λ stays 1.</para>
     /// </summary>
     public double ReconstructionWeight { get; init; } = 1;
 
