@@ -16,6 +16,7 @@ public static class BenchAeganCommand
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
         var full = AeGanBenchmarkOptions.Full;
+        var paper = new MLDefense.Defenses.AeGanOptions();
         var quick = CommonOptions.Quick($"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
                                       + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagner.Describe()}.");
         var only = CommonOptions.Only($"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
@@ -39,28 +40,28 @@ public static class BenchAeganCommand
         var searchSteps = OptionParsers.Create("--search-steps", $"L, AE-GAN+sr's search steps for flagged images. Default: {full.SearchSteps} (the paper's).",
                                                "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var stepSize = OptionParsers.Create("--search-step-size", $"η, AE-GAN+sr's initial search step size on ||G(z) - x||^2 (halved every 5 steps). "
-                                            + $"Default: {new MLDefense.Defenses.AeGanOptions().SearchStepSize.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.SearchStepSize).",
+                                            + $"Default: {paper.SearchStepSize.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.SearchStepSize).",
                                             "ETA", r => (double?)OptionParsers.PositiveNumber(r));
         var restarts = OptionParsers.Create("--defensegan-restarts", $"R, the Defense-GAN-style search's random starts. Default: {full.DefenseGanRestarts} (Defense-GAN's).",
                                             "R", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var iterations = OptionParsers.Create("--defensegan-iterations", $"L, the Defense-GAN-style search's iterations. Default: {full.DefenseGanIterations} (Defense-GAN's).",
                                               "L", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var purifierEpochs = OptionParsers.Create("--purifier-epochs", "AE-GAN's training epochs instead of the preset's. Default: "
-                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierEpochs} with --quick, else {new MLDefense.Defenses.AeGanOptions().Epochs} (Table 4).",
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierEpochs} with --quick, else {paper.Epochs} (Table 4).",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var purifierWidth = OptionParsers.Create("--purifier-width", "AE-GAN's channel width w (the networks use w, 2w, 4w) instead of the preset's. Default: "
-                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierBaseChannels} with --quick, else {new MLDefense.Defenses.AeGanOptions().BaseChannels} (Table 6).",
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierBaseChannels} with --quick, else {paper.BaseChannels} (Table 6).",
                                                  "W", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var purifierImages = OptionParsers.Create("--purifier-images", "Train AE-GAN on the first N training images instead of the preset's. Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].PurifierTrainImages} with --quick, else all.",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 2));
         var purifierWeight = OptionParsers.Create("--purifier-reconstruction-weight", "AE-GAN's λ, the weight of the reconstruction term ||G(F(x + eta)) - x||^2 "
                                                     + "(summed over the image's values) against the GAN term in Eq. 5. Default: "
-                                                    + $"{new MLDefense.Defenses.AeGanOptions().ReconstructionWeight.ToString(CultureInfo.InvariantCulture)} (Eq. 5's unweighted sum; "
+                                                    + $"{paper.ReconstructionWeight.ToString(CultureInfo.InvariantCulture)} (Eq. 5's unweighted sum; "
                                                     + "1/784 weighs a per-value mean on 28x28 images).",
                                                   "LAMBDA", r => (double?)OptionParsers.PositiveNumber(r));
         var purifierLatent = OptionParsers.Create("--purifier-latent", "AE-GAN's latent dimension k. Default: "
-                                                    + $"{new MLDefense.Defenses.AeGanOptions().LatentDimension} (Table 4; Table 8 also uses 20).",
+                                                    + $"{paper.LatentDimension} (Table 4; Table 8 also uses 20).",
                                                   "K", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",
@@ -202,7 +203,7 @@ public static class BenchAeganCommand
             .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images / λ / k", "train s", "threshold", "clean flagged",
                                                    "‖G(z)−x‖² clean: F(x) → z_L", "FGSM: F(x) → z_L", "search ms: aegan / defensegan");
         foreach (var c in r.Cases)
-            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierEpochs} / {c.PurifierBaseChannels} / {c.PurifierTrainImages} / {c.PurifierReconstructionWeight:G4} / {c.PurifierLatentDimension}",
+            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierOptions.Epochs} / {c.PurifierOptions.BaseChannels} / {c.PurifierTrainImages} / {c.PurifierOptions.ReconstructionWeight:G4} / {c.PurifierOptions.LatentDimension}",
                          $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",
                          $"{c.Trace.Clean[0]:F2} → {c.Trace.Clean[^1]:F2}", $"{c.Trace.Fgsm[0]:F2} → {c.Trace.Fgsm[^1]:F2}",
                          c.Cost is { } cost ? $"{cost.AeGanMsPerImage:F1} / {cost.DefenseGanMsPerImage:F0}" : "—");
@@ -249,11 +250,11 @@ public static class BenchAeganCommand
             ["classifier_accuracy"] = c.ClassifierAccuracy,
             ["classifier_train_seconds"] = JsonResults.Seconds(c.ClassifierTrainSeconds),
             ["purifier"] = c.PurifierSource,
-            ["purifier_epochs"] = c.PurifierEpochs,
+            ["purifier_epochs"] = c.PurifierOptions.Epochs,
             ["purifier_train_images"] = c.PurifierTrainImages,
-            ["purifier_width"] = c.PurifierBaseChannels,
-            ["purifier_reconstruction_weight"] = c.PurifierReconstructionWeight,
-            ["purifier_latent_dimension"] = c.PurifierLatentDimension,
+            ["purifier_width"] = c.PurifierOptions.BaseChannels,
+            ["purifier_reconstruction_weight"] = c.PurifierOptions.ReconstructionWeight,
+            ["purifier_latent_dimension"] = c.PurifierOptions.LatentDimension,
             ["purifier_train_seconds"] = JsonResults.Seconds(c.PurifierTrainSeconds),
             ["purifier_losses"] = c.PurifierLosses is { } l
                 ? new JsonObject { ["discriminator"] = l.DiscriminatorLoss, ["generator"] = l.GeneratorLoss, ["reconstruction"] = l.ReconstructionLoss }

@@ -198,11 +198,8 @@ public sealed record AeGanSearchCost(int AeGanImages, double AeGanMsPerImage, in
 /// <param name="Classifier">The classifier's zip, or how it was trained for this run.</param>
 /// <param name="ClassifierAccuracy">Its accuracy on the clean test images.</param>
 /// <param name="ClassifierTrainSeconds">Seconds of its training (0 when loaded).</param>
-/// <param name="PurifierEpochs">AE-GAN's epochs.</param>
+/// <param name="PurifierOptions">The options AE-GAN was trained with (epochs, width w, λ, latent k...).</param>
 /// <param name="PurifierTrainImages">AE-GAN's training images.</param>
-/// <param name="PurifierBaseChannels">AE-GAN's width w.</param>
-/// <param name="PurifierReconstructionWeight">AE-GAN's λ, the weight of the reconstruction term in Eq. 5.</param>
-/// <param name="PurifierLatentDimension">AE-GAN's latent dimension k.</param>
 /// <param name="PurifierTrainSeconds">Seconds of AE-GAN's Fit.</param>
 /// <param name="PurifierLosses">AE-GAN's losses at the end of its last epoch.</param>
 /// <param name="Calibration">What AE-GAN's Fit calibrated.</param>
@@ -213,8 +210,7 @@ public sealed record AeGanSearchCost(int AeGanImages, double AeGanMsPerImage, in
 /// <param name="Rows">Table 1: one row per attack and method, then the BPDA row.</param>
 /// <param name="Detection">Detection by reconstruction error for FGSM ε = 0.1, 0.2, 0.3.</param>
 public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Classifier, double ClassifierAccuracy, double ClassifierTrainSeconds,
-                                              int PurifierEpochs, int PurifierTrainImages, int PurifierBaseChannels,
-                                              double PurifierReconstructionWeight, int PurifierLatentDimension, double PurifierTrainSeconds,
+                                              AeGanOptions PurifierOptions, int PurifierTrainImages, double PurifierTrainSeconds,
                                               AeGanTrainingProgress? PurifierLosses, AeGanCalibration Calibration, double CleanTestFlaggedFraction,
                                               double SearchStepSize, AeGanSearchTrace Trace, AeGanSearchCost? Cost, IReadOnlyList<AeGanBenchmarkRow> Rows,
                                               IReadOnlyList<AeGanDetectionRow> Detection)
@@ -465,9 +461,8 @@ public static class AeGanBenchmark
             var cost = defenseGanRows.Length > 0
                 ? new AeGanSearchCost(2 * trace.Images, aeganSearchMs, defenseGanRows[0].Images, defenseGanRows.Average(r => r.MsPerImage))
                 : null;
-            return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifier.Options.Epochs,
-                                                purifier.Calibration.TrainingImageCount, purifier.Options.BaseChannels,
-                                                purifier.Options.ReconstructionWeight, purifier.Options.LatentDimension, purifierSeconds, lastEpoch,
+            return new AeGanBenchmarkCaseResult(c, description, classifierAccuracy, classifierSeconds, purifier.Options,
+                                                purifier.Calibration.TrainingImageCount, purifierSeconds, lastEpoch,
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
                 PurifierSource = purifierSource,
