@@ -63,6 +63,10 @@ public static class BenchAeganCommand
         var purifierLatent = OptionParsers.Create("--purifier-latent", "AE-GAN's latent dimension k. Default: "
                                                     + $"{paper.LatentDimension} (Table 4; Table 8 also uses 20).",
                                                   "K", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var purifierNoise = OptionParsers.Create("--purifier-noise-bound", "AE-GAN's noise-regularisation bound b: each batch trains F on x + N(0, sigma^2) "
+                                                    + "noise with sigma ~ U[0, b] (0 trains without \"+r\"). Default: "
+                                                    + $"{paper.NoiseBound.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.NoiseBound).",
+                                                  "B", r => (double?)OptionParsers.NonNegativeNumber(r));
         var images = OptionParsers.Create("--images", "Attack and purify the first N test images instead of the preset's (for a busy machine). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].TestImages} with --quick, else {full.Cases[0].TestImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -74,7 +78,7 @@ public static class BenchAeganCommand
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier\", \"purifier_epochs\", \"purifier_train_images\", "
-            + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
+            + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_noise_bound\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
             + "\"search_trace\": {\"images\", \"clean\", \"fgsm\", \"clean_reduction\", \"fgsm_reduction\"}, \"search_cost\": {\"aegan_images\", \"aegan_ms_per_image\", \"defensegan_images\", "
             + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
             + "\"detection\": [{\"epsilon\", \"auc\", \"tpr_at_fpr_5pct\", \"tpr\", \"fpr\", \"pairs\"}]}], "
@@ -91,7 +95,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -110,6 +114,7 @@ public static class BenchAeganCommand
                 PurifierTrainImages = parseResult.GetValue(purifierImages) ?? c.PurifierTrainImages,
                 PurifierReconstructionWeight = parseResult.GetValue(purifierWeight) ?? c.PurifierReconstructionWeight,
                 PurifierLatentDimension = parseResult.GetValue(purifierLatent) ?? c.PurifierLatentDimension,
+                PurifierNoiseBound = parseResult.GetValue(purifierNoise) ?? c.PurifierNoiseBound,
             }).ToArray();
             Dictionary<string, string> Paths(Option<string[]> option) => (parseResult.GetValue(option) ?? []).Select(v => v.Split('=', 2))
                 .Where(p => cases.Any(c => c.Dataset == p[0].ToLowerInvariant())).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
@@ -200,10 +205,10 @@ public static class BenchAeganCommand
     {
         var cases = new Table()
             .Title(quick ? "AE-GAN benchmark (quick run): classifier A and the purifier" : "AE-GAN benchmark: classifier A and the purifier")
-            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images / λ / k", "train s", "threshold", "clean flagged",
+            .AddColumn("dataset").AddNumberColumns("A acc", "AE-GAN epochs / width / images / λ / k / b", "train s", "threshold", "clean flagged",
                                                    "‖G(z)−x‖² clean: F(x) → z_L", "FGSM: F(x) → z_L", "search ms: aegan / defensegan");
         foreach (var c in r.Cases)
-            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierOptions.Epochs} / {c.PurifierOptions.BaseChannels} / {c.PurifierTrainImages} / {c.PurifierOptions.ReconstructionWeight:G4} / {c.PurifierOptions.LatentDimension}",
+            cases.AddRow(Markup.Escape(c.Case.Dataset), $"{c.ClassifierAccuracy:F4}", $"{c.PurifierOptions.Epochs} / {c.PurifierOptions.BaseChannels} / {c.PurifierTrainImages} / {c.PurifierOptions.ReconstructionWeight:G4} / {c.PurifierOptions.LatentDimension} / {c.PurifierOptions.NoiseBound:G4}",
                          $"{c.PurifierTrainSeconds:F0}", $"{c.Calibration.Threshold:G4}", $"{c.CleanTestFlaggedFraction:P1}",
                          $"{c.Trace.Clean[0]:F2} → {c.Trace.Clean[^1]:F2}", $"{c.Trace.Fgsm[0]:F2} → {c.Trace.Fgsm[^1]:F2}",
                          c.Cost is { } cost ? $"{cost.AeGanMsPerImage:F1} / {cost.DefenseGanMsPerImage:F0}" : "—");
@@ -255,6 +260,7 @@ public static class BenchAeganCommand
             ["purifier_width"] = c.PurifierOptions.BaseChannels,
             ["purifier_reconstruction_weight"] = c.PurifierOptions.ReconstructionWeight,
             ["purifier_latent_dimension"] = c.PurifierOptions.LatentDimension,
+            ["purifier_noise_bound"] = c.PurifierOptions.NoiseBound,
             ["purifier_train_seconds"] = JsonResults.Seconds(c.PurifierTrainSeconds),
             ["purifier_losses"] = c.PurifierLosses is { } l
                 ? new JsonObject { ["discriminator"] = l.DiscriminatorLoss, ["generator"] = l.GeneratorLoss, ["reconstruction"] = l.ReconstructionLoss }

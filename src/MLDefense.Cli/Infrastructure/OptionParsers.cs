@@ -25,6 +25,15 @@ public static class OptionParsers
         return 1;
     }
 
+    /// <summary>A finite number of at least zero.</summary>
+    public static double NonNegativeNumber(ArgumentResult result)
+    {
+        var text = result.Tokens[0].Value;
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x >= 0 && double.IsFinite(x)) return x;
+        result.AddError($"{OptionName(result)}: '{text}' is not a number of at least 0.");
+        return 0;
+    }
+
     /// <summary>A file whose folder exists (the file itself may not yet).</summary>
     public static FileInfo FileInExistingFolder(ArgumentResult result)
     {

@@ -22,10 +22,12 @@ namespace MLDefense.Benchmarks;
 /// <param name="BpdaImages">The first this-many test images are attacked through the purifier (BPDA-PGD).</param>
 /// <param name="PurifierReconstructionWeight">AE-GAN's λ (<see cref="AeGanOptions.ReconstructionWeight"/>); null = its default (1, Eq. 5).</param>
 /// <param name="PurifierLatentDimension">AE-GAN's latent dimension k; null = its default (128, Table 4).</param>
+/// <param name="PurifierNoiseBound">AE-GAN's noise-regularisation bound b (<see cref="AeGanOptions.NoiseBound"/>); null = its default (0.3).</param>
 public sealed record AeGanBenchmarkCase(string Dataset, int? ClassifierEpochs, int? ClassifierTrainImages, int? PurifierEpochs,
                                         int? PurifierTrainImages, int? PurifierBaseChannels, double? PurifierLearningRate, int? PurifierBatchSize,
                                         int TestImages, int DefenseGanImages, int BpdaImages,
-                                        double? PurifierReconstructionWeight = null, int? PurifierLatentDimension = null);
+                                        double? PurifierReconstructionWeight = null, int? PurifierLatentDimension = null,
+                                        double? PurifierNoiseBound = null);
 
 /// <summary>Settings of <see cref="AeGanBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
 public sealed record AeGanBenchmarkOptions
@@ -318,7 +320,9 @@ public static class AeGanBenchmark
                     + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : "")
                     + (c.PurifierReconstructionWeight is double w && w != full.ReconstructionWeight
                         ? $", reconstruction weight {w.ToString(CultureInfo.InvariantCulture)} (not {full.ReconstructionWeight.ToString(CultureInfo.InvariantCulture)})" : "")
-                    + (c.PurifierLatentDimension is int k && k != full.LatentDimension ? $", latent {k} (not {full.LatentDimension})" : ""),
+                    + (c.PurifierLatentDimension is int k && k != full.LatentDimension ? $", latent {k} (not {full.LatentDimension})" : "")
+                    + (c.PurifierNoiseBound is double nb && nb != full.NoiseBound
+                        ? $", noise bound {nb.ToString(CultureInfo.InvariantCulture)} (not {full.NoiseBound.ToString(CultureInfo.InvariantCulture)})" : ""),
                 $"{c.TestImages} test images, {c.DefenseGanImages} for defensegan, {c.BpdaImages} for BPDA",
             };
             return $"{c.Dataset}: {string.Join(", ", parts)}";
@@ -512,6 +516,7 @@ public static class AeGanBenchmark
             BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
             ReconstructionWeight = c.PurifierReconstructionWeight ?? defaults.ReconstructionWeight,
             LatentDimension = c.PurifierLatentDimension ?? defaults.LatentDimension,
+            NoiseBound = c.PurifierNoiseBound ?? defaults.NoiseBound,
             Seed = options.Seed,
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<AeGanTrainingProgress>(p =>
