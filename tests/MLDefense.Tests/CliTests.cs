@@ -389,7 +389,11 @@ public sealed class CliAeganTests
                                     "--defensegan-images", "0", "--bpda-images", "0", "--json", again);
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, $"purifier {saved}");
-        var reloaded = JsonNode.Parse(File.ReadAllText(again))!["cases"]![0]!;
+        var reloadedRun = JsonNode.Parse(File.ReadAllText(again))!;
+        string shortens = (string)reloadedRun["quick_shortens"]!;
+        StringAssert.Contains(shortens, "A 1 of 10 epochs", "A was trained by this run");
+        Assert.IsFalse(shortens.Contains("AE-GAN"), $"the loaded purifier was not trained by this run: {shortens}");
+        var reloaded = reloadedRun["cases"]![0]!;
         Assert.AreEqual(saved, (string?)reloaded["purifier"]);
         Assert.AreEqual(0.0, (double)reloaded["purifier_train_seconds"]!, "nothing was trained");
         Assert.IsNull(reloaded["purifier_losses"]);

@@ -232,7 +232,7 @@ public static class BenchAeganCommand
         foreach (var c in r.Cases)
             console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}; purifier {c.PurifierSource ?? "trained for this run"}."));
         if (quick)
-            console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases.Select(c => c.Case))}."
+            console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases)}."
                 + (r.Cases.Any(c => c.PurifierSource is not null) ? " A loaded purifier keeps the AE-GAN settings it was trained with (in the table above)." : "")));
     }
 
@@ -241,7 +241,7 @@ public static class BenchAeganCommand
     private static JsonObject ToJson(AeGanBenchmarkResult r, bool quick) => new()
     {
         ["quick"] = quick,
-        ["quick_shortens"] = quick ? AeGanBenchmark.Describe(r.Cases.Select(c => c.Case)) : null,
+        ["quick_shortens"] = quick ? AeGanBenchmark.Describe(r.Cases) : null,
         ["threads"] = r.Threads,
         ["device"] = r.Device,
         ["torch_version"] = r.TorchVersion,

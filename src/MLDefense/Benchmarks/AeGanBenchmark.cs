@@ -224,6 +224,9 @@ public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Cl
     /// <summary>The purifier's zip (full path) when it was loaded, or null when it was trained for this run.</summary>
     public string? PurifierSource { get; init; }
 
+    /// <summary>Classifier A's zip (full path) when it was loaded, or null when it was trained for this run.</summary>
+    public string? ClassifierSource { get; init; }
+
     /// <summary>
     /// Whether AE-GAN+sr is at least as accurate as the Defense-GAN-style search on every white-box attack, compared on the
     /// images both purified (<see cref="AeGanBenchmarkCase.DefenseGanImages"/>); null when the search did not run.
@@ -305,31 +308,37 @@ public static class AeGanBenchmark
         new(KnownDatasets.FashionMnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40),
     ];
 
-    /// <summary>How cases depart from the full training and image counts, in words (for the console and the JSON's <c>quick_shortens</c>).</summary>
-    public static string Describe(IEnumerable<AeGanBenchmarkCase> cases)
+    /// <summary>How cases depart from the full training and image counts, in words (for the CLI's help).</summary>
+    public static string Describe(IEnumerable<AeGanBenchmarkCase> cases) =>
+        string.Join("; ", cases.Select(c => Describe(c, classifierTrained: true, purifierTrained: true)));
+
+    /// <summary>
+    /// How a run's cases departed from the full training and image counts, in words (for the console and the JSON's
+    /// <c>quick_shortens</c>): the training of an A or a purifier the run loaded is left out, since it did not happen.
+    /// </summary>
+    public static string Describe(IEnumerable<AeGanBenchmarkCaseResult> results) =>
+        string.Join("; ", results.Select(r => Describe(r.Case, r.ClassifierSource is null, r.PurifierSource is null)));
+
+    private static string Describe(AeGanBenchmarkCase c, bool classifierTrained, bool purifierTrained)
     {
         var full = new AeGanOptions();
         int classifierEpochs = ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.DefenseGanA).Epochs;
-        return string.Join("; ", cases.Select(c =>
-        {
-            var parts = new List<string>
-            {
-                $"A {Of(c.ClassifierEpochs, classifierEpochs)} epochs on {Images(c.ClassifierTrainImages)} training images",
-                $"AE-GAN {Of(c.PurifierEpochs, full.Epochs)} epochs at width {Of(c.PurifierBaseChannels, full.BaseChannels)} on {Images(c.PurifierTrainImages)} training images"
-                    + (c.PurifierLearningRate is double lr && lr != full.LearningRate ? $", Adam {lr.ToString(CultureInfo.InvariantCulture)} (not {full.LearningRate.ToString(CultureInfo.InvariantCulture)})" : "")
-                    + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : "")
-                    + (c.PurifierReconstructionWeight is double w && w != full.ReconstructionWeight
-                        ? $", reconstruction weight {w.ToString(CultureInfo.InvariantCulture)} (not {full.ReconstructionWeight.ToString(CultureInfo.InvariantCulture)})" : "")
-                    + (c.PurifierLatentDimension is int k && k != full.LatentDimension ? $", latent {k} (not {full.LatentDimension})" : "")
-                    + (c.PurifierNoiseBound is double nb && nb != full.NoiseBound
-                        ? $", noise bound {nb.ToString(CultureInfo.InvariantCulture)} (not {full.NoiseBound.ToString(CultureInfo.InvariantCulture)})" : ""),
-                $"{c.TestImages} test images, {c.DefenseGanImages} for defensegan, {c.BpdaImages} for BPDA",
-            };
-            return $"{c.Dataset}: {string.Join(", ", parts)}";
-        }));
+        var parts = new List<string>();
+        if (classifierTrained) parts.Add($"A {Of(c.ClassifierEpochs, classifierEpochs)} epochs on {Images(c.ClassifierTrainImages)} training images");
+        if (purifierTrained)
+            parts.Add($"AE-GAN {Of(c.PurifierEpochs, full.Epochs)} epochs at width {Of(c.PurifierBaseChannels, full.BaseChannels)} on {Images(c.PurifierTrainImages)} training images"
+                + (c.PurifierLearningRate is double lr && lr != full.LearningRate ? $", Adam {Text(lr)} (not {Text(full.LearningRate)})" : "")
+                + (c.PurifierBatchSize is int b && b != full.BatchSize ? $", batch {b} (not {full.BatchSize})" : "")
+                + (c.PurifierReconstructionWeight is double w && w != full.ReconstructionWeight
+                    ? $", reconstruction weight {Text(w)} (not {Text(full.ReconstructionWeight)})" : "")
+                + (c.PurifierLatentDimension is int k && k != full.LatentDimension ? $", latent {k} (not {full.LatentDimension})" : "")
+                + (c.PurifierNoiseBound is double nb && nb != full.NoiseBound ? $", noise bound {Text(nb)} (not {Text(full.NoiseBound)})" : ""));
+        parts.Add($"{c.TestImages} test images, {c.DefenseGanImages} for defensegan, {c.BpdaImages} for BPDA");
+        return $"{c.Dataset}: {string.Join(", ", parts)}";
 
         static string Of(int? value, int paper) => value is int v && v != paper ? $"{v} of {paper}" : $"{paper}";
         static string Images(int? count) => count is int n ? $"the first {n}" : "all";
+        static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
     }
 
     /// <summary>The accuracy the issue asks of AE-GAN+sr for an attack on a dataset, or null.</summary>
@@ -470,6 +479,7 @@ public static class AeGanBenchmark
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
                 PurifierSource = purifierSource,
+                ClassifierSource = options.ModelPaths.TryGetValue(c.Dataset, out var classifierPath) ? Path.GetFullPath(classifierPath) : null,
                 AtLeastAsAccurateAsDefenseGan = defenseGanAccuracy.Count == 0 ? null
                     : defenseGanAccuracy.All(pair => aeganOnDefenseGanImages[pair.Key] >= pair.Value),
             };
