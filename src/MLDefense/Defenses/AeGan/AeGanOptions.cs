@@ -92,6 +92,10 @@ public sealed record AeGanOptions
     /// The bound b of the noise regularisation ("+r"): each batch draws σ ~ U[0, b] and trains F on x + η with
     /// η ~ N(0, σ²) per value (not clipped), so the encoder learns to map perturbed images near the clean code. Default 0.3,
     /// our choice: the largest L∞ budget the paper evaluates on MNIST. Set 0 to train without "+r".
+    /// <para>A wider bound does not make the encoder more robust to FGSM's sign noise. Measured on MNIST as under
+    /// <see cref="LatentDimension"/> with k = 20: b = 0.6 gives AE-GAN+sr FGSM 0.805, PGD 0.885, CW-L2 0.960, clean 0.985
+    /// (G(F(x)) alone: 0.790 / 0.800 / 0.950 / 0.985) and b = 1 gives 0.790 / 0.870 / 0.960 / 0.975, against b = 0.3's
+    /// 0.805 / 0.875 / 0.965 / 0.980.</para>
     /// </summary>
     public double NoiseBound { get; init; } = 0.3;
 
