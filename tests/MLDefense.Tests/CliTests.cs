@@ -300,7 +300,7 @@ public sealed class CliAeganTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only", "--model", "--purifier <DATASET=PATH>", "--save-purifiers <DIR>", "--purifier-epochs",
-                                       "--purifier-width", "--purifier-images", "--purifier-reconstruction-weight <LAMBDA>", "--purifier-latent <K>", "--purifier-noise-bound <B>", "--search-steps",
+                                       "--purifier-width", "--purifier-images", "--purifier-reconstruction-weight <LAMBDA>", "--purifier-latent <K>", "--purifier-noise-bound <B>", "--purifier-learning-rate <RATE>", "--purifier-batch-size <N>", "--search-steps",
                                        "--defensegan-restarts",
                                        "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--json <PATH>" })
             StringAssert.Contains(output, option);
@@ -326,6 +326,8 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--purifier-reconstruction-weight", "0")]
     [DataRow("bench", "aegan", "--purifier-latent", "0")]
     [DataRow("bench", "aegan", "--purifier-noise-bound", "-0.1")]
+    [DataRow("bench", "aegan", "--purifier-learning-rate", "0")]
+    [DataRow("bench", "aegan", "--purifier-batch-size", "1")]
     [DataRow("bench", "aegan", "--json", "/no/such/folder/out.json")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
@@ -338,7 +340,7 @@ public sealed class CliAeganTests
         string json = Path.Combine(temp, "bench-aegan.json");
         var (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
                                         "--purifier-epochs", "1", "--purifier-width", "8", "--purifier-images", "40", "--purifier-reconstruction-weight", "0.5",
-                                        "--purifier-latent", "20", "--purifier-noise-bound", "0.5", "--images", "12", "--defensegan-images", "2",
+                                        "--purifier-latent", "20", "--purifier-noise-bound", "0.5", "--purifier-learning-rate", "0.0002", "--purifier-batch-size", "20", "--images", "12", "--defensegan-images", "2",
                                         "--defensegan-restarts", "2", "--defensegan-iterations", "4", "--bpda-images", "3", "--json", json,
                                         "--save-purifiers", Path.Combine(temp, "purifiers"));
 
@@ -355,6 +357,10 @@ public sealed class CliAeganTests
         Assert.AreEqual(0.5, (double)results["cases"]![0]!["purifier_reconstruction_weight"]!);
         Assert.AreEqual(20, (int)results["cases"]![0]!["purifier_latent_dimension"]!);
         Assert.AreEqual(0.5, (double)results["cases"]![0]!["purifier_noise_bound"]!);
+        Assert.AreEqual(0.0002, (double)results["cases"]![0]!["purifier_learning_rate"]!);
+        Assert.AreEqual(20, (int)results["cases"]![0]!["purifier_batch_size"]!);
+        StringAssert.Contains((string?)results["quick_shortens"], "at width 8 of 64 on the first 40 training images, batch 20 (not 100)",
+                              "the paper's learning rate is not a departure; batch 20 is");
         var rows = results["rows"]!.AsArray();
         var keys = rows.Select(r => $"{r!["attack"]}/{r["method"]}").ToArray();
         foreach (var attack in new[] { "FGSM", "PGD", "CW-L2" })

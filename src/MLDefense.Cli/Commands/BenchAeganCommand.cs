@@ -63,6 +63,12 @@ public static class BenchAeganCommand
         var purifierLatent = OptionParsers.Create("--purifier-latent", "AE-GAN's latent dimension k. Default: "
                                                     + $"{paper.LatentDimension} (Table 4; Table 8 also uses 20).",
                                                   "K", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+        var purifierRate = OptionParsers.Create("--purifier-learning-rate", "AE-GAN's Adam learning rate instead of the preset's. Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierLearningRate?.ToString(CultureInfo.InvariantCulture)} with --quick, else {paper.LearningRate.ToString(CultureInfo.InvariantCulture)} (Table 4).",
+                                                "RATE", r => (double?)OptionParsers.PositiveNumber(r));
+        var purifierBatch = OptionParsers.Create("--purifier-batch-size", "AE-GAN's minibatch size instead of the preset's. Default: "
+                                                    + $"{AeGanBenchmark.QuickCases[0].PurifierBatchSize} with --quick, else {paper.BatchSize} (Table 4).",
+                                                 "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 2));
         var purifierNoise = OptionParsers.Create("--purifier-noise-bound", "AE-GAN's noise-regularisation bound b: each batch trains F on x + N(0, sigma^2) "
                                                     + "noise with sigma ~ U[0, b] (0 trains without \"+r\"). Default: "
                                                     + $"{paper.NoiseBound.ToString(CultureInfo.InvariantCulture)} (AeGanOptions.NoiseBound).",
@@ -78,7 +84,7 @@ public static class BenchAeganCommand
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier\", \"purifier_epochs\", \"purifier_train_images\", "
-            + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_noise_bound\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
+            + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_noise_bound\", \"purifier_learning_rate\", \"purifier_batch_size\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
             + "\"search_trace\": {\"images\", \"clean\", \"fgsm\", \"clean_reduction\", \"fgsm_reduction\"}, \"search_cost\": {\"aegan_images\", \"aegan_ms_per_image\", \"defensegan_images\", "
             + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
             + "\"detection\": [{\"epsilon\", \"auc\", \"tpr_at_fpr_5pct\", \"tpr\", \"fpr\", \"pairs\"}]}], "
@@ -95,7 +101,7 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, purifierRate, purifierBatch, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
         };
         command.SetAction(parseResult =>
         {
@@ -115,6 +121,8 @@ public static class BenchAeganCommand
                 PurifierReconstructionWeight = parseResult.GetValue(purifierWeight) ?? c.PurifierReconstructionWeight,
                 PurifierLatentDimension = parseResult.GetValue(purifierLatent) ?? c.PurifierLatentDimension,
                 PurifierNoiseBound = parseResult.GetValue(purifierNoise) ?? c.PurifierNoiseBound,
+                PurifierLearningRate = parseResult.GetValue(purifierRate) ?? c.PurifierLearningRate,
+                PurifierBatchSize = parseResult.GetValue(purifierBatch) ?? c.PurifierBatchSize,
             }).ToArray();
             Dictionary<string, string> Paths(Option<string[]> option) => (parseResult.GetValue(option) ?? []).Select(v => v.Split('=', 2))
                 .Where(p => cases.Any(c => c.Dataset == p[0].ToLowerInvariant())).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
@@ -261,6 +269,8 @@ public static class BenchAeganCommand
             ["purifier_reconstruction_weight"] = c.PurifierOptions.ReconstructionWeight,
             ["purifier_latent_dimension"] = c.PurifierOptions.LatentDimension,
             ["purifier_noise_bound"] = c.PurifierOptions.NoiseBound,
+            ["purifier_learning_rate"] = c.PurifierOptions.LearningRate,
+            ["purifier_batch_size"] = c.PurifierOptions.BatchSize,
             ["purifier_train_seconds"] = JsonResults.Seconds(c.PurifierTrainSeconds),
             ["purifier_losses"] = c.PurifierLosses is { } l
                 ? new JsonObject { ["discriminator"] = l.DiscriminatorLoss, ["generator"] = l.GeneratorLoss, ["reconstruction"] = l.ReconstructionLoss }
