@@ -378,7 +378,7 @@ public static class AeGanBenchmark
         var testAll = ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory);
         report("load", "", 1);
 
-        var (classifier, description, classifierSeconds) = LoadOrTrain(ml, c, options, trainAll, report, cancellationToken);
+        var (classifier, classifierSource, description, classifierSeconds) = LoadOrTrain(ml, c, options, trainAll, report, cancellationToken);
         using (classifier)
         {
             if (classifier.InputShape != ClassifierTraining.DatasetImageShape(c.Dataset))
@@ -479,7 +479,7 @@ public static class AeGanBenchmark
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
                 PurifierSource = purifierSource,
-                ClassifierSource = options.ModelPaths.TryGetValue(c.Dataset, out var classifierPath) ? Path.GetFullPath(classifierPath) : null,
+                ClassifierSource = classifierSource,
                 AtLeastAsAccurateAsDefenseGan = defenseGanAccuracy.Count == 0 ? null
                     : defenseGanAccuracy.All(pair => aeganOnDefenseGanImages[pair.Key] >= pair.Value),
             };
@@ -558,7 +558,7 @@ public static class AeGanBenchmark
         return (purifier, null, seconds, lastEpoch);
     }
 
-    private static (ImageClassifierTransformer Classifier, string Description, double Seconds) LoadOrTrain(MLContext ml, AeGanBenchmarkCase c,
+    private static (ImageClassifierTransformer Classifier, string? Source, string Description, double Seconds) LoadOrTrain(MLContext ml, AeGanBenchmarkCase c,
         AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)
     {
         if (options.ModelPaths.TryGetValue(c.Dataset, out var path))
@@ -566,7 +566,7 @@ public static class AeGanBenchmark
             report("load A", Path.GetFileName(path), 0);
             var loaded = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
             report("load A", Path.GetFileName(path), 1);
-            return (loaded, Path.GetFullPath(path), 0);
+            return (loaded, Path.GetFullPath(path), Path.GetFullPath(path), 0);
         }
         var request = new ClassifierTrainingRequest
         {
@@ -581,7 +581,7 @@ public static class AeGanBenchmark
         var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
         int fullEpochs = ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.DefenseGanA).Epochs;
         var images = c.ClassifierTrainImages is int n ? $"the first {n}" : "all";
-        return (model, $"A trained for this run: {result.Epochs} of {fullEpochs} epochs on {images} {c.Dataset} training images", result.TrainSeconds);
+        return (model, null, $"A trained for this run: {result.Epochs} of {fullEpochs} epochs on {images} {c.Dataset} training images", result.TrainSeconds);
     }
 
     private static double Accuracy(IDifferentiableClassifier classifier, Tensor images, int[] truth)
