@@ -30,6 +30,7 @@ public sealed class CliTests
     [DataRow("bench", "classifier", "--device", "gpu")]
     [DataRow("bench", "classifier", "--only", "mnist/zz")]
     [DataRow("bench", "saec", "--bogus")]
+    [DataRow("bench", "engine", "--only", "aegan")]
     [DataRow("train-classifier", "--architecture", "c1")]
     [DataRow("train-classifier", "--dataset", "imagenet", "--architecture", "c1")]
     [DataRow("train-classifier", "--dataset", "mnist", "--architecture", "c7")]
@@ -204,6 +205,27 @@ public sealed class CliTests
         Assert.AreEqual(ClassifierBenchmark.MnistTarget, (double)rows[0]!["target"]!);
         Assert.IsNotNull(rows[0]!["meets_target"]);
         Assert.IsNull(rows[1]!["target"], "C1 on Fashion-MNIST has no target");
+    }
+
+    [TestMethod]
+    public void BenchEngineRunsTheChosenCaseAndReportsItsBatchAndRounds()
+    {
+        string json = Path.Combine(temp, "bench-engine.json");
+
+        var (code, output, error) = Run("bench", "engine", "--quick", "--only", "INPUT_GRADIENT", "--threads", "1",
+                                        "--python", "/no/such/python3", "--json", json);
+
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "PyTorch did not run");
+        var results = JsonNode.Parse(File.ReadAllText(json))!;
+        var row = results["rows"]!.AsArray().Single()!;
+        Assert.AreEqual("input_gradient", (string?)row["case"]);
+        Assert.AreEqual(EngineBenchmark.BatchSize, (int)row["batch_size"]!);
+        Assert.AreEqual(EngineBenchmarkOptions.Quick.Rounds, (int)row["rounds"]!);
+        Assert.AreEqual(EngineBenchmarkOptions.Quick.StepsPerRound, (int)row["steps_per_round"]!);
+        Assert.IsTrue((double)row["mldefense_images_per_s"]! > 0);
+        Assert.IsNull(row["ratio"]);
+        Assert.AreEqual(EngineBenchmarkOptions.Quick.Rounds, results["round_images_per_s"]!["input_gradient"]!["mldefense"]!.AsArray().Count);
     }
 
     private static IEnumerable<(string[] Path, Command Command)> Commands(Command command, string[] path)

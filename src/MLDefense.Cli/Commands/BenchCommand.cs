@@ -28,22 +28,31 @@ public static class BenchCommand
     private static Command CreateEngine(GlobalOptions globals, CliConsole console)
     {
         var quick = CommonOptions.Quick($"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).");
-        var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", "
-            + "\"pytorch_unavailable\", \"batch_size\", \"rounds\", \"steps_per_round\", \"rows\": [{\"case\": \"train_step\"|\"input_gradient\", "
-            + "\"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
+        var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", \"pytorch_unavailable\", "
+            + "\"rows\": [{\"case\": \"train_step\"|\"input_gradient\"|\"aegan_train_step\"|\"aegan_purify\", \"batch_size\", \"rounds\", "
+            + "\"steps_per_round\", \"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
             + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run");
+        var allCases = Enum.GetValues<EngineBenchmarkCase>().Select(EngineBenchmark.CaseName).ToArray();
+        var only = CommonOptions.Only($"Run only these cases (repeat the option or separate with commas): {string.Join(", ", allCases)}. Default: all.",
+                                      "CASE", names =>
+        {
+            var unknown = names.Where(n => EngineBenchmark.ParseCase(n.ToLowerInvariant()) is null).ToArray();
+            if (unknown.Length > 0) throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", allCases)}.");
+        });
         var python = CommonOptions.Python("The interpreter that runs the PyTorch side: Debian's, into which `sudo apt-get install python3-torch` installs torch "
                                         + "(not a pyenv or venv python3 found first on PATH, unless it has torch).");
 
         var engine = new Command("engine",
-            "MLDefense's libtorch binding against PyTorch on the same libtorch: MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3; "
+            "MLDefense's libtorch binding against PyTorch on the same libtorch. MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3: "
           + "cases train_step (forward, cross-entropy, zero_grad, backward, Adam step) and input_gradient (the FGSM/PGD inner loop: "
-          + "torch.autograd.grad w.r.t. the input). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
+          + "torch.autograd.grad w.r.t. the input). AE-GAN's networks at Table 6's width 64 and latent 128, batch 100 (Table 4): cases "
+          + "aegan_train_step (one minibatch of Alg. 1: the D step, then the F and G step, Adam 2e-4) and aegan_purify (Alg. 2 with the "
+          + "latent search, L = 15, on every image). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
           + $"PyTorch runs {PyTorchScriptName} (next to this binary) with --python (install torch with `sudo apt-get install python3-torch`); "
           + "without it MLDefense's own figures are still reported. --threads sets the threads of both engines; --device auto picks cuda "
           + "when present, which needs a CUDA PyTorch too for the comparison.")
         {
-            quick, json, python,
+            quick, only, json, python,
         };
         engine.SetAction(parseResult =>
         {
@@ -57,6 +66,8 @@ public static class BenchCommand
                 PyTorchScript = Path.Combine(AppContext.BaseDirectory, PyTorchScriptName),
                 PythonExecutable = parseResult.GetValue(python)!,
             };
+            if (parseResult.GetValue(only) is { Length: > 0 } names)
+                options = options with { Cases = names.Select(n => EngineBenchmark.ParseCase(n.ToLowerInvariant())!.Value).ToArray() };
             var jsonFile = parseResult.GetValue(json);
             return CommandRunner.Run(console, settings, context => RunEngine(context, options, jsonFile));
         });
@@ -64,7 +75,7 @@ public static class BenchCommand
     }
 
     private static string Describe(EngineBenchmarkOptions o) =>
-        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per case and engine";
+        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per C1 case and engine, {o.DefenseRounds} rounds of one step per AE-GAN case";
 
     private static int RunEngine(CommandContext context, EngineBenchmarkOptions options, FileInfo? jsonFile)
     {
@@ -80,11 +91,12 @@ public static class BenchCommand
     {
         var table = new Table()
             .Title("Engine speed: MLDefense vs PyTorch")
-            .Caption($"threads {r.Threads} · {r.Device} · batch {r.BatchSize} · median of {r.Rounds} rounds × {r.StepsPerRound} steps")
+            .Caption($"threads {r.Threads} · {r.Device} · medians over the rounds")
             .AddColumn("case")
-            .AddNumberColumns("MLDefense images/s", "PyTorch images/s", "ratio");
+            .AddNumberColumns("batch", "rounds × steps", "MLDefense images/s", "PyTorch images/s", "ratio");
         foreach (var row in r.Rows)
-            table.AddRow(row.Case, $"{row.MLDefenseImagesPerSecond:F1}", TableText.OrDash(row.PyTorchImagesPerSecond, "F1"), TableText.OrDash(row.Ratio, "F3"));
+            table.AddRow(row.Case, $"{row.BatchSize}", $"{row.Rounds} × {row.StepsPerRound}", $"{row.MLDefenseImagesPerSecond:F1}",
+                         TableText.OrDash(row.PyTorchImagesPerSecond, "F1"), TableText.OrDash(row.Ratio, "F3"));
         console.Write(table);
         console.MarkupLine(Markup.Escape($"libtorch {r.TorchVersion} (MLDefense), PyTorch {r.PyTorchVersion ?? "—"}."));
         if (r.PyTorchUnavailable is not null)
@@ -100,6 +112,9 @@ public static class BenchCommand
             rows.Add(new JsonObject
             {
                 ["case"] = row.Case,
+                ["batch_size"] = row.BatchSize,
+                ["rounds"] = row.Rounds,
+                ["steps_per_round"] = row.StepsPerRound,
                 ["mldefense_images_per_s"] = row.MLDefenseImagesPerSecond,
                 ["pytorch_images_per_s"] = row.PyTorchImagesPerSecond,
                 ["ratio"] = row.Ratio,
@@ -117,9 +132,6 @@ public static class BenchCommand
             ["torch_version"] = r.TorchVersion,
             ["pytorch_version"] = r.PyTorchVersion,
             ["pytorch_unavailable"] = r.PyTorchUnavailable,
-            ["batch_size"] = r.BatchSize,
-            ["rounds"] = r.Rounds,
-            ["steps_per_round"] = r.StepsPerRound,
             ["rows"] = rows,
             ["round_images_per_s"] = rounds,
         };

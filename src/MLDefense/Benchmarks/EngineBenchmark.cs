@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using MLDefense.Data;
+using MLDefense.Defenses;
 using MLDefense.Torch;
 using MLDefense.Torch.Modules;
 using MLDefense.Torch.Optim;
@@ -16,6 +18,16 @@ public enum EngineBenchmarkCase
     /// cross-entropy, <c>torch.autograd.grad</c> w.r.t. the input, then x ← clamp(x + ε·sign(∇x), 0, 1).
     /// </summary>
     InputGradient,
+    /// <summary>
+    /// <c>aegan_train_step</c>: one minibatch of AE-GAN's training (Alg. 1: the D step, then the F and G step with the
+    /// noise regularisation) on Table 6's networks at Table 4's settings, the code <see cref="Defenses.AeGanEstimator"/> trains with.
+    /// </summary>
+    AeGanTrainStep,
+    /// <summary>
+    /// <c>aegan_purify</c>: AE-GAN+sr's inference (Alg. 2) on a batch with the latent search on every image: F(x), G(F(x)),
+    /// the L1 score, L = 15 safeguarded steps from F(x), G(z_L) — <see cref="Defenses.AeGanTransformer.Purify"/>.
+    /// </summary>
+    AeGanPurify,
 }
 
 /// <summary>Settings of <see cref="EngineBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
@@ -39,6 +51,16 @@ public sealed record EngineBenchmarkOptions
     /// <summary>Untimed steps before the first round of each case (JIT, oneDNN primitive caches, Adam's state).</summary>
     public int InitialWarmupSteps { get; init; } = 5;
 
+    /// <summary>
+    /// Timed rounds of the defense cases (<c>aegan_*</c>), each one step after one untimed step before the first round: a
+    /// step there is a whole training minibatch or a batch's purification (0.5–25 s on two CPU cores), so
+    /// <see cref="StepsPerRound"/> and <see cref="WarmupStepsPerRound"/>, sized for C1's milliseconds, do not apply.
+    /// </summary>
+    public int DefenseRounds { get; init; } = 5;
+
+    /// <summary>The cases to run, in <see cref="EngineBenchmarkCase"/> order whatever the order given (default: all).</summary>
+    public IReadOnlyList<EngineBenchmarkCase> Cases { get; init; } = Enum.GetValues<EngineBenchmarkCase>();
+
     /// <summary>Seed of the initial weights and of the random batch (the same on both engines).</summary>
     public ulong Seed { get; init; } = 1;
 
@@ -48,29 +70,35 @@ public sealed record EngineBenchmarkOptions
     /// <summary>The interpreter that runs the script: Debian's, into which <c>apt-get install python3-torch</c> installs torch.</summary>
     public string PythonExecutable { get; init; } = "/usr/bin/python3";
 
-    /// <summary>The full run (about 3 minutes on two cores): 15 rounds of 25 steps per case and engine.</summary>
+    /// <summary>The full run: 15 rounds of 25 steps per C1 case and engine, 5 rounds of one step per defense case.</summary>
     public static EngineBenchmarkOptions Full => new();
 
-    /// <summary>A short run (under a minute on two cores): 5 rounds of 10 steps per case and engine.</summary>
-    public static EngineBenchmarkOptions Quick => new() { Rounds = 5, StepsPerRound = 10, WarmupStepsPerRound = 1, InitialWarmupSteps = 3 };
+    /// <summary>A short run: 5 rounds of 10 steps per C1 case and engine, 2 rounds of one step per defense case.</summary>
+    public static EngineBenchmarkOptions Quick => new() { Rounds = 5, StepsPerRound = 10, WarmupStepsPerRound = 1, InitialWarmupSteps = 3, DefenseRounds = 2 };
 
     internal Device Validate()
     {
         if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be at least 1.");
         if (Rounds < 1) throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "Rounds must be at least 1.");
+        if (DefenseRounds < 1) throw new ArgumentOutOfRangeException(nameof(DefenseRounds), DefenseRounds, "DefenseRounds must be at least 1.");
         if (StepsPerRound < 1) throw new ArgumentOutOfRangeException(nameof(StepsPerRound), StepsPerRound, "StepsPerRound must be at least 1.");
+        if (Cases is null || Cases.Count == 0) throw new ArgumentException("Cases must name at least one case.", nameof(Cases));
+        if (Cases.Any(c => !Enum.IsDefined(c))) throw new ArgumentOutOfRangeException(nameof(Cases), "Cases holds an unknown case.");
         if (WarmupStepsPerRound < 0 || InitialWarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupStepsPerRound), "Warm-up step counts cannot be negative.");
         return Torch.Device.Parse(Device);
     }
 }
 
 /// <summary>One case of the benchmark: the median images/s of each engine, and MLDefense / PyTorch.</summary>
-/// <param name="Case">The case's JSON name (<c>train_step</c>, <c>input_gradient</c>).</param>
+/// <param name="Case">The case's JSON name (<see cref="EngineBenchmark.CaseName"/>).</param>
+/// <param name="BatchSize">Images per step.</param>
+/// <param name="Rounds">Timed rounds per engine.</param>
+/// <param name="StepsPerRound">Timed steps per round.</param>
 /// <param name="MLDefenseImagesPerSecond">MLDefense's median over the rounds.</param>
 /// <param name="PyTorchImagesPerSecond">PyTorch's median over the rounds, or null when PyTorch could not run.</param>
 /// <param name="MLDefenseRounds">MLDefense's images/s in each round.</param>
 /// <param name="PyTorchRounds">PyTorch's images/s in each round (empty when PyTorch could not run).</param>
-public sealed record EngineBenchmarkRow(string Case, double MLDefenseImagesPerSecond, double? PyTorchImagesPerSecond,
+public sealed record EngineBenchmarkRow(string Case, int BatchSize, int Rounds, int StepsPerRound, double MLDefenseImagesPerSecond, double? PyTorchImagesPerSecond,
                                         IReadOnlyList<double> MLDefenseRounds, IReadOnlyList<double> PyTorchRounds)
 {
     /// <summary>MLDefense / PyTorch (above 1: MLDefense is faster), or null without PyTorch.</summary>
@@ -88,37 +116,46 @@ public readonly record struct EngineBenchmarkProgress(string Message, double Fra
 /// <param name="TorchVersion">The libtorch version MLDefense's shim was built against.</param>
 /// <param name="PyTorchVersion">PyTorch's version, or null when it could not run.</param>
 /// <param name="PyTorchUnavailable">Why PyTorch could not run (and how to fix it), or null.</param>
-/// <param name="BatchSize">Images per step.</param>
-/// <param name="Rounds">Timed rounds per engine and case.</param>
-/// <param name="StepsPerRound">Timed steps per round.</param>
 /// <param name="Rows">One row per case, in <see cref="EngineBenchmarkCase"/> order.</param>
 public sealed record EngineBenchmarkResult(int Threads, string Device, string TorchVersion, string? PyTorchVersion, string? PyTorchUnavailable,
-                                           int BatchSize, int Rounds, int StepsPerRound, IReadOnlyList<EngineBenchmarkRow> Rows);
+                                           IReadOnlyList<EngineBenchmarkRow> Rows);
 
 /// <summary>
-/// Measures the speed of MLDefense's libtorch binding against PyTorch on the same libtorch: MIAED's MNIST
-/// classifier C1 (Conv2d(1,32,3)+ReLU, MaxPool 2, Conv2d(32,64,3)+ReLU, MaxPool 2, Flatten, Linear(1600,200)+ReLU,
-/// Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images, in the cases of <see cref="EngineBenchmarkCase"/>.
+/// Measures the speed of MLDefense's libtorch binding against PyTorch on the same libtorch, in the cases of
+/// <see cref="EngineBenchmarkCase"/>: MIAED's MNIST classifier C1 (Conv2d(1,32,3)+ReLU, MaxPool 2, Conv2d(32,64,3)+ReLU,
+/// MaxPool 2, Flatten, Linear(1600,200)+ReLU, Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images; and
+/// AE-GAN+sr's training step and purification with Table 6's networks at the library's defaults (width 64, latent 128,
+/// Adam 2e-4 with β₁ 0.5, noise σ fixed at half the bound, 0.15, so that both engines do the same work), batches of 100
+/// (Table 4) random 28×28×1 images.
 /// </summary>
 /// <remarks>
 /// Rounds alternate between the engines (MLDefense, PyTorch, MLDefense, PyTorch...) so that drifts of the machine
 /// (other load, frequency scaling) touch both alike; each round runs a few untimed steps then a fixed number of timed
-/// ones, and the medians over the rounds are reported. PyTorch runs <c>bench_engine.py</c> (the same model, initialisation,
+/// ones (the defense cases: see <see cref="EngineBenchmarkOptions.DefenseRounds"/>), and the medians over the rounds are reported. PyTorch runs <c>bench_engine.py</c> (the same model, initialisation,
 /// data and steps) in one long-lived interpreter that runs a round per request, so no round pays its start-up.
 /// </remarks>
 public static class EngineBenchmark
 {
-    /// <summary>Images per step.</summary>
+    /// <summary>Images per step of the C1 cases.</summary>
     public const int BatchSize = 128;
+
+    /// <summary>Images per step of the AE-GAN cases (Table 4's minibatch).</summary>
+    public const int AeGanBatchSize = 100;
 
     /// <summary>The FGSM/PGD step size of <see cref="EngineBenchmarkCase.InputGradient"/>.</summary>
     public const double Epsilon = 8.0 / 255;
+
+    /// <summary>The case a JSON name (<see cref="CaseName"/>) stands for, or null for an unknown name.</summary>
+    public static EngineBenchmarkCase? ParseCase(string name) =>
+        Enum.GetValues<EngineBenchmarkCase>().Cast<EngineBenchmarkCase?>().FirstOrDefault(c => CaseName(c!.Value) == name);
 
     /// <summary>The JSON name of a case (the same in <c>bench_engine.py</c>).</summary>
     public static string CaseName(EngineBenchmarkCase c) => c switch
     {
         EngineBenchmarkCase.TrainStep => "train_step",
         EngineBenchmarkCase.InputGradient => "input_gradient",
+        EngineBenchmarkCase.AeGanTrainStep => "aegan_train_step",
+        EngineBenchmarkCase.AeGanPurify => "aegan_purify",
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 
@@ -147,31 +184,32 @@ public static class EngineBenchmark
         try
         {
             var rows = new List<EngineBenchmarkRow>();
-            var cases = Enum.GetValues<EngineBenchmarkCase>();
-            int done = 0, total = cases.Length * options.Rounds;
+            var cases = options.Cases.Distinct().Order().ToArray();
+            int done = 0, total = cases.Sum(c => Plan(c, options).Rounds);
             foreach (var c in cases)
             {
+                var plan = Plan(c, options);
                 using var workload = CreateWorkload(c, device, options.Seed);
                 string name = CaseName(c);
                 progress?.Report(new($"{name}: warming up", (double)done / total));
-                workload.RunSteps(options.InitialWarmupSteps);
-                pytorch?.RunRound(name, options.InitialWarmupSteps, 1);
+                workload.RunSteps(plan.InitialWarmup);
+                pytorch?.RunRound(name, plan.InitialWarmup, 1);
 
                 var ours = new List<double>();
                 var theirs = new List<double>();
-                for (int round = 1; round <= options.Rounds; round++)
+                for (int round = 1; round <= plan.Rounds; round++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    progress?.Report(new($"{name}: round {round}/{options.Rounds}", (double)done / total));
-                    ours.Add(TimeRound(workload, options));
-                    if (pytorch is not null) theirs.Add(pytorch.RunRound(name, options.WarmupStepsPerRound, options.StepsPerRound));
+                    progress?.Report(new($"{name}: round {round}/{plan.Rounds}", (double)done / total));
+                    ours.Add(TimeRound(workload, plan));
+                    if (pytorch is not null) theirs.Add(pytorch.RunRound(name, plan.Warmup, plan.Steps));
                     done++;
                 }
-                rows.Add(new EngineBenchmarkRow(name, Median(ours), theirs.Count > 0 ? Median(theirs) : null, ours, theirs));
+                rows.Add(new EngineBenchmarkRow(name, workload.BatchSize, plan.Rounds, plan.Steps, Median(ours),
+                                                theirs.Count > 0 ? Median(theirs) : null, ours, theirs));
             }
             progress?.Report(new("done", 1));
-            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.version, pytorch?.Version, unavailable,
-                                             BatchSize, options.Rounds, options.StepsPerRound, rows);
+            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.version, pytorch?.Version, unavailable, rows);
         }
         finally
         {
@@ -179,12 +217,22 @@ public static class EngineBenchmark
         }
     }
 
-    private static double TimeRound(Workload workload, EngineBenchmarkOptions options)
+    /// <summary>How a case is timed: untimed steps before the first round, then rounds of untimed and timed steps.</summary>
+    private readonly record struct RoundPlan(int InitialWarmup, int Rounds, int Warmup, int Steps);
+
+    private static RoundPlan Plan(EngineBenchmarkCase c, EngineBenchmarkOptions options) => c switch
     {
-        workload.RunSteps(options.WarmupStepsPerRound);
+        EngineBenchmarkCase.TrainStep or EngineBenchmarkCase.InputGradient =>
+            new(options.InitialWarmupSteps, options.Rounds, options.WarmupStepsPerRound, options.StepsPerRound),
+        _ => new(Math.Min(options.InitialWarmupSteps, 1), options.DefenseRounds, 0, 1),
+    };
+
+    private static double TimeRound(Workload workload, RoundPlan plan)
+    {
+        workload.RunSteps(plan.Warmup);
         var clock = Stopwatch.StartNew();
-        workload.RunSteps(options.StepsPerRound);
-        return options.StepsPerRound * (double)BatchSize / clock.Elapsed.TotalSeconds;
+        workload.RunSteps(plan.Steps);
+        return plan.Steps * (double)workload.BatchSize / clock.Elapsed.TotalSeconds;
     }
 
     internal static double Median(IReadOnlyList<double> values)
@@ -198,6 +246,8 @@ public static class EngineBenchmark
     {
         EngineBenchmarkCase.TrainStep => new TrainStepWorkload(device, seed),
         EngineBenchmarkCase.InputGradient => new InputGradientWorkload(device, seed),
+        EngineBenchmarkCase.AeGanTrainStep => new AeGanTrainStepWorkload(device, seed),
+        EngineBenchmarkCase.AeGanPurify => new AeGanPurifyWorkload(device, seed),
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 
@@ -209,25 +259,15 @@ public static class EngineBenchmark
         torch.nn.Linear(64 * 5 * 5, 200), torch.nn.ReLU(),
         torch.nn.Linear(200, 10));
 
-    /// <summary>A model and a batch; one step of work per <see cref="Step"/>, its temporaries freed by a dispose scope.</summary>
-    private abstract class Workload : IDisposable
+    /// <summary>A batch and the networks that work on it; one step of work per <see cref="Step"/>, its temporaries freed by a dispose scope.</summary>
+    private abstract class Workload(Device device, int batchSize) : IDisposable
     {
-        protected readonly Device device;
-        protected readonly Sequential model;
-        protected readonly Tensor labels;
+        protected readonly Device device = device;
 
-        // The same draws, in the same order, as the Python twin: weights, then images, then labels, all on the CPU.
-        protected Workload(Device device, ulong seed, out Tensor images)
-        {
-            this.device = device;
-            torch.manual_seed(seed);
-            model = MnistC1();
-            model.to(device);
-            images = ToDevice(torch.rand([BatchSize, 1, 28, 28]));
-            labels = ToDevice(torch.randint(0, 10, [BatchSize]));
-        }
+        public int BatchSize { get; } = batchSize;
 
-        private Tensor ToDevice(Tensor t)
+        /// <summary>A tensor drawn on the CPU (so that both engines draw the same values) moved to the device.</summary>
+        protected Tensor ToDevice(Tensor t)
         {
             if (!device.IsCuda) return t;
             using (t) return t.to(device);
@@ -245,14 +285,33 @@ public static class EngineBenchmark
             if (device.IsCuda) torch.cuda.synchronize();
         }
 
-        public virtual void Dispose()
+        public abstract void Dispose();
+    }
+
+    /// <summary>C1 and a labelled batch of 128.</summary>
+    private abstract class C1Workload : Workload
+    {
+        protected readonly Sequential model;
+        protected readonly Tensor labels;
+
+        // The same draws, in the same order, as the Python twin: weights, then images, then labels, all on the CPU.
+        protected C1Workload(Device device, ulong seed, out Tensor images) : base(device, EngineBenchmark.BatchSize)
+        {
+            torch.manual_seed(seed);
+            model = MnistC1();
+            model.to(device);
+            images = ToDevice(torch.rand([EngineBenchmark.BatchSize, 1, 28, 28]));
+            labels = ToDevice(torch.randint(0, 10, [EngineBenchmark.BatchSize]));
+        }
+
+        public override void Dispose()
         {
             model.Dispose();
             labels.Dispose();
         }
     }
 
-    private sealed class TrainStepWorkload : Workload
+    private sealed class TrainStepWorkload : C1Workload
     {
         private readonly Tensor images;
         private readonly Optimizer optimizer;
@@ -280,7 +339,7 @@ public static class EngineBenchmark
         }
     }
 
-    private sealed class InputGradientWorkload : Workload
+    private sealed class InputGradientWorkload : C1Workload
     {
         private readonly Tensor adversarial;
 
@@ -303,6 +362,75 @@ public static class EngineBenchmark
         {
             adversarial.Dispose();
             base.Dispose();
+        }
+    }
+
+    /// <summary>Table 4's and 6's settings: the library's defaults.</summary>
+    private static readonly AeGanOptions AeGanPaper = new();
+
+    private static readonly ImageShape AeGanImage = new(1, 28, 28);
+
+    private sealed class AeGanTrainStepWorkload : Workload
+    {
+        private readonly AeGanEncoder encoder;
+        private readonly AeGanGenerator generator;
+        private readonly AeGanDiscriminator discriminator;
+        private readonly AeGanTrainingStep step;
+        private readonly Tensor images;
+
+        // Weights (F, G, D), then images, as the Python twin.
+        public AeGanTrainStepWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
+        {
+            torch.manual_seed(seed);
+            encoder = new AeGanEncoder(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
+            generator = new AeGanGenerator(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
+            discriminator = new AeGanDiscriminator(AeGanImage, AeGanPaper.BaseChannels);
+            foreach (var network in new Module[] { encoder, generator, discriminator })
+            {
+                network.to(device);
+                network.train();
+            }
+            images = ToDevice(torch.rand([AeGanBatchSize, 1, 28, 28]));
+            step = new AeGanTrainingStep(encoder, generator, discriminator, AeGanPaper);
+        }
+
+        protected override void Step() => step.Run(images, AeGanPaper.NoiseBound / 2);
+
+        public override void Dispose()
+        {
+            step.Dispose();
+            images.Dispose();
+            encoder.Dispose();
+            generator.Dispose();
+            discriminator.Dispose();
+        }
+    }
+
+    private sealed class AeGanPurifyWorkload : Workload
+    {
+        private readonly AeGanTransformer purifier;
+        private readonly Tensor images;
+
+        // Weights (F, G), then images, as the Python twin; untrained weights do the same work as trained ones, since every
+        // search step costs the same whether it is taken or not.
+        public AeGanPurifyWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
+        {
+            torch.manual_seed(seed);
+            var encoder = new AeGanEncoder(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
+            var generator = new AeGanGenerator(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
+            encoder.to(device);
+            generator.to(device);
+            var calibration = new AeGanCalibration { Channels = 1, Height = 28, Width = 28 };
+            purifier = new AeGanTransformer(AeGanPaper with { SearchPolicy = AeGanSearchPolicy.Always }, calibration, encoder, generator, device);
+            images = ToDevice(torch.rand([AeGanBatchSize, 1, 28, 28]));
+        }
+
+        protected override void Step() => purifier.Purify(images);
+
+        public override void Dispose()
+        {
+            purifier.Dispose();
+            images.Dispose();
         }
     }
 }

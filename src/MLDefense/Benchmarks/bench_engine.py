@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """PyTorch side of `mldefense bench engine`: the same workloads as EngineBenchmark.cs, step for step.
 
-Model: MIAED's MNIST classifier C1 (PyTorch's default layer initialisation), Adam lr 1e-3, batch 128 of
-random 28x28x1 images (fixed seed). Cases:
-  train_step      forward, cross-entropy, zero_grad, backward, Adam step
-  input_gradient  the inner loop of FGSM/PGD: input with requires_grad, forward (eval mode), cross-entropy,
-                  torch.autograd.grad w.r.t. the input, x <- clamp(x + eps*sign(grad), 0, 1)
+C1 cases: MIAED's MNIST classifier C1 (PyTorch's default layer initialisation), Adam lr 1e-3, batch 128 of
+random 28x28x1 images (fixed seed).
+  train_step        forward, cross-entropy, zero_grad, backward, Adam step
+  input_gradient    the inner loop of FGSM/PGD: input with requires_grad, forward (eval mode), cross-entropy,
+                    torch.autograd.grad w.r.t. the input, x <- clamp(x + eps*sign(grad), 0, 1)
+AE-GAN cases: the encoder F, decoder/generator G and discriminator D of AE-GAN's Table 6 at width 64, latent 128,
+batch 100 of random 28x28x1 images (MLDefense's AeGanNetworks.cs, AeGanTrainingStep.cs, AeGanPurification.cs).
+  aegan_train_step  Alg. 1: D step (BCE on x and on G(z), z ~ U[-1, 1]^128), then the F and G step (non-saturating
+                    GAN loss + sum ||G(F(x + N(0, 0.15^2))) - x||^2 / N), Adam 2e-4, betas (0.5, 0.999)
+  aegan_purify      Alg. 2 with the search on every image: F(x), G(F(x)), the per-image L1 score, 15 steps of
+                    gradient descent on ||G(z) - x||^2 from F(x) (step 0.1 halved every 5 steps; a step that raises an
+                    image's distance is not taken and halves its step), G(z_L), eval mode
 
 Run by Debian's interpreter (/usr/bin/python3, where `apt-get install python3-torch` puts torch).
 
@@ -27,7 +34,11 @@ import torch.nn.functional as F
 
 BATCH = 128
 EPSILON = 8 / 255
-CASES = ("train_step", "input_gradient")
+AEGAN_BATCH = 100
+AEGAN_WIDTH = 64
+AEGAN_LATENT = 128
+AEGAN_SIGMA = 0.15
+CASES = ("train_step", "input_gradient", "aegan_train_step", "aegan_purify")
 
 
 def mnist_c1():
@@ -40,6 +51,8 @@ def mnist_c1():
 
 
 class TrainStep:
+    batch = BATCH
+
     def __init__(self, device, seed):
         torch.manual_seed(seed)
         self.model = mnist_c1().to(device).train()
@@ -55,6 +68,8 @@ class TrainStep:
 
 
 class InputGradient:
+    batch = BATCH
+
     def __init__(self, device, seed):
         torch.manual_seed(seed)
         self.model = mnist_c1().to(device).eval()
@@ -67,6 +82,109 @@ class InputGradient:
         (grad,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
             self.x_adv.copy_((x.detach() + EPSILON * grad.sign()).clamp(0, 1))
+
+
+def aegan_trunk(outputs):
+    """Table 6's encoder/discriminator trunk: three 5x5 stride-2 convolutions w, 2w, 4w with BN and LeakyReLU 0.2, FC."""
+    w = AEGAN_WIDTH
+    return [
+        nn.Conv2d(1, w, 5, 2, 2), nn.BatchNorm2d(w), nn.LeakyReLU(0.2),
+        nn.Conv2d(w, 2 * w, 5, 2, 2), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * w, 4 * w, 5, 2, 2), nn.BatchNorm2d(4 * w), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(4 * w * 4 * 4, outputs)]
+
+
+def aegan_networks(device):
+    """F, G and D of Table 6 for 28x28x1 images, created in that order (as EngineBenchmark.cs)."""
+    w = AEGAN_WIDTH
+    encoder = nn.Sequential(*aegan_trunk(AEGAN_LATENT), nn.Tanh())
+    generator = nn.Sequential(
+        nn.Linear(AEGAN_LATENT, 4 * w * 4 * 4), nn.BatchNorm1d(4 * w * 4 * 4), nn.ReLU(), nn.Unflatten(1, (4 * w, 4, 4)),
+        nn.ConvTranspose2d(4 * w, 2 * w, 5, 2, 2, output_padding=0), nn.BatchNorm2d(2 * w), nn.ReLU(),
+        nn.ConvTranspose2d(2 * w, w, 5, 2, 2, output_padding=1), nn.BatchNorm2d(w), nn.ReLU(),
+        nn.ConvTranspose2d(w, 1, 5, 2, 2, output_padding=1), nn.Sigmoid())
+    discriminator = nn.Sequential(*aegan_trunk(1), nn.Sigmoid())
+    return encoder.to(device), generator.to(device), discriminator.to(device)
+
+
+class AeGanTrainStep:
+    batch = AEGAN_BATCH
+
+    def __init__(self, device, seed):
+        torch.manual_seed(seed)
+        self.encoder, self.generator, self.discriminator = (n.train() for n in aegan_networks(device))
+        self.x = torch.rand(AEGAN_BATCH, 1, 28, 28).to(device)
+        self.device = device
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.ae_optimizer = torch.optim.Adam(
+            list(self.encoder.parameters()) + list(self.generator.parameters()), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(self):
+        n = self.x.size(0)
+        real = torch.ones(n, 1, device=self.device)
+        fake = torch.zeros(n, 1, device=self.device)
+        generated = self.generator(torch.rand(n, AEGAN_LATENT, device=self.device) * 2 - 1)
+        d_loss = (F.binary_cross_entropy(self.discriminator(self.x), real)
+                  + F.binary_cross_entropy(self.discriminator(generated.detach()), fake))
+        self.d_optimizer.zero_grad()
+        d_loss.backward()
+        self.d_optimizer.step()
+
+        g_loss = F.binary_cross_entropy(self.discriminator(generated), real)
+        noisy = self.x + torch.randn_like(self.x) * AEGAN_SIGMA
+        reconstruction = (self.generator(self.encoder(noisy)) - self.x).square().sum() / n
+        self.ae_optimizer.zero_grad()
+        (g_loss + reconstruction).backward()
+        self.ae_optimizer.step()
+
+
+class AeGanPurify:
+    batch = AEGAN_BATCH
+    steps, step_size, halving = 15, 0.1, 5
+
+    def __init__(self, device, seed):
+        torch.manual_seed(seed)
+        self.encoder, self.generator, _ = (n.eval() for n in aegan_networks(device))
+        self.x = torch.rand(AEGAN_BATCH, 1, 28, 28).to(device)
+
+    def distance(self, z):
+        return (self.generator(z) - self.x).square().flatten(1).sum(1)
+
+    def distance_and_gradient(self, z):
+        z = z.detach().requires_grad_(True)
+        d = self.distance(z)
+        (g,) = torch.autograd.grad(d.sum(), z)
+        return d.detach(), g
+
+    def step(self):
+        with torch.no_grad():
+            codes = self.encoder(self.x)
+            reconstruction = self.generator(codes)
+            (reconstruction - self.x).abs().flatten(1).mean(1).cpu()
+        rows = torch.arange(self.x.size(0), device=self.x.device)
+        z = codes.index_select(0, rows)
+        d, g = self.distance_and_gradient(z)
+        factor = torch.ones(z.size(0), 1, device=z.device)
+        for t in range(self.steps):
+            last = t == self.steps - 1
+            with torch.no_grad():
+                candidate = (z - g * factor * (self.step_size * 0.5 ** (t // self.halving))).clamp(-1, 1)
+                if last:
+                    cd = self.distance(candidate)
+            if not last:
+                cd, cg = self.distance_and_gradient(candidate)
+            with torch.no_grad():
+                accepted = cd.le(d)
+                row = accepted.unsqueeze(1)
+                z = torch.where(row, candidate, z)
+                d = torch.where(accepted, cd, d)
+                if not last:
+                    g = torch.where(row, cg, g)
+                    factor = torch.where(row, factor, factor * 0.5)
+        with torch.no_grad():
+            found = self.generator(z)
+            index = rows.view(-1, 1, 1, 1).expand(rows.size(0), 1, 28, 28)
+            reconstruction.scatter(0, index, found)
 
 
 def synchronize(device):
@@ -82,7 +200,7 @@ def run_round(workload, device, warmup, steps):
     for _ in range(steps):
         workload.step()
     synchronize(device)
-    return steps * BATCH / (time.perf_counter() - start)
+    return steps * workload.batch / (time.perf_counter() - start)
 
 
 def main():
@@ -100,7 +218,8 @@ def main():
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("bench_engine.py: --device cuda, but this torch has no CUDA device")
     device = torch.device(args.device)
-    workloads = {"train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed)}
+    workloads = {"train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed),
+                 "aegan_train_step": AeGanTrainStep(device, args.seed), "aegan_purify": AeGanPurify(device, args.seed)}
     header = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "device": args.device}
 
     if args.serve:

@@ -7,7 +7,7 @@ public sealed class EngineBenchmarkTests
 {
     private static readonly EngineBenchmarkOptions Tiny = new()
     {
-        Threads = 1, Rounds = 2, StepsPerRound = 1, WarmupStepsPerRound = 0, InitialWarmupSteps = 1, PyTorchScript = null,
+        Threads = 1, Rounds = 3, StepsPerRound = 2, WarmupStepsPerRound = 0, InitialWarmupSteps = 0, DefenseRounds = 1, PyTorchScript = null,
     };
 
     [TestMethod]
@@ -19,11 +19,16 @@ public sealed class EngineBenchmarkTests
         var result = EngineBenchmark.Run(Tiny, new Recorder(reports));
 
         Assert.AreEqual(before, torch.LiveNativeTensors, "every tensor of the workloads is freed");
-        CollectionAssert.AreEqual(new[] { "train_step", "input_gradient" }, result.Rows.Select(r => r.Case).ToArray());
+        CollectionAssert.AreEqual(new[] { "train_step", "input_gradient", "aegan_train_step", "aegan_purify" }, result.Rows.Select(r => r.Case).ToArray());
         foreach (var row in result.Rows)
         {
-            Assert.IsTrue(row.MLDefenseImagesPerSecond > 0);
-            Assert.AreEqual(2, row.MLDefenseRounds.Count);
+            bool aegan = row.Case.StartsWith("aegan_", StringComparison.Ordinal);
+            Assert.AreEqual(aegan ? 100 : 128, row.BatchSize, row.Case);
+            Assert.AreEqual(aegan ? 1 : 3, row.Rounds, row.Case);
+            Assert.AreEqual(aegan ? 1 : 2, row.StepsPerRound, row.Case);
+            Assert.AreEqual(row.Rounds, row.MLDefenseRounds.Count, row.Case);
+            Assert.IsTrue(row.MLDefenseRounds.All(rate => rate > 0), row.Case);
+            Assert.IsTrue(row.MLDefenseImagesPerSecond >= row.MLDefenseRounds.Min() && row.MLDefenseImagesPerSecond <= row.MLDefenseRounds.Max(), row.Case);
             Assert.IsNull(row.PyTorchImagesPerSecond);
             Assert.IsNull(row.Ratio);
         }
@@ -34,7 +39,7 @@ public sealed class EngineBenchmarkTests
     [TestMethod]
     public void MissingScriptIsReportedNotThrown()
     {
-        var result = EngineBenchmark.Run(Tiny with { Rounds = 1, PyTorchScript = "/nonexistent/bench_engine.py" });
+        var result = EngineBenchmark.Run(Tiny with { Rounds = 1, Cases = [EngineBenchmarkCase.TrainStep], PyTorchScript = "/nonexistent/bench_engine.py" });
         StringAssert.Contains(result.PyTorchUnavailable, "missing");
         Assert.IsTrue(result.Rows.All(r => r.Ratio is null));
     }
@@ -44,6 +49,17 @@ public sealed class EngineBenchmarkTests
     {
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { Threads = 0 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { StepsPerRound = 0 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { DefenseRounds = 0 }));
+        Assert.ThrowsExactly<ArgumentException>(() => EngineBenchmark.Run(Tiny with { Cases = [] }));
+    }
+
+    [TestMethod]
+    public void RunsTheChosenCasesInTheirOrder()
+    {
+        var result = EngineBenchmark.Run(Tiny with { Cases = [EngineBenchmarkCase.InputGradient, EngineBenchmarkCase.TrainStep, EngineBenchmarkCase.InputGradient] });
+        CollectionAssert.AreEqual(new[] { "train_step", "input_gradient" }, result.Rows.Select(r => r.Case).ToArray());
+        Assert.AreEqual(EngineBenchmarkCase.AeGanPurify, EngineBenchmark.ParseCase("aegan_purify"));
+        Assert.IsNull(EngineBenchmark.ParseCase("aegan"));
     }
 
     private sealed class Recorder(List<EngineBenchmarkProgress> reports) : IProgress<EngineBenchmarkProgress>

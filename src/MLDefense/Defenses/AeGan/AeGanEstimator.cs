@@ -3,7 +3,6 @@ using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Torch;
 using MLDefense.Torch.Modules;
-using F = MLDefense.Torch.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 
@@ -159,9 +158,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         int batchesPerEpoch = (int)(count / batchSize);
         long totalSteps = (long)batchesPerEpoch * Options.Epochs;
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
-        var betas = (Options.AdamBeta1, 0.999);
-        using var discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), Options.LearningRate, betas);
-        using var autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), Options.LearningRate, betas);
+        using var step = new AeGanTrainingStep(encoder, generator, discriminator, Options);
         var noiseLevels = new Random(seed);
         int k = Options.LatentDimension;
         var clock = Stopwatch.StartNew();
@@ -184,31 +181,12 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
                 using (torch.NewDisposeScope())
                 {
                     var x = images.index_select(0, order.narrow(0, (long)batch * batchSize, batchSize));
-                    var real = torch.ones([batchSize, 1], ScalarType.Float32, device);
-                    var fakeLabel = torch.zeros([batchSize, 1], ScalarType.Float32, device);
-
-                    var z = torch.rand([batchSize, k], ScalarType.Float32, device) * 2 - 1;
-                    var generated = generator.forward(z);
-                    var discriminatorLoss = F.binary_cross_entropy(discriminator.forward(x), real)
-                                          + F.binary_cross_entropy(discriminator.forward(generated.detach()), fakeLabel);
-                    discriminatorOptimizer.zero_grad();
-                    discriminatorLoss.backward();
-                    discriminatorOptimizer.step();
-
-                    var generatorLoss = F.binary_cross_entropy(discriminator.forward(generated), real);
-                    double sigma = noiseLevels.NextDouble() * Options.NoiseBound;
-                    var noisy = sigma > 0 ? x + torch.randn_like(x) * sigma : x;
-                    var reconstructionLoss = (generator.forward(encoder.forward(noisy)) - x).square().sum() / batchSize;
-                    var total = generatorLoss + reconstructionLoss * Options.ReconstructionWeight;
-                    autoencoderOptimizer.zero_grad();
-                    total.backward();
-                    autoencoderOptimizer.step();
-
+                    var (discriminatorLoss, generatorLoss, reconstructionLoss) = step.Run(x, noiseLevels.NextDouble() * Options.NoiseBound);
                     using (torch.no_grad())
                     {
-                        discriminatorSum.add_(discriminatorLoss.detach());
-                        generatorSum.add_(generatorLoss.detach());
-                        reconstructionSum.add_(reconstructionLoss.detach());
+                        discriminatorSum.add_(discriminatorLoss);
+                        generatorSum.add_(generatorLoss);
+                        reconstructionSum.add_(reconstructionLoss);
                     }
                 }
                 int done = batch + 1;
