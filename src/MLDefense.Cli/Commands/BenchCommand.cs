@@ -29,7 +29,7 @@ public static class BenchCommand
     {
         var quick = CommonOptions.Quick($"A short run ({Describe(EngineBenchmarkOptions.Quick)}) instead of the full one ({Describe(EngineBenchmarkOptions.Full)}).");
         var json = CommonOptions.Json("{\"threads\", \"device\", \"torch_version\", \"pytorch_version\", \"pytorch_unavailable\", "
-            + "\"rows\": [{\"case\": \"train_step\"|\"input_gradient\"|\"aegan_train_step\"|\"aegan_purify\", \"batch_size\", \"rounds\", "
+            + "\"rows\": [{\"case\": \"train_step\"|\"input_gradient\"|\"aegan_train_step\"|\"aegan_purify\"|\"miaed_train_step\", \"batch_size\", \"rounds\", "
             + "\"steps_per_round\", \"mldefense_images_per_s\", \"pytorch_images_per_s\", \"ratio\"}], \"round_images_per_s\"} — one row per case, "
             + "ratio = mldefense / pytorch; pytorch figures and ratio are null when PyTorch could not run");
         var allCases = Enum.GetValues<EngineBenchmarkCase>().Select(EngineBenchmark.CaseName).ToArray();
@@ -47,7 +47,8 @@ public static class BenchCommand
           + "cases train_step (forward, cross-entropy, zero_grad, backward, Adam step) and input_gradient (the FGSM/PGD inner loop: "
           + "torch.autograd.grad w.r.t. the input). AE-GAN's networks at Table 6's width 64 and latent 128, batch 100 (Table 4): cases "
           + "aegan_train_step (one minibatch of Alg. 1: the D step, then the F and G step, Adam 2e-4) and aegan_purify (Alg. 2 with the "
-          + "latent search, L = 15, on every image). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
+          + "latent search, L = 15, on every image). MIAED's MI dual autoencoder at the paper's sizes, batch 128: case miaed_train_step (Eq. 15's "
+          + "step and the prior critic's WGAN-GP step, Adam 1e-4). Rounds alternate between the engines after warm-up; medians of images/s are reported. "
           + $"PyTorch runs {PyTorchScriptName} (next to this binary) with --python (install torch with `sudo apt-get install python3-torch`); "
           + "without it MLDefense's own figures are still reported. --threads sets the threads of both engines; --device auto picks cuda "
           + "when present, which needs a CUDA PyTorch too for the comparison.")
@@ -75,7 +76,7 @@ public static class BenchCommand
     }
 
     private static string Describe(EngineBenchmarkOptions o) =>
-        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per C1 case and engine, {o.DefenseRounds} rounds of one step per AE-GAN case";
+        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per C1 case and engine, {o.DefenseRounds} rounds of one step per defense case";
 
     private static int RunEngine(CommandContext context, EngineBenchmarkOptions options, FileInfo? jsonFile)
     {

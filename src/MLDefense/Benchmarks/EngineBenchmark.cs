@@ -28,6 +28,11 @@ public enum EngineBenchmarkCase
     /// the L1 score, L = 15 safeguarded steps from F(x), G(z_L) — <see cref="Defenses.AeGanTransformer.Purify"/>.
     /// </summary>
     AeGanPurify,
+    /// <summary>
+    /// <c>miaed_train_step</c>: one step of MIAED's MI dual autoencoder (Eq. 15 and the prior critic's WGAN-GP step) at the
+    /// paper's sizes, <see cref="Defenses.MiaedAutoencoder.TrainStep"/>, the code <see cref="Defenses.MiaedEstimator"/> trains with.
+    /// </summary>
+    MiaedTrainStep,
 }
 
 /// <summary>Settings of <see cref="EngineBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
@@ -52,7 +57,7 @@ public sealed record EngineBenchmarkOptions
     public int InitialWarmupSteps { get; init; } = 5;
 
     /// <summary>
-    /// Timed rounds of the defense cases (<c>aegan_*</c>), each one step after one untimed step before the first round: a
+    /// Timed rounds of the defense cases (<c>aegan_*</c>, <c>miaed_*</c>), each one step after one untimed step before the first round: a
     /// step there is a whole training minibatch or a batch's purification (0.5–25 s on two CPU cores), so
     /// <see cref="StepsPerRound"/> and <see cref="WarmupStepsPerRound"/>, sized for C1's milliseconds, do not apply.
     /// </summary>
@@ -126,7 +131,8 @@ public sealed record EngineBenchmarkResult(int Threads, string Device, string To
 /// MaxPool 2, Flatten, Linear(1600,200)+ReLU, Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images; and
 /// AE-GAN+sr's training step and purification with Table 6's networks at the library's defaults (width 64, latent 128,
 /// Adam 2e-4 with β₁ 0.5, noise σ fixed at half the bound, 0.15, so that both engines do the same work), batches of 100
-/// (Table 4) random 28×28×1 images.
+/// (Table 4) random 28×28×1 images; and MIAED's training step with Table 3's MNIST networks at the library's defaults
+/// (base 64, encoder FC 1024, latent 64, discriminators 256, Adam 1e-4), batches of 128 (Sec. 4.1).
 /// </summary>
 /// <remarks>
 /// Rounds alternate between the engines (MLDefense, PyTorch, MLDefense, PyTorch...) so that drifts of the machine
@@ -156,6 +162,7 @@ public static class EngineBenchmark
         EngineBenchmarkCase.InputGradient => "input_gradient",
         EngineBenchmarkCase.AeGanTrainStep => "aegan_train_step",
         EngineBenchmarkCase.AeGanPurify => "aegan_purify",
+        EngineBenchmarkCase.MiaedTrainStep => "miaed_train_step",
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 
@@ -248,6 +255,7 @@ public static class EngineBenchmark
         EngineBenchmarkCase.InputGradient => new InputGradientWorkload(device, seed),
         EngineBenchmarkCase.AeGanTrainStep => new AeGanTrainStepWorkload(device, seed),
         EngineBenchmarkCase.AeGanPurify => new AeGanPurifyWorkload(device, seed),
+        EngineBenchmarkCase.MiaedTrainStep => new MiaedTrainStepWorkload(device, seed),
         _ => throw new ArgumentOutOfRangeException(nameof(c)),
     };
 
@@ -430,6 +438,28 @@ public static class EngineBenchmark
         public override void Dispose()
         {
             purifier.Dispose();
+            images.Dispose();
+        }
+    }
+
+    private sealed class MiaedTrainStepWorkload : Workload
+    {
+        private readonly MiaedAutoencoder autoencoder;
+        private readonly Tensor images;
+
+        // Weights (E, G, the global and local MI discriminators, the prior critic), then images, as the Python twin.
+        public MiaedTrainStepWorkload(Device device, ulong seed) : base(device, new MiaedOptions().BatchSize)
+        {
+            torch.manual_seed(seed);
+            autoencoder = new MiaedAutoencoder(new MiaedOptions(), new ImageShape(1, 28, 28), device);
+            images = ToDevice(torch.rand([BatchSize, 1, 28, 28]));
+        }
+
+        protected override void Step() => autoencoder.TrainStep(images);
+
+        public override void Dispose()
+        {
+            autoencoder.Dispose();
             images.Dispose();
         }
     }

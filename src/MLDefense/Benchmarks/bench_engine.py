@@ -13,6 +13,11 @@ batch 100 of random 28x28x1 images (MLDefense's AeGanNetworks.cs, AeGanTrainingS
   aegan_purify      Alg. 2 with the search on every image: F(x), G(F(x)), the per-image L1 score, 15 steps of
                     gradient descent on ||G(z) - x||^2 from F(x) (step 0.1 halved every 5 steps; a step that raises an
                     image's distance is not taken and halves its step), G(z_L), eval mode
+MIAED case: the MI dual autoencoder of Gao et al. (Table 3's MNIST variant at the paper's sizes: base 64, encoder FC
+1024, latent 64, discriminators 256), batch 128 of random 28x28x1 images (MLDefense's MiaedAutoencoder.TrainStep).
+  miaed_train_step  Eq. 15: reconstruction and latent-noise streams (sigma 0.1), global MI (Eq. 9) and local MI
+                    (Eq. 10) Jensen-Shannon estimates, the prior-matching term (Eq. 11); one Adam step (1e-4, betas
+                    (0.5, 0.999)) on E, G and the MI discriminators, then one on the WGAN-GP prior critic
 
 Run by Debian's interpreter (/usr/bin/python3, where `apt-get install python3-torch` puts torch).
 
@@ -38,7 +43,12 @@ AEGAN_BATCH = 100
 AEGAN_WIDTH = 64
 AEGAN_LATENT = 128
 AEGAN_SIGMA = 0.15
-CASES = ("train_step", "input_gradient", "aegan_train_step", "aegan_purify")
+MIAED_BATCH = 128
+MIAED_WIDTH = 64
+MIAED_HIDDEN = 1024
+MIAED_LATENT = 64
+MIAED_DISCRIMINATOR = 256
+CASES = ("train_step", "input_gradient", "aegan_train_step", "aegan_purify", "miaed_train_step")
 
 
 def mnist_c1():
@@ -187,6 +197,88 @@ class AeGanPurify:
             reconstruction.scatter(0, index, found)
 
 
+def mlp(inputs, hidden):
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
+def jensen_shannon(positive, negative):
+    return (-F.softplus(-positive)).mean() - F.softplus(negative).mean()
+
+
+def roll(batch):
+    return torch.cat([batch[1:], batch[:1]], 0)
+
+
+class MiaedTrainStep:
+    batch = MIAED_BATCH
+    weights = {"global": 0.01, "local": 0.01, "prior": 0.001, "reconstruction": 1.0, "noise": 1.0}
+
+    def __init__(self, device, seed):
+        torch.manual_seed(seed)
+        w, h, d, k = MIAED_WIDTH, MIAED_HIDDEN, MIAED_DISCRIMINATOR, MIAED_LATENT
+        features = 2 * w * 7 * 7
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(1, w, 4, 2, 1), nn.ReLU(), nn.Conv2d(w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU()).to(device)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, k)).to(device)
+        self.decoder = nn.Sequential(
+            nn.Linear(k, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, features), nn.BatchNorm1d(features), nn.ReLU(),
+            nn.Unflatten(1, (2 * w, 7, 7)),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(), nn.ConvTranspose2d(w, 1, 4, 2, 1),
+            nn.Sigmoid()).to(device)
+        self.global_mi = mlp(k + features, d).to(device)
+        self.local_mi = nn.Sequential(
+            nn.Conv2d(2 * w + k, d, 1), nn.ReLU(), nn.Conv2d(d, d, 1), nn.ReLU(), nn.Conv2d(d, 1, 1)).to(device)
+        self.critic = mlp(k, d).to(device)
+        trained = [m for m in (self.convolutions, self.head, self.decoder, self.global_mi, self.local_mi)]
+        for m in trained + [self.critic]:
+            m.train()
+        self.optimizer = torch.optim.Adam([p for m in trained for p in m.parameters()], lr=1e-4, betas=(0.5, 0.999))
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=1e-4, betas=(0.5, 0.999))
+        self.x = torch.rand(MIAED_BATCH, 1, 28, 28).to(device)
+
+    def step(self):
+        wt = self.weights
+        feature_map = self.convolutions(self.x)
+        latent = self.head(feature_map)
+        reconstruction = self.decoder(latent)
+        reconstruction_loss = F.mse_loss(reconstruction, self.x)
+        noise_loss = F.mse_loss(self.decoder(latent + torch.randn_like(latent) * 0.1), reconstruction)
+        total = wt["reconstruction"] * reconstruction_loss + wt["noise"] * noise_loss
+
+        flat = feature_map.flatten(1)
+        global_mi = jensen_shannon(self.global_mi(torch.cat([latent, flat], 1)),
+                                   self.global_mi(torch.cat([latent, roll(flat)], 1)))
+        total = total - wt["global"] * global_mi
+        global_mi.item()
+        latent_map = latent.view(-1, MIAED_LATENT, 1, 1).expand(latent.size(0), MIAED_LATENT, 7, 7)
+        local_mi = jensen_shannon(self.local_mi(torch.cat([feature_map, latent_map], 1)),
+                                  self.local_mi(torch.cat([roll(feature_map), latent_map], 1)))
+        total = total - wt["local"] * local_mi
+        local_mi.item()
+        prior_loss = -self.critic(latent).mean()
+        total = total + wt["prior"] * prior_loss
+        prior_loss.item()
+        self.optimizer.zero_grad()
+        total.backward()
+        self.optimizer.step()
+
+        fake = latent.detach()
+        prior = torch.randn_like(fake)
+        mix = torch.rand(fake.size(0), 1, device=fake.device)
+        mixed = (mix * prior + (1 - mix) * fake).detach().requires_grad_(True)
+        scores = self.critic(mixed)
+        (gradient,) = torch.autograd.grad(scores, mixed, torch.ones_like(scores), create_graph=True)
+        penalty = (gradient.flatten(1).norm(2, dim=1) - 1).square().mean()
+        critic_loss = self.critic(fake).mean() - self.critic(prior).mean() + 10 * penalty
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        critic_loss.item()
+        total.item()
+        reconstruction_loss.item()
+        noise_loss.item()
+
+
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -219,7 +311,8 @@ def main():
         sys.exit("bench_engine.py: --device cuda, but this torch has no CUDA device")
     device = torch.device(args.device)
     workloads = {"train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed),
-                 "aegan_train_step": AeGanTrainStep(device, args.seed), "aegan_purify": AeGanPurify(device, args.seed)}
+                 "aegan_train_step": AeGanTrainStep(device, args.seed), "aegan_purify": AeGanPurify(device, args.seed),
+                 "miaed_train_step": MiaedTrainStep(device, args.seed)}
     header = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "device": args.device}
 
     if args.serve:

@@ -19,13 +19,13 @@ public sealed class EngineBenchmarkTests
         var result = EngineBenchmark.Run(Tiny, new Recorder(reports));
 
         Assert.AreEqual(before, torch.LiveNativeTensors, "every tensor of the workloads is freed");
-        CollectionAssert.AreEqual(new[] { "train_step", "input_gradient", "aegan_train_step", "aegan_purify" }, result.Rows.Select(r => r.Case).ToArray());
+        CollectionAssert.AreEqual(new[] { "train_step", "input_gradient", "aegan_train_step", "aegan_purify", "miaed_train_step" }, result.Rows.Select(r => r.Case).ToArray());
         foreach (var row in result.Rows)
         {
-            bool aegan = row.Case.StartsWith("aegan_", StringComparison.Ordinal);
-            Assert.AreEqual(aegan ? 100 : 128, row.BatchSize, row.Case);
-            Assert.AreEqual(aegan ? 1 : 3, row.Rounds, row.Case);
-            Assert.AreEqual(aegan ? 1 : 2, row.StepsPerRound, row.Case);
+            bool defense = row.Case is "aegan_train_step" or "aegan_purify" or "miaed_train_step";
+            Assert.AreEqual(row.Case.StartsWith("aegan_", StringComparison.Ordinal) ? 100 : 128, row.BatchSize, row.Case);
+            Assert.AreEqual(defense ? 1 : 3, row.Rounds, row.Case);
+            Assert.AreEqual(defense ? 1 : 2, row.StepsPerRound, row.Case);
             Assert.AreEqual(row.Rounds, row.MLDefenseRounds.Count, row.Case);
             Assert.IsTrue(row.MLDefenseRounds.All(rate => rate > 0), row.Case);
             Assert.IsTrue(row.MLDefenseImagesPerSecond >= row.MLDefenseRounds.Min() && row.MLDefenseImagesPerSecond <= row.MLDefenseRounds.Max(), row.Case);
