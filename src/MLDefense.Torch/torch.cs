@@ -25,6 +25,20 @@ public static partial class torch
     /// <summary>Seeds every generator (CPU and all CUDA devices).</summary>
     public static void manual_seed(ulong seed) => Check.Status(mld_torch_manual_seed(seed), "manual_seed");
 
+    /// <summary>
+    /// The state of the CPU's default random generator, a uint8 tensor on the CPU (PyTorch's <c>torch.get_rng_state()</c>):
+    /// <see cref="set_rng_state"/> with it later draws the same numbers again, so a stopped training can resume its stream.
+    /// </summary>
+    public static Tensor get_rng_state() => Tensor.Wrap(mld_torch_get_rng_state(-1));
+
+    /// <summary>Restores the CPU generator's state from <see cref="get_rng_state"/> (PyTorch's <c>torch.set_rng_state</c>).</summary>
+    /// <exception cref="TorchException">The tensor is not a generator state.</exception>
+    public static void set_rng_state(Tensor state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Check.Status(mld_torch_set_rng_state(-1, state.Handle), "set_rng_state");
+    }
+
     /// <summary>Sets the number of intra-op threads libtorch uses.</summary>
     public static void set_num_threads(int threads)
     {
@@ -177,6 +191,22 @@ public static partial class torch
         public static int device_count() => mld_cuda_device_count();
         /// <summary>Waits for all work on a device (−1: the current one); a no-op without CUDA.</summary>
         public static void synchronize(int device = -1) => Check.Status(mld_cuda_synchronize(device), "cuda.synchronize");
+
+        /// <summary>The state of CUDA device <paramref name="device"/>'s default random generator (PyTorch's <c>torch.cuda.get_rng_state</c>), a uint8 CPU tensor.</summary>
+        /// <exception cref="TorchException">No such CUDA device.</exception>
+        public static Tensor get_rng_state(int device = 0)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(device);
+            return Tensor.Wrap(mld_torch_get_rng_state(device));
+        }
+
+        /// <summary>Restores CUDA device <paramref name="device"/>'s generator from <see cref="get_rng_state"/>.</summary>
+        public static void set_rng_state(Tensor state, int device = 0)
+        {
+            ArgumentNullException.ThrowIfNull(state);
+            ArgumentOutOfRangeException.ThrowIfNegative(device);
+            Check.Status(mld_torch_set_rng_state(device, state.Handle), "cuda.set_rng_state");
+        }
     }
 }
 

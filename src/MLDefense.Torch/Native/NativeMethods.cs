@@ -16,6 +16,8 @@ internal static partial class NativeMethods
     [DllImport(Lib)] internal static extern void mld_tensor_free(IntPtr t);
     [DllImport(Lib)] internal static extern long mld_tensor_live_count();
     [DllImport(Lib)] internal static extern int mld_torch_manual_seed(ulong seed);
+    [DllImport(Lib)] internal static extern IntPtr mld_torch_get_rng_state(int cudaIndex);
+    [DllImport(Lib)] internal static extern int mld_torch_set_rng_state(int cudaIndex, TensorHandle state);
     [DllImport(Lib)] internal static extern int mld_torch_set_num_threads(int n);
     [DllImport(Lib)] internal static extern int mld_torch_get_num_threads();
     [DllImport(Lib)] internal static extern IntPtr mld_torch_version();
@@ -220,4 +222,7 @@ internal static partial class NativeMethods
     [DllImport(Lib)] internal static extern int mld_optim_zero_grad(OptimizerHandle optimizer);
     [DllImport(Lib)] internal static extern int mld_optim_get_lr(OptimizerHandle optimizer, out double lr);
     [DllImport(Lib)] internal static extern int mld_optim_set_lr(OptimizerHandle optimizer, double lr);
+    [DllImport(Lib)] internal static extern int mld_optim_state_save(OptimizerHandle optimizer, out IntPtr data, out long length);
+    [DllImport(Lib)] internal static extern unsafe int mld_optim_state_load(OptimizerHandle optimizer, byte* data, long length);
+    [DllImport(Lib)] internal static extern void mld_optim_free_buffer(IntPtr buffer);
 }

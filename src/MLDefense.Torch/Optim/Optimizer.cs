@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using MLDefense.Torch.Native;
 using static MLDefense.Torch.Native.NativeMethods;
 
@@ -48,6 +49,35 @@ public sealed class Optimizer : IDisposable
 
     /// <summary>Zeroes the gradients of its parameters.</summary>
     public void zero_grad() => Check.Status(mld_optim_zero_grad(handle), $"{Name}.zero_grad");
+
+    /// <summary>
+    /// The optimiser's state — per-parameter step counts, moments and momentum buffers, and its options — as bytes in
+    /// libtorch's archive format (what <c>torch::save</c> writes for an optimiser). <see cref="load_state"/> on an
+    /// optimiser of the same kind over the same parameters continues the same updates (PyTorch's <c>state_dict</c> role).
+    /// </summary>
+    public byte[] save_state()
+    {
+        Check.Status(mld_optim_state_save(handle, out var data, out long length), $"{Name}.save_state");
+        try
+        {
+            var bytes = new byte[length];
+            Marshal.Copy(data, bytes, 0, checked((int)length));
+            return bytes;
+        }
+        finally
+        {
+            mld_optim_free_buffer(data);
+        }
+    }
+
+    /// <summary>Restores the state <see cref="save_state"/> returned (PyTorch's <c>load_state_dict</c> role).</summary>
+    /// <exception cref="TorchException">The bytes are not an optimiser state libtorch can read into this optimiser.</exception>
+    public unsafe void load_state(ReadOnlySpan<byte> state)
+    {
+        if (state.IsEmpty) throw new ArgumentException($"{Name}.load_state: the state is empty.", nameof(state));
+        fixed (byte* p = state)
+            Check.Status(mld_optim_state_load(handle, p, state.Length), $"{Name}.load_state");
+    }
 
     /// <summary>Frees the native optimiser and its state.</summary>
     public void Dispose() => handle.Dispose();
