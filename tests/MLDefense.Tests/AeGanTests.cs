@@ -338,6 +338,66 @@ public sealed class AeGanTests
     }
 
     [TestMethod]
+    public void CheckpointedFitResumesAfterACancellationWithTheSameModel()
+    {
+        var data = FirstRows(MnistTrain.Value, 200);
+        string path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}", "purifier.checkpoint");
+        var options = Tiny(epochs: 3);
+        using var uninterrupted = new MLContext(1).Transforms.Defenses.AeGanPurifier(options).Fit(data);
+
+        using var midway = new CancellationTokenSource();
+        var stopAfterEpoch2 = new SynchronousProgress<AeGanTrainingProgress>(p => { if (p.EpochCompleted && p.Epoch == 2) midway.Cancel(); });
+        Assert.Throws<OperationCanceledException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+            options with { CheckpointPath = path, Progress = stopAfterEpoch2, CancellationToken = midway.Token }).Fit(data));
+        Assert.IsTrue(File.Exists(path), "the checkpoint of epoch 2 outlives the cancelled Fit (its folder was created)");
+
+        var other = Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+            options with { CheckpointPath = path, NoiseBound = 0.2 }).Fit(data));
+        StringAssert.Contains(other.Message, "noise_bound: 0.3 there, 0.2 here");
+        var otherData = Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+            options with { CheckpointPath = path }).Fit(FirstRows(MnistTrain.Value, 199)));
+        StringAssert.Contains(otherData.Message, "images: 200 there, 199 here");
+        Assert.IsTrue(File.Exists(path), "a refused checkpoint is left alone");
+
+        var ml = new MLContext(1);
+        var log = new List<string>();
+        ml.Log += (_, e) => log.Add(e.Message);
+        var epochs = new List<int>();
+        var recordEpochs = new SynchronousProgress<AeGanTrainingProgress>(p => { if (p.EpochCompleted) epochs.Add(p.Epoch); });
+        using var resumed = ml.Transforms.Defenses.AeGanPurifier(options with { CheckpointPath = path, Progress = recordEpochs }).Fit(data);
+
+        CollectionAssert.AreEqual(new[] { 3 }, epochs, "only the third epoch is trained");
+        Assert.IsTrue(log.Any(m => m.Contains("resumed from the checkpoint", StringComparison.Ordinal)));
+        Assert.IsFalse(File.Exists(path), "a finished Fit deletes its checkpoint");
+        Assert.IsNull(resumed.Options.CheckpointPath);
+        Assert.AreEqual(uninterrupted.Threshold, resumed.Threshold);
+        using var images = TestImages(20, resumed.Device);
+        using var expected = uninterrupted.Purify(images);
+        using var actual = resumed.Purify(images);
+        CollectionAssert.AreEqual(expected.data<float>(), actual.data<float>(), "resuming gives the uninterrupted model bit for bit");
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    [TestMethod]
+    public void UnreadableCheckpointIsAClearError()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}.checkpoint");
+        File.WriteAllText(path, "not a zip");
+        try
+        {
+            var ex = Assert.Throws<InvalidDataException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+                Tiny() with { CheckpointPath = path }).Fit(FirstRows(MnistTrain.Value, 100)));
+            StringAssert.Contains(ex.Message, path);
+            StringAssert.Contains(ex.Message, "delete it to start afresh");
+            Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(Tiny() with { CheckpointPath = " " }));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [TestMethod]
     public void FitReportsProgressWithLossesAndAnEstimate()
     {
         var reports = new List<AeGanTrainingProgress>();

@@ -84,7 +84,9 @@ public sealed class DeterminismTests
         using (var optimizer = torch.optim.Adam(net.parameters(), lr: 0.01))
         {
             AdamSteps(net, optimizer, 5);
-            weights = net.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+            var aliases = net.state_dict();
+            weights = aliases.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+            foreach (var alias in aliases.Values) alias.Dispose();
             optimizerState = optimizer.save_state();
             rngState = torch.get_rng_state();
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Torch;
@@ -90,6 +91,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         rules.Require(Enum.IsDefined(o.SearchPolicy), nameof(o.SearchPolicy), o.SearchPolicy, "must be a known policy");
         rules.Require(o.SearchSteps >= 0, nameof(o.SearchSteps), o.SearchSteps, "must be ≥ 0");
         rules.Require(o.SearchStepSize >= 0 && double.IsFinite(o.SearchStepSize), nameof(o.SearchStepSize), o.SearchStepSize, "must be a finite number ≥ 0");
+        rules.Require(o.CheckpointPath is null || !string.IsNullOrWhiteSpace(o.CheckpointPath), nameof(o.CheckpointPath), o.CheckpointPath, "must be a file path (or null for no checkpoint)");
         rules.Require(o.SearchHalvingInterval >= 1, nameof(o.SearchHalvingInterval), o.SearchHalvingInterval, "must be at least 1");
         OptionRules.RequireColumnNames("AE-GAN", [o.ImageColumnName],
             ("purified", o.OutputColumnName), ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
@@ -127,7 +129,8 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         using (var discriminator = new AeGanDiscriminator(shape, Options.BaseChannels))
         {
             discriminator.to(device);
-            Train(encoder, generator, discriminator, images, seed, device, token);
+            var run = Options.CheckpointPath is null ? null : CheckpointRun(shape, pixels, count, seed, device);
+            Train(encoder, generator, discriminator, images, seed, device, run, token);
         }
         RecomputeBatchNormStatistics(encoder, generator, images, token);
         encoder.eval();
@@ -146,11 +149,33 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         };
         Context.WriteLog(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({Options.Distance}), " +
             $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {Options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
-        return networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default }, calibration, encoder, generator, device));
+        var fitted = networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default, CheckpointPath = null },
+                                                            calibration, encoder, generator, device));
+        if (Options.CheckpointPath is { } checkpoint) TrainingCheckpoint.Delete(checkpoint);
+        return fitted;
     }
 
+    /// <summary>What a checkpoint must have been written by to be resumed: every setting and input that shapes training.</summary>
+    private JsonObject CheckpointRun(ImageShape shape, float[] pixels, int count, int seed, Device device) => new()
+    {
+        ["component"] = "AE-GAN",
+        ["image_shape"] = shape.ToString(),
+        ["images"] = count,
+        ["data_sha256"] = TrainingCheckpoint.DataDigest(pixels),
+        ["seed"] = seed,
+        ["device"] = device.ToString(),
+        ["latent_dimension"] = Options.LatentDimension,
+        ["base_channels"] = Options.BaseChannels,
+        ["epochs"] = Options.Epochs,
+        ["batch_size"] = Options.BatchSize,
+        ["learning_rate"] = Options.LearningRate,
+        ["adam_beta1"] = Options.AdamBeta1,
+        ["reconstruction_weight"] = Options.ReconstructionWeight,
+        ["noise_bound"] = Options.NoiseBound,
+    };
+
     private void Train(AeGanEncoder encoder, AeGanGenerator generator, AeGanDiscriminator discriminator, Tensor images, int seed,
-        Device device, CancellationToken token)
+        Device device, JsonObject? checkpointRun, CancellationToken token)
     {
         long count = images.size(0);
         int batchSize = (int)Math.Min(Options.BatchSize, count);
@@ -160,15 +185,23 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         using var step = new AeGanTrainingStep(encoder, generator, discriminator, Options);
         var noiseLevels = new Random(seed);
-        int k = Options.LatentDimension;
+        IReadOnlyList<(string, Module)> modules = [("encoder", encoder), ("generator", generator), ("discriminator", discriminator)];
+        int resumed = 0;
+        if (checkpointRun is not null)
+        {
+            resumed = TrainingCheckpoint.Restore(Options.CheckpointPath!, checkpointRun, modules, step.Optimizers, device);
+            // The noise levels come from a .NET generator; the epochs done drew these.
+            for (long i = 0; i < (long)resumed * batchesPerEpoch; i++) noiseLevels.NextDouble();
+            if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {Options.CheckpointPath} after epoch {resumed} of {Options.Epochs}");
+        }
         var clock = Stopwatch.StartNew();
         Context.WriteLog(LogSource, $"training on {device}: {count} images, {Options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
-            $"latent {k}, width {Options.BaseChannels}, Adam lr {Options.LearningRate} β1 {Options.AdamBeta1}, noise bound {Options.NoiseBound}");
+            $"latent {Options.LatentDimension}, width {Options.BaseChannels}, Adam lr {Options.LearningRate} β1 {Options.AdamBeta1}, noise bound {Options.NoiseBound}");
 
         encoder.train();
         generator.train();
         discriminator.train();
-        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(count, device);
             // Sums stay on the device so that a step never waits for the device to report a number.
@@ -191,6 +224,8 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
                 }
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
+                if (epochEnd && checkpointRun is not null)
+                    TrainingCheckpoint.Write(Options.CheckpointPath!, checkpointRun, epoch, modules, step.Optimizers, device);
                 if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
                     var report = Report(epoch, done, epochEnd);
@@ -202,8 +237,10 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             AeGanTrainingProgress Report(int epochNumber, int batchesDone, bool completed)
             {
                 long stepsDone = (long)(epochNumber - 1) * batchesPerEpoch + batchesDone;
+                // The estimate rests on this run's steps only: a resumed run did not time the epochs before it.
+                long stepsTimed = stepsDone - (long)resumed * batchesPerEpoch;
                 var elapsed = clock.Elapsed;
-                var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsDone * (totalSteps - stepsDone)));
+                var remaining = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)stepsTimed * (totalSteps - stepsDone)));
                 return new AeGanTrainingProgress(epochNumber, Options.Epochs, batchesDone, batchesPerEpoch,
                     discriminatorSum.item<float>() / batchesDone, generatorSum.item<float>() / batchesDone, reconstructionSum.item<float>() / batchesDone,
                     elapsed, remaining, completed);

@@ -33,6 +33,10 @@ internal sealed class AeGanTrainingStep : IDisposable
         autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), options.LearningRate, betas);
     }
 
+    /// <summary>The two optimisers by name (their states go into a training checkpoint).</summary>
+    public IReadOnlyList<(string Name, Optimizer Optimizer)> Optimizers =>
+        [("discriminator", discriminatorOptimizer), ("autoencoder", autoencoderOptimizer)];
+
     /// <summary>
     /// Trains on the clean minibatch <paramref name="images"/> [N, C, H, W] with noise level σ = <paramref name="sigma"/>
     /// (0: no noise). The networks must be in training mode. Returns the batch's D loss, G's GAN loss and the reconstruction

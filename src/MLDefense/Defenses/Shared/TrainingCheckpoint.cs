@@ -1,0 +1,144 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MLDefense.Torch;
+using MLDefense.Torch.IO;
+using MLDefense.Torch.Modules;
+using MLDefense.Torch.Optim;
+
+namespace MLDefense.Defenses;
+
+/// <summary>
+/// A long training's state at the end of an epoch, in one zip, so that a Fit stopped by cancellation, a crash or a power
+/// cut resumes after its last completed epoch and ends bit for bit where an uninterrupted Fit would: the networks'
+/// weights and buffers (safetensors), the optimisers' states (libtorch's archive), the default random generators' states
+/// (the CPU's and, on a GPU, the device's), and a description of the run — settings and a digest of the data — that the
+/// resuming Fit must match. Written atomically (a temporary file renamed into place), so a stop while writing leaves the
+/// previous epoch's checkpoint.
+/// </summary>
+internal static class TrainingCheckpoint
+{
+    private const int FormatVersion = 1;
+    private const string RunEntry = "checkpoint.json";
+
+    /// <summary>A digest of training pixels (SHA-256 of their bytes), so that a checkpoint is never resumed on other data.</summary>
+    public static string DataDigest(ReadOnlySpan<float> pixels) =>
+        Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels)));
+
+    /// <summary>Saves the state after <paramref name="epochsCompleted"/> epochs of the run <paramref name="run"/> to <paramref name="path"/>.</summary>
+    public static void Write(string path, JsonObject run, int epochsCompleted, IReadOnlyList<(string Name, Module Module)> modules,
+        IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers, Device device)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp";
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        try
+        {
+            using (var file = File.Create(temporary))
+            using (var zip = new ZipArchive(file, ZipArchiveMode.Create))
+            {
+                var header = new JsonObject { ["format_version"] = FormatVersion, ["epochs_completed"] = epochsCompleted, ["run"] = run.DeepClone() };
+                WriteEntry(zip, RunEntry, s => JsonSerializer.Serialize(s, header));
+                foreach (var (name, module) in modules)
+                {
+                    var state = module.state_dict();
+                    try { WriteEntry(zip, $"{name}.safetensors", s => Safetensors.Save(state, s)); }
+                    finally { foreach (var t in state.Values) t.Dispose(); }
+                }
+                foreach (var (name, optimizer) in optimizers)
+                {
+                    var bytes = optimizer.save_state();
+                    WriteEntry(zip, $"{name}.optimizer", s => s.Write(bytes));
+                }
+                foreach (var (name, generator) in Generators(device))
+                {
+                    using var state = generator.Get();
+                    var bytes = state.data<byte>();
+                    WriteEntry(zip, $"{name}.rng", s => s.Write(bytes));
+                }
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>
+    /// Loads the checkpoint at <paramref name="path"/> into the modules, optimisers and generators and returns the epochs
+    /// it completed, or returns 0 (touching nothing) when there is no such file.
+    /// </summary>
+    /// <exception cref="ArgumentException">The checkpoint belongs to another run; the message names what differs.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable checkpoint.</exception>
+    public static int Restore(string path, JsonObject run, IReadOnlyList<(string Name, Module Module)> modules,
+        IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers, Device device)
+    {
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full)) return 0;
+        try
+        {
+            using var zip = ZipFile.OpenRead(full);
+            var header = JsonNode.Parse(ReadEntry(zip, RunEntry))?.AsObject() ?? throw new InvalidDataException("its description is empty");
+            int version = (int?)header["format_version"] ?? -1;
+            if (version != FormatVersion) throw new InvalidDataException($"format version {version}, where this build reads {FormatVersion}");
+            var saved = header["run"]?.AsObject() ?? throw new InvalidDataException("it does not describe its run");
+            var differences = run.Select(kv => (kv.Key, Here: kv.Value?.ToJsonString(), There: saved[kv.Key]?.ToJsonString()))
+                .Where(d => d.Here != d.There).Select(d => $"{d.Key}: {d.There ?? "missing"} there, {d.Here} here").ToList();
+            if (differences.Count > 0)
+                throw new ArgumentException($"The checkpoint '{full}' was written by another training run ({string.Join("; ", differences)}); " +
+                    "resume with the settings and data it was written with, or delete it (or choose another checkpoint path) to start afresh.");
+            int epochs = (int?)header["epochs_completed"] ?? throw new InvalidDataException("it does not say how many epochs it completed");
+
+            foreach (var (name, module) in modules)
+            {
+                using var stream = new MemoryStream(ReadEntry(zip, $"{name}.safetensors"));
+                var state = Safetensors.Load(stream, device, $"{full}:{name}");
+                try { module.load_state_dict(state); }
+                finally { foreach (var t in state.Values) t.Dispose(); }
+            }
+            foreach (var (name, optimizer) in optimizers) optimizer.load_state(ReadEntry(zip, $"{name}.optimizer"));
+            foreach (var (name, generator) in Generators(device))
+            {
+                var bytes = ReadEntry(zip, $"{name}.rng");
+                using var state = torch.tensor(bytes, [bytes.Length]);
+                generator.Set(state);
+            }
+            return epochs;
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or TorchException or KeyNotFoundException or IOException or InvalidOperationException
+                                  && e is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"The checkpoint '{full}' cannot be read ({e.Message}); delete it to start afresh.", e);
+        }
+    }
+
+    /// <summary>Removes the checkpoint once training is done (no error when there is none).</summary>
+    public static void Delete(string path) => File.Delete(Path.GetFullPath(path));
+
+    private static IEnumerable<(string Name, (Func<Tensor> Get, Action<Tensor> Set) Generator)> Generators(Device device)
+    {
+        yield return ("cpu", (torch.get_rng_state, torch.set_rng_state));
+        if (device.IsCuda)
+        {
+            int index = Math.Max(0, device.Index);
+            yield return ($"cuda{index}", (() => torch.cuda.get_rng_state(index), state => torch.cuda.set_rng_state(state, index)));
+        }
+    }
+
+    private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write)
+    {
+        using var stream = zip.CreateEntry(name, CompressionLevel.NoCompression).Open();
+        write(stream);
+    }
+
+    private static byte[] ReadEntry(ZipArchive zip, string name)
+    {
+        var entry = zip.GetEntry(name) ?? throw new InvalidDataException($"it has no entry '{name}'");
+        using var stream = entry.Open();
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+}
