@@ -411,6 +411,7 @@ public sealed class CliAeganTests
         // The saved purifier is evaluated again, without training, under other search settings.
         string saved = Path.Combine(temp, "purifiers", "aegan-mnist.zip");
         Assert.IsTrue(File.Exists(saved), "--save-purifiers writes DIR/aegan-DATASET.zip");
+        Assert.IsFalse(File.Exists(Path.Combine(temp, "purifiers", "aegan-mnist.checkpoint")), "the training checkpoint is gone once the purifier is fitted");
         string again = Path.Combine(temp, "bench-aegan-again.json");
         (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
                                     "--purifier", $"mnist={saved}", "--search-steps", "3", "--search-step-size", "0.05", "--images", "12",

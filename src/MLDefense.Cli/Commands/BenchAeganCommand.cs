@@ -33,8 +33,9 @@ public static class BenchAeganCommand
             + "holding one), evaluated instead of training one; the search options below replace its saved ones. Default: train AE-GAN, as the preset says.", datasets);
         var savePurifiers = new Option<DirectoryInfo>("--save-purifiers")
         {
-            Description = "Save each AE-GAN purifier the run trains to DIR/aegan-DATASET.zip (the folder is created), to evaluate it again with --purifier. "
-                        + "Default: not saved.",
+            Description = "Save each AE-GAN purifier the run trains to DIR/aegan-DATASET.zip (the folder is created), to evaluate it again with --purifier; "
+                        + "while training, keep DIR/aegan-DATASET.checkpoint at each epoch's end, so that the same command, run again after an interruption "
+                        + "(Ctrl+C, a crash), resumes the training after its last completed epoch. Default: not saved.",
             HelpName = "DIR",
         };
         var searchSteps = OptionParsers.Create("--search-steps", $"L, AE-GAN+sr's search steps for flagged images. Default: {full.SearchSteps} (the paper's).",

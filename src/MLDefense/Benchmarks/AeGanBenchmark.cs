@@ -50,7 +50,10 @@ public sealed record AeGanBenchmarkOptions
 
     /// <summary>
     /// Where each purifier trained by the run is saved, as <c>aegan-DATASET.zip</c> (the folder is created), so that a long
-    /// training can be evaluated again with <see cref="PurifierPaths"/>; null saves nothing.
+    /// training can be evaluated again with <see cref="PurifierPaths"/>; null saves nothing. While it trains, the purifier
+    /// keeps a checkpoint there too (<c>aegan-DATASET.checkpoint</c>, <see cref="AeGanOptions.CheckpointPath"/>), so that
+    /// an interrupted run, started again with the same options, resumes after its last completed epoch (its training
+    /// seconds then count the resumed part only); the checkpoint is deleted once the purifier is fitted.
     /// </summary>
     public string? PurifierSaveDirectory { get; init; }
 
@@ -528,6 +531,7 @@ public static class AeGanBenchmark
             LatentDimension = c.PurifierLatentDimension ?? defaults.LatentDimension,
             NoiseBound = c.PurifierNoiseBound ?? defaults.NoiseBound,
             Seed = options.Seed,
+            CheckpointPath = options.PurifierSaveDirectory is { } saveDirectory ? Path.Combine(saveDirectory, $"aegan-{c.Dataset}.checkpoint") : null,
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<AeGanTrainingProgress>(p =>
             {
