@@ -253,6 +253,47 @@ public sealed class MiaedTests
     }
 
     [TestMethod]
+    public void CheckpointedFitResumesAfterACancellationWithTheSameDetector()
+    {
+        var train = Training(120);
+        string path = Path.Combine(Path.GetTempPath(), $"miaed-{Guid.NewGuid():N}", "detector.checkpoint");
+        var options = Tiny(epochs: 3);
+        using var uninterrupted = new MLContext(1).Transforms.Defenses.Miaed(options).Fit(train);
+
+        using var midway = new CancellationTokenSource();
+        var stopAfterEpoch2 = new SynchronousProgress<MiaedTrainingProgress>(p =>
+        {
+            if (p.Stage == MiaedTrainingStage.Autoencoder && p.EpochCompleted && p.Epoch == 2) midway.Cancel();
+        });
+        Assert.Throws<OperationCanceledException>(() => new MLContext(1).Transforms.Defenses.Miaed(
+            options with { CheckpointPath = path, Progress = stopAfterEpoch2, CancellationToken = midway.Token }).Fit(train));
+        Assert.IsTrue(File.Exists(path), "the checkpoint of epoch 2 outlives the cancelled Fit");
+
+        var other = Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.Miaed(
+            options with { CheckpointPath = path, UseLocalMi = false }).Fit(train));
+        StringAssert.Contains(other.Message, "local_mi: true there, false here");
+        Assert.IsTrue(File.Exists(path), "a refused checkpoint is left alone");
+
+        var epochs = new List<int>();
+        var recordEpochs = new SynchronousProgress<MiaedTrainingProgress>(p =>
+        {
+            if (p.Stage == MiaedTrainingStage.Autoencoder && p.EpochCompleted) epochs.Add(p.Epoch);
+        });
+        using var resumed = new MLContext(1).Transforms.Defenses.Miaed(options with { CheckpointPath = path, Progress = recordEpochs }).Fit(train);
+
+        CollectionAssert.AreEqual(new[] { 3 }, epochs, "only the third autoencoder epoch is trained");
+        Assert.IsFalse(File.Exists(path), "a finished Fit deletes its checkpoint");
+        Assert.IsNull(resumed.Options.CheckpointPath);
+        Assert.AreEqual(uninterrupted.Info.Threshold, resumed.Info.Threshold);
+        var (pixels, labels) = Synthetic(60, 7);
+        var test = View(pixels, null, Probabilities(labels));
+        var expected = (float[])DataViews.Materialize(uninterrupted.Transform(test)).GetColumnArray("MiaedScore");
+        var actual = (float[])DataViews.Materialize(resumed.Transform(test)).GetColumnArray("MiaedScore");
+        CollectionAssert.AreEqual(expected, actual, "resuming gives the uninterrupted detector bit for bit");
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    [TestMethod]
     public void FitTransformSaveLoadAndDisposeLeaveNoTensorBehind()
     {
         var ml = new MLContext(8);

@@ -57,8 +57,10 @@ public static class BenchMiaedCommand
         var detectorFolder = new Option<DirectoryInfo>("--detectors")
         {
             Description = "A folder of fitted MIAED detectors, DIR/miaed-DATASET-VARIANT.zip (e.g. miaed-mnist-full.zip, miaed-mnist-caed.zip): each detector "
-                        + "the run needs is loaded from there when its zip exists, else fitted and saved there (the folder is created). Keeps a long "
-                        + "training, resumes an interrupted run, reruns the protocol on the same detectors. A loaded detector keeps the settings it was "
+                        + "the run needs is loaded from there when its zip exists, else fitted and saved there (the folder is created); while one trains, "
+                        + "DIR/miaed-DATASET-VARIANT.checkpoint keeps its state at each epoch's end. Keeps a long training, resumes an interrupted run "
+                        + "(inside the detector that was training, after its last completed epoch), reruns the protocol on the same detectors. "
+                        + "A loaded detector keeps the settings it was "
                         + "fitted with (listed per detector), not this command's --detector-* options. Default: fit every detector, save nothing.",
             HelpName = "DIR",
         };

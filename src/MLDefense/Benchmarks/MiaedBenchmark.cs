@@ -85,7 +85,9 @@ public sealed record MiaedBenchmarkOptions
     /// A folder of fitted detectors, one zip per case and variant (<see cref="MiaedBenchmark.DetectorFileName"/>, e.g.
     /// <c>miaed-mnist-full.zip</c>): a detector whose zip is there is loaded instead of fitted, any other is fitted and
     /// saved there (the folder is created). So a long training (the paper's 100 epochs) is kept, an interrupted run
-    /// resumes, and the protocol can be rerun on the same detectors. A loaded detector keeps the settings it was fitted
+    /// resumes — with the detectors already fitted, and inside the one that was training, after its last completed epoch
+    /// (a <c>miaed-DATASET-VARIANT.checkpoint</c> kept there while it trains, <see cref="MiaedOptions.CheckpointPath"/>) —
+    /// and the protocol can be rerun on the same detectors. A loaded detector keeps the settings it was fitted
     /// with (its <see cref="MiaedTransformer.Options"/>, reported per detector), not <see cref="Detector"/>'s. Null
     /// (default): every detector is fitted and nothing is saved.
     /// </summary>
@@ -583,6 +585,7 @@ public static class MiaedBenchmark
         {
             ProbabilitiesColumnName = classifier.ScoreColumnName,
             Seed = options.Seed,
+            CheckpointPath = path is null ? null : Path.ChangeExtension(path, ".checkpoint"),
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<MiaedTrainingProgress>(p => report(stage, Describe(p), Fraction(p))),
         };

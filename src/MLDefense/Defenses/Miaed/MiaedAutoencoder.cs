@@ -84,6 +84,18 @@ public sealed class MiaedAutoencoder : IDisposable
     private IEnumerable<Module> Modules =>
         new Module?[] { encoder, decoder, globalDiscriminator, localDiscriminator, priorCritic }.OfType<Module>();
 
+    /// <summary>The networks and optimisers whose states a training checkpoint keeps, by name.</summary>
+    internal (IReadOnlyList<(string Name, Module Module)> Modules, IReadOnlyList<(string Name, Optimizer Optimizer)> Optimizers) CheckpointParts()
+    {
+        var modules = new List<(string, Module)> { ("encoder", encoder), ("decoder", decoder) };
+        if (globalDiscriminator is not null) modules.Add(("global_mi", globalDiscriminator));
+        if (localDiscriminator is not null) modules.Add(("local_mi", localDiscriminator));
+        if (priorCritic is not null) modules.Add(("prior_critic", priorCritic));
+        var optimizers = new List<(string, Optimizer)> { ("main", mainOptimizer) };
+        if (criticOptimizer is not null) optimizers.Add(("critic", criticOptimizer));
+        return (modules, optimizers);
+    }
+
     /// <summary>The device the networks live on.</summary>
     public Device Device { get; }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Torch;
@@ -80,6 +81,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
     {
         var rules = new OptionRules(nameof(MiaedOptions));
         static bool NonNegative(double v) => v >= 0 && double.IsFinite(v);
+        rules.Require(o.CheckpointPath is null || !string.IsNullOrWhiteSpace(o.CheckpointPath), nameof(o.CheckpointPath), o.CheckpointPath, "must be a file path (or null for no checkpoint)");
         rules.Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
         rules.Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
         rules.Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
@@ -164,7 +166,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
         using (var autoencoder = new MiaedAutoencoder(Options, shape, device))
         {
-            TrainAutoencoder(autoencoder, images, token);
+            var run = Options.CheckpointPath is null ? null : CheckpointRun(shape, train.Pixels, rows, seed, device);
+            TrainAutoencoder(autoencoder, images, run, token);
             encoder = networks.Add(autoencoder.TakeEncoder());
         }
         using var latents = MiaedTransformer.Encode(encoder, images);
@@ -196,7 +199,41 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             Seed = seed,
         };
         Context.WriteLog(LogSource, info.ToString());
-        return networks.HandOver(new MiaedTransformer(Options, info, encoder, simpleNetwork, device));
+        var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null }, info, encoder, simpleNetwork, device));
+        if (Options.CheckpointPath is { } checkpoint) TrainingCheckpoint.Delete(checkpoint);
+        return fitted;
+    }
+
+    /// <summary>What a checkpoint must have been written by to be resumed: every setting and input that shapes the autoencoder's training.</summary>
+    private JsonObject CheckpointRun(ImageShape shape, float[] trainPixels, int rows, int seed, Device device)
+    {
+        var a = ResolveArchitecture(Options, shape);
+        var o = Options;
+        return new JsonObject
+        {
+            ["component"] = "MIAED",
+            ["image_shape"] = shape.ToString(),
+            ["training_images"] = rows,
+            ["data_sha256"] = TrainingCheckpoint.DataDigest(trainPixels),
+            ["seed"] = seed,
+            ["device"] = device.ToString(),
+            ["downsamplings"] = a.Downsamplings,
+            ["base_channels"] = a.BaseChannels,
+            ["encoder_hidden_units"] = a.EncoderHiddenUnits,
+            ["latent_dimension"] = a.LatentDimension,
+            ["discriminator_hidden_units"] = a.DiscriminatorHiddenUnits,
+            ["global_mi"] = o.UseGlobalMi,
+            ["local_mi"] = o.UseLocalMi,
+            ["prior_matching"] = o.UsePriorMatching,
+            ["weights"] = $"α {o.GlobalMiWeight} β {o.LocalMiWeight} γ {o.PriorWeight} ε {o.ReconstructionWeight} δ {o.NoiseReconstructionWeight}",
+            ["latent_noise"] = o.LatentNoiseStandardDeviation,
+            ["prior_standard_deviation"] = o.PriorStandardDeviation,
+            ["gradient_penalty_weight"] = o.GradientPenaltyWeight,
+            ["epochs"] = o.Epochs,
+            ["batch_size"] = o.BatchSize,
+            ["learning_rate"] = o.LearningRate,
+            ["adam_betas"] = $"{o.AdamBeta1} {o.AdamBeta2}",
+        };
     }
 
     /// <summary>
@@ -244,18 +281,20 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         return (scores, accuracy, agreement);
     }
 
-    private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, CancellationToken token)
+    private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, JsonObject? checkpointRun, CancellationToken token)
     {
         long rows = images.size(0);
         int batchSize = (int)Math.Min(Options.BatchSize, rows);
         // A trailing batch of one image is skipped: the MI terms need a second image, and batch norm two values.
         int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
-        long totalSteps = (long)batchesPerEpoch * Options.Epochs;
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         var clock = Stopwatch.StartNew();
         Context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
             $"global MI {(Options.UseGlobalMi ? "on" : "off")}, local MI {(Options.UseLocalMi ? "on" : "off")}, prior matching {(Options.UsePriorMatching ? "on" : "off")}");
-        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        var (modules, optimizers) = autoencoder.CheckpointParts();
+        int resumed = checkpointRun is null ? 0 : TrainingCheckpoint.Restore(Options.CheckpointPath!, checkpointRun, modules, optimizers, autoencoder.Device);
+        if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {Options.CheckpointPath} after autoencoder epoch {resumed} of {Options.Epochs}");
+        for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(rows, images.device);
             var sums = new LossSums();
@@ -273,10 +312,14 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
                 sums.Add(terms);
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
+                if (epochEnd && checkpointRun is not null)
+                    TrainingCheckpoint.Write(Options.CheckpointPath!, checkpointRun, epoch, modules, optimizers, autoencoder.Device);
                 if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
-                    long stepsDone = (long)(epoch - 1) * batchesPerEpoch + done;
-                    var report = sums.Report(epoch, Options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), epochEnd);
+                    // The estimate rests on this run's steps only: a resumed run did not time the epochs before it.
+                    long stepsDone = (long)(epoch - 1 - resumed) * batchesPerEpoch + done;
+                    long stepsLeft = (long)(Options.Epochs - epoch) * batchesPerEpoch + batchesPerEpoch - done;
+                    var report = sums.Report(epoch, Options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, stepsDone + stepsLeft), epochEnd);
                     Options.Progress?.Report(report);
                     if (epochEnd) Context.WriteLog(LogSource, report.ToString());
                 }
