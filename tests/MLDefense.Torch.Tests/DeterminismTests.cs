@@ -10,20 +10,10 @@ public sealed class DeterminismTests
     private static float[][] TrainAndReadWeights(ulong seed)
     {
         torch.manual_seed(seed);
-        using var net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 6, 3, padding: 1), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(6 * 6 * 6, 4));
+        using var net = SmallNet();
         using var optimizer = torch.optim.SGD(net.parameters(), lr: 0.05, momentum: 0.9, nesterov: true);
-        for (int step = 0; step < 30; step++)
-        {
-            using var scope = torch.NewDisposeScope();
-            var x = torch.rand([16, 1, 12, 12]);
-            var y = torch.randint(0, 4, [16]);
-            optimizer.zero_grad();
-            F.cross_entropy(net.forward(x), y).backward();
-            optimizer.step();
-        }
-        return net.parameters().Concat(net.buffers()).Where(t => t.dtype == ScalarType.Float32).Select(t => t.data<float>()).ToArray();
+        TrainSteps(net, optimizer, 30);
+        return Weights(net);
     }
 
     [TestMethod]
@@ -48,7 +38,7 @@ public sealed class DeterminismTests
         torch.nn.Conv2d(1, 6, 3, padding: 1), torch.nn.BatchNorm2d(6), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Dropout(0.2), torch.nn.Linear(6 * 6 * 6, 4));
 
-    private static void AdamSteps(Sequential net, Optimizer optimizer, int steps)
+    private static void TrainSteps(Sequential net, Optimizer optimizer, int steps)
     {
         for (int step = 0; step < steps; step++)
         {
@@ -72,7 +62,7 @@ public sealed class DeterminismTests
         using (var net = SmallNet())
         using (var optimizer = torch.optim.Adam(net.parameters(), lr: 0.01))
         {
-            AdamSteps(net, optimizer, 12);
+            TrainSteps(net, optimizer, 12);
             uninterrupted = Weights(net);
         }
 
@@ -83,7 +73,7 @@ public sealed class DeterminismTests
         using (var net = SmallNet())
         using (var optimizer = torch.optim.Adam(net.parameters(), lr: 0.01))
         {
-            AdamSteps(net, optimizer, 5);
+            TrainSteps(net, optimizer, 5);
             var aliases = net.state_dict();
             weights = aliases.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
             foreach (var alias in aliases.Values) alias.Dispose();
@@ -99,7 +89,7 @@ public sealed class DeterminismTests
             net.load_state_dict(weights);
             optimizer.load_state(optimizerState);
             torch.set_rng_state(rngState);
-            AdamSteps(net, optimizer, 7);
+            TrainSteps(net, optimizer, 7);
             var resumed = Weights(net);
             for (int i = 0; i < uninterrupted.Length; i++)
                 CollectionAssert.AreEqual(uninterrupted[i], resumed[i], $"tensor {i} differs from the uninterrupted training");
