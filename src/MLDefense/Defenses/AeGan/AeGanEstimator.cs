@@ -31,7 +31,9 @@ namespace MLDefense.Defenses;
 /// <para>Adam with learning rate 2e-4, β = (0.5, 0.999), batch 100, 60 epochs, k = 128 (Table 4; β₁ is our choice, see
 /// <see cref="AeGanOptions.AdamBeta1"/>). Layers keep the engine's default initialisation (PyTorch's). Progress goes to
 /// <see cref="AeGanOptions.Progress"/> and the context's log; <see cref="AeGanOptions.CancellationToken"/> stops training
-/// with <see cref="OperationCanceledException"/>, freeing every network and tensor built so far.</para>
+/// with <see cref="OperationCanceledException"/>, freeing every network and tensor built so far; with
+/// <see cref="AeGanOptions.CheckpointPath"/> the state after the last completed epoch stays in that file and the next Fit
+/// resumes from it, ending bit for bit where an uninterrupted Fit would.</para>
 /// <para><b>Batch-norm statistics</b>: after training, the running statistics of F's and G's batch normalisation are
 /// estimated again on the path inference takes, G(F(x)) over the clean training images, as an equal-weight average of
 /// their batches (PyTorch's <c>swa_utils.update_bn</c>). Why: during training G's statistics mix two populations, the

@@ -155,7 +155,7 @@ public sealed record AeGanOptions
 
     /// <summary>
     /// A file in which Fit keeps its training state at the end of every epoch — F, G and D, both optimisers, the random
-    /// generators (<see cref="TrainingCheckpoint"/>) — and from which it resumes when the file exists: a Fit stopped by
+    /// generators (the CPU's and, on a GPU, the device's) — and from which it resumes when the file exists: a Fit stopped by
     /// cancellation, a crash or a power cut goes on after its last completed epoch and ends with the same model, bit for
     /// bit, as an uninterrupted Fit. Fit refuses a checkpoint of another run (other training settings, seed, device or
     /// data), naming what differs, and deletes the file once it has fitted the model. Not saved with the model. Default

@@ -62,7 +62,8 @@ namespace MLDefense.Defenses;
 /// found; a missing label fails in Fit only (GetOutputSchema describes the transformer, which needs no label), as do
 /// pixels outside [0, 1], labels outside [0, K), non-finite probabilities and fewer than <see cref="MinimumTrainingImages"/> rows fail
 /// in Fit. Progress goes to <see cref="MiaedOptions.Progress"/> and the context's log; <see cref="MiaedOptions.CancellationToken"/>
-/// stops Fit (everything built is freed). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
+/// stops Fit (everything built is freed; with <see cref="MiaedOptions.CheckpointPath"/> the autoencoder's state after its
+/// last completed epoch stays in that file and the next Fit resumes from it, bit for bit). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
 /// </remarks>
 public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>
 {

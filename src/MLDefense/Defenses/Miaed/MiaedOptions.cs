@@ -150,7 +150,7 @@ public sealed record MiaedOptions
 
     /// <summary>
     /// A file in which Fit keeps the MI dual autoencoder's training state at the end of every epoch — its networks, both
-    /// optimisers, the random generators (<see cref="TrainingCheckpoint"/>) — and from which it resumes when the file
+    /// optimisers, the random generators (the CPU's and, on a GPU, the device's) — and from which it resumes when the file
     /// exists: a Fit stopped by cancellation, a crash or a power cut goes on after its last completed autoencoder epoch and
     /// ends with the same detector, bit for bit, as an uninterrupted Fit (the simple network, minutes on frozen latents,
     /// is trained again). Fit refuses a checkpoint of another run (other settings, seed, device or training images), naming
