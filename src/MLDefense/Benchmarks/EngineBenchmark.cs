@@ -393,16 +393,14 @@ public static class EngineBenchmark
         public AeGanTrainStepWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
         {
             torch.manual_seed(seed);
-            encoder = new AeGanEncoder(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
-            generator = new AeGanGenerator(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
-            discriminator = new AeGanDiscriminator(AeGanImage, AeGanPaper.BaseChannels);
-            foreach (var network in new Module[] { encoder, generator, discriminator })
-            {
-                network.to(device);
-                network.train();
-            }
+            using var networks = new PendingNetworks();
+            (encoder, generator) = AeGanTransformer.CreateNetworks(networks, AeGanPaper, AeGanImage, device);
+            discriminator = networks.Add(new AeGanDiscriminator(AeGanImage, AeGanPaper.BaseChannels));
+            discriminator.to(device);
+            foreach (var network in new Module[] { encoder, generator, discriminator }) network.train();
             images = ToDevice(torch.rand([AeGanBatchSize, 1, 28, 28]));
             step = new AeGanTrainingStep(encoder, generator, discriminator, AeGanPaper);
+            networks.HandOver(this);
         }
 
         protected override void Step() => step.Run(images, AeGanPaper.NoiseBound / 2);
@@ -427,12 +425,10 @@ public static class EngineBenchmark
         public AeGanPurifyWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
         {
             torch.manual_seed(seed);
-            var encoder = new AeGanEncoder(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
-            var generator = new AeGanGenerator(AeGanImage, AeGanPaper.LatentDimension, AeGanPaper.BaseChannels);
-            encoder.to(device);
-            generator.to(device);
+            using var networks = new PendingNetworks();
+            var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, AeGanPaper, AeGanImage, device);
             var calibration = new AeGanCalibration { Channels = 1, Height = 28, Width = 28 };
-            purifier = new AeGanTransformer(AeGanPaper with { SearchPolicy = AeGanSearchPolicy.Always }, calibration, encoder, generator, device);
+            purifier = networks.HandOver(new AeGanTransformer(AeGanPaper with { SearchPolicy = AeGanSearchPolicy.Always }, calibration, encoder, generator, device));
             images = ToDevice(torch.rand([AeGanBatchSize, 1, 28, 28]));
         }
 

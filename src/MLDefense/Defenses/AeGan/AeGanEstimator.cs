@@ -128,11 +128,11 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         using var networks = new PendingNetworks();
         var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, Options, shape, device);
         using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device);
+        var checkpoint = TrainingCheckpoint.Create(Options.CheckpointPath, "AE-GAN", shape, pixels, count, seed, device, CheckpointSettings());
         using (var discriminator = new AeGanDiscriminator(shape, Options.BaseChannels))
         {
             discriminator.to(device);
-            var run = Options.CheckpointPath is null ? null : CheckpointRun(shape, pixels, count, seed, device);
-            Train(encoder, generator, discriminator, images, seed, device, run, token);
+            Train(encoder, generator, discriminator, images, seed, device, checkpoint, token);
         }
         RecomputeBatchNormStatistics(encoder, generator, images, token);
         encoder.eval();
@@ -153,19 +153,13 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {Options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
         var fitted = networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default, CheckpointPath = null },
                                                             calibration, encoder, generator, device));
-        if (Options.CheckpointPath is { } checkpoint) TrainingCheckpoint.Delete(checkpoint);
+        checkpoint?.Delete();
         return fitted;
     }
 
-    /// <summary>What a checkpoint must have been written by to be resumed: every setting and input that shapes training.</summary>
-    private JsonObject CheckpointRun(ImageShape shape, float[] pixels, int count, int seed, Device device) => new()
+    /// <summary>The settings that shape training, which a checkpoint must have been written with to be resumed.</summary>
+    private JsonObject CheckpointSettings() => new()
     {
-        ["component"] = "AE-GAN",
-        ["image_shape"] = shape.ToString(),
-        ["images"] = count,
-        ["data_sha256"] = TrainingCheckpoint.DataDigest(pixels),
-        ["seed"] = seed,
-        ["device"] = device.ToString(),
         ["latent_dimension"] = Options.LatentDimension,
         ["base_channels"] = Options.BaseChannels,
         ["epochs"] = Options.Epochs,
@@ -177,7 +171,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
     };
 
     private void Train(AeGanEncoder encoder, AeGanGenerator generator, AeGanDiscriminator discriminator, Tensor images, int seed,
-        Device device, JsonObject? checkpointRun, CancellationToken token)
+        Device device, TrainingCheckpoint? checkpoint, CancellationToken token)
     {
         long count = images.size(0);
         int batchSize = (int)Math.Min(Options.BatchSize, count);
@@ -189,12 +183,12 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         var noiseLevels = new Random(seed);
         IReadOnlyList<(string, Module)> modules = [("encoder", encoder), ("generator", generator), ("discriminator", discriminator)];
         int resumed = 0;
-        if (checkpointRun is not null)
+        if (checkpoint is not null)
         {
-            resumed = TrainingCheckpoint.Restore(Options.CheckpointPath!, checkpointRun, modules, step.Optimizers, device);
+            resumed = checkpoint.Restore(modules, step.Optimizers);
             // The noise levels come from a .NET generator; the epochs done drew these.
             for (long i = 0; i < (long)resumed * batchesPerEpoch; i++) noiseLevels.NextDouble();
-            if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {Options.CheckpointPath} after epoch {resumed} of {Options.Epochs}");
+            if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {checkpoint.FilePath} after epoch {resumed} of {Options.Epochs}");
         }
         var clock = Stopwatch.StartNew();
         Context.WriteLog(LogSource, $"training on {device}: {count} images, {Options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
@@ -226,8 +220,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
                 }
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
-                if (epochEnd && checkpointRun is not null)
-                    TrainingCheckpoint.Write(Options.CheckpointPath!, checkpointRun, epoch, modules, step.Optimizers, device);
+                if (epochEnd) checkpoint?.Write(epoch, modules, step.Optimizers);
                 if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
                     var report = Report(epoch, done, epochEnd);

@@ -165,10 +165,10 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         MiaedEncoder encoder;
         int rows = trainRows.Length;
         using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
+        var checkpoint = TrainingCheckpoint.Create(Options.CheckpointPath, "MIAED", shape, train.Pixels, rows, seed, device, CheckpointSettings(shape));
         using (var autoencoder = new MiaedAutoencoder(Options, shape, device))
         {
-            var run = Options.CheckpointPath is null ? null : CheckpointRun(shape, train.Pixels, rows, seed, device);
-            TrainAutoencoder(autoencoder, images, run, token);
+            TrainAutoencoder(autoencoder, images, checkpoint, token);
             encoder = networks.Add(autoencoder.TakeEncoder());
         }
         using var latents = MiaedTransformer.Encode(encoder, images);
@@ -201,23 +201,17 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         };
         Context.WriteLog(LogSource, info.ToString());
         var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null }, info, encoder, simpleNetwork, device));
-        if (Options.CheckpointPath is { } checkpoint) TrainingCheckpoint.Delete(checkpoint);
+        checkpoint?.Delete();
         return fitted;
     }
 
-    /// <summary>What a checkpoint must have been written by to be resumed: every setting and input that shapes the autoencoder's training.</summary>
-    private JsonObject CheckpointRun(ImageShape shape, float[] trainPixels, int rows, int seed, Device device)
+    /// <summary>The settings that shape the autoencoder's training, which a checkpoint must have been written with to be resumed.</summary>
+    private JsonObject CheckpointSettings(ImageShape shape)
     {
         var a = ResolveArchitecture(Options, shape);
         var o = Options;
         return new JsonObject
         {
-            ["component"] = "MIAED",
-            ["image_shape"] = shape.ToString(),
-            ["training_images"] = rows,
-            ["data_sha256"] = TrainingCheckpoint.DataDigest(trainPixels),
-            ["seed"] = seed,
-            ["device"] = device.ToString(),
             ["downsamplings"] = a.Downsamplings,
             ["base_channels"] = a.BaseChannels,
             ["encoder_hidden_units"] = a.EncoderHiddenUnits,
@@ -282,7 +276,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         return (scores, accuracy, agreement);
     }
 
-    private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, JsonObject? checkpointRun, CancellationToken token)
+    private void TrainAutoencoder(MiaedAutoencoder autoencoder, Tensor images, TrainingCheckpoint? checkpoint, CancellationToken token)
     {
         long rows = images.size(0);
         int batchSize = (int)Math.Min(Options.BatchSize, rows);
@@ -293,8 +287,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         Context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
             $"global MI {(Options.UseGlobalMi ? "on" : "off")}, local MI {(Options.UseLocalMi ? "on" : "off")}, prior matching {(Options.UsePriorMatching ? "on" : "off")}");
         var (modules, optimizers) = autoencoder.CheckpointParts();
-        int resumed = checkpointRun is null ? 0 : TrainingCheckpoint.Restore(Options.CheckpointPath!, checkpointRun, modules, optimizers, autoencoder.Device);
-        if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {Options.CheckpointPath} after autoencoder epoch {resumed} of {Options.Epochs}");
+        int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
+        if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after autoencoder epoch {resumed} of {Options.Epochs}");
         for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(rows, images.device);
@@ -313,8 +307,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
                 sums.Add(terms);
                 int done = batch + 1;
                 bool epochEnd = done == batchesPerEpoch;
-                if (epochEnd && checkpointRun is not null)
-                    TrainingCheckpoint.Write(Options.CheckpointPath!, checkpointRun, epoch, modules, optimizers, autoencoder.Device);
+                if (epochEnd) checkpoint?.Write(epoch, modules, optimizers);
                 if (epochEnd || (Options.Progress is not null && done % reportEvery == 0))
                 {
                     // The estimate rests on this run's steps only: a resumed run did not time the epochs before it.

@@ -1,7 +1,9 @@
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MLDefense.Data;
 using MLDefense.Torch;
 using MLDefense.Torch.IO;
 using MLDefense.Torch.Modules;
@@ -17,22 +19,53 @@ namespace MLDefense.Defenses;
 /// resuming Fit must match. Written atomically (a temporary file renamed into place), so a stop while writing leaves the
 /// previous epoch's checkpoint.
 /// </summary>
-internal static class TrainingCheckpoint
+internal sealed class TrainingCheckpoint
 {
     private const int FormatVersion = 1;
     private const string RunEntry = "checkpoint.json";
 
-    /// <summary>A digest of training pixels (SHA-256 of their bytes), so that a checkpoint is never resumed on other data.</summary>
-    public static string DataDigest(ReadOnlySpan<float> pixels) =>
-        Convert.ToHexString(SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels)));
+    private readonly string path;
+    private readonly JsonObject run;
+    private readonly Device device;
 
-    /// <summary>Saves the state after <paramref name="epochsCompleted"/> epochs of the run <paramref name="run"/> to <paramref name="path"/>.</summary>
-    public static void Write(string path, JsonObject run, int epochsCompleted, IReadOnlyList<(string Name, Module Module)> modules,
-        IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers, Device device)
+    private TrainingCheckpoint(string path, JsonObject run, Device device)
     {
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp";
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        this.path = Path.GetFullPath(path);
+        this.run = run;
+        this.device = device;
+    }
+
+    /// <summary>
+    /// The checkpoint at <paramref name="path"/> of a <paramref name="component"/> run on <paramref name="images"/> images of
+    /// <paramref name="shape"/> (their <paramref name="pixels"/> digested with SHA-256), with <paramref name="seed"/> on
+    /// <paramref name="device"/> and the training <paramref name="settings"/>; null when <paramref name="path"/> is null
+    /// (no checkpoint asked for), so that the data is digested only when one is.
+    /// </summary>
+    public static TrainingCheckpoint? Create(string? path, string component, ImageShape shape, ReadOnlySpan<float> pixels, int images, int seed,
+        Device device, JsonObject settings)
+    {
+        if (path is null) return null;
+        var run = new JsonObject
+        {
+            ["component"] = component,
+            ["image_shape"] = shape.ToString(),
+            ["images"] = images,
+            ["data_sha256"] = Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(pixels))),
+            ["seed"] = seed,
+            ["device"] = device.ToString(),
+        };
+        foreach (var (key, value) in settings) run[key] = value?.DeepClone();
+        return new TrainingCheckpoint(path, run, device);
+    }
+
+    /// <summary>The file.</summary>
+    public string FilePath => path;
+
+    /// <summary>Saves the state after <paramref name="epochsCompleted"/> epochs, atomically.</summary>
+    public void Write(int epochsCompleted, IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers)
+    {
+        string temporary = path + ".tmp";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
         {
             using (var file = File.Create(temporary))
@@ -51,14 +84,14 @@ internal static class TrainingCheckpoint
                     var bytes = optimizer.save_state();
                     WriteEntry(zip, $"{name}.optimizer", s => s.Write(bytes));
                 }
-                foreach (var (name, generator) in Generators(device))
+                foreach (var (name, generator) in Generators())
                 {
                     using var state = generator.Get();
                     var bytes = state.data<byte>();
                     WriteEntry(zip, $"{name}.rng", s => s.Write(bytes));
                 }
             }
-            File.Move(temporary, full, overwrite: true);
+            File.Move(temporary, path, overwrite: true);
         }
         finally
         {
@@ -67,19 +100,17 @@ internal static class TrainingCheckpoint
     }
 
     /// <summary>
-    /// Loads the checkpoint at <paramref name="path"/> into the modules, optimisers and generators and returns the epochs
-    /// it completed, or returns 0 (touching nothing) when there is no such file.
+    /// Loads the checkpoint into the modules, optimisers and generators and returns the epochs it completed, or returns 0
+    /// (touching nothing) when there is no such file.
     /// </summary>
     /// <exception cref="ArgumentException">The checkpoint belongs to another run; the message names what differs.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable checkpoint.</exception>
-    public static int Restore(string path, JsonObject run, IReadOnlyList<(string Name, Module Module)> modules,
-        IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers, Device device)
+    public int Restore(IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers)
     {
-        string full = Path.GetFullPath(path);
-        if (!File.Exists(full)) return 0;
+        if (!File.Exists(path)) return 0;
         try
         {
-            using var zip = ZipFile.OpenRead(full);
+            using var zip = ZipFile.OpenRead(path);
             var header = JsonNode.Parse(ReadEntry(zip, RunEntry))?.AsObject() ?? throw new InvalidDataException("its description is empty");
             int version = (int?)header["format_version"] ?? -1;
             if (version != FormatVersion) throw new InvalidDataException($"format version {version}, where this build reads {FormatVersion}");
@@ -87,19 +118,19 @@ internal static class TrainingCheckpoint
             var differences = run.Select(kv => (kv.Key, Here: kv.Value?.ToJsonString(), There: saved[kv.Key]?.ToJsonString()))
                 .Where(d => d.Here != d.There).Select(d => $"{d.Key}: {d.There ?? "missing"} there, {d.Here} here").ToList();
             if (differences.Count > 0)
-                throw new ArgumentException($"The checkpoint '{full}' was written by another training run ({string.Join("; ", differences)}); " +
+                throw new ArgumentException($"The checkpoint '{path}' was written by another training run ({string.Join("; ", differences)}); " +
                     "resume with the settings and data it was written with, or delete it (or choose another checkpoint path) to start afresh.");
             int epochs = (int?)header["epochs_completed"] ?? throw new InvalidDataException("it does not say how many epochs it completed");
 
             foreach (var (name, module) in modules)
             {
                 using var stream = new MemoryStream(ReadEntry(zip, $"{name}.safetensors"));
-                var state = Safetensors.Load(stream, device, $"{full}:{name}");
+                var state = Safetensors.Load(stream, device, $"{path}:{name}");
                 try { module.load_state_dict(state); }
                 finally { foreach (var t in state.Values) t.Dispose(); }
             }
             foreach (var (name, optimizer) in optimizers) optimizer.load_state(ReadEntry(zip, $"{name}.optimizer"));
-            foreach (var (name, generator) in Generators(device))
+            foreach (var (name, generator) in Generators())
             {
                 var bytes = ReadEntry(zip, $"{name}.rng");
                 using var state = torch.tensor(bytes, [bytes.Length]);
@@ -107,17 +138,16 @@ internal static class TrainingCheckpoint
             }
             return epochs;
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or TorchException or KeyNotFoundException or IOException or InvalidOperationException
-                                  && e is not FileNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or TorchException or IOException or InvalidOperationException)
         {
-            throw new InvalidDataException($"The checkpoint '{full}' cannot be read ({e.Message}); delete it to start afresh.", e);
+            throw new InvalidDataException($"The checkpoint '{path}' cannot be read ({e.Message}); delete it to start afresh.", e);
         }
     }
 
     /// <summary>Removes the checkpoint once training is done (no error when there is none).</summary>
-    public static void Delete(string path) => File.Delete(Path.GetFullPath(path));
+    public void Delete() => File.Delete(path);
 
-    private static IEnumerable<(string Name, (Func<Tensor> Get, Action<Tensor> Set) Generator)> Generators(Device device)
+    private IEnumerable<(string Name, (Func<Tensor> Get, Action<Tensor> Set) Generator)> Generators()
     {
         yield return ("cpu", (torch.get_rng_state, torch.set_rng_state));
         if (device.IsCuda)
