@@ -1,5 +1,5 @@
+using MLDefense.Torch;
 using MLDefense.Data;
-using MLDefense.Torch.IO;
 
 namespace MLDefense.Samples.ImageApi;
 

@@ -1,4 +1,3 @@
-using MLDefense.Torch;
 
 namespace MLDefense.Data;
 
@@ -56,11 +55,11 @@ public sealed class MLContext
     {
         get
         {
-            if (ForceCpu) return Device.CPU;
+            if (ForceCpu) return CPU;
             int available = torch.cuda.is_available() ? torch.cuda.device_count() : 0;
-            if (GpuDeviceId is null) return available > 0 ? Device.CUDA(0) : Device.CPU;
-            if (GpuDeviceId.Value >= 0 && GpuDeviceId.Value < available) return Device.CUDA(GpuDeviceId.Value);
-            if (FallbackToCpu) return Device.CPU;
+            if (GpuDeviceId is null) return available > 0 ? torch.device(DeviceType.CUDA, 0) : CPU;
+            if (GpuDeviceId.Value >= 0 && GpuDeviceId.Value < available) return torch.device(DeviceType.CUDA, GpuDeviceId.Value);
+            if (FallbackToCpu) return CPU;
             throw new InvalidOperationException(available == 0
                 ? $"GPU {GpuDeviceId} was requested but the loaded libtorch has no CUDA device (build against a CUDA libtorch via Torch_DIR), and FallbackToCpu is off."
                 : $"GPU {GpuDeviceId} was requested but only {available} CUDA device(s) exist, and FallbackToCpu is off.");

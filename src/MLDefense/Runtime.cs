@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense;
 
@@ -21,7 +20,7 @@ public enum ComputeDevice
 public static class Runtime
 {
     /// <summary>The version of the libtorch the native shim was built against.</summary>
-    public static string TorchVersion => torch.version;
+    public static string TorchVersion => torch.__version__;
 
     /// <summary>The number of intra-op threads libtorch uses now.</summary>
     public static int Threads => torch.get_num_threads();

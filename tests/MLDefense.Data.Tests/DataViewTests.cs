@@ -74,12 +74,12 @@ public sealed class DataViewTests
         var view = new MLContext().Data.LoadFromEnumerable(Rows(10));
         var batches = view.GetBatches(4, ["Image", "Label"]).ToList();
         CollectionAssert.AreEqual(new[] { 4, 4, 2 }, batches.Select(b => b.RowCount).ToArray());
-        using var images = batches[1].ToTensor("Image", Device.CPU);
-        using var labels = batches[1].ToTensor("Label", Device.CPU);
+        using var images = batches[1].ToTensor("Image", CPU);
+        using var labels = batches[1].ToTensor("Label", CPU);
         CollectionAssert.AreEqual(new long[] { 4, 1, 2, 2 }, images.shape);
         Assert.AreEqual(ScalarType.Int64, labels.dtype);
-        CollectionAssert.AreEqual(new long[] { 1, 2, 0, 1 }, labels.data<long>());
-        Assert.ThrowsExactly<InvalidOperationException>(() => batches[0].ToTensor("Name", Device.CPU));
+        CollectionAssert.AreEqual(new long[] { 1, 2, 0, 1 }, labels.data<long>().ToArray());
+        Assert.ThrowsExactly<InvalidOperationException>(() => batches[0].ToTensor("Name", CPU));
         var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => view.GetBatches(4, ["Nope"]).ToList());
         StringAssert.Contains(missing.Message, "Column 'Nope' was not found");
     }

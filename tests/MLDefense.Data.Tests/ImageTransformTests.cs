@@ -1,4 +1,3 @@
-using MLDefense.Torch.IO;
 
 namespace MLDefense.Data.Tests;
 

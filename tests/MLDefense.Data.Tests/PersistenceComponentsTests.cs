@@ -1,4 +1,3 @@
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Data.Tests;
 
@@ -118,7 +117,7 @@ internal sealed class LinearScoreTransformer : BatchTransformer, ISavableTransfo
     public static LinearScoreTransformer Load(ModelLoadContext context)
     {
         var options = context.ReadOptions<Options>();
-        var layer = new Linear(options.Inputs, options.Classes, device: context.Context.Device);
+        var layer = torch.nn.Linear(options.Inputs, options.Classes, device: context.Context.Device);
         try
         {
             context.LoadModule(layer);
@@ -140,14 +139,14 @@ internal sealed class LinearScoreEstimator(MLContext ml, string inputColumn = "S
     public LinearScoreTransformer Fit(IDataView input)
     {
         GetOutputSchema(input.Schema);
-        torch.manual_seed((ulong)ml.NextSeed());
+        torch.manual_seed((long)ml.NextSeed());
         var options = new LinearScoreTransformer.Options(inputColumn, 4, 3);
-        return new LinearScoreTransformer(options, new Linear(4, 3, device: ml.Device), ml.Device);
+        return new LinearScoreTransformer(options, torch.nn.Linear(4, 3, device: ml.Device), ml.Device);
     }
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        using var probe = new LinearScoreTransformer(new(inputColumn, 4, 3), new Linear(4, 3), Device.CPU);
+        using var probe = new LinearScoreTransformer(new(inputColumn, 4, 3), torch.nn.Linear(4, 3), CPU);
         return probe.GetOutputSchema(inputSchema);
     }
 }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using MLDefense.Torch.IO;
 
 namespace MLDefense.Data.Tests;
 
@@ -210,7 +209,7 @@ public sealed class ReadersTests
     public void ImageFolderListsClassesInNameOrderWithTheirFiles()
     {
         var png = Images.EncodePng(new byte[] { 1, 2, 3, 4 }, 2, 2, 1);
-        foreach (var (cls, file) in new[] { ("zebra", "b.png"), ("zebra", "a.JPG"), ("cat", "x.bmp"), ("cat", "sub/y.ppm"), ("cat", "notes.txt"), (".cache", "h.png"), ("empty", "") })
+        foreach (var (cls, file) in new[] { ("zebra", "b.png"), ("zebra", "a.JPG"), ("cat", "x.bmp"), ("cat", "sub/y.jpeg"), ("cat", "z.ppm"), ("cat", "notes.txt"), (".cache", "h.png"), ("empty", "") })
         {
             Directory.CreateDirectory(Path.Combine(folder, cls, Path.GetDirectoryName(file) ?? ""));
             if (file != "") File.WriteAllBytes(Path.Combine(folder, cls, file), png);
@@ -221,7 +220,7 @@ public sealed class ReadersTests
         Assert.AreEqual("ImagePath: Text, Label: Int32", view.Schema.ToString());
         CollectionAssert.AreEqual(new[] { "cat", "empty", "zebra" }, view.Schema["Label"].Annotations!.SlotNames!.ToArray());
         var batch = view.GetBatches(10).Single();
-        CollectionAssert.AreEqual(new[] { "cat/sub/y.ppm", "cat/x.bmp", "zebra/a.JPG", "zebra/b.png" },
+        CollectionAssert.AreEqual(new[] { "cat/sub/y.jpeg", "cat/x.bmp", "zebra/a.JPG", "zebra/b.png" },
             batch.Get<string>("ImagePath").Select(p => Path.GetRelativePath(folder, p)).ToArray());
         Assert.IsTrue(batch.Get<string>("ImagePath").All(Path.IsPathRooted));
         CollectionAssert.AreEqual(new[] { 0, 0, 2, 2 }, batch.Get<int>("Label"));

@@ -76,7 +76,7 @@ internal static class Workout
             {
                 Assert.IsTrue(loadedSchema.SameAs(input.Schema), $"Workout of {name}: the zip recorded input schema ({loadedSchema}), not ({input.Schema}).");
                 var reloadedOutput = DataViews.Materialize(loaded.Transform(input));
-                AssertSameData(output, reloadedOutput, tolerance ?? (ml.Device.Type == DeviceType.CPU ? 0 : 1e-5), $"Workout of {name}, after save → load");
+                AssertSameData(output, reloadedOutput, tolerance ?? (ml.Device.type == DeviceType.CPU ? 0 : 1e-5), $"Workout of {name}, after save → load");
             }
             catch
             {

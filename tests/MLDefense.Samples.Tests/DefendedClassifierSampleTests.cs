@@ -1,5 +1,5 @@
+using TorchSharp;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Samples.Tests;
 

@@ -42,7 +42,7 @@ public sealed class AeGanTests
         new(new DataViewSchema([new DataViewSchema.Column(name, shape.VectorType, new DataViewSchema.Annotations(shape))]), [pixels]);
 
     private static Tensor TestImages(int count, Device device) =>
-        torch.tensor(Pixels(MnistTest.Value).AsSpan(0, count * Mnist.Size).ToArray(), [count, 1, 28, 28], device);
+        torch.tensor(Pixels(MnistTest.Value).AsSpan(0, count * Mnist.Size).ToArray(), [count, 1, 28, 28], device: device);
 
     private static double MeanSquaredError(Tensor a, Tensor b)
     {
@@ -84,7 +84,7 @@ public sealed class AeGanTests
     public void BatchNormStatisticsAreReestimatedOnCleanReconstructionsAfterTraining()
     {
         var model = Trained.Value;
-        var norms = model.Encoder.modules().Concat(model.Generator.modules()).OfType<MLDefense.Torch.Modules.BatchNorm>().ToList();
+        var norms = model.Encoder.modules().Concat(model.Generator.modules()).OfType<BatchNorm>().ToList();
 
         Assert.IsTrue(norms.Count >= 4, $"F and G normalise their hidden layers (Table 6): {norms.Count}");
         // Training ran 4 epochs × 8 batches, G twice per batch; the re-estimate runs G(F(x)) once per batch of the 400 images.
@@ -131,7 +131,7 @@ public sealed class AeGanTests
         z.requires_grad = true;
         using (torch.enable_grad())
         {
-            var gradient = torch.autograd.grad((model.Generator.forward(z) - images).square().sum(), z);
+            var gradient = torch.autograd.grad([(model.Generator.forward(z) - images).square().sum()], [z])[0];
             using var _ = torch.no_grad();
             var plain = PerImageDistance(model.Generator.forward((start - gradient * overshooting).clamp(-1, 1)), images);
             Assert.IsTrue(plain.gt(before).to(ScalarType.Float32).mean().item<float>() > 0.5f, "a plain step of 50 overshoots for most images");
@@ -205,8 +205,8 @@ public sealed class AeGanTests
             var flags = (bool[])output.GetColumnArray("AeGanFlag");
             using var reconstruction = model.MagNetReconstruct(images);
             using var searched = model.EncoderAssistedSearch(images);
-            var plain = reconstruction.data<float>();
-            var found = searched.data<float>();
+            var plain = reconstruction.data<float>().ToArray();
+            var found = searched.data<float>().ToArray();
             Console.WriteLine($"{policy}: {flags.Count(f => f)} of 60 flagged");
             Assert.IsTrue(flags.Take(30).Count(f => f) < flags.Skip(30).Count(f => f), "the noise half is flagged more often");
             for (int row = 0; row < 60; row++)
@@ -374,7 +374,7 @@ public sealed class AeGanTests
         using var images = TestImages(20, resumed.Device);
         using var expected = uninterrupted.Purify(images);
         using var actual = resumed.Purify(images);
-        CollectionAssert.AreEqual(expected.data<float>(), actual.data<float>(), "resuming gives the uninterrupted model bit for bit");
+        CollectionAssert.AreEqual(expected.data<float>().ToArray(), actual.data<float>().ToArray(), "resuming gives the uninterrupted model bit for bit");
         Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
     }
 
@@ -478,7 +478,7 @@ public sealed class AeGanTests
         using var images = TestImages(3, model.Device);
         var pixels = Pixels(FirstRows(MnistTest.Value, 3));
         pixels[Mnist.Size + 145] = float.NaN;
-        using var copy = torch.tensor(pixels, [3, 1, 28, 28], model.Device);
+        using var copy = torch.tensor(pixels, [3, 1, 28, 28], device: model.Device);
         StringAssert.Contains(Assert.Throws<ArgumentException>(() => model.Purify(copy)).Message, "NaN or infinite");
         Assert.Throws<ArgumentException>(() => model.ReconstructionError(copy));
         Assert.Throws<ArgumentException>(() => model.PurifyStraightThrough(copy));
@@ -491,7 +491,7 @@ public sealed class AeGanTests
     /// <summary>A fixed random linear classifier: its input gradient is W's row, pulled back through whatever precedes it.</summary>
     private sealed class LinearProbe(Device device) : IDifferentiableClassifier, IDisposable
     {
-        private readonly Tensor weights = torch.tensor(RandomWeights(), [10, 784], device);
+        private readonly Tensor weights = torch.tensor(RandomWeights(), [10, 784], device: device);
 
         private static float[] RandomWeights()
         {
@@ -518,7 +518,7 @@ public sealed class AeGanTests
         using var scope = torch.NewDisposeScope();
         var input = images.detach().requires_grad_();
         var selected = logits(input).narrow(1, 3, 1).sum();
-        return torch.autograd.grad(selected, input).MoveToOuterDisposeScope();
+        return torch.autograd.grad([selected], [input])[0].MoveToOuterDisposeScope();
     }
 
     [TestMethod]
@@ -534,7 +534,7 @@ public sealed class AeGanTests
         var random = new Random(9);
         var pixels = Pixels(FirstRows(MnistTest.Value, 6));
         var noise = Array.ConvertAll(new float[4 * Mnist.Size], _ => random.NextSingle());
-        using var images = torch.tensor([.. pixels, .. noise], [10, 1, 28, 28], model.Device);
+        using var images = torch.tensor([.. pixels, .. noise], [10, 1, 28, 28], device: model.Device);
         var (purified, _, flags) = model.PurifyWithScores(images);
         using (purified)
         {
@@ -554,7 +554,7 @@ public sealed class AeGanTests
             var start = model.Encoder.forward(x);
             using var detached = start.detach();
             var searched = Enumerable.Range(0, 10).Where(r => flags[r]).ToArray();
-            using var rows = torch.tensor(Array.ConvertAll(searched, r => (long)r), [searched.Length], model.Device);
+            using var rows = torch.tensor(Array.ConvertAll(searched, r => (long)r), [searched.Length], device: model.Device);
             using var subset = detached.index_select(0, rows);
             using var target = images.index_select(0, rows);
             using var found = AeGanPurification.SearchLatent(model.Generator, subset, target, model.Options.SearchSteps, model.Options.SearchStepSize,
@@ -585,15 +585,7 @@ public sealed class AeGanTests
         using (var norm = actual.abs().sum()) Assert.IsTrue(norm.item<float>() > 0, "the gradient reaches the input");
     }
 
-    private static long LiveTensorsAfterCollection()
-    {
-        for (int i = 0; i < 2; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-        return torch.LiveNativeTensors;
-    }
+    private static long LiveTensorsAfterCollection() => LiveTensors.Count();
 
     /// <summary>Reports on the training thread (<see cref="Progress{T}"/> would post to the thread pool, after Fit returns).</summary>
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

@@ -85,7 +85,7 @@ public sealed class AttackBadInputTests
     public void TensorsOnAnotherDeviceThanTheModelAreRejected()
     {
         // A model that says it lives on a CUDA device: CPU inputs must be refused before anything runs there.
-        using var onGpu = new ModuleClassifier(AttackFixtures.SmallC1(10), new ImageShape(1, 28, 28), 10) { Device = Device.CUDA(0) };
+        using var onGpu = new ModuleClassifier(AttackFixtures.SmallC1(10), new ImageShape(1, 28, 28), 10) { Device = torch.device(DeviceType.CUDA, 0) };
         using var scope = torch.NewDisposeScope();
         var ex = Assert.ThrowsExactly<ArgumentException>(() =>
             new FastGradientAttack(new()).Generate(onGpu, torch.rand([2, 1, 28, 28]), torch.zeros([2], ScalarType.Int64)));

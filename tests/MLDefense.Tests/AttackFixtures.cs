@@ -3,9 +3,6 @@ using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Torch.IO;
-using MLDefense.Torch.Modules;
-using static MLDefense.Torch.torch.nn;
 
 namespace MLDefense.Tests;
 
@@ -44,7 +41,7 @@ internal static class AttackFixtures
     {
         var network = SmallC1(10);
         var state = Safetensors.Load(System.IO.Path.Combine(trained.Value, ClassifierFile));
-        try { network.load_state_dict(state); }
+        try { network.LoadStateStrict(state); }
         finally { foreach (var t in state.Values) t.Dispose(); }
         network.eval();
         return new ModuleClassifier(network, new ImageShape(1, 28, 28), 10);
@@ -129,7 +126,7 @@ internal sealed class ModuleClassifier(Module<Tensor, Tensor> network, ImageShap
     /// <summary>How many times Logits has been called.</summary>
     public int Calls { get; private set; }
 
-    public Device Device { get; init; } = Device.CPU;
+    public Device Device { get; init; } = CPU;
     public ImageShape InputShape => inputShape;
     public int ClassCount => classCount;
     public IReadOnlyList<int>? FeatureMapShape => null;

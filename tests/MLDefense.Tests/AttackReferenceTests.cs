@@ -98,7 +98,7 @@ public sealed class AttackReferenceTests
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var success = classifier.Logits(adversarial).argmax(1).ne(labels);
-        var distances = adversarial.sub(images).flatten(1).norm(2, [1]);
+        var distances = torch.linalg.vector_norm(adversarial.sub(images).flatten(1), 2, [1]);
         double successes = success.sum().item<long>();
         double meanL2 = successes == 0 ? 0 : distances.masked_select(success).mean().item<double>();
         return (successes / images.size(0), meanL2);

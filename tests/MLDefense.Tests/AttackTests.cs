@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Attacks;
 
 namespace MLDefense.Tests;
@@ -73,7 +74,7 @@ public sealed class AttackTests
             if (attack.Norm == AttackNorm.Linf)
                 Assert.IsTrue(delta.abs().max().item<double>() <= epsilon + 1e-6, $"{name}: ‖δ‖∞ = {delta.abs().max().item<double>()} > ε = {epsilon}");
             else
-                Assert.IsTrue(delta.norm(2, [1]).max().item<double>() <= epsilon + 1e-4, $"{name}: max ‖δ‖₂ = {delta.norm(2, [1]).max().item<double>()} > ε = {epsilon}");
+                Assert.IsTrue(torch.linalg.vector_norm(delta, 2, [1]).max().item<double>() <= epsilon + 1e-4, $"{name}: max ‖δ‖₂ = {torch.linalg.vector_norm(delta, 2, [1]).max().item<double>()} > ε = {epsilon}");
         }
         double accuracy = Accuracy(adversarial, labels);
         Assert.IsTrue(accuracy <= maxAccuracy && accuracy < cleanAccuracy - 0.3,
@@ -95,7 +96,7 @@ public sealed class AttackTests
 
         // Minimal-perturbation attacks should need far less than a change of every pixel: a mean L2 well below √784·0.3.
         using var scope = torch.NewDisposeScope();
-        double meanL2 = adversarial.sub(images).flatten(1).norm(2, [1]).mean().item<double>();
+        double meanL2 = torch.linalg.vector_norm(adversarial.sub(images).flatten(1), 2, [1]).mean().item<double>();
         Assert.IsTrue(meanL2 < 3.0, $"{name}: mean L2 {meanL2:F2}");
     }
 
@@ -161,28 +162,28 @@ public sealed class AttackTests
         foreach (var name in names) Create(name, 0.2).Generate(classifier, few, fewLabels).Dispose();
 
         Settle();
-        long before = torch.LiveNativeTensors;
+        long before = LiveTensors.Count();
         foreach (var name in names)
         {
             using var noGrad = torch.no_grad(); // as a pipeline's Transform would call it
             Create(name, 0.2).Generate(classifier, few, fewLabels).Dispose();
         }
         Settle();
-        Assert.AreEqual(before, torch.LiveNativeTensors, "live native tensors before and after");
+        Assert.AreEqual(before, LiveTensors.Count(), "live native tensors before and after");
     }
 
     [TestMethod]
     public void ResultJoinsTheCallersDisposeScope()
     {
-        long before = torch.LiveNativeTensors;
+        long before = LiveTensors.Count();
         Tensor adversarial;
         using (torch.NewDisposeScope())
         {
             adversarial = new FastGradientAttack(new FastGradientOptions { Epsilon = 0.1 }).Generate(classifier, images, labels);
-            Assert.IsFalse(adversarial.IsDisposed);
+            Assert.IsFalse(adversarial.IsInvalid);
         }
-        Assert.IsTrue(adversarial.IsDisposed, "the caller's scope owns the result");
-        Assert.AreEqual(before, torch.LiveNativeTensors);
+        Assert.IsTrue(adversarial.IsInvalid, "the caller's scope owns the result");
+        Assert.AreEqual(before, LiveTensors.Count());
     }
 
     [TestMethod]
@@ -198,7 +199,7 @@ public sealed class AttackTests
         using var fewLabels = labels.narrow(0, 0, 8);
         attack.Generate(classifier, few, fewLabels).Dispose(); // warm-up (see above)
         Settle();
-        long before = torch.LiveNativeTensors;
+        long before = LiveTensors.Count();
 
         using var cancellation = new CancellationTokenSource();
         int cancelAt = classifier.Calls + 3;
@@ -213,7 +214,7 @@ public sealed class AttackTests
         }
         Assert.AreEqual(cancelAt, classifier.Calls, $"{name}: the model is not called again once cancelled");
         Settle();
-        Assert.AreEqual(before, torch.LiveNativeTensors, $"{name}: live native tensors after cancellation");
+        Assert.AreEqual(before, LiveTensors.Count(), $"{name}: live native tensors after cancellation");
 
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();

@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
 
@@ -32,7 +33,7 @@ public sealed class ClassifierBenchmarkTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        long tensorsBefore = torch.LiveNativeTensors;
+        long tensorsBefore = LiveTensors.Count();
         var reports = new List<ClassifierBenchmarkProgress>();
         var options = Tiny(
             new(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, Epochs: 2, TrainImages: 100, TestImages: 40, TargetAccuracy: ClassifierBenchmark.MnistTarget),
@@ -40,7 +41,7 @@ public sealed class ClassifierBenchmarkTests
 
         var result = ClassifierBenchmark.Run(options, new InlineProgress<ClassifierBenchmarkProgress>(reports.Add));
 
-        Assert.AreEqual(tensorsBefore, torch.LiveNativeTensors, "every case's model and tensors are freed");
+        Assert.AreEqual(tensorsBefore, LiveTensors.Count(), "every case's model and tensors are freed");
         Assert.AreEqual(2, result.Rows.Count);
         var (c1, a) = (result.Rows[0], result.Rows[1]);
         Assert.AreEqual("mnist/c1", c1.Case.Key);

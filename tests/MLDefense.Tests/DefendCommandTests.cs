@@ -77,7 +77,7 @@ public sealed class DefendCommandTests
         (loaded as IDisposable)?.Dispose();
         Assert.IsTrue(inputSchema.Any(c => c.Name == "Image"));
 
-        var png = MLDefense.Torch.IO.Images.DecodeFile(grid);
+        var png = MLDefense.Torch.Images.DecodeFile(grid);
         Assert.AreEqual(5 * 28 + 4 * 2, png.Height, "five rows of images: clean, FGSM, PGD, purified FGSM, purified PGD");
         Assert.AreEqual(10 * 28 + 9 * 2, png.Width, "ten images a row");
         var gridEntry = result["image_grids"]!.AsArray().Single()!.AsObject();

@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Evaluation;
@@ -19,12 +20,12 @@ internal static class EvaluationFixture
     public static (Tensor Images, Tensor Labels) TestSet(int perClass, int seed)
     {
         var (pixels, labels) = Patterns(perClass, seed);
-        var images = torch.tensor(pixels, [labels.Length, 1, 28, 28], Classifier.Device);
-        var labelTensor = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], Classifier.Device);
+        var images = torch.tensor(pixels, [labels.Length, 1, 28, 28], device: Classifier.Device);
+        var labelTensor = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], device: Classifier.Device);
         return (images, labelTensor);
     }
 
-    public static int[] Labels(Tensor labels) => Array.ConvertAll(labels.cpu().data<long>(), l => (int)l);
+    public static int[] Labels(Tensor labels) => Array.ConvertAll(labels.cpu().data<long>().ToArray(), l => (int)l);
 
     private static ImageClassifierTransformer Train()
     {
@@ -76,7 +77,7 @@ internal sealed class TestFgsm(double epsilon) : IAdversarialAttack
         Calls++;
         using var scope = torch.NewDisposeScope();
         var input = images.detach().requires_grad_();
-        var gradient = torch.autograd.grad(torch.nn.functional.cross_entropy(classifier.Logits(input), labels), input);
+        var gradient = torch.autograd.grad([torch.nn.functional.cross_entropy(classifier.Logits(input), labels)], [input])[0];
         using var noGrad = torch.no_grad();
         return (images + gradient.sign() * epsilon).clamp(0, 1).MoveToOuterDisposeScope();
     }
@@ -99,7 +100,7 @@ public sealed class EvaluationProtocolTests
         new("predicted-class", images =>
         {
             using var noGrad = torch.no_grad();
-            return Array.ConvertAll(Classifier.Logits(images).argmax(1).cpu().data<long>(), p => (float)p);
+            return Array.ConvertAll(Classifier.Logits(images).argmax(1).cpu().data<long>().ToArray(), p => (float)p);
         }, Threshold: 0.5);
 
     /// <summary>1 − the top softmax probability: adversarial examples sit nearer the decision boundary.</summary>
@@ -108,7 +109,7 @@ public sealed class EvaluationProtocolTests
         {
             using var noGrad = torch.no_grad();
             var top = Classifier.Logits(images).softmax(1).max(1).values;
-            return (1 - top).cpu().data<float>();
+            return (1 - top).cpu().data<float>().ToArray();
         }, threshold);
 
     /// <summary>Roughly half of the test images fall to FGSM at this ε, so the filters have both kinds to sort.</summary>
@@ -118,7 +119,7 @@ public sealed class EvaluationProtocolTests
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        return Array.ConvertAll(Classifier.Logits(images).argmax(1).cpu().data<long>(), v => (int)v);
+        return Array.ConvertAll(Classifier.Logits(images).argmax(1).cpu().data<long>().ToArray(), v => (int)v);
     }
 
     [TestMethod]
@@ -306,8 +307,8 @@ public sealed class EvaluationProtocolTests
 
         var scores = detector.Score(images);
 
-        using var expected = images.flatten(1).mean(1).cpu();
-        var direct = expected.data<float>();
+        using var expected = images.flatten(1).mean([1]).cpu();
+        var direct = expected.data<float>().ToArray();
         Assert.AreEqual(12, scores.Length);
         for (int i = 0; i < scores.Length; i++) Assert.AreEqual(direct[i], scores[i], 1e-6);
     }
@@ -323,14 +324,14 @@ public sealed class EvaluationProtocolTests
         // Tensors other tests left to the finalizer must not be freed in the middle of the count.
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        long before = torch.LiveNativeTensors;
+        long before = LiveTensors.Count();
 
         MiaedProtocol.Run(Classifier, new TestFgsm(HalfwayEpsilon), images, labels, detector, new() { BatchSize = 8 });
         MixDefenseProtocol.Run(Classifier, e => new TestFgsm(e), [0.3], images, labels, detector, new() { BatchSize = 8 });
         CmagProtocol.Run(Classifier, [new("0.3", new TestFgsm(0.3))], images, labels, detector);
         AeGanProtocol.Run(Classifier, new TestFgsm(0.3), images, labels, x => x * 0.5, detector);
 
-        Assert.AreEqual(before, torch.LiveNativeTensors);
+        Assert.AreEqual(before, LiveTensors.Count());
     }
 
     [TestMethod]

@@ -12,14 +12,14 @@ public sealed class MiaedProtocolTests
     private static EvaluatedDetector Uncertainty() => new("uncertainty", images =>
     {
         using var noGrad = torch.no_grad();
-        return (1 - Classifier.Logits(images).softmax(1).max(1).values).cpu().data<float>();
+        return (1 - Classifier.Logits(images).softmax(1).max(1).values).cpu().data<float>().ToArray();
     }, 0.1);
 
     private static EvaluatedDetector Margin() => new("margin", images =>
     {
         using var noGrad = torch.no_grad();
         var top2 = Classifier.Logits(images).softmax(1).topk(2, 1).values;
-        return (1 - (top2.select(1, 0) - top2.select(1, 1))).cpu().data<float>();
+        return (1 - (top2.select(1, 0) - top2.select(1, 1))).cpu().data<float>().ToArray();
     }, 0.5);
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
 
@@ -26,14 +27,14 @@ public sealed class SaecBenchmarkTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        long tensorsBefore = torch.LiveNativeTensors;
+        long tensorsBefore = LiveTensors.Count();
         var reports = new List<SaecBenchmarkProgress>();
         var tiny = new SaecBenchmarkCase(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, LinfBudgets: [0.3], L2Budgets: [3.0], Epochs: 1);
         var options = new SaecBenchmarkOptions { Cases = [tiny], DataDirectory = data, Seed = 3, Device = ComputeDevice.Cpu, BimIterations = 2 };
 
         var result = SaecBenchmark.Run(options, new InlineProgress<SaecBenchmarkProgress>(reports.Add));
 
-        Assert.AreEqual(tensorsBefore, torch.LiveNativeTensors, "the classifier, the test tensors and every batch are freed");
+        Assert.AreEqual(tensorsBefore, LiveTensors.Count(), "the classifier, the test tensors and every batch are freed");
         var c = result.Cases.Single();
         Assert.AreEqual((1, 120, 40), (c.Epochs, c.TrainImages, c.TestImages));
         Assert.IsTrue(c.ClassifierAccuracy is >= 0 and <= 1);

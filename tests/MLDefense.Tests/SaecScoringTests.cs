@@ -25,7 +25,7 @@ public sealed class SaecScoringTests
             Math.Pow(258, 1.0 / 8) / 3,                          // deviations (2/3, −1/3, −1/3)
             0.2 * Math.Pow(2, 1.0 / 8),                          // deviations (−0.2, 0.2, 0)
         ];
-        var actual = map.data<float>();
+        var actual = map.data<float>().ToArray();
         for (int i = 0; i < 4; i++) Assert.AreEqual(expected[i], actual[i], 1e-6, $"pixel {i}");
         Assert.AreEqual(0.400389, actual[0], 1e-6, "the closed forms above, evaluated");
         Assert.AreEqual(0.667315, actual[2], 1e-6);
@@ -46,7 +46,7 @@ public sealed class SaecScoringTests
     {
         using var grey = torch.tensor(new float[] { 0.1f, 0.2f, 0.3f, 0.4f }, [1, 1, 2, 2]);
         using var map = SaecScoring.PseudoSaturationMap(grey);
-        CollectionAssert.AreEqual(grey.data<float>(), map.data<float>());
+        CollectionAssert.AreEqual(grey.data<float>().ToArray(), map.data<float>().ToArray());
         var ex = Assert.Throws<ArgumentException>(() => SaecScoring.PseudoSaturationMap(grey, 8, SaecGreyscalePolicy.Reject));
         StringAssert.Contains(ex.Message, "single-channel");
     }
@@ -60,15 +60,15 @@ public sealed class SaecScoringTests
             using var residuals = SaecScoring.Residuals(constant, filter);
             int k = SaecScoring.KernelSize(filter);
             CollectionAssert.AreEqual(new long[] { 2, 1, 10 - k, 10 - k }, residuals.shape, "valid convolution: no padded border");
-            Assert.IsTrue(residuals.data<float>().All(r => Math.Abs(r) < 1e-6), $"{filter} on a constant map");
+            Assert.IsTrue(residuals.data<float>().ToArray().All(r => Math.Abs(r) < 1e-6), $"{filter} on a constant map");
         }
         using var kv = SaecScoring.ResidualKernel(SaecResidualFilter.KV5x5);
-        var values = kv.data<float>();
+        var values = kv.data<float>().ToArray();
         Assert.AreEqual(-1f, values[12], 1e-7, "KV centre −12/12");
         Assert.AreEqual(8f / 12, values[7], 1e-7);
         Assert.AreEqual(-1f / 12, values[0], 1e-7);
         using var square = SaecScoring.ResidualKernel(SaecResidualFilter.Square3x3);
-        CollectionAssert.AreEqual(new[] { -0.25f, 0.5f, -0.25f, 0.5f, -1f, 0.5f, -0.25f, 0.5f, -0.25f }, square.data<float>());
+        CollectionAssert.AreEqual(new[] { -0.25f, 0.5f, -0.25f, 0.5f, -1f, 0.5f, -0.25f, 0.5f, -0.25f }, square.data<float>().ToArray());
     }
 
     [TestMethod]
@@ -78,7 +78,7 @@ public sealed class SaecScoringTests
         for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) ramp[y * 8 + x] = 0.01f * x + 0.02f * y;
         using var map = torch.tensor(ramp, [1, 1, 8, 8]);
         using var residuals = SaecScoring.Residuals(map, SaecResidualFilter.KV5x5);
-        Assert.IsTrue(residuals.data<float>().All(r => Math.Abs(r) < 1e-6));
+        Assert.IsTrue(residuals.data<float>().ToArray().All(r => Math.Abs(r) < 1e-6));
     }
 
     [TestMethod]

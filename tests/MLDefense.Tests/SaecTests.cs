@@ -213,7 +213,7 @@ public sealed class SaecTests
         var ml = new MLContext(10);
         var model = ml.Transforms.Defenses.Saec().Fit(FirstRows(CifarTrain.Value, 100));
         var pixels = Pixels(FirstRows(CifarTest.Value, 256));
-        using var images = torch.tensor(pixels, [256, 3, 32, 32], model.Device);
+        using var images = torch.tensor(pixels, [256, 3, 32, 32], device: model.Device);
         using (model.Score(images)) { } // warm-up
         const int rounds = 10;
         var clock = Stopwatch.StartNew();

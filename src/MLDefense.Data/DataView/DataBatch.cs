@@ -1,4 +1,3 @@
-using MLDefense.Torch;
 
 namespace MLDefense.Data;
 
@@ -56,12 +55,12 @@ public sealed class DataBatch
         long n = RowCount;
         return data switch
         {
-            float[] f when column.Type is VectorDataViewType v => torch.tensor(f, [n, .. v.Dimensions.Select(d => (long)d)], device),
-            float[] f => torch.tensor(f, [n], device),
-            int[] i => torch.tensor(Array.ConvertAll(i, x => (long)x), [n], device),
-            long[] l => torch.tensor(l, [n], device),
-            double[] d => torch.tensor(d, [n], device),
-            bool[] b => torch.tensor(b, [n], device),
+            float[] f when column.Type is VectorDataViewType v => torch.tensor(f, [n, .. v.Dimensions.Select(d => (long)d)], device: device),
+            float[] f => torch.tensor(f, [n], device: device),
+            int[] i => torch.tensor(Array.ConvertAll(i, x => (long)x), [n], device: device),
+            long[] l => torch.tensor(l, [n], device: device),
+            double[] d => torch.tensor(d, [n], device: device),
+            bool[] b => torch.tensor(b, [n], device: device),
             _ => throw new InvalidOperationException($"Column '{columnName}' ({column.Type}) has no tensor form."),
         };
     }
@@ -79,6 +78,6 @@ public sealed class DataBatch
     public static float[] FromTensor(Tensor t)
     {
         using var f = t.dtype == ScalarType.Float32 ? t.alias() : t.to(ScalarType.Float32);
-        return f.data<float>();
+        return f.data<float>().ToArray();
     }
 }

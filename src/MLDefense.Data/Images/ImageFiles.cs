@@ -1,6 +1,4 @@
 using System.Runtime.ExceptionServices;
-using MLDefense.Torch;
-using MLDefense.Torch.IO;
 
 namespace MLDefense.Data;
 
@@ -88,7 +86,7 @@ public static class ImageFiles
         using var resized = torch.nn.functional.interpolate(input, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
         // A convex combination of values in [0, 1] stays there but for rounding; clamp so the [0, 1] promise holds exactly.
         resized.clamp_(0, 1);
-        return resized.data<float>();
+        return resized.data<float>().ToArray();
     }
 
     /// <summary>Runs <paramref name="body"/> for 0..count−1 in parallel, rethrowing the first failure as itself (not an AggregateException).</summary>

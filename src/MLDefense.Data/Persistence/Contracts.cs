@@ -1,9 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MLDefense.Torch;
-using MLDefense.Torch.IO;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Data;
 
@@ -80,8 +77,8 @@ public sealed class ModelSaveContext
     public void WriteModule(Module module, string fileName = "weights.safetensors")
     {
         var state = module.state_dict();
-        try { WriteTensors(state, fileName); }
-        finally { foreach (var t in state.Values) t.Dispose(); }
+        // TorchSharp's state_dict holds the module's own tensors: nothing to dispose.
+        WriteTensors(state, fileName);
     }
 
     private Stream Create(string fileName)
@@ -140,7 +137,7 @@ public sealed class ModelLoadContext
     public void LoadModule(Module module, string fileName = "weights.safetensors")
     {
         var state = ReadTensors(fileName);
-        try { module.load_state_dict(state); }
+        try { module.LoadStateStrict(state); }
         catch (ArgumentException ex) { throw new InvalidDataException($"{Folder}{fileName} does not fit the model: {ex.Message}", ex); }
         finally { foreach (var t in state.Values) t.Dispose(); }
     }

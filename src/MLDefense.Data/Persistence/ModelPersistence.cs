@@ -1,5 +1,5 @@
+using System.Runtime.InteropServices;
 using System.IO.Compression;
-using MLDefense.Torch;
 
 namespace MLDefense.Data;
 
@@ -209,7 +209,7 @@ public static class ModelPersistence
                     component = registration.Loader(loadContext);
                 }
                 catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or FormatException
-                                               or InvalidOperationException or KeyNotFoundException or TorchException or System.Text.Json.JsonException)
+                                               or InvalidOperationException or KeyNotFoundException or ExternalException or System.Text.Json.JsonException)
                 {
                     throw new InvalidDataException($"{source}: component {index + 1} '{entry.Name}' ({folder}) could not be loaded: {ex.Message}", ex);
                 }

@@ -1,6 +1,3 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
-using static MLDefense.Torch.torch.nn;
 
 namespace MLDefense.Data;
 

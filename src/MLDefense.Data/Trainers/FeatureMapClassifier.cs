@@ -1,5 +1,3 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Data;
 
@@ -12,10 +10,10 @@ namespace MLDefense.Data;
 public sealed class FeatureMapClassifier : Module<Tensor, Tensor>
 {
     /// <summary>Wraps a trunk and a head; state-dict keys are <c>features.N.*</c> and <c>head.N.*</c>.</summary>
-    public FeatureMapClassifier(Sequential features, Sequential head)
+    public FeatureMapClassifier(Sequential features, Sequential head) : base(nameof(FeatureMapClassifier))
     {
-        Features = register_module("features", features);
-        Head = register_module("head", head);
+        Features = this.Register("features", features);
+        Head = this.Register("head", head);
     }
 
     /// <summary>Images [N, C, H, W] → the last convolutional feature map [N, C', H', W'].</summary>

@@ -1,4 +1,3 @@
-using MLDefense.Torch;
 
 namespace MLDefense.Data;
 
@@ -24,7 +23,7 @@ public interface IDifferentiableClassifier
 
     /// <summary>
     /// Logits [N, K] for images [N, C, H, W] (float32, on <see cref="Device"/>), differentiable with respect to the
-    /// images (grad mode permitting): <c>torch.autograd.grad(loss(Logits(x)), x)</c> gives the input gradient.
+    /// images (grad mode permitting): <c>torch.autograd.grad([loss(Logits(x))], [x])[0]</c> gives the input gradient.
     /// </summary>
     Tensor Logits(Tensor images);
 

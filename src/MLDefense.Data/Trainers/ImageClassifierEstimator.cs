@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
-using MLDefense.Torch.Optim;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Data;
 
@@ -115,7 +112,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         {
             // Only building the custom network tells its feature map's shape; one untrained copy on the CPU is cheap.
             using var network = BuildNetwork(shape, classCount);
-            featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, Device.CPU)
+            featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, CPU)
                 ?? throw NoFeatureMap();
         }
         return inputSchema.Append(ImageClassifierTransformer.OutputColumns(options.ScoreColumnName, options.PredictedLabelColumnName,
@@ -169,7 +166,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         if (trainRows.Length == 0)
             throw new ArgumentException($"ValidationFraction {options.ValidationFraction} leaves no training rows out of {labels.Length}.");
 
-        torch.manual_seed(unchecked((ulong)(uint)seed));
+        torch.manual_seed((uint)seed);
         var network = BuildNetwork(shape, classCount);
         var shared = new SharedNetwork(network);
         try
@@ -265,19 +262,19 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         int[] trainRows, int[] validationRows, Settings settings, Device device, CancellationToken token)
     {
         long[] imageDims = [shape.Channels, shape.Height, shape.Width];
-        using var allImages = torch.tensor(pixels, [labels.Length, .. imageDims], device);
-        using var allLabels = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], device);
+        using var allImages = torch.tensor(pixels, [labels.Length, .. imageDims], device: device);
+        using var allLabels = torch.tensor(Array.ConvertAll(labels, l => (long)l), [labels.Length], device: device);
         // Without a validation split the training set is all rows: alias it rather than hold a second copy.
         using var trainImages = validationRows.Length > 0 ? Select(allImages, trainRows, device) : allImages.alias();
         using var trainLabels = validationRows.Length > 0 ? Select(allLabels, trainRows, device) : allLabels.alias();
         using var validationImages = validationRows.Length > 0 ? Select(allImages, validationRows, device) : null;
         using var validationLabels = validationRows.Length > 0 ? Select(allLabels, validationRows, device) : null;
 
-        using var optimizer = settings.Optimizer == ClassifierOptimizer.Adam
+        using optim.Optimizer optimizer = settings.Optimizer == ClassifierOptimizer.Adam
             ? torch.optim.Adam(network.parameters(), settings.LearningRate, weight_decay: options.WeightDecay)
             : torch.optim.SGD(network.parameters(), settings.LearningRate, settings.Momentum, weight_decay: options.WeightDecay,
                 nesterov: settings.Nesterov && settings.Momentum > 0);
-        LRScheduler? scheduler = options.LearningRateSchedule switch
+        optim.lr_scheduler.LRScheduler? scheduler = options.LearningRateSchedule switch
         {
             LearningRateSchedule.Step => torch.optim.lr_scheduler.StepLR(optimizer, options.LearningRateStepSize, options.LearningRateGamma),
             LearningRateSchedule.Cosine => torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.Epochs),
@@ -297,8 +294,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         for (int epoch = 1; epoch <= settings.Epochs; epoch++)
         {
             network.train();
-            double learningRate = optimizer.LearningRate;
-            using var order = torch.randperm(trainCount, device);
+            double learningRate = optimizer.ParamGroups.First().LearningRate;
+            using var order = torch.randperm(trainCount, device: device);
             // Sums stay on the device so that a step never waits for the device to report a number.
             using var lossSum = torch.zeros([], ScalarType.Float32, device);
             using var correctSum = torch.zeros([], ScalarType.Int64, device);
@@ -351,7 +348,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
 
     private static Tensor Select(Tensor all, int[] rows, Device device)
     {
-        using var index = torch.tensor(Array.ConvertAll(rows, r => (long)r), [rows.Length], device);
+        using var index = torch.tensor(Array.ConvertAll(rows, r => (long)r), [rows.Length], device: device);
         return all.index_select(0, index);
     }
 

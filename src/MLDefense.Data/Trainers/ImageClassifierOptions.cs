@@ -1,5 +1,3 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Data;
 

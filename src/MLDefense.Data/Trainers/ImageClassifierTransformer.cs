@@ -1,5 +1,4 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
+using System.Runtime.InteropServices;
 
 namespace MLDefense.Data;
 
@@ -105,7 +104,7 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         var expected = InputShape;
         if (s.Length != 4 || s[1] != expected.Channels || s[2] != expected.Height || s[3] != expected.Width)
             throw new ArgumentException($"Expected images [N, {expected.Channels}, {expected.Height}, {expected.Width}]; found [{string.Join(", ", s)}].", nameof(images));
-        if (images.device != Device)
+        if (!images.device.IsSame(Device))
             throw new ArgumentException($"The images are on {images.device} but the model is on {Device}.", nameof(images));
     }
 
@@ -180,21 +179,21 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         {
             using var scope = torch.NewDisposeScope();
             int count = Math.Min(InferenceBatchSize, rows - start);
-            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], Device);
+            var images = torch.tensor(pixels.AsSpan(start * size, count * size).ToArray(), [count, shape.Channels, shape.Height, shape.Width], device: Device);
             Tensor logits;
             if (wantFeatures)
             {
                 var split = (FeatureMapClassifier)network;
                 var featureMap = split.Features.forward(images);
                 logits = split.Head.forward(featureMap);
-                featureMap.cpu().contiguous().CopyTo<float>(features.AsSpan(start * featureSize, count * featureSize));
+                featureMap.cpu().contiguous().data<float>().CopyTo(features.AsSpan(start * featureSize, count * featureSize));
             }
             else
             {
                 logits = network.forward(images);
             }
-            logits.softmax(1).cpu().contiguous().CopyTo<float>(scores.AsSpan(start * k, count * k));
-            var labels = logits.argmax(1).cpu().data<long>();
+            logits.softmax(1).cpu().contiguous().data<float>().CopyTo(scores.AsSpan(start * k, count * k));
+            var labels = logits.argmax(1).cpu().data<long>().ToArray();
             for (int i = 0; i < count; i++) predicted[start + i] = (int)labels[i];
         }
         return features is null ? [scores, predicted] : [scores, predicted, features];
@@ -309,7 +308,7 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         {
             long[] s;
             try { s = network.forward(torch.zeros([1, shape.Channels, shape.Height, shape.Width], device: device)).shape; }
-            catch (TorchException ex) { throw new ArgumentException($"{modelDescription} cannot take {shape} images: {ex.Message}", ex); }
+            catch (ExternalException ex) { throw new ArgumentException($"{modelDescription} cannot take {shape} images: {ex.Message}", ex); }
             if (s.Length != 2 || s[1] != classCount)
                 throw new ArgumentException($"{modelDescription} must map [N, {shape.Channels}, {shape.Height}, {shape.Width}] images to [N, {classCount}] logits; it produced [{string.Join(", ", s)}].");
         }

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Attacks;
 
@@ -56,12 +55,12 @@ internal static class AttackMath
     {
         var input = images.detach().requires_grad_();
         var loss = torch.nn.functional.cross_entropy(classifier.Logits(input), labels, reduction: Reduction.Sum);
-        var gradient = torch.autograd.grad(loss, input);
+        var gradient = torch.autograd.grad([loss], [input])[0];
         return targeted ? gradient.neg() : gradient;
     }
 
     /// <summary>Per-image Lp norms of a [N, C, H, W] tensor, shaped [N, 1, 1, 1] for broadcasting, floored away from 0.</summary>
-    internal static Tensor PerImageNorm(Tensor t, double p) => t.norm(p, [1, 2, 3], keepdim: true).clamp(min: 1e-12);
+    internal static Tensor PerImageNorm(Tensor t, double p) => torch.linalg.vector_norm(t, p, [1, 2, 3], keepdim: true).clamp(min: 1e-12);
 
     /// <summary>Hands <paramref name="next"/> to the scope enclosing the current one and frees <paramref name="previous"/>.</summary>
     internal static Tensor Replace(Tensor previous, Tensor next)
@@ -98,13 +97,13 @@ internal static class AttackInputs
             throw new ArgumentException($"{attack}: the batch is empty (images {found}).", nameof(images));
         if (images.dtype != ScalarType.Float32)
             throw new ArgumentException($"{attack}: expected float32 images; found {images.dtype}.", nameof(images));
-        if (images.device != classifier.Device)
+        if (!images.device.IsSame(classifier.Device))
             throw new ArgumentException($"{attack}: the images are on {images.device} but the classifier is on {classifier.Device}.", nameof(images));
 
         var labelShape = labels.shape;
         if (labels.dtype != ScalarType.Int64 || labelShape.Length != 1 || labelShape[0] != shape[0])
             throw new ArgumentException($"{attack}: expected int64 labels [{shape[0]}] (one class index per image); found {labels.dtype} [{string.Join(", ", labelShape)}].", nameof(labels));
-        if (labels.device != classifier.Device)
+        if (!labels.device.IsSame(classifier.Device))
             throw new ArgumentException($"{attack}: the labels are on {labels.device} but the classifier is on {classifier.Device}.", nameof(labels));
 
         using var scope = torch.NewDisposeScope();

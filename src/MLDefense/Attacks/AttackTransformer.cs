@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Attacks;
 
@@ -122,17 +121,17 @@ public sealed class AttackTransformer : BatchTransformer
         var output = new float[(long)rows * size];
         if (rows == 0) return [output];
 
-        using var allLabels = input.ToTensor(LabelColumnName, Device.CPU);
+        using var allLabels = input.ToTensor(LabelColumnName, CPU);
         for (int start = 0; start < rows; start += AttackBatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             int count = Math.Min(AttackBatchSize, rows - start);
-            var images = torch.tensor(new ReadOnlySpan<float>(pixels, start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], classifier.Device);
+            var images = torch.tensor(pixels.AsSpan(start * size, count * size).ToArray(), [count, shape.Channels, shape.Height, shape.Width], device: classifier.Device);
             var labels = allLabels.narrow(0, start, count).to(classifier.Device);
             // using: an attack from elsewhere may return a tensor outside this scope; disposing twice is harmless.
             using var adversarial = Attack.Generate(classifier, images, labels, cancellationToken);
-            adversarial.cpu().contiguous().CopyTo<float>(output.AsSpan(start * size, count * size));
+            adversarial.cpu().contiguous().data<float>().CopyTo(output.AsSpan(start * size, count * size));
         }
         return [output];
     }

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Attacks;
 
@@ -112,9 +111,9 @@ public sealed class CarliniWagnerL2Attack : AdversarialAttack
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = torch.NewDisposeScope();
-            var w = wStart.clone().requires_grad_();
+            var w = new Parameter(wStart.clone());   // Adam optimises parameters; this one is the attack's variable, not a model's
             using var adam = torch.optim.Adam([w], lr: LearningRate);
-            var c = torch.tensor(Array.ConvertAll(constants, v => (float)v), [n], device);
+            var c = torch.tensor(Array.ConvertAll(constants, v => (float)v), [n], device: device);
             var succeededAtThisC = torch.zeros([n], ScalarType.Bool, device);
             double previousLoss = double.PositiveInfinity;
 
@@ -150,7 +149,7 @@ public sealed class CarliniWagnerL2Attack : AdversarialAttack
                 }
             }
 
-            var succeeded = succeededAtThisC.cpu().data<bool>();
+            var succeeded = succeededAtThisC.cpu().data<bool>().ToArray();
             for (int i = 0; i < n; i++)
             {
                 if (succeeded[i])

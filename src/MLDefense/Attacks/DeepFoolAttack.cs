@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Attacks;
 
@@ -72,12 +71,12 @@ public sealed class DeepFoolAttack : AdversarialAttack
             // One backward pass per class gives the Jacobian rows ∇Z_k for the whole batch (images are independent).
             var gradients = new Tensor[k];
             for (long c = 0; c < k; c++)
-                gradients[c] = torch.autograd.grad(logits.select(1, c).sum(), input, retain_graph: c < k - 1).reshape(n, 1, d);
+                gradients[c] = torch.autograd.grad([logits.select(1, c).sum()], [input], retain_graph: c < k - 1)[0].reshape(n, 1, d);
             var jacobian = torch.cat(gradients, 1);                                                 // [N, K, D]
             var w = jacobian.sub(jacobian.gather(1, labelIndex.unsqueeze(2).expand(n, 1, d)));  // w_k = ∇f_k
             using var noGrad = torch.no_grad();
             var f = logits.detach().sub(logits.detach().gather(1, labelIndex)).abs();             // |f_k|
-            var wNorm = (Norm == AttackNorm.L2 ? w.norm(2, [2]) : w.abs().sum(2)).clamp(min: 1e-12);
+            var wNorm = (Norm == AttackNorm.L2 ? torch.linalg.vector_norm(w, 2, [2]) : w.abs().sum(2)).clamp(min: 1e-12);
             var distance = f.div(wNorm).masked_fill(labelMask, double.PositiveInfinity);
             var closest = distance.argmin(1, keepdim: true);                                      // l, [N, 1]
             var length = distance.gather(1, closest).add(1e-4);                                   // [N, 1]

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Attacks;
 
@@ -264,12 +263,12 @@ internal static class IterativeGradient
             Tensor direction;
             if (momentum is not null)
             {
-                momentum = AttackMath.Replace(momentum, momentum.mul(decayFactor!.Value).add(ascent.div(ascent.norm(1, [1, 2, 3], keepdim: true).clamp(min: 1e-12))));
+                momentum = AttackMath.Replace(momentum, momentum.mul(decayFactor!.Value).add(ascent.div(torch.linalg.vector_norm(ascent, 1, [1, 2, 3], keepdim: true).clamp(min: 1e-12))));
                 direction = momentum.sign();
             }
             else
             {
-                direction = norm == AttackNorm.Linf ? ascent.sign() : ascent.div(ascent.norm(2, [1, 2, 3], keepdim: true).clamp(min: 1e-12));
+                direction = norm == AttackNorm.Linf ? ascent.sign() : ascent.div(torch.linalg.vector_norm(ascent, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12));
             }
             var moved = adversarial.add(direction.mul(stepSize));
             Tensor projected;
@@ -280,7 +279,7 @@ internal static class IterativeGradient
             else
             {
                 var delta = moved.sub(images);
-                var shrink = delta.norm(2, [1, 2, 3], keepdim: true).clamp(min: 1e-12).reciprocal().mul(epsilon).clamp(max: 1.0);
+                var shrink = torch.linalg.vector_norm(delta, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12).reciprocal().mul(epsilon).clamp(max: 1.0);
                 projected = images.add(delta.mul(shrink));
             }
             adversarial = AttackMath.Replace(adversarial, projected.clamp(0.0, 1.0));

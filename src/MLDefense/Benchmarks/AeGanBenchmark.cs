@@ -4,7 +4,6 @@ using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
 
 namespace MLDefense.Benchmarks;
 
@@ -151,7 +150,7 @@ public static class AeGanBenchmark
             if (purifier.InputShape != classifier.InputShape)
                 throw new ArgumentException($"The purifier for {c.Dataset} ({purifierSource ?? "trained here"}) takes {purifier.InputShape} images, A {classifier.InputShape}.");
 
-            torch.manual_seed((ulong)options.Seed);
+            torch.manual_seed((long)options.Seed);
             var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => DataBatch.FromTensor(purifier.ReconstructionError(images)),
                                                  purifier.Threshold);
             var cleanScores = new float[test.Count];
@@ -372,7 +371,7 @@ public static class AeGanBenchmark
         var clock = Stopwatch.StartNew();
         purifier.EncoderAssistedSearch(images, options.SearchSteps, clean);
         purifier.EncoderAssistedSearch(adversarial, options.SearchSteps, fgsm);
-        if (purifier.Device.IsCuda) torch.cuda.synchronize();
+        if (purifier.Device.type == DeviceType.CUDA) torch.cuda.synchronize();
         double ms = clock.Elapsed.TotalMilliseconds / (2.0 * n);
         return (new AeGanSearchTrace(n, purifier.Options.SearchStepSize, clean, fgsm), ms);
     }

@@ -3,8 +3,6 @@ using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
-using MLDefense.Torch.IO;
 
 namespace MLDefense.Benchmarks;
 
@@ -158,7 +156,7 @@ public static class AttackBenchmark
                 throw new ArgumentException($"The attack benchmark needs an MNIST classifier (1×28×28 images); {model} takes {classifier.InputShape}.");
             using var test = LabelledImages.Load(ml, ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false, options.DataDirectory), options.TestImages,
                                                  classifier.Device);
-            torch.manual_seed((ulong)options.Seed);
+            torch.manual_seed((long)options.Seed);
 
             var rows = new List<AttackBenchmarkRow>();
             foreach (var (attack, target) in Cases(options))
@@ -240,15 +238,15 @@ public static class AttackBenchmark
         try
         {
             if (options.PyTorchScript is null) unavailable = "no PyTorch script was given.";
-            else if (classifier.Device.Type != DeviceType.CPU) unavailable = "the PyTorch reference runs on the CPU only; run with --device cpu to compare.";
+            else if (classifier.Device.type != DeviceType.CPU) unavailable = "the PyTorch reference runs on the CPU only; run with --device cpu to compare.";
             else
             {
                 progress?.Report(new(step, "starting PyTorch", 0));
                 var weights = Path.Combine(folder.FullName, "classifier.safetensors");
                 var inputs = Path.Combine(folder.FullName, "inputs.safetensors");
                 var state = classifier.Network.state_dict();
-                try { Safetensors.Save(state, weights); }
-                finally { foreach (var t in state.Values) t.Dispose(); }
+                // TorchSharp's state_dict holds the module's own tensors: nothing to dispose.
+                Safetensors.Save(state, weights);
                 using (var cpuImages = images.cpu())
                 using (var cpuLabels = labels.cpu())
                     Safetensors.Save(new Dictionary<string, Tensor> { ["images"] = cpuImages, ["labels"] = cpuLabels }, inputs);

@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Data;
 using MLDefense.Defenses;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
-using MLDefense.Torch.Optim;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Benchmarks;
 
@@ -93,7 +90,7 @@ public sealed record EngineBenchmarkOptions
         if (Cases is null || Cases.Count == 0) throw new ArgumentException("Cases must name at least one case.", nameof(Cases));
         if (Cases.Any(c => !Enum.IsDefined(c))) throw new ArgumentOutOfRangeException(nameof(Cases), "Cases holds an unknown case.");
         if (WarmupStepsPerRound < 0 || InitialWarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupStepsPerRound), "Warm-up step counts cannot be negative.");
-        return Torch.Device.Parse(Device);
+        return torch.device(Device);
     }
 }
 
@@ -176,7 +173,7 @@ public static class EngineBenchmark
     public static EngineBenchmarkResult Run(EngineBenchmarkOptions options, IProgress<EngineBenchmarkProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var device = options.Validate();
-        if (device.IsCuda && !torch.cuda.is_available())
+        if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
             throw new InvalidOperationException("The loaded libtorch has no CUDA device; use the CPU (or build the shim against a CUDA libtorch with LIBTORCH_DIR).");
         torch.set_num_threads(options.Threads);
         if (torch.get_num_threads() != options.Threads)
@@ -219,7 +216,7 @@ public static class EngineBenchmark
                                                 theirs.Count > 0 ? Median(theirs) : null, ours, theirs));
             }
             progress?.Report(new("done", 1));
-            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.version, pytorch?.Version, unavailable, rows);
+            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.__version__, pytorch?.Version, unavailable, rows);
         }
         finally
         {
@@ -280,7 +277,7 @@ public static class EngineBenchmark
         /// <summary>A tensor drawn on the CPU (so that both engines draw the same values) moved to the device.</summary>
         protected Tensor ToDevice(Tensor t)
         {
-            if (!device.IsCuda) return t;
+            if (device.type != DeviceType.CUDA) return t;
             using (t) return t.to(device);
         }
 
@@ -293,7 +290,7 @@ public static class EngineBenchmark
                 using var scope = torch.NewDisposeScope();
                 Step();
             }
-            if (device.IsCuda) torch.cuda.synchronize();
+            if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
         }
 
         public abstract void Dispose();
@@ -308,7 +305,7 @@ public static class EngineBenchmark
         // The same draws, in the same order, as the Python twin: weights, then images, then labels, all on the CPU.
         protected C1Workload(Device device, ulong seed, out Tensor images) : base(device, EngineBenchmark.BatchSize)
         {
-            torch.manual_seed(seed);
+            torch.manual_seed((long)seed);
             model = MnistC1();
             model.to(device);
             images = ToDevice(torch.rand([EngineBenchmark.BatchSize, 1, 28, 28]));
@@ -325,7 +322,7 @@ public static class EngineBenchmark
     private sealed class TrainStepWorkload : C1Workload
     {
         private readonly Tensor images;
-        private readonly Optimizer optimizer;
+        private readonly OptimizerHelper optimizer;
 
         public TrainStepWorkload(Device device, ulong seed) : base(device, seed, out var x)
         {
@@ -364,7 +361,7 @@ public static class EngineBenchmark
         {
             var x = adversarial.detach().requires_grad_();
             var loss = F.cross_entropy(model.forward(x), labels);
-            var grad = torch.autograd.grad(loss, x);
+            var grad = torch.autograd.grad([loss], [x])[0];
             using var _ = torch.no_grad();
             adversarial.copy_((x.detach() + grad.sign() * Epsilon).clamp(0, 1));
         }
@@ -392,7 +389,7 @@ public static class EngineBenchmark
         // Weights (F, G, D), then images, as the Python twin.
         public AeGanTrainStepWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
         {
-            torch.manual_seed(seed);
+            torch.manual_seed((long)seed);
             using var networks = new PendingNetworks();
             (encoder, generator) = AeGanTransformer.CreateNetworks(networks, AeGanPaper, AeGanImage, device);
             discriminator = networks.Add(new AeGanDiscriminator(AeGanImage, AeGanPaper.BaseChannels));
@@ -424,7 +421,7 @@ public static class EngineBenchmark
         // search step costs the same whether it is taken or not.
         public AeGanPurifyWorkload(Device device, ulong seed) : base(device, AeGanBatchSize)
         {
-            torch.manual_seed(seed);
+            torch.manual_seed((long)seed);
             using var networks = new PendingNetworks();
             var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, AeGanPaper, AeGanImage, device);
             var calibration = new AeGanCalibration { Channels = 1, Height = 28, Width = 28 };
@@ -449,7 +446,7 @@ public static class EngineBenchmark
         // Weights (E, G, the global and local MI discriminators, the prior critic), then images, as the Python twin.
         public MiaedTrainStepWorkload(Device device, ulong seed) : base(device, new MiaedOptions().BatchSize)
         {
-            torch.manual_seed(seed);
+            torch.manual_seed((long)seed);
             autoencoder = new MiaedAutoencoder(new MiaedOptions(), new ImageShape(1, 28, 28), device);
             images = ToDevice(torch.rand([BatchSize, 1, 28, 28]));
         }

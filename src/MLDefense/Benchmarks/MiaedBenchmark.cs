@@ -4,7 +4,6 @@ using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
 
 namespace MLDefense.Benchmarks;
 
@@ -416,7 +415,7 @@ public static class MiaedBenchmark
 
     private static double Accuracy(IDifferentiableClassifier classifier, LabelledImages test, int batchSize)
     {
-        var labels = test.Labels.cpu().data<long>();
+        var labels = test.Labels.cpu().data<long>().ToArray();
         int correct = 0;
         foreach (var (start, length) in ProtocolSupport.Batches(test.Count, batchSize))
         {

@@ -32,7 +32,7 @@ internal sealed class PyTorchReference : IDisposable
     public string Version { get; private set; } = "";
 
     /// <summary>Starts the interpreter, or says why it cannot run (with how to fix it).</summary>
-    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options, MLDefense.Torch.Device device) =>
+    public static (PyTorchReference? Reference, string? Unavailable) TryStart(EngineBenchmarkOptions options, Device device) =>
         TryStart(options.PythonExecutable, options.PyTorchScript!, options.Threads,
                  ["--serve", "--threads", options.Threads.ToString(CultureInfo.InvariantCulture), "--device", device.ToString(),
                   "--seed", options.Seed.ToString(CultureInfo.InvariantCulture)]);

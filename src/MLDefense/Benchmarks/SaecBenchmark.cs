@@ -3,7 +3,6 @@ using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
 
 namespace MLDefense.Benchmarks;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -106,7 +105,7 @@ public static class AeGanProtocol
         }
         var labelsOnHost = ProtocolSupport.CheckInputs(classifier, images, labels, options.BatchSize);
         var attacked = options.AttackedModel ?? classifier;
-        if (attacked.Device != classifier.Device || attacked.InputShape != classifier.InputShape)
+        if (!attacked.Device.IsSame(classifier.Device) || attacked.InputShape != classifier.InputShape)
             throw new ArgumentException($"The attacked model takes {attacked.InputShape} images on {attacked.Device}; the classifier {classifier.InputShape} on {classifier.Device}.", nameof(options));
 
         int count = labelsOnHost.Length;
@@ -172,7 +171,7 @@ public static class AeGanProtocol
     {
         clock.Start();
         var purified = method.Purify(images) ?? throw new InvalidOperationException($"Method '{method.Name}' returned no images.");
-        if (device.IsCuda) torch.cuda.synchronize();
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
         clock.Stop();
         if (!purified.shape.SequenceEqual(images.shape))
             throw new InvalidOperationException($"Method '{method.Name}' returned images [{string.Join(", ", purified.shape)}] for inputs [{string.Join(", ", images.shape)}].");

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -114,10 +113,10 @@ public static class AttackEvaluation
                 if (adversarialPredicted[i] == labels[start + i]) adversarialCorrect++;
             }
             var perturbation = adversarial.sub(clean).flatten(1);
-            sumL2 += perturbation.norm(2, [1]).sum().item<double>();
-            sumLinf += perturbation.norm(double.PositiveInfinity, [1]).sum().item<double>();
+            sumL2 += torch.linalg.vector_norm(perturbation, 2, [1]).sum().item<double>();
+            sumLinf += torch.linalg.vector_norm(perturbation, double.PositiveInfinity, [1]).sum().item<double>();
             for (int i = 0; kept.Count < examples && i < length; i++)
-                kept.Add(adversarial[i].cpu().contiguous().data<float>());
+                kept.Add(adversarial[i].cpu().contiguous().data<float>().ToArray());
             progress?.Report(new("attack", attack.Name, start + length, count));
         }
         double seconds = clock.Elapsed.TotalSeconds;
@@ -137,7 +136,7 @@ public static class AttackEvaluation
         var attack = AttackFactory.Create(settings);
         using var classifier = FindClassifier(ml.Model.Load(modelPath, out _));
         using var test = LabelledImages.Load(ml, ml.Data.LoadKnownDataset(dataset, train: false, dataDirectory), limit, classifier.Device);
-        torch.manual_seed((ulong)(ml.Seed ?? 0));
+        torch.manual_seed((long)(ml.Seed ?? 0));
         return Run(classifier, attack, test, examples: examples, progress: progress, cancellationToken: cancellationToken);
     }
 

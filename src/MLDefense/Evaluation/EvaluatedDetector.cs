@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -74,6 +73,6 @@ public static class ReconstructionErrorScores
         var reconstruction = reconstruct(images);
         var difference = reconstruction - images;
         var perPixel = squared ? difference.square() : difference.abs();
-        return DataBatch.FromTensor(perPixel.flatten(1).mean(1));
+        return DataBatch.FromTensor(perPixel.flatten(1).mean([1]));
     }
 }

@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -101,7 +100,7 @@ public static class MiaedProtocol
                        (classifier.InputShape.Channels == 1 ? GreyNoiseStandardDeviation : ColourNoiseStandardDeviation);
         if (!(sigma >= 0) || double.IsInfinity(sigma))
             throw new ArgumentOutOfRangeException(nameof(options), sigma, "The noise standard deviation must be a finite number ≥ 0.");
-        if (options.Seed is ulong seed) torch.manual_seed(seed);
+        if (options.Seed is ulong seed) torch.manual_seed((long)seed);
 
         int count = labelsOnHost.Length, candidates = 0;
         var samples = detectors.Select(_ => new List<MiaedSample>()).ToArray();

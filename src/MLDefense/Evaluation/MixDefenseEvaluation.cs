@@ -1,7 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Data;
 using MLDefense.Defenses;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -56,7 +55,7 @@ public static class MixDefenseEvaluation
         progress?.Report(new("MixDefense", "fit SAEC", 1, 1));
 
         using var test = LabelledImages.Load(ml, ml.Data.LoadKnownDataset(request.Dataset, train: false, request.DataDirectory), request.TestImages, classifier.Device);
-        var detector = new EvaluatedDetector("SAEC", images => saec.Score(images).cpu().data<float>(), saec.Threshold);
+        var detector = new EvaluatedDetector("SAEC", images => saec.Score(images).cpu().data<float>().ToArray(), saec.Threshold);
         return MixDefenseProtocol.Run(classifier, budget => AttackFactory.Create(request.Attack with { Epsilon = budget }), [epsilon],
                                       test.Images, test.Labels, detector, new MixDefenseProtocolOptions { Dataset = request.Dataset },
                                       progress, cancellationToken);

@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 

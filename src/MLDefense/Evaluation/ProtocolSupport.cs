@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Evaluation;
 
@@ -21,13 +20,13 @@ internal static class ProtocolSupport
             throw new ArgumentException($"The classifier takes images [N, {expected.Channels}, {expected.Height}, {expected.Width}]; found [{string.Join(", ", s)}].", nameof(images));
         if (s[0] == 0) throw new ArgumentException("There are no images to evaluate.", nameof(images));
         if (images.dtype != ScalarType.Float32) throw new ArgumentException($"Images must be float32; found {images.dtype}.", nameof(images));
-        if (images.device != classifier.Device)
+        if (!images.device.IsSame(classifier.Device))
             throw new ArgumentException($"The images are on {images.device} but the classifier is on {classifier.Device}.", nameof(images));
         if (labels.dim() != 1 || labels.size(0) != s[0])
             throw new ArgumentException($"Expected one label per image ({s[0]}); found labels of shape [{string.Join(", ", labels.shape)}].", nameof(labels));
         if (labels.dtype != ScalarType.Int64) throw new ArgumentException($"Labels must be int64 class indices; found {labels.dtype}.", nameof(labels));
         using var host = labels.cpu();
-        var values = host.data<long>();
+        var values = host.data<long>().ToArray();
         var result = new int[values.Length];
         for (int i = 0; i < values.Length; i++)
         {
@@ -50,7 +49,7 @@ internal static class ProtocolSupport
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var predicted = classifier.Logits(images).argmax(1).cpu().data<long>();
+        var predicted = classifier.Logits(images).argmax(1).cpu().data<long>().ToArray();
         return Array.ConvertAll(predicted, p => (int)p);
     }
 
@@ -78,7 +77,7 @@ internal static class ProtocolSupport
 
     /// <summary>The rows of <paramref name="source"/> at <paramref name="rows"/> (positions within the batch).</summary>
     public static Tensor Rows(Tensor source, IReadOnlyList<int> rows) =>
-        source.index_select(0, torch.tensor(rows.Select(r => (long)r).ToArray(), [rows.Count], source.device));
+        source.index_select(0, torch.tensor(rows.Select(r => (long)r).ToArray(), [rows.Count], device: source.device));
 
     public static string NormName(Attacks.AttackNorm norm) => norm switch
     {

@@ -5,7 +5,6 @@ using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Reporting;
-using MLDefense.Torch;
 
 namespace MLDefense.Jobs;
 
@@ -96,7 +95,7 @@ public static class DefendedPipelineJob
             cancellationToken.ThrowIfCancellationRequested();
 
             using var images = LabelledImages.Load(ml, test, null, classifier.Device);
-            torch.manual_seed((ulong)options.Seed);
+            torch.manual_seed((long)options.Seed);
             var attacks = new (string Name, int Stage, IAdversarialAttack Attack)[]
             {
                 ("FGSM", 5, new FastGradientAttack(new FastGradientOptions { Epsilon = options.Epsilon })),

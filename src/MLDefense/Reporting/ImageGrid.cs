@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Reporting;
 
@@ -107,9 +106,9 @@ public static class ImageGrid
         int n = dims.Length == 4 ? checked((int)dims[0]) : 1;
         shape = new ImageShape(checked((int)dims[^3]), checked((int)dims[^2]), checked((int)dims[^1])).Validate();
         using var detached = batch.detach();
-        using var host = detached.to(ScalarType.Float32, Device.CPU);
+        using var host = detached.to(ScalarType.Float32, CPU);
         using var contiguous = host.contiguous();
-        var values = contiguous.data<float>();
+        var values = contiguous.data<float>().ToArray();
         var images = new float[n][];
         for (int i = 0; i < n; i++) images[i] = values.AsSpan(i * shape.Size, shape.Size).ToArray();
         return images;

@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
 
@@ -37,9 +38,9 @@ public sealed class AttackBenchmarkTests
         Runtime.Configure(1);
         try
         {
-            long before = torch.LiveNativeTensors;
+            long before = LiveTensors.Count();
             var result = AttackBenchmark.Run(Tiny);
-            Assert.AreEqual(before, torch.LiveNativeTensors, "every tensor of the run is freed");
+            Assert.AreEqual(before, LiveTensors.Count(), "every tensor of the run is freed");
 
             CollectionAssert.AreEqual(new[] { "FGSM", "BIM", "PGD", "MIM", "CW-L2", "DeepFool" }, result.Rows.Select(r => r.Result.Attack).ToArray());
             CollectionAssert.AreEqual(new[] { 0.35, 0.01, 0.01, 0.01, 0.05, 0.05 }, result.Rows.Select(r => r.Target).ToArray());

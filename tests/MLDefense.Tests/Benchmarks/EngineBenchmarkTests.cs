@@ -1,3 +1,4 @@
+using MLDefense.Data.Tests;
 using MLDefense.Benchmarks;
 
 namespace MLDefense.Tests.Benchmarks;
@@ -13,12 +14,12 @@ public sealed class EngineBenchmarkTests
     [TestMethod]
     public void RunsEveryCaseWithoutLeakingTensors()
     {
-        long before = torch.LiveNativeTensors;
+        long before = LiveTensors.Count();
         var reports = new List<EngineBenchmarkProgress>();
 
         var result = EngineBenchmark.Run(Tiny, new Recorder(reports));
 
-        Assert.AreEqual(before, torch.LiveNativeTensors, "every tensor of the workloads is freed");
+        Assert.AreEqual(before, LiveTensors.Count(), "every tensor of the workloads is freed");
         CollectionAssert.AreEqual(new[] { "train_step", "input_gradient", "aegan_train_step", "aegan_purify", "miaed_train_step" }, result.Rows.Select(r => r.Case).ToArray());
         foreach (var row in result.Rows)
         {

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -28,7 +27,7 @@ public sealed class AeGanBpdaClassifier : IDifferentiableClassifier
         ArgumentNullException.ThrowIfNull(classifier);
         if (purifier.InputShape != classifier.InputShape)
             throw new ArgumentException($"The purifier was trained on {purifier.InputShape} images but the classifier takes {classifier.InputShape}.", nameof(classifier));
-        if (purifier.Device != classifier.Device)
+        if (!purifier.Device.IsSame(classifier.Device))
             throw new ArgumentException($"The purifier is on {purifier.Device} but the classifier is on {classifier.Device}.", nameof(classifier));
         this.purifier = purifier;
         this.classifier = classifier;

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MLDefense.Data;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Defenses;
 
@@ -124,10 +122,10 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
 
         int seed = Options.Seed ?? Context.NextSeed();
         var device = Context.Device;
-        torch.manual_seed(unchecked((ulong)(uint)seed));
+        torch.manual_seed((uint)seed);
         using var networks = new PendingNetworks();
         var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, Options, shape, device);
-        using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device);
+        using var images = torch.tensor(pixels, [count, shape.Channels, shape.Height, shape.Width], device: device);
         var checkpoint = TrainingCheckpoint.Create(Options.CheckpointPath, "AE-GAN", shape, pixels, count, seed, device, CheckpointSettings());
         using (var discriminator = new AeGanDiscriminator(shape, Options.BaseChannels))
         {
@@ -199,7 +197,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         discriminator.train();
         for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
-            using var order = torch.randperm(count, device);
+            using var order = torch.randperm(count, device: device);
             // Sums stay on the device so that a step never waits for the device to report a number.
             using var discriminatorSum = torch.zeros([], ScalarType.Float32, device);
             using var generatorSum = torch.zeros([], ScalarType.Float32, device);
@@ -284,7 +282,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             long n = Math.Min(DefenseInference.ChunkSize, count - start);
             var x = images.narrow(0, start, n);
             AeGanPurification.ReconstructionError(generator.forward(encoder.forward(x)), x, Options.Distance)
-                .cpu().CopyTo<float>(scores.AsSpan((int)start, (int)n));
+                .cpu().data<float>().CopyTo(scores.AsSpan((int)start, (int)n));
         }
         return scores;
     }

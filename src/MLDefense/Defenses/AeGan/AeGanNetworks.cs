@@ -1,6 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Defenses;
 
@@ -61,18 +59,18 @@ public abstract class AeGanConvolutionalNetwork : Module<Tensor, Tensor>
     private readonly Linear head;
 
     /// <summary>Builds the trunk for images of <paramref name="shape"/> and a head with <paramref name="outputs"/> units.</summary>
-    protected AeGanConvolutionalNetwork(ImageShape shape, int baseChannels, int outputs)
+    protected AeGanConvolutionalNetwork(ImageShape shape, int baseChannels, int outputs) : base(nameof(AeGanConvolutionalNetwork))
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException(problem + ".", nameof(shape));
         ArgumentOutOfRangeException.ThrowIfLessThan(baseChannels, 1);
         int w = baseChannels;
-        trunk = register_module("trunk", new Sequential(
-            torch.nn.Conv2d(shape.Channels, w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(w), new LeakyReLU(0.2),
-            torch.nn.Conv2d(w, 2 * w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(2 * w), new LeakyReLU(0.2),
-            torch.nn.Conv2d(2 * w, 4 * w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(4 * w), new LeakyReLU(0.2),
-            new Flatten()));
-        head = register_module("head", torch.nn.Linear(AeGanGeometry.FlatFeatures(shape, baseChannels), outputs));
+        trunk = this.Register("trunk", torch.nn.Sequential(
+            torch.nn.Conv2d(shape.Channels, w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(w), torch.nn.LeakyReLU(0.2),
+            torch.nn.Conv2d(w, 2 * w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(2 * w), torch.nn.LeakyReLU(0.2),
+            torch.nn.Conv2d(2 * w, 4 * w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(4 * w), torch.nn.LeakyReLU(0.2),
+            torch.nn.Flatten()));
+        head = this.Register("head", torch.nn.Linear(AeGanGeometry.FlatFeatures(shape, baseChannels), outputs));
     }
 
     /// <summary>The pre-activation output of the fully connected head, [N, outputs].</summary>
@@ -124,7 +122,7 @@ public sealed class AeGanGenerator : Module<Tensor, Tensor>
     private readonly long[] mapShape;
 
     /// <summary>Creates the generator for images of <paramref name="shape"/>.</summary>
-    public AeGanGenerator(ImageShape shape, int latentDimension, int baseChannels = 64)
+    public AeGanGenerator(ImageShape shape, int latentDimension, int baseChannels = 64) : base(nameof(AeGanGenerator))
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException(problem + ".", nameof(shape));
@@ -135,16 +133,16 @@ public sealed class AeGanGenerator : Module<Tensor, Tensor>
         var widths = AeGanGeometry.Levels(shape.Width);
         mapShape = [-1, 4 * w, heights[3], widths[3]];
         long flat = AeGanGeometry.FlatFeatures(shape, baseChannels);
-        project = register_module("project", torch.nn.Linear(latentDimension, flat));
-        projectNorm = register_module("project_norm", torch.nn.BatchNorm1d(flat));
+        project = this.Register("project", torch.nn.Linear(latentDimension, flat));
+        projectNorm = this.Register("project_norm", torch.nn.BatchNorm1d(flat));
         // Check guarantees heights[i] and widths[i] share a parity, so one output padding serves both axes.
-        upsample = register_module("upsample", new Sequential(
+        upsample = this.Register("upsample", torch.nn.Sequential(
             torch.nn.ConvTranspose2d(4 * w, 2 * w, 5, stride: 2, padding: 2, output_padding: AeGanGeometry.OutputPadding(heights[2])),
-            torch.nn.BatchNorm2d(2 * w), new ReLU(),
+            torch.nn.BatchNorm2d(2 * w), torch.nn.ReLU(),
             torch.nn.ConvTranspose2d(2 * w, w, 5, stride: 2, padding: 2, output_padding: AeGanGeometry.OutputPadding(heights[1])),
-            torch.nn.BatchNorm2d(w), new ReLU(),
+            torch.nn.BatchNorm2d(w), torch.nn.ReLU(),
             torch.nn.ConvTranspose2d(w, shape.Channels, 5, stride: 2, padding: 2, output_padding: AeGanGeometry.OutputPadding(heights[0])),
-            new Sigmoid()));
+            torch.nn.Sigmoid()));
     }
 
     /// <summary>[N, k] codes → [N, C, H, W] images in (0, 1).</summary>

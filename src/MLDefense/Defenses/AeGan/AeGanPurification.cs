@@ -1,5 +1,3 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Defenses;
 
@@ -18,7 +16,7 @@ public static class AeGanPurification
         using var scope = torch.NewDisposeScope();
         var difference = (reconstruction - images).flatten(1);
         var perValue = distance == AeGanDistance.L1 ? difference.abs() : difference.square();
-        return perValue.mean(1).MoveToOuterDisposeScope();
+        return perValue.mean([1]).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -124,7 +122,7 @@ public static class AeGanPurification
         for (int i = 0; i < starts.Length; i++) starts[i] = 2 * random.NextSingle() - 1;
         using var scope = torch.NewDisposeScope();
         // Row r·N + i is restart r of image i.
-        var z0 = torch.tensor(starts, [restarts * n, latentDimension], images.device);
+        var z0 = torch.tensor(starts, [restarts * n, latentDimension], device: images.device);
         var targets = images.repeat(restarts, 1, 1, 1);
         int decayAfter = (int)Math.Ceiling(0.8 * iterations);
         var z = DescendWithMomentum(generator, z0, targets, iterations, t => t < decayAfter ? stepSize : 0.1 * stepSize, momentum: 0.7);
@@ -171,7 +169,7 @@ public static class AeGanPurification
         z.requires_grad = true;
         var distance = Distance(generator, z, target);
         // G runs in evaluation mode, so image i's distance depends on z_i alone and the gradient of the sum is the per-image one.
-        var gradient = torch.autograd.grad(distance.sum(), z);
+        var gradient = torch.autograd.grad([distance.sum()], [z])[0];
         return (distance.detach().MoveToOuterDisposeScope(), gradient.MoveToOuterDisposeScope());
     }
 

@@ -1,6 +1,4 @@
-using MLDefense.Torch;
-using MLDefense.Torch.Optim;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 
@@ -15,8 +13,8 @@ internal sealed class AeGanTrainingStep : IDisposable
     private readonly AeGanEncoder encoder;
     private readonly AeGanGenerator generator;
     private readonly AeGanDiscriminator discriminator;
-    private readonly Optimizer discriminatorOptimizer;
-    private readonly Optimizer autoencoderOptimizer;
+    private readonly OptimizerHelper discriminatorOptimizer;
+    private readonly OptimizerHelper autoencoderOptimizer;
     private readonly int latentDimension;
     private readonly double reconstructionWeight;
 
@@ -29,12 +27,12 @@ internal sealed class AeGanTrainingStep : IDisposable
         latentDimension = options.LatentDimension;
         reconstructionWeight = options.ReconstructionWeight;
         var betas = (options.AdamBeta1, 0.999);
-        discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), options.LearningRate, betas);
-        autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), options.LearningRate, betas);
+        discriminatorOptimizer = torch.optim.Adam(discriminator.parameters(), options.LearningRate, betas.Item1, betas.Item2);
+        autoencoderOptimizer = torch.optim.Adam(encoder.parameters().Concat(generator.parameters()), options.LearningRate, betas.Item1, betas.Item2);
     }
 
     /// <summary>The two optimisers by name (their states go into a training checkpoint).</summary>
-    public IReadOnlyList<(string Name, Optimizer Optimizer)> Optimizers =>
+    public IReadOnlyList<(string Name, OptimizerHelper Optimizer)> Optimizers =>
         [("discriminator", discriminatorOptimizer), ("autoencoder", autoencoderOptimizer)];
 
     /// <summary>

@@ -1,6 +1,5 @@
 using MLDefense.Data;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -216,7 +215,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         var scores = new float[n];
         var codes = encoder.forward(images);
         var reconstruction = generator.forward(codes);
-        AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().CopyTo<float>(scores);
+        AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().data<float>().CopyTo(scores);
         var flags = DefenseInference.Flags(scores, Threshold);
         var searched = Options.SearchPolicy switch
         {
@@ -226,7 +225,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         };
         if (searched.Length == 0 || Options.SearchSteps == 0) return new(codes, reconstruction, null, null, scores, flags);
 
-        var rows = torch.tensor(Array.ConvertAll(searched, i => (long)i), [searched.Length], images.device);
+        var rows = torch.tensor(Array.ConvertAll(searched, i => (long)i), [searched.Length], device: images.device);
         var found = AeGanPurification.SearchLatent(generator, codes.index_select(0, rows), images.index_select(0, rows), Options.SearchSteps,
                                                    Options.SearchStepSize, Options.SearchHalvingInterval);
         return new(codes, reconstruction, rows, found, scores, flags);
@@ -236,7 +235,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         DefenseColumns.CheckImageTensor(images, InputShape, "the shape AE-GAN was trained on");
-        if (images.device != Device)
+        if (!images.device.IsSame(Device))
             throw new ArgumentException($"The images are on {images.device} but the purifier is on {Device}.", nameof(images));
         if (images.dtype != ScalarType.Float32) throw new ArgumentException($"Expected float32 images; found {images.dtype}.", nameof(images));
         using var scope = torch.NewDisposeScope();
@@ -280,7 +279,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         {
             using var scope = torch.NewDisposeScope();
             var (output, chunkScores, chunkFlags) = PurifyWithScores(DefenseInference.Images(pixels, shape, start, count, Device));
-            output.cpu().CopyTo<float>(purified.AsSpan(start * shape.Size, count * shape.Size));
+            output.cpu().data<float>().CopyTo(purified.AsSpan(start * shape.Size, count * shape.Size));
             chunkScores.CopyTo(scores, start);
             chunkFlags.CopyTo(flags, start);
         }

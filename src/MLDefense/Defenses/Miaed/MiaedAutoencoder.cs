@@ -1,8 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
-using MLDefense.Torch.Optim;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 
@@ -52,8 +49,8 @@ public sealed class MiaedAutoencoder : IDisposable
     private readonly MiaedMlpDiscriminator? globalDiscriminator;
     private readonly MiaedLocalDiscriminator? localDiscriminator;
     private readonly MiaedMlpDiscriminator? priorCritic;
-    private readonly Optimizer mainOptimizer;
-    private readonly Optimizer? criticOptimizer;
+    private readonly OptimizerHelper mainOptimizer;
+    private readonly OptimizerHelper? criticOptimizer;
     private readonly MiaedArchitecture architecture;
     private bool encoderHandedOver;
     private bool disposed;
@@ -77,21 +74,21 @@ public sealed class MiaedAutoencoder : IDisposable
         var betas = (options.AdamBeta1, options.AdamBeta2);
         var trained = encoder.parameters().Concat(decoder.parameters())
             .Concat(globalDiscriminator?.parameters() ?? []).Concat(localDiscriminator?.parameters() ?? []).ToList();
-        mainOptimizer = torch.optim.Adam(trained, options.LearningRate, betas);
-        if (priorCritic is not null) criticOptimizer = torch.optim.Adam(priorCritic.parameters(), options.LearningRate, betas);
+        mainOptimizer = torch.optim.Adam(trained, options.LearningRate, betas.Item1, betas.Item2);
+        if (priorCritic is not null) criticOptimizer = torch.optim.Adam(priorCritic.parameters(), options.LearningRate, betas.Item1, betas.Item2);
     }
 
     private IEnumerable<Module> Modules =>
         new Module?[] { encoder, decoder, globalDiscriminator, localDiscriminator, priorCritic }.OfType<Module>();
 
     /// <summary>The networks and optimisers whose states a training checkpoint keeps, by name.</summary>
-    internal (IReadOnlyList<(string Name, Module Module)> Modules, IReadOnlyList<(string Name, Optimizer Optimizer)> Optimizers) CheckpointParts()
+    internal (IReadOnlyList<(string Name, Module Module)> Modules, IReadOnlyList<(string Name, OptimizerHelper Optimizer)> Optimizers) CheckpointParts()
     {
         var modules = new List<(string, Module)> { ("encoder", encoder), ("decoder", decoder) };
         if (globalDiscriminator is not null) modules.Add(("global_mi", globalDiscriminator));
         if (localDiscriminator is not null) modules.Add(("local_mi", localDiscriminator));
         if (priorCritic is not null) modules.Add(("prior_critic", priorCritic));
-        var optimizers = new List<(string, Optimizer)> { ("main", mainOptimizer) };
+        var optimizers = new List<(string, OptimizerHelper)> { ("main", mainOptimizer) };
         if (criticOptimizer is not null) optimizers.Add(("critic", criticOptimizer));
         return (modules, optimizers);
     }

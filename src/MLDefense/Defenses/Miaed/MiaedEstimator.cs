@@ -2,8 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MLDefense.Data;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 
@@ -158,13 +157,13 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var calibration = Subset(pixels, labels, probabilities, calibrationRows, shape.Size, classCount);
         pixels = [];
         var device = Context.Device;
-        torch.manual_seed(unchecked((ulong)(uint)seed));
+        torch.manual_seed((uint)seed);
         Context.WriteLog(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
 
         using var networks = new PendingNetworks();
         MiaedEncoder encoder;
         int rows = trainRows.Length;
-        using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device);
+        using var images = torch.tensor(train.Pixels, [rows, shape.Channels, shape.Height, shape.Width], device: device);
         var checkpoint = TrainingCheckpoint.Create(Options.CheckpointPath, "MIAED", shape, train.Pixels, rows, seed, device, CheckpointSettings(shape));
         using (var autoencoder = new MiaedAutoencoder(Options, shape, device))
         {
@@ -172,15 +171,15 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             encoder = networks.Add(autoencoder.TakeEncoder());
         }
         using var latents = MiaedTransformer.Encode(encoder, images);
-        using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device);
+        using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device: device);
         var simpleNetwork = networks.Add(new MiaedSimpleNetwork(Options.LatentDimension, Options.SimpleNetworkHiddenUnits, Options.SimpleNetworkDropout, classCount));
         simpleNetwork.to(device);
         TrainSimpleNetwork(simpleNetwork, latents, targets, token);
         var onTraining = Measure(simpleNetwork, latents, targets, train.Probabilities, rows, classCount, device);
 
-        using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device);
+        using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device: device);
         using var calibrationLatents = MiaedTransformer.Encode(encoder, calibrationImages);
-        using var calibrationTargets = torch.tensor(Array.ConvertAll(calibration.Labels, l => (long)l), [calibrationRows.Length], device);
+        using var calibrationTargets = torch.tensor(Array.ConvertAll(calibration.Labels, l => (long)l), [calibrationRows.Length], device: device);
         var onCalibration = Measure(simpleNetwork, calibrationLatents, calibrationTargets, calibration.Probabilities, calibrationRows.Length, classCount, device);
         float threshold = (float)ThresholdCalibration.ForFalsePositiveRate(onCalibration.Scores, Options.TargetFalsePositiveRate);
         var info = new MiaedModelInfo
@@ -267,9 +266,9 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         float[] probabilities, int rows, int classCount, Device device)
     {
         using var scope = torch.NewDisposeScope();
-        var p = torch.tensor(probabilities, [rows, classCount], device);
+        var p = torch.tensor(probabilities, [rows, classCount], device: device);
         var q = MiaedTransformer.Classify(network, latents);
-        var scores = MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>();
+        var scores = MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>().ToArray();
         var predicted = q.argmax(1);
         double accuracy = predicted.eq(targets).to(ScalarType.Float64).mean().item<double>();
         double agreement = predicted.eq(p.argmax(1)).to(ScalarType.Float64).mean().item<double>();
@@ -291,7 +290,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after autoencoder epoch {resumed} of {Options.Epochs}");
         for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
-            using var order = torch.randperm(rows, images.device);
+            using var order = torch.randperm(rows, device: images.device);
             var sums = new LossSums();
             for (int batch = 0; batch < batchesPerEpoch; batch++)
             {
@@ -357,12 +356,12 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         int batchSize = (int)Math.Min(Options.BatchSize, rows);
         int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
         long totalSteps = (long)batchesPerEpoch * Options.SimpleNetworkEpochs;
-        using var optimizer = torch.optim.Adam(network.parameters(), Options.SimpleNetworkLearningRate, (Options.AdamBeta1, Options.AdamBeta2));
+        using var optimizer = torch.optim.Adam(network.parameters(), Options.SimpleNetworkLearningRate, Options.AdamBeta1, Options.AdamBeta2);
         var clock = Stopwatch.StartNew();
         network.train();
         for (int epoch = 1; epoch <= Options.SimpleNetworkEpochs; epoch++)
         {
-            using var order = torch.randperm(rows, latents.device);
+            using var order = torch.randperm(rows, device: latents.device);
             double lossSum = 0;
             long correct = 0, seen = 0;
             for (int batch = 0; batch < batchesPerEpoch; batch++)

@@ -1,6 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
-using MLDefense.Torch.Modules;
 
 namespace MLDefense.Defenses;
 
@@ -37,9 +35,9 @@ internal sealed record MiaedArchitecture(ImageShape Image, int Downsamplings, in
 /// </remarks>
 internal sealed class MiaedEncoder : Module<Tensor, Tensor>
 {
-    public MiaedEncoder(MiaedArchitecture a)
+    public MiaedEncoder(MiaedArchitecture a) : base(nameof(MiaedEncoder))
     {
-        var convolutions = new Sequential();
+        var convolutions = torch.nn.Sequential();
         int inChannels = a.Image.Channels;
         for (int i = 0; i < a.Downsamplings; i++)
         {
@@ -49,8 +47,8 @@ internal sealed class MiaedEncoder : Module<Tensor, Tensor>
             convolutions.append(torch.nn.ReLU());
             inChannels = outChannels;
         }
-        Convolutions = register_module("convolutions", convolutions);
-        Head = register_module("head", torch.nn.Sequential(
+        Convolutions = this.Register("convolutions", convolutions);
+        Head = this.Register("head", torch.nn.Sequential(
             torch.nn.Flatten(),
             torch.nn.Linear(a.FeatureSize, a.EncoderHiddenUnits),
             torch.nn.BatchNorm1d(a.EncoderHiddenUnits),
@@ -80,17 +78,17 @@ internal sealed class MiaedDecoder : Module<Tensor, Tensor>
 {
     private readonly MiaedArchitecture architecture;
 
-    public MiaedDecoder(MiaedArchitecture a)
+    public MiaedDecoder(MiaedArchitecture a) : base(nameof(MiaedDecoder))
     {
         architecture = a;
-        Head = register_module("head", torch.nn.Sequential(
+        Head = this.Register("head", torch.nn.Sequential(
             torch.nn.Linear(a.LatentDimension, a.EncoderHiddenUnits),
             torch.nn.BatchNorm1d(a.EncoderHiddenUnits),
             torch.nn.ReLU(),
             torch.nn.Linear(a.EncoderHiddenUnits, a.FeatureSize),
             torch.nn.BatchNorm1d(a.FeatureSize),
             torch.nn.ReLU()));
-        var deconvolutions = new Sequential();
+        var deconvolutions = torch.nn.Sequential();
         for (int i = a.Downsamplings - 1; i >= 0; i--)
         {
             int inChannels = a.BaseChannels << i;
@@ -103,7 +101,7 @@ internal sealed class MiaedDecoder : Module<Tensor, Tensor>
             }
         }
         deconvolutions.append(torch.nn.Sigmoid());
-        Deconvolutions = register_module("deconvolutions", deconvolutions);
+        Deconvolutions = this.Register("deconvolutions", deconvolutions);
     }
 
     public Sequential Head { get; }
@@ -125,9 +123,9 @@ internal sealed class MiaedDecoder : Module<Tensor, Tensor>
 /// </summary>
 internal sealed class MiaedMlpDiscriminator : Module<Tensor, Tensor>
 {
-    public MiaedMlpDiscriminator(int inputSize, int hiddenUnits)
+    public MiaedMlpDiscriminator(int inputSize, int hiddenUnits) : base(nameof(MiaedMlpDiscriminator))
     {
-        Layers = register_module("layers", torch.nn.Sequential(
+        Layers = this.Register("layers", torch.nn.Sequential(
             torch.nn.Linear(inputSize, hiddenUnits), torch.nn.ReLU(),
             torch.nn.Linear(hiddenUnits, hiddenUnits), torch.nn.ReLU(),
             torch.nn.Linear(hiddenUnits, 1)));
@@ -145,9 +143,9 @@ internal sealed class MiaedMlpDiscriminator : Module<Tensor, Tensor>
 /// </summary>
 internal sealed class MiaedLocalDiscriminator : Module<Tensor, Tensor>
 {
-    public MiaedLocalDiscriminator(int featureChannels, int latentDimension, int hiddenUnits)
+    public MiaedLocalDiscriminator(int featureChannels, int latentDimension, int hiddenUnits) : base(nameof(MiaedLocalDiscriminator))
     {
-        Layers = register_module("layers", torch.nn.Sequential(
+        Layers = this.Register("layers", torch.nn.Sequential(
             torch.nn.Conv2d(featureChannels + latentDimension, hiddenUnits, 1), torch.nn.ReLU(),
             torch.nn.Conv2d(hiddenUnits, hiddenUnits, 1), torch.nn.ReLU(),
             torch.nn.Conv2d(hiddenUnits, 1, 1)));
@@ -164,9 +162,9 @@ internal sealed class MiaedLocalDiscriminator : Module<Tensor, Tensor>
 /// </summary>
 internal sealed class MiaedSimpleNetwork : Module<Tensor, Tensor>
 {
-    public MiaedSimpleNetwork(int latentDimension, IReadOnlyList<int> hiddenUnits, double dropout, int classCount)
+    public MiaedSimpleNetwork(int latentDimension, IReadOnlyList<int> hiddenUnits, double dropout, int classCount) : base(nameof(MiaedSimpleNetwork))
     {
-        var layers = new Sequential();
+        var layers = torch.nn.Sequential();
         int inputs = latentDimension;
         foreach (int units in hiddenUnits)
         {
@@ -177,7 +175,7 @@ internal sealed class MiaedSimpleNetwork : Module<Tensor, Tensor>
             inputs = units;
         }
         layers.append(torch.nn.Linear(inputs, classCount));
-        Layers = register_module("layers", layers);
+        Layers = this.Register("layers", layers);
     }
 
     public Sequential Layers { get; }

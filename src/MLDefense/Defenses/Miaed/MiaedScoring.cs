@@ -1,4 +1,3 @@
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 

@@ -1,6 +1,5 @@
 using MLDefense.Data;
 using MLDefense.Evaluation;
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -237,10 +236,10 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         foreach (var (start, count) in DefenseInference.Chunks(rows))
         {
             using var scope = torch.NewDisposeScope();
-            var p = torch.tensor(new ReadOnlySpan<float>(probabilities, start * k, count * k), [count, k], Device);
+            var p = torch.tensor(probabilities.AsSpan(start * k, count * k).ToArray(), [count, k], device: Device);
             var q = SimpleNetworkProbabilities(DefenseInference.Images(pixels, shape, start, count, Device));
-            MiaedScoring.JensenShannonDivergence(p, q).cpu().CopyTo<float>(scores.AsSpan(start, count));
-            var differ = p.argmax(1).ne(q.argmax(1)).cpu().data<bool>();
+            MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>().CopyTo(scores.AsSpan(start, count));
+            var differ = p.argmax(1).ne(q.argmax(1)).cpu().data<bool>().ToArray();
             differ.CopyTo(mismatches, start);
         }
         var flags = Options.DetectionRule == MiaedDetectionRule.ArgmaxMismatch ? mismatches : DefenseInference.Flags(scores, Threshold);

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using MLDefense.Evaluation;
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -109,12 +108,12 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
             DefenseColumns.CheckPixelRange(pixels, shape, batch.FirstRow, column);
             batchShape[0] = batch.RowCount;
             using var scope = torch.NewDisposeScope();
-            var images = torch.tensor(pixels, batchShape, device);
-            cleanScores.AddRange(SaecScoring.Scores(images, Options).cpu().data<float>());
+            var images = torch.tensor(pixels, batchShape, device: device);
+            cleanScores.AddRange(SaecScoring.Scores(images, Options).cpu().data<float>().ToArray());
             if (withNoise)
             {
-                var noisy = (images + torch.tensor(UniformNoise(noise, pixels.Length, Options.NoiseAmplitude), batchShape, device)).clamp(0, 1);
-                noisyScores.AddRange(SaecScoring.Scores(noisy, Options).cpu().data<float>());
+                var noisy = (images + torch.tensor(UniformNoise(noise, pixels.Length, Options.NoiseAmplitude), batchShape, device: device)).clamp(0, 1);
+                noisyScores.AddRange(SaecScoring.Scores(noisy, Options).cpu().data<float>().ToArray());
             }
         }
         if (cleanScores.Count < MinimumTrainingImages) throw TooFewImages(cleanScores.Count);

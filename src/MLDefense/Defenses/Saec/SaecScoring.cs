@@ -1,5 +1,4 @@
-using MLDefense.Torch;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 
@@ -40,7 +39,7 @@ public static class SaecScoring
         }
         using var scope = torch.NewDisposeScope();
         var pixels = images.to(ScalarType.Float64);
-        var deviation = pixels - pixels.mean(1, keepdim: true);
+        var deviation = pixels - pixels.mean([1], keepdim: true);
         Tensor map;
         if (PowerOfTwoExponent(exponent) is int squarings and > 0)
         {
@@ -70,7 +69,7 @@ public static class SaecScoring
     {
         var (values, scale) = KernelValues(filter);
         int size = (int)Math.Round(Math.Sqrt(values.Length));
-        return torch.tensor(Array.ConvertAll(values, v => (float)(v / scale)), [1, 1, size, size], device);
+        return torch.tensor(Array.ConvertAll(values, v => (float)(v / scale)), [1, 1, size, size], device: device);
     }
 
     /// <summary>The side length k of a residual filter's kernel.</summary>
@@ -145,7 +144,7 @@ public static class SaecScoring
         var edges = new float[binCount + 1];
         for (int l = 0; l <= binCount; l++) edges[l] = (float)(minimum + (maximum - minimum) * l / binCount);
         edges[binCount] = (float)maximum;
-        var edgeTensor = torch.tensor(edges, [1, binCount + 1, 1], residuals.device);
+        var edgeTensor = torch.tensor(edges, [1, binCount + 1, 1], device: residuals.device);
         // below[n, l] = number of residuals of image n under edge l; a bin's count is the difference of two neighbours.
         // Summing the comparisons as floats is several times faster than summing bools (which libtorch widens to int64)
         // and exact while counts stay below 2^24; float64 takes over beyond that (images of more than 16 megapixels).

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -84,7 +83,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         foreach (var (start, count) in DefenseInference.Chunks(input.RowCount))
         {
             using var scope = torch.NewDisposeScope();
-            SaecScoring.Scores(DefenseInference.Images(pixels, shape, start, count, Device), Options).cpu().CopyTo<float>(scores.AsSpan(start, count));
+            SaecScoring.Scores(DefenseInference.Images(pixels, shape, start, count, Device), Options).cpu().data<float>().CopyTo(scores.AsSpan(start, count));
         }
         return [scores, DefenseInference.Flags(scores, Threshold)];
     }

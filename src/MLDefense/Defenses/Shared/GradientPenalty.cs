@@ -1,4 +1,3 @@
-using MLDefense.Torch;
 
 namespace MLDefense.Defenses;
 
@@ -50,9 +49,9 @@ public static class GradientPenalty
         // Detached so that the penalty's gradient reaches only the critic, never the generator that made the samples.
         var interpolated = (mix * real.detach() + (1 - mix) * fake.detach()).detach().requires_grad_();
         var scores = critic(interpolated);
-        var gradient = torch.autograd.grad([scores], [interpolated], [torch.ones_like(scores)], create_graph: true)[0]
+        var gradient = torch.autograd.grad([scores], [interpolated], [torch.ones_like(scores)], retain_graph: true, create_graph: true)[0]
             ?? throw new InvalidOperationException("The critic's output does not depend on its input; no gradient penalty can be computed.");
-        var penalty = (gradient.flatten(1).norm(2, [1]) - 1).square().mean();
+        var penalty = (torch.linalg.vector_norm(gradient.flatten(1), 2, [1]) - 1).square().mean();
         return penalty.MoveToOuterDisposeScope();
     }
 }

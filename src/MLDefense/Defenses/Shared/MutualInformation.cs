@@ -1,5 +1,4 @@
-using MLDefense.Torch;
-using F = MLDefense.Torch.torch.nn.functional;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;
 

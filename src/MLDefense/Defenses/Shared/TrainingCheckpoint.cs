@@ -4,10 +4,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLDefense.Data;
-using MLDefense.Torch;
-using MLDefense.Torch.IO;
-using MLDefense.Torch.Modules;
-using MLDefense.Torch.Optim;
 
 namespace MLDefense.Defenses;
 
@@ -62,7 +58,7 @@ internal sealed class TrainingCheckpoint
     public string FilePath => path;
 
     /// <summary>Saves the state after <paramref name="epochsCompleted"/> epochs, atomically.</summary>
-    public void Write(int epochsCompleted, IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers)
+    public void Write(int epochsCompleted, IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, OptimizerHelper Optimizer)> optimizers)
     {
         string temporary = path + ".tmp";
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -76,18 +72,21 @@ internal sealed class TrainingCheckpoint
                 foreach (var (name, module) in modules)
                 {
                     var state = module.state_dict();
-                    try { WriteEntry(zip, $"{name}.safetensors", s => Safetensors.Save(state, s)); }
-                    finally { foreach (var t in state.Values) t.Dispose(); }
+                    // TorchSharp's state_dict holds the module's own tensors: nothing to dispose.
+                    WriteEntry(zip, $"{name}.safetensors", s => Safetensors.Save(state, s));
                 }
                 foreach (var (name, optimizer) in optimizers)
                 {
-                    var bytes = optimizer.save_state();
-                    WriteEntry(zip, $"{name}.optimizer", s => s.Write(bytes));
+                    WriteEntry(zip, $"{name}.optimizer", s =>
+                    {
+                        using var writer = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+                        optimizer.save_state_dict(writer);
+                    });
                 }
                 foreach (var (name, generator) in Generators())
                 {
                     using var state = generator.Get();
-                    var bytes = state.data<byte>();
+                    var bytes = state.data<byte>().ToArray();
                     WriteEntry(zip, $"{name}.rng", s => s.Write(bytes));
                 }
             }
@@ -105,7 +104,7 @@ internal sealed class TrainingCheckpoint
     /// </summary>
     /// <exception cref="ArgumentException">The checkpoint belongs to another run; the message names what differs.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable checkpoint.</exception>
-    public int Restore(IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, Optimizer Optimizer)> optimizers)
+    public int Restore(IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, OptimizerHelper Optimizer)> optimizers)
     {
         if (!File.Exists(path)) return 0;
         try
@@ -126,10 +125,15 @@ internal sealed class TrainingCheckpoint
             {
                 using var stream = new MemoryStream(ReadEntry(zip, $"{name}.safetensors"));
                 var state = Safetensors.Load(stream, device, $"{path}:{name}");
-                try { module.load_state_dict(state); }
+                try { module.LoadStateStrict(state); }
+                catch (ArgumentException e) { throw new InvalidDataException($"its {name} weights do not fit: {e.Message}", e); }
                 finally { foreach (var t in state.Values) t.Dispose(); }
             }
-            foreach (var (name, optimizer) in optimizers) optimizer.load_state(ReadEntry(zip, $"{name}.optimizer"));
+            foreach (var (name, optimizer) in optimizers)
+            {
+                using var reader = new BinaryReader(new MemoryStream(ReadEntry(zip, $"{name}.optimizer")));
+                optimizer.load_state_dict(reader);
+            }
             foreach (var (name, generator) in Generators())
             {
                 var bytes = ReadEntry(zip, $"{name}.rng");
@@ -138,7 +142,7 @@ internal sealed class TrainingCheckpoint
             }
             return epochs;
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or TorchException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or ExternalException or IOException or InvalidOperationException)
         {
             throw new InvalidDataException($"The checkpoint '{path}' cannot be read ({e.Message}); delete it to start afresh.", e);
         }
@@ -147,14 +151,11 @@ internal sealed class TrainingCheckpoint
     /// <summary>Removes the checkpoint once training is done (no error when there is none).</summary>
     public void Delete() => File.Delete(path);
 
-    private IEnumerable<(string Name, (Func<Tensor> Get, Action<Tensor> Set) Generator)> Generators()
+    // The CPU generator only: TorchSharp 0.107 exposes no CUDA generator state, so a training resumed on a GPU draws
+    // other random numbers there than an uninterrupted one would (GPU training is not bit-reproducible anyway).
+    private static IEnumerable<(string Name, (Func<Tensor> Get, Action<Tensor> Set) Generator)> Generators()
     {
         yield return ("cpu", (torch.get_rng_state, torch.set_rng_state));
-        if (device.IsCuda)
-        {
-            int index = Math.Max(0, device.Index);
-            yield return ($"cuda{index}", (() => torch.cuda.get_rng_state(index), state => torch.cuda.set_rng_state(state, index)));
-        }
     }
 
     private static void WriteEntry(ZipArchive zip, string name, Action<Stream> write)

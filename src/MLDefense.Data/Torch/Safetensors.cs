@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace MLDefense.Torch.IO;
+namespace MLDefense.Torch;
 
 /// <summary>
 /// Reads and writes the safetensors format: an 8-byte little-endian header length, a UTF-8 JSON header
@@ -57,7 +57,7 @@ public static class Safetensors
         {
             if (name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved and cannot name a tensor.");
             if (!Names.TryGetValue(t.dtype, out var dtypeName)) throw new NotSupportedException($"safetensors: no encoding for {t.dtype} ('{name}').");
-            long bytes = t.numel() * t.dtype.ElementSize();
+            long bytes = t.numel() * t.ElementSize;
             header[name] = new JsonObject
             {
                 ["dtype"] = dtypeName,
@@ -80,16 +80,9 @@ public static class Safetensors
 
     private static void WriteData(Tensor t, Stream stream)
     {
-        using var cpu = t.device.Type == DeviceType.CPU ? t.contiguous() : t.cpu();
-        var bytes = new byte[cpu.numel() * cpu.dtype.ElementSize()];
-        CopyRaw(cpu, bytes);
-        stream.Write(bytes);
-    }
-
-    private static unsafe void CopyRaw(Tensor t, byte[] destination)
-    {
-        fixed (byte* p = destination)
-            Native.Check.Status(Native.NativeMethods.mld_tensor_copy_to(t.Handle, p, destination.Length), "safetensors.save");
+        using var detached = t.detach();
+        using var cpu = detached.cpu().contiguous();
+        stream.Write(cpu.bytes);
     }
 
     /// <summary>The entries of a file's header, without reading the data.</summary>
@@ -114,7 +107,7 @@ public static class Safetensors
                 var bytes = new byte[e.End - e.Begin];
                 stream.Seek(dataStart + e.Begin, SeekOrigin.Begin);
                 stream.ReadExactly(bytes);
-                result[e.Name] = FromBytes(bytes, e, device ?? Device.CPU).DetachFromDisposeScope();
+                result[e.Name] = FromBytes(bytes, e, device ?? CPU).DetachFromDisposeScope();
             }
             return result;
         }
@@ -132,11 +125,12 @@ public static class Safetensors
         return ReadHeader(stream, path).Metadata;
     }
 
-    private static unsafe Tensor FromBytes(byte[] bytes, Entry e, Device device)
+    private static Tensor FromBytes(byte[] bytes, Entry e, Device device)
     {
-        fixed (byte* p = bytes)
-        fixed (long* s = e.Shape)
-            return Tensor.Wrap(Native.NativeMethods.mld_tensor_from_data(p, s, e.Shape.Length, (int)e.DType, (int)device.Type, device.Index, 0), "safetensors.load");
+        using var scope = NewDisposeScope();
+        var cpu = empty(e.Shape, e.DType);
+        cpu.bytes = bytes;
+        return (device.type == DeviceType.CPU ? cpu : cpu.to(device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Parses and validates the header of a seekable stream.</summary>
