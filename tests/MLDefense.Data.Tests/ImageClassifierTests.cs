@@ -144,19 +144,19 @@ public sealed class ImageClassifierTests
         var target = torch.tensor(new long[] { 0, 1, 2, 0 }, [4]);
         var loss = torch.nn.functional.cross_entropy(classifier.Logits(x), target);
         var gradient = torch.autograd.grad([loss], [x])[0];
-        double gradientNorm = gradient.norm().item<double>();
+        double gradientNorm = gradient.norm().ToDouble();
         Assert.IsTrue(gradientNorm > 1e-6, $"input gradient norm {gradientNorm}");
 
         torch.manual_seed(5);
         var direction = torch.randn(x.shape, ScalarType.Float64);
         direction = direction / direction.norm();
-        double analytic = (gradient * direction).sum().item<double>();
+        double analytic = (gradient * direction).sum().ToDouble();
         const double h = 1e-5;
         using (torch.no_grad())
         {
             var xd = x.detach();
-            double plus = torch.nn.functional.cross_entropy(classifier.Logits(xd + direction * h), target).item<double>();
-            double minus = torch.nn.functional.cross_entropy(classifier.Logits(xd - direction * h), target).item<double>();
+            double plus = torch.nn.functional.cross_entropy(classifier.Logits(xd + direction * h), target).ToDouble();
+            double minus = torch.nn.functional.cross_entropy(classifier.Logits(xd - direction * h), target).ToDouble();
             double numeric = (plus - minus) / (2 * h);
             Assert.AreEqual(analytic, numeric, 1e-6 + 1e-4 * Math.Abs(analytic), $"directional derivative: autograd {analytic}, finite difference {numeric}");
         }

@@ -4,9 +4,8 @@ namespace MLDefense.Data.Tests;
 internal static class LiveTensors
 {
     /// <summary>
-    /// TorchSharp's count of <see cref="Tensor"/> objects neither disposed nor finalized, after a full collection — so
-    /// that garbage waiting for the finalizer (TorchSharp's own layer constructors leave a few temporaries to it) is not
-    /// counted, while every tensor still held by a module, an optimiser, a transformer or a leaked reference is.
+    /// <see cref="TensorCensus.Live"/> after a full collection, so that a tensor dropped without being disposed (by a
+    /// test, or by TorchSharp) and waiting for the finalizer does not blur the count.
     /// </summary>
     public static long Count()
     {
@@ -15,6 +14,6 @@ internal static class LiveTensors
             GC.Collect();
             GC.WaitForPendingFinalizers();
         }
-        return torch.Tensor.TotalCount;
+        return TensorCensus.Live;
     }
 }

@@ -89,7 +89,7 @@ public sealed class AttackReferenceTests
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        double accuracy = classifier.Logits(images).argmax(1).eq(labels).to(ScalarType.Float32).mean().item<double>();
+        double accuracy = classifier.Logits(images).argmax(1).eq(labels).to(ScalarType.Float32).mean().ToDouble();
         Assert.AreEqual(metadata.Number("clean_accuracy"), accuracy, 1e-9);
     }
 
@@ -100,7 +100,7 @@ public sealed class AttackReferenceTests
         var success = classifier.Logits(adversarial).argmax(1).ne(labels);
         var distances = torch.linalg.vector_norm(adversarial.sub(images).flatten(1), 2, [1]);
         double successes = success.sum().item<long>();
-        double meanL2 = successes == 0 ? 0 : distances.masked_select(success).mean().item<double>();
+        double meanL2 = successes == 0 ? 0 : distances.masked_select(success).mean().ToDouble();
         return (successes / images.size(0), meanL2);
     }
 

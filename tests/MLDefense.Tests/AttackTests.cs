@@ -72,9 +72,9 @@ public sealed class AttackTests
         {
             var delta = adversarial.sub(images).flatten(1);
             if (attack.Norm == AttackNorm.Linf)
-                Assert.IsTrue(delta.abs().max().item<double>() <= epsilon + 1e-6, $"{name}: ‖δ‖∞ = {delta.abs().max().item<double>()} > ε = {epsilon}");
+                Assert.IsTrue(delta.abs().max().ToDouble() <= epsilon + 1e-6, $"{name}: ‖δ‖∞ = {delta.abs().max().ToDouble()} > ε = {epsilon}");
             else
-                Assert.IsTrue(torch.linalg.vector_norm(delta, 2, [1]).max().item<double>() <= epsilon + 1e-4, $"{name}: max ‖δ‖₂ = {torch.linalg.vector_norm(delta, 2, [1]).max().item<double>()} > ε = {epsilon}");
+                Assert.IsTrue(torch.linalg.vector_norm(delta, 2, [1]).max().ToDouble() <= epsilon + 1e-4, $"{name}: max ‖δ‖₂ = {torch.linalg.vector_norm(delta, 2, [1]).max().ToDouble()} > ε = {epsilon}");
         }
         double accuracy = Accuracy(adversarial, labels);
         Assert.IsTrue(accuracy <= maxAccuracy && accuracy < cleanAccuracy - 0.3,
@@ -96,7 +96,7 @@ public sealed class AttackTests
 
         // Minimal-perturbation attacks should need far less than a change of every pixel: a mean L2 well below √784·0.3.
         using var scope = torch.NewDisposeScope();
-        double meanL2 = torch.linalg.vector_norm(adversarial.sub(images).flatten(1), 2, [1]).mean().item<double>();
+        double meanL2 = torch.linalg.vector_norm(adversarial.sub(images).flatten(1), 2, [1]).mean().ToDouble();
         Assert.IsTrue(meanL2 < 3.0, $"{name}: mean L2 {meanL2:F2}");
     }
 
@@ -143,13 +143,13 @@ public sealed class AttackTests
         torch.manual_seed(5);
         var again = single.Generate(classifier, images, labels);
         var other = single.Generate(classifier, images, labels);
-        Assert.AreEqual(0.0, first.sub(again).abs().max().item<double>(), "same seed, same start");
-        Assert.IsTrue(first.sub(other).abs().max().item<double>() > 0, "a new draw, a new start");
+        Assert.AreEqual(0.0, first.sub(again).abs().max().ToDouble(), "same seed, same start");
+        Assert.IsTrue(first.sub(other).abs().max().ToDouble() > 0, "a new draw, a new start");
 
         torch.manual_seed(5);
         var best = restarted.Generate(classifier, images, labels);
         Assert.IsTrue(Accuracy(best, labels) <= Accuracy(first, labels), "restarts keep every success of the first run (the same first draw)");
-        Assert.IsTrue(best.sub(images).abs().max().item<double>() <= 0.1 + 1e-6);
+        Assert.IsTrue(best.sub(images).abs().max().ToDouble() <= 0.1 + 1e-6);
     }
 
     [TestMethod]
@@ -228,13 +228,13 @@ public sealed class AttackTests
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        return classifier.Logits(input).argmax(1).eq(expected).to(ScalarType.Float32).mean().item<double>();
+        return classifier.Logits(input).argmax(1).eq(expected).to(ScalarType.Float32).mean().ToDouble();
     }
 
     private static void AssertInUnitRange(Tensor t, string name)
     {
         using var scope = torch.NewDisposeScope();
-        double low = t.min().item<double>(), high = t.max().item<double>();
+        double low = t.min().ToDouble(), high = t.max().ToDouble();
         Assert.IsTrue(low >= 0 && high <= 1, $"{name}: values from {low} to {high}");
     }
 

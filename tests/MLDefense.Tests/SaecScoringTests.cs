@@ -89,14 +89,14 @@ public sealed class SaecScoringTests
         using var level = SaecScoring.NoiseLevel(residuals, 4, 0, 4);
         double[] f = [0.4, 0.2, 0, 0.2];
         double mean = f.Average();
-        Assert.AreEqual(f.Sum(v => (v - mean) * (v - mean)) / 4, level.item<double>(), 1e-12);
+        Assert.AreEqual(f.Sum(v => (v - mean) * (v - mean)) / 4, level.ToDouble(), 1e-12);
 
         // Half-open bins: a value on an inner edge goes up, one on the upper end is outside.
         using var edges = torch.tensor(new float[] { 1f, 4f }, [1, 2]);
         using var edgeLevel = SaecScoring.NoiseLevel(edges, 4, 0, 4);
         double[] g = [0, 0.5, 0, 0];
         double gm = g.Average();
-        Assert.AreEqual(g.Sum(v => (v - gm) * (v - gm)) / 4, edgeLevel.item<double>(), 1e-12);
+        Assert.AreEqual(g.Sum(v => (v - gm) * (v - gm)) / 4, edgeLevel.ToDouble(), 1e-12);
     }
 
     [TestMethod]

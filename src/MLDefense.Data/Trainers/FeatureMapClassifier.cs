@@ -14,6 +14,7 @@ public sealed class FeatureMapClassifier : Module<Tensor, Tensor>
     {
         Features = this.Register("features", features);
         Head = this.Register("head", head);
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     /// <summary>Images [N, C, H, W] → the last convolutional feature map [N, C', H', W'].</summary>

@@ -131,10 +131,13 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         return label;
     }
 
-    private Module<Tensor, Tensor> BuildNetwork(ImageShape shape, int classCount) =>
-        CustomFactory is { } factory
-            ? factory(shape, classCount) ?? throw new InvalidOperationException("The custom classifier module factory returned null.")
-            : ClassifierArchitectures.Create(options.Architecture, shape, classCount);
+    private Module<Tensor, Tensor> BuildNetwork(ImageShape shape, int classCount)
+    {
+        if (CustomFactory is not { } factory) return ClassifierArchitectures.Create(options.Architecture, shape, classCount);
+        var custom = factory(shape, classCount) ?? throw new InvalidOperationException("The custom classifier module factory returned null.");
+        // A FeatureMapClassifier records itself (TensorCensus); any other module the factory built is recorded here.
+        return custom is FeatureMapClassifier ? custom : TensorCensus.Record(custom);
+    }
 
     /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
     public ImageClassifierTransformer Fit(IDataView input)

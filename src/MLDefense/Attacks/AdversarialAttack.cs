@@ -111,7 +111,7 @@ internal static class AttackInputs
         if (lowest < 0 || highest >= classifier.ClassCount)
             throw new ArgumentException($"{attack}: labels must be class indices in [0, {classifier.ClassCount}); found values from {lowest} to {highest}.", nameof(labels));
         // min/max propagate NaN, so one comparison pair also rejects non-finite pixels.
-        double darkest = images.min().item<double>(), brightest = images.max().item<double>();
+        double darkest = images.min().ToDouble(), brightest = images.max().ToDouble();
         if (!(darkest >= 0 && brightest <= 1))
             throw new ArgumentException($"{attack}: pixel values must be finite and in [0, 1]; found values from {darkest} to {brightest}.", nameof(images));
     }

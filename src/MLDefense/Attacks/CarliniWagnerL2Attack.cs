@@ -111,7 +111,7 @@ public sealed class CarliniWagnerL2Attack : AdversarialAttack
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = torch.NewDisposeScope();
-            var w = new Parameter(wStart.clone());   // Adam optimises parameters; this one is the attack's variable, not a model's
+            var w = TensorCensus.Record(new Parameter(wStart.clone()));   // Adam optimises parameters; this one is the attack's variable, not a model's
             using var adam = torch.optim.Adam([w], lr: LearningRate);
             var c = torch.tensor(Array.ConvertAll(constants, v => (float)v), [n], device: device);
             var succeededAtThisC = torch.zeros([n], ScalarType.Bool, device);
@@ -143,7 +143,7 @@ public sealed class CarliniWagnerL2Attack : AdversarialAttack
 
                 if (AbortEarly && iteration % checkEvery == 0)
                 {
-                    double current = loss.item<double>();
+                    double current = loss.ToDouble();
                     if (current > previousLoss * 0.9999) break;
                     previousLoss = current;
                 }

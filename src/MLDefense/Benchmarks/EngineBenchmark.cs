@@ -260,12 +260,12 @@ public static class EngineBenchmark
     };
 
     /// <summary>MIAED's MNIST classifier C1, as <c>mnist_c1()</c> in bench_engine.py.</summary>
-    internal static Sequential MnistC1() => torch.nn.Sequential(
+    internal static Sequential MnistC1() => TensorCensus.Record(torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(),
         torch.nn.Linear(64 * 5 * 5, 200), torch.nn.ReLU(),
-        torch.nn.Linear(200, 10));
+        torch.nn.Linear(200, 10)));
 
     /// <summary>A batch and the networks that work on it; one step of work per <see cref="Step"/>, its temporaries freed by a dispose scope.</summary>
     private abstract class Workload(Device device, int batchSize) : IDisposable

@@ -113,8 +113,8 @@ public static class AttackEvaluation
                 if (adversarialPredicted[i] == labels[start + i]) adversarialCorrect++;
             }
             var perturbation = adversarial.sub(clean).flatten(1);
-            sumL2 += torch.linalg.vector_norm(perturbation, 2, [1]).sum().item<double>();
-            sumLinf += torch.linalg.vector_norm(perturbation, double.PositiveInfinity, [1]).sum().item<double>();
+            sumL2 += torch.linalg.vector_norm(perturbation, 2, [1]).sum().ToDouble();
+            sumLinf += torch.linalg.vector_norm(perturbation, double.PositiveInfinity, [1]).sum().ToDouble();
             for (int i = 0; kept.Count < examples && i < length; i++)
                 kept.Add(adversarial[i].cpu().contiguous().data<float>().ToArray());
             progress?.Report(new("attack", attack.Name, start + length, count));

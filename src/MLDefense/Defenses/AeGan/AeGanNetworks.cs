@@ -71,6 +71,7 @@ public abstract class AeGanConvolutionalNetwork : Module<Tensor, Tensor>
             torch.nn.Conv2d(2 * w, 4 * w, 5, stride: 2, padding: 2), torch.nn.BatchNorm2d(4 * w), torch.nn.LeakyReLU(0.2),
             torch.nn.Flatten()));
         head = this.Register("head", torch.nn.Linear(AeGanGeometry.FlatFeatures(shape, baseChannels), outputs));
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     /// <summary>The pre-activation output of the fully connected head, [N, outputs].</summary>
@@ -143,6 +144,7 @@ public sealed class AeGanGenerator : Module<Tensor, Tensor>
             torch.nn.BatchNorm2d(w), torch.nn.ReLU(),
             torch.nn.ConvTranspose2d(w, shape.Channels, 5, stride: 2, padding: 2, output_padding: AeGanGeometry.OutputPadding(heights[0])),
             torch.nn.Sigmoid()));
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     /// <summary>[N, k] codes → [N, C, H, W] images in (0, 1).</summary>

@@ -270,8 +270,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var q = MiaedTransformer.Classify(network, latents);
         var scores = MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>().ToArray();
         var predicted = q.argmax(1);
-        double accuracy = predicted.eq(targets).to(ScalarType.Float64).mean().item<double>();
-        double agreement = predicted.eq(p.argmax(1)).to(ScalarType.Float64).mean().item<double>();
+        double accuracy = predicted.eq(targets).to(ScalarType.Float64).mean().ToDouble();
+        double agreement = predicted.eq(p.argmax(1)).to(ScalarType.Float64).mean().ToDouble();
         return (scores, accuracy, agreement);
     }
 

@@ -54,6 +54,7 @@ internal sealed class MiaedEncoder : Module<Tensor, Tensor>
             torch.nn.BatchNorm1d(a.EncoderHiddenUnits),
             torch.nn.ReLU(),
             torch.nn.Linear(a.EncoderHiddenUnits, a.LatentDimension)));
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     /// <summary>Images [N, C, H, W] → M(x) [N, C', H', W'].</summary>
@@ -102,6 +103,7 @@ internal sealed class MiaedDecoder : Module<Tensor, Tensor>
         }
         deconvolutions.append(torch.nn.Sigmoid());
         Deconvolutions = this.Register("deconvolutions", deconvolutions);
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     public Sequential Head { get; }
@@ -129,6 +131,7 @@ internal sealed class MiaedMlpDiscriminator : Module<Tensor, Tensor>
             torch.nn.Linear(inputSize, hiddenUnits), torch.nn.ReLU(),
             torch.nn.Linear(hiddenUnits, hiddenUnits), torch.nn.ReLU(),
             torch.nn.Linear(hiddenUnits, 1)));
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     public Sequential Layers { get; }
@@ -149,6 +152,7 @@ internal sealed class MiaedLocalDiscriminator : Module<Tensor, Tensor>
             torch.nn.Conv2d(featureChannels + latentDimension, hiddenUnits, 1), torch.nn.ReLU(),
             torch.nn.Conv2d(hiddenUnits, hiddenUnits, 1), torch.nn.ReLU(),
             torch.nn.Conv2d(hiddenUnits, 1, 1)));
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     public Sequential Layers { get; }
@@ -176,6 +180,7 @@ internal sealed class MiaedSimpleNetwork : Module<Tensor, Tensor>
         }
         layers.append(torch.nn.Linear(inputs, classCount));
         Layers = this.Register("layers", layers);
+        TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
     public Sequential Layers { get; }
