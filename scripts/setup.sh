@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what MLDefense needs from Debian's archive, only when it is missing (idempotent, non-interactive).
-#   scripts/setup.sh test   build + test dependencies: cmake, g++, libtorch-dev, libstb-dev, dataset-fashion-mnist (read by
-#                           tests), chromium (renders the report in a test), python3-torch (PyTorch on the same libtorch:
-#                           the tests' golden values and reference attacks are computed with it at test time)
+#   scripts/setup.sh test   build + test dependencies: g++ and patchelf (the build fixes TorchSharp's native library for
+#                           Debian 12's libstdc++), dataset-fashion-mnist (read by tests), chromium (renders the report in a
+#                           test), python3-torch (PyTorch 1.13.1: the reference attacks the tests compare with)
 #   scripts/setup.sh main   build dependencies and dataset-fashion-mnist (the main job's data)
 #   scripts/setup.sh bench  the test set (python3-torch is also the speed reference of `mldefense bench`)
 set -euo pipefail
 
-packages=(cmake g++ libtorch-dev libstb-dev dataset-fashion-mnist)
+packages=(g++ patchelf dataset-fashion-mnist)
 case "${1:-test}" in
   main) ;;
   test|bench) packages+=(chromium python3-torch) ;;

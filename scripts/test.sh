@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up, builds the solution (the native shim included) and runs every test project.
+# Sets everything up, builds the solution and runs every test project.
 # Ends with one line "N passed, N failed, N skipped" and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."

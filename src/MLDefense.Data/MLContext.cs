@@ -61,7 +61,7 @@ public sealed class MLContext
             if (GpuDeviceId.Value >= 0 && GpuDeviceId.Value < available) return torch.device(DeviceType.CUDA, GpuDeviceId.Value);
             if (FallbackToCpu) return CPU;
             throw new InvalidOperationException(available == 0
-                ? $"GPU {GpuDeviceId} was requested but the loaded libtorch has no CUDA device (build against a CUDA libtorch via Torch_DIR), and FallbackToCpu is off."
+                ? $"GPU {GpuDeviceId} was requested but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), and FallbackToCpu is off."
                 : $"GPU {GpuDeviceId} was requested but only {available} CUDA device(s) exist, and FallbackToCpu is off.");
         }
     }

@@ -15,11 +15,11 @@ public enum ComputeDevice
 
 /// <summary>
 /// Process-wide settings of the engine for applications (the <c>mldefense</c> CLI, samples) that should not reach into
-/// <c>MLDefense.Torch</c> themselves: the intra-op thread count and the device a new <see cref="MLContext"/> uses.
+/// TorchSharp themselves: the intra-op thread count and the device a new <see cref="MLContext"/> uses.
 /// </summary>
 public static class Runtime
 {
-    /// <summary>The version of the libtorch the native shim was built against.</summary>
+    /// <summary>The version of the libtorch TorchSharp runs on (<c>torch.__version__</c>).</summary>
     public static string TorchVersion => torch.__version__;
 
     /// <summary>The number of intra-op threads libtorch uses now.</summary>
@@ -55,7 +55,7 @@ public static class Runtime
             case ComputeDevice.Cuda:
                 if (!CudaAvailable)
                     throw new InvalidOperationException(
-                        "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build the shim against a CUDA libtorch with LIBTORCH_DIR), or use --device cpu|auto.");
+                        "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), or use --device cpu|auto.");
                 ml.GpuDeviceId = 0;
                 ml.FallbackToCpu = false;
                 break;

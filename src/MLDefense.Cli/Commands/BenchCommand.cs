@@ -43,7 +43,7 @@ public static class BenchCommand
                                         + "(not a pyenv or venv python3 found first on PATH, unless it has torch).");
 
         var engine = new Command("engine",
-            "MLDefense's libtorch binding against PyTorch on the same libtorch. MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3: "
+            "MLDefense's engine (TorchSharp 0.107, libtorch 2.10) against Debian's PyTorch 1.13.1 (an older libtorch). MIAED's MNIST classifier C1, batch 128, Adam lr 1e-3: "
           + "cases train_step (forward, cross-entropy, zero_grad, backward, Adam step) and input_gradient (the FGSM/PGD inner loop: "
           + "torch.autograd.grad w.r.t. the input). AE-GAN's networks at Table 6's width 64 and latent 128, batch 100 (Table 4): cases "
           + "aegan_train_step (one minibatch of Alg. 1: the D step, then the F and G step, Adam 2e-4) and aegan_purify (Alg. 2 with the "

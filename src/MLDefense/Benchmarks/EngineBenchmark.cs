@@ -174,7 +174,7 @@ public static class EngineBenchmark
     {
         var device = options.Validate();
         if (device.type == DeviceType.CUDA && !torch.cuda.is_available())
-            throw new InvalidOperationException("The loaded libtorch has no CUDA device; use the CPU (or build the shim against a CUDA libtorch with LIBTORCH_DIR).");
+            throw new InvalidOperationException("The loaded libtorch has no CUDA device; use the CPU (or build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package).");
         torch.set_num_threads(options.Threads);
         if (torch.get_num_threads() != options.Threads)
             throw new InvalidOperationException($"libtorch runs {torch.get_num_threads()} threads where {options.Threads} were asked for.");
