@@ -13,7 +13,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools="$1"; shift
 compat=libmldefense_glibcxx_compat.so
 
-libstdcxx="$(/sbin/ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 \(libc6,x86-64\)/ {print $NF; exit}')"
+# awk reads all of ldconfig's output (no early exit): under pipefail, ldconfig killed by SIGPIPE would end the script.
+libstdcxx="$( { /sbin/ldconfig -p 2>/dev/null || true; } | awk '/libstdc\+\+\.so\.6 \(libc6,x86-64\)/ && !found {print $NF; found = 1}')"
 if [ -n "$libstdcxx" ] && grep -q GLIBCXX_3.4.32 "$libstdcxx"; then exit 0; fi
 [ $# -gt 0 ] || exit 0
 
