@@ -1,4 +1,3 @@
-
 namespace MLDefense.Data.Tests;
 
 [TestClass]

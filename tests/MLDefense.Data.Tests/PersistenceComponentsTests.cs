@@ -1,4 +1,3 @@
-
 namespace MLDefense.Data.Tests;
 
 // Small savable components used by the persistence, prediction and workout tests. They live in the test assembly,

@@ -1,4 +1,3 @@
-
 namespace MLDefense.Data;
 
 /// <summary>Lists an image dataset laid out as one sub-folder per class (the layout of ImageNet and of ML.NET's image samples).</summary>

@@ -1,4 +1,3 @@
-
 namespace MLDefense.Data;
 
 /// <summary>
