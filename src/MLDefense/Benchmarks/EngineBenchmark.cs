@@ -118,7 +118,7 @@ public readonly record struct EngineBenchmarkProgress(string Message, double Fra
 /// <summary>The outcome of <see cref="EngineBenchmark.Run"/>.</summary>
 /// <param name="Threads">Intra-op threads of both engines.</param>
 /// <param name="Device">The device.</param>
-/// <param name="TorchVersion">The libtorch version MLDefense's shim was built against.</param>
+/// <param name="TorchVersion">The libtorch version TorchSharp runs on.</param>
 /// <param name="PyTorchVersion">PyTorch's version, or null when it could not run.</param>
 /// <param name="PyTorchUnavailable">Why PyTorch could not run (and how to fix it), or null.</param>
 /// <param name="Rows">One row per case, in <see cref="EngineBenchmarkCase"/> order.</param>
@@ -126,7 +126,7 @@ public sealed record EngineBenchmarkResult(int Threads, string Device, string To
                                            IReadOnlyList<EngineBenchmarkRow> Rows);
 
 /// <summary>
-/// Measures the speed of MLDefense's libtorch binding against PyTorch on the same libtorch, in the cases of
+/// Measures the speed of MLDefense's engine (TorchSharp on libtorch 2.10) against Debian's PyTorch 1.13.1 — an older libtorch — in the cases of
 /// <see cref="EngineBenchmarkCase"/>: MIAED's MNIST classifier C1 (Conv2d(1,32,3)+ReLU, MaxPool 2, Conv2d(32,64,3)+ReLU,
 /// MaxPool 2, Flatten, Linear(1600,200)+ReLU, Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images; and
 /// AE-GAN+sr's training step and purification with Table 6's networks at the library's defaults (width 64, latent 128,

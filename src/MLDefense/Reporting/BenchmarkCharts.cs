@@ -90,7 +90,7 @@ public static class BenchmarkCharts
         {
             Title = $"{title}: images per second", YLabel = "images / s", Categories = cases, ValueDecimals = 1,
             Series = [Bars("MLDefense", rows, "mldefense_images_per_s"), Bars("PyTorch", rows, "pytorch_images_per_s")],
-        }, "Throughput of MLDefense's libtorch binding and of PyTorch on the same libtorch, same model and batch (medians of alternating rounds).");
+        }, "Throughput of MLDefense's engine (TorchSharp, libtorch 2.10) and of Debian's PyTorch 1.13.1 (an older libtorch), same model and batch (medians of alternating rounds).");
 
         var ratios = rows.Select(r =>
         {
