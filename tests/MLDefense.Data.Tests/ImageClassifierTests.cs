@@ -198,8 +198,6 @@ public sealed class ImageClassifierTests
         var ml = new MLContext(1);
         var data = Patterns(40, 1);
         using (ml.MulticlassClassification.Trainers.ImageClassifier(QuickOptions(epochs: 1)).Fit(data)) { } // warm up libtorch
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
         long liveBefore = LiveTensors.Count();
 
         using var cancellation = new CancellationTokenSource();

@@ -323,7 +323,7 @@ public sealed class AeGanTests
         var ml = new MLContext(5);
         Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.AeGanPurifier(Tiny() with { CancellationToken = cancelled.Token }).Fit(data));
 
-        long before = LiveTensorsAfterCollection();
+        long before = LiveTensors.Count();
         using var midway = new CancellationTokenSource();
         var reports = new List<AeGanTrainingProgress>();
         var progress = new SynchronousProgress<AeGanTrainingProgress>(p =>
@@ -334,7 +334,7 @@ public sealed class AeGanTests
         var options = Tiny(epochs: 3) with { CancellationToken = midway.Token, Progress = progress };
         Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.AeGanPurifier(options).Fit(data));
         Assert.AreEqual(2, reports.Count, "training stopped at the next batch after the cancellation");
-        Assert.AreEqual(before, LiveTensorsAfterCollection(), "a cancelled Fit frees every network and tensor it built");
+        Assert.AreEqual(before, LiveTensors.Count(), "a cancelled Fit frees every network and tensor it built");
     }
 
     [TestMethod]
@@ -420,7 +420,7 @@ public sealed class AeGanTests
         var model = Trained.Value;
         var data = FirstRows(MnistTest.Value, 50);
         DataViews.Materialize(model.Transform(data)); // warm-up: lazy initialisation inside the engine is not a leak
-        long before = LiveTensorsAfterCollection();
+        long before = LiveTensors.Count();
         for (int i = 0; i < 3; i++) DataViews.Materialize(model.Transform(data));
         using (var images = TestImages(10, model.Device))
         {
@@ -428,7 +428,7 @@ public sealed class AeGanTests
             using var b = model.ReconstructionError(images);
             using var c = model.DefenseGanSearch(images, 2, 3);
         }
-        Assert.AreEqual(before, LiveTensorsAfterCollection());
+        Assert.AreEqual(before, LiveTensors.Count());
     }
 
     [TestMethod]
@@ -584,8 +584,6 @@ public sealed class AeGanTests
         Assert.IsTrue(actual.isfinite().all().item<bool>());
         using (var norm = actual.abs().sum()) Assert.IsTrue(norm.item<float>() > 0, "the gradient reaches the input");
     }
-
-    private static long LiveTensorsAfterCollection() => LiveTensors.Count();
 
     /// <summary>Reports on the training thread (<see cref="Progress{T}"/> would post to the thread pool, after Fit returns).</summary>
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

@@ -29,10 +29,6 @@ public sealed class ClassifierBenchmarkTests
     public void TinyRunProducesWellFormedRowsAndReportsEveryStage()
     {
         Runtime.Configure(1);
-        // Tensors an earlier test dropped without disposing must be finalised now, not in the middle of the count.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
         long tensorsBefore = LiveTensors.Count();
         var reports = new List<ClassifierBenchmarkProgress>();
         var options = Tiny(

@@ -77,8 +77,6 @@ public sealed class MiaedTests
         return View(pixels, labels, Probabilities(labels));
     }
 
-    private static long Live() => LiveTensors.Count();
-
     [TestMethod]
     public void ATinyTrainingRunLowersTheTotalLossAndReportsEveryTermWithAnEta()
     {
@@ -233,7 +231,7 @@ public sealed class MiaedTests
         var ml = new MLContext(7);
         // Warm up lazily created native state (thread pools, allocator caches) before counting.
         ml.Transforms.Defenses.Miaed(Tiny(epochs: 1)).Fit(train).Dispose();
-        var before = Live();
+        var before = LiveTensors.Count();
 
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
@@ -244,7 +242,7 @@ public sealed class MiaedTests
         var progress = new SynchronousProgress<MiaedTrainingProgress>(_ => { if (++reports == 2) midway.Cancel(); });
         Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.Miaed(Tiny(epochs: 5) with { CancellationToken = midway.Token, Progress = progress }).Fit(train));
         Assert.AreEqual(2, reports, "Fit stopped at the next step after the cancellation");
-        Assert.AreEqual(before, Live(), "a cancelled Fit frees its networks, optimisers and data");
+        Assert.AreEqual(before, LiveTensors.Count(), "a cancelled Fit frees its networks, optimisers and data");
     }
 
     [TestMethod]
@@ -294,7 +292,7 @@ public sealed class MiaedTests
         var ml = new MLContext(8);
         var train = Training(120);
         ml.Transforms.Defenses.Miaed(Tiny(epochs: 1)).Fit(train).Dispose();
-        var before = Live();
+        var before = LiveTensors.Count();
         var path = Path.Combine(Path.GetTempPath(), $"miaed-{Guid.NewGuid():N}.zip");
         try
         {
@@ -311,7 +309,7 @@ public sealed class MiaedTests
         {
             File.Delete(path);
         }
-        Assert.AreEqual(before, Live());
+        Assert.AreEqual(before, LiveTensors.Count());
     }
 
     [TestMethod]

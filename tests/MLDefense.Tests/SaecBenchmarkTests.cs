@@ -23,10 +23,6 @@ public sealed class SaecBenchmarkTests
     public void TinyRunGivesOneWellFormedRowPerAttackAndNormAndReportsEveryStage()
     {
         Runtime.Configure(1);
-        // Tensors an earlier test dropped without disposing must be finalised now, not in the middle of the count.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
         long tensorsBefore = LiveTensors.Count();
         var reports = new List<SaecBenchmarkProgress>();
         var tiny = new SaecBenchmarkCase(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, LinfBudgets: [0.3], L2Budgets: [3.0], Epochs: 1);

@@ -107,7 +107,7 @@ public static class Safetensors
                 var bytes = new byte[e.End - e.Begin];
                 stream.Seek(dataStart + e.Begin, SeekOrigin.Begin);
                 stream.ReadExactly(bytes);
-                result[e.Name] = FromBytes(bytes, e, device ?? CPU).DetachFromDisposeScope();
+                result[e.Name] = TensorData.FromBytes(bytes, e.Shape, e.DType, device ?? CPU).DetachFromDisposeScope();
             }
             return result;
         }
@@ -123,14 +123,6 @@ public static class Safetensors
     {
         using var stream = File.OpenRead(path);
         return ReadHeader(stream, path).Metadata;
-    }
-
-    private static Tensor FromBytes(byte[] bytes, Entry e, Device device)
-    {
-        using var scope = NewDisposeScope();
-        var cpu = empty(e.Shape, e.DType);
-        cpu.bytes = bytes;
-        return (device.type == DeviceType.CPU ? cpu : cpu.to(device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Parses and validates the header of a seekable stream.</summary>

@@ -179,7 +179,7 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         {
             using var scope = torch.NewDisposeScope();
             int count = Math.Min(InferenceBatchSize, rows - start);
-            var images = torch.tensor(pixels.AsSpan(start * size, count * size).ToArray(), [count, shape.Channels, shape.Height, shape.Width], device: Device);
+            var images = TensorData.FromSpan(pixels.AsSpan(start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], Device);
             Tensor logits;
             if (wantFeatures)
             {

@@ -127,7 +127,7 @@ public sealed class AttackTransformer : BatchTransformer
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             int count = Math.Min(AttackBatchSize, rows - start);
-            var images = torch.tensor(pixels.AsSpan(start * size, count * size).ToArray(), [count, shape.Channels, shape.Height, shape.Width], device: classifier.Device);
+            var images = TensorData.FromSpan(pixels.AsSpan(start * size, count * size), [count, shape.Channels, shape.Height, shape.Width], classifier.Device);
             var labels = allLabels.narrow(0, start, count).to(classifier.Device);
             // using: an attack from elsewhere may return a tensor outside this scope; disposing twice is harmless.
             using var adversarial = Attack.Generate(classifier, images, labels, cancellationToken);

@@ -236,7 +236,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         foreach (var (start, count) in DefenseInference.Chunks(rows))
         {
             using var scope = torch.NewDisposeScope();
-            var p = torch.tensor(probabilities.AsSpan(start * k, count * k).ToArray(), [count, k], device: Device);
+            var p = TensorData.FromSpan(probabilities.AsSpan(start * k, count * k), [count, k], Device);
             var q = SimpleNetworkProbabilities(DefenseInference.Images(pixels, shape, start, count, Device));
             MiaedScoring.JensenShannonDivergence(p, q).cpu().data<float>().CopyTo(scores.AsSpan(start, count));
             var differ = p.argmax(1).ne(q.argmax(1)).cpu().data<bool>().ToArray();

@@ -22,7 +22,7 @@ internal static class DefenseInference
 
     /// <summary>Images <paramref name="start"/>..<paramref name="start"/> + <paramref name="count"/> − 1 of flat pixels as a [count, C, H, W] tensor on <paramref name="device"/>.</summary>
     internal static Tensor Images(float[] pixels, ImageShape shape, int start, int count, Device device) =>
-        torch.tensor(pixels.AsSpan(start * shape.Size, count * shape.Size).ToArray(), [count, shape.Channels, shape.Height, shape.Width], device: device);
+        TensorData.FromSpan(pixels.AsSpan(start * shape.Size, count * shape.Size), [count, shape.Channels, shape.Height, shape.Width], device);
 
     /// <summary>The detector's flags: score &gt; threshold (<see cref="ThresholdCalibration.IsFlagged"/>).</summary>
     internal static bool[] Flags(float[] scores, float threshold) => Array.ConvertAll(scores, s => ThresholdCalibration.IsFlagged(s, threshold));
