@@ -1,6 +1,6 @@
 using TorchSharp;
 using System.Globalization;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Samples;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Samples.ImageApi;
 

@@ -1,5 +1,5 @@
 using MLDefense.Torch;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Samples.ImageApi;
 

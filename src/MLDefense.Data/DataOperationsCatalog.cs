@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Loading, splitting, shuffling and reading data, as ML.NET's <c>ml.Data</c>. Readers add themselves as extensions.</summary>
 public sealed class DataOperationsCatalog(MLContext context) : CatalogBase(context)

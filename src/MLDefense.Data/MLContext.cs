@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The entry point, as ML.NET's MLContext: catalogs of operations (<see cref="Data"/>, <see cref="Transforms"/>,

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 /// <summary>
 /// What MLDefense relies on from its engine, TorchSharp 0.107 on libtorch 2.10: bit-identical CPU training from a

@@ -1,6 +1,6 @@
-using static MLDefense.Data.Tests.ImageClassifierTestData;
+using static MLDefense.Legacy.Tests.ImageClassifierTestData;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 /// <summary>Every bad input is rejected before any training, with a message naming the column, the expectation and what was found.</summary>
 [TestClass]

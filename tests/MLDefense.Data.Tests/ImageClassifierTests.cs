@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using static MLDefense.Data.Tests.ImageClassifierTestData;
+using static MLDefense.Legacy.Tests.ImageClassifierTestData;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 [TestClass]
 public sealed class ImageClassifierTests

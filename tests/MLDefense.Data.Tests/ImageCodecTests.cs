@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 [TestClass]
 public sealed class ImageCodecTests

@@ -1,4 +1,4 @@
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 [TestClass]
 public sealed class ImageTransformTests

@@ -1,4 +1,4 @@
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 /// <summary>How many tensors are alive, for the tests that prove work frees what it creates.</summary>
 internal static class LiveTensors

@@ -1,4 +1,4 @@
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 // Small savable components used by the persistence, prediction and workout tests. They live in the test assembly,
 // which the registry scans like any third party's.

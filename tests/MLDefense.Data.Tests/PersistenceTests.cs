@@ -3,7 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 [TestClass]
 public sealed class PersistenceTests

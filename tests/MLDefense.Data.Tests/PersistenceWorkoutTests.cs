@@ -1,4 +1,4 @@
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 /// <summary>The workout helper on the test components — and proof that it fails when an estimator breaks a promise.</summary>
 [TestClass]

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 [TestClass]
 public sealed class ReadersTests

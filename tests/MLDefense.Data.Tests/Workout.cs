@@ -1,4 +1,4 @@
-namespace MLDefense.Data.Tests;
+namespace MLDefense.Legacy.Tests;
 
 /// <summary>At which point an estimator must reject a bad input.</summary>
 internal enum BadInputStage
@@ -36,7 +36,7 @@ internal sealed class WorkoutResult<TTransformer>(TTransformer model, ITransform
 /// The workout every estimator gets (DESIGN.md, "Conventions"): fit; transform; the schema the estimator and the
 /// transformer promise equals the schema of the real output; save → load gives identical outputs (bit-identical on the
 /// CPU); each bad input is rejected with a message that names the problem. Other test projects can link this file
-/// (<c>&lt;Compile Include="..\MLDefense.Data.Tests\Workout.cs" /&gt;</c>); it is internal so that linking it twice clashes nowhere.
+/// (<c>&lt;Compile Include="..\MLDefense.Legacy.Tests\Workout.cs" /&gt;</c>); it is internal so that linking it twice clashes nowhere.
 /// </summary>
 internal static class Workout
 {

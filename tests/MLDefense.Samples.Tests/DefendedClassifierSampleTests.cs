@@ -1,5 +1,5 @@
 using TorchSharp;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Samples.Tests;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Samples.ImageApi;
 
 namespace MLDefense.Samples.Tests;

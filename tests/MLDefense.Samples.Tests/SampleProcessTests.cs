@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Samples.Tests;
 

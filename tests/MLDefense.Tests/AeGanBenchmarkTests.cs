@@ -1,6 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using MLDefense.Data;
-using MLDefense.Data.Tests;
+using MLDefense.Legacy;
+using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Jobs;
 using static MLDefense.Tests.CliRunner;
 

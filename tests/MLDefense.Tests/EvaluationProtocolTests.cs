@@ -1,6 +1,6 @@
-using MLDefense.Data.Tests;
+using MLDefense.Legacy.Tests;
 using MLDefense.Attacks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Tests;

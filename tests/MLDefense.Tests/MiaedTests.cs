@@ -1,5 +1,5 @@
-using MLDefense.Data;
-using MLDefense.Data.Tests;
+using MLDefense.Legacy;
+using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 

@@ -1,7 +1,7 @@
 using MLDefense.Evaluation;
 using System.Diagnostics;
-using MLDefense.Data;
-using MLDefense.Data.Tests;
+using MLDefense.Legacy;
+using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;
 
 namespace MLDefense.Tests;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MLDefense.Benchmarks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Cli.Infrastructure;
 

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Names the column a field or property maps to (default: its own name).</summary>
 [AttributeUsage(AttributeTargets.Field | AttributeTargets.Property)]

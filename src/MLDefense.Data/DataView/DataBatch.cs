@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// A block of consecutive rows of a data view, stored by column: a scalar column is a <c>T[]</c> of

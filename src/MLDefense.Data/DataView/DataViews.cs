@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Helpers over data views: column resolution, caching, row selection.</summary>
 public static class DataViews

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// A table of data, as ML.NET's IDataView: a schema plus lazy access — row cursors with typed getters, and

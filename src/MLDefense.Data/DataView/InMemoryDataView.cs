@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>A data view whose columns are arrays in memory (see <see cref="DataBatch"/> for the layout).</summary>
 public sealed class InMemoryDataView : IDataView

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The lazy output of a batch transformer: the input's columns plus the columns the mapper adds (which hide

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Maps .NET classes to columns and back (<c>LoadFromEnumerable</c>, <c>CreateEnumerable</c>): public fields and

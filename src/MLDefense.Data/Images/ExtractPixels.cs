@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Options of <see cref="ExtractPixelsTransformer"/> (also what its model folder stores).</summary>
 public sealed class ExtractPixelsOptions

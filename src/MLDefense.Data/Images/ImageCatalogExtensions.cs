@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The image transforms: <c>ml.Transforms.LoadImages</c>, <c>ResizeImages</c>, <c>ExtractPixels</c>. How they relate:

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Schema checks shared by the image transforms: each failure names the column, what was expected and what was found.</summary>
 internal static class ImageColumns

@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Conversions between image files and the project's image values: float vectors in CHW order with values in

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The checks a model zip passes before any component reads from it: the file is a zip, every entry name is a plain

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The <c>manifest.json</c> of a model zip: what wrote it, the components in order (each with its registered name, the

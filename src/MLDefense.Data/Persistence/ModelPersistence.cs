@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.IO.Compression;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// <c>ml.Model.Save</c> and <c>ml.Model.Load</c>: a model as one zip file.

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Fitted transformers applied in order, as ML.NET's TransformerChain.</summary>
 public sealed class TransformerChain<TLastTransformer> : ITransformer, IEnumerable<ITransformer>, IDisposable

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>A fitted component that turns one data view into another, as ML.NET's ITransformer.</summary>
 public interface ITransformer

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Predicts with a fitted model for many callers at once — one loaded model serving a web app's requests — and scores

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary><c>ml.Model.CreatePredictionEngine</c> and <c>ml.Model.CreateBatchPredictor</c>.</summary>
 public static class PredictionCatalogExtensions

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Predicts one example at a time with a fitted model, as ML.NET's PredictionEngine.

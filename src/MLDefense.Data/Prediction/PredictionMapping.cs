@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// What both prediction front ends share: the check, made once at creation, that a model takes rows of

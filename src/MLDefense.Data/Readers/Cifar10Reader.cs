@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Reads the binary version of CIFAR-10: records of 1 label byte then 3 × 1024 pixel bytes (the red, green and

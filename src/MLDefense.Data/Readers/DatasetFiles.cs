@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Reads dataset files that may be gzip-compressed, recognised by their magic bytes rather than their extension.</summary>
 internal static class DatasetFiles

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Reads image datasets in the IDX format of MNIST and Fashion-MNIST: an images file (magic 0x00000803: unsigned

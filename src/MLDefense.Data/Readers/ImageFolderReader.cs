@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>Lists an image dataset laid out as one sub-folder per class (the layout of ImageNet and of ML.NET's image samples).</summary>
 public static class ImageFolderReaderExtensions

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>How a known dataset's files are laid out.</summary>
 public enum KnownDatasetFormat

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>The columns of a data view: names, types and annotations, as in ML.NET. Immutable.</summary>
 public sealed class DataViewSchema : IReadOnlyList<DataViewSchema.Column>

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The type of a column, as in ML.NET. Kept to what the defenses need: numbers, booleans, text and

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The shape of an image column: channels × height × width, stored channel-first (CHW) as a float vector with

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// The built-in image classifiers, taken from the papers whose defenses MLDefense implements. Each expects one input

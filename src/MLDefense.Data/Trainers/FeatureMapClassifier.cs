@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// A classifier split in two: <see cref="Features"/> (the convolutional trunk, ending with the last convolution's

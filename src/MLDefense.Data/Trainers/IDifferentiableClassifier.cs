@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// A classifier seen as a differentiable function of its input images — what attacks (FGSM, PGD, CW...) and

@@ -1,4 +1,4 @@
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>The <c>ImageClassifier</c> trainer on <c>ml.MulticlassClassification.Trainers</c>.</summary>
 public static class ImageClassifierCatalogExtensions

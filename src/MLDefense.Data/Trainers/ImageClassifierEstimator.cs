@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// Trains an image classifier — the target model that defenses protect and attacks attack — on the context's device

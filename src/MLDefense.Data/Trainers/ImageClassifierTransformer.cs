@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace MLDefense.Data;
+namespace MLDefense.Legacy;
 
 /// <summary>
 /// A trained image classifier: adds softmax probabilities (<c>Score</c>), the predicted class

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Benchmarks;
 

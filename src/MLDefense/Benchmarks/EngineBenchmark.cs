@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Defenses;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,5 +1,5 @@
 using MLDefense.Attacks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Evaluation;
 

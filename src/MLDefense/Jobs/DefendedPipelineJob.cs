@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Reporting;

@@ -1,6 +1,6 @@
-using MLDefense.Data.Tests;
+using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Tests.Benchmarks;
 

@@ -1,4 +1,4 @@
-using MLDefense.Data.Tests;
+using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
 
 namespace MLDefense.Tests.Benchmarks;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using MLDefense.Data;
+using MLDefense.Legacy;
+using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Defenses;
@@ -62,7 +63,7 @@ namespace MLDefense.Defenses;
 /// Fit; values outside [0, 1] or NaN fail in Fit, naming the column and row; fewer than
 /// <see cref="MinimumTrainingImages"/> images fail in Fit.</para>
 /// </remarks>
-public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransformer>
+public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransformer>, ML.IEstimator<AeGanTransformer>
 {
     /// <summary>Below this many training images Fit throws: the threshold would rest on a handful of scores.</summary>
     public const int MinimumTrainingImages = 20;
@@ -72,6 +73,12 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
     /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public AeGanEstimator(MLContext context, AeGanOptions options) : base(context, options, CheckOptions)
+    {
+    }
+
+    /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public AeGanEstimator(ML.Runtime.IHostEnvironment environment, AeGanOptions options) : base(environment, LogSource, options, CheckOptions)
     {
     }
 
@@ -114,14 +121,40 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         var shape = CheckImageColumn(input.Schema, Options.ImageColumnName, requiredShape: null);
         var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
-        var pixels = ReadAndCheck(input, shape, token);
+        return FitCore(shape, ReadAndCheck(input, shape, token), token);
+    }
+
+    /// <summary>Checks the data, trains F, G and D (Alg. 1), and calibrates the reconstruction-error threshold.</summary>
+    /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
+    /// <exception cref="OperationCanceledException">The options' token was cancelled; nothing is left allocated.</exception>
+    public AeGanTransformer Fit(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        string column = Options.ImageColumnName;
+        var shape = CheckGeometry(Data.ImageColumns.Check(input.Schema, column, null, "the image AE-GAN purifies", ""), column);
+        var token = Options.CancellationToken;
+        token.ThrowIfCancellationRequested();
+        var batches = Data.DataViewBatches.Read(input, [column], 8192, token).Select(b => (b.Get<float>(column), b.FirstPosition));
+        return FitCore(shape, Gather(batches, shape), token);
+    }
+
+    /// <summary>The columns Fit's transformer adds (a schema shape has no dimensions: the image's shape is checked by Fit and Transform).</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not a Single vector (the message names it).</exception>
+    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    {
+        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image AE-GAN purifies");
+        return MLNet.SchemaShapes.Append(inputSchema, AeGanTransformer.AddedColumns(Options, new ImageShape(1, 1, 1)).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
+    }
+
+    private AeGanTransformer FitCore(ImageShape shape, float[] pixels, CancellationToken token)
+    {
         int count = pixels.Length / shape.Size;
         if (count < MinimumTrainingImages)
             throw new ArgumentException($"Column '{Options.ImageColumnName}': AE-GAN trains and calibrates on the clean images and needs at least " +
                 $"{MinimumTrainingImages} of them; found {count}.");
 
-        int seed = Options.Seed ?? Context.NextSeed();
-        var device = Context.Device;
+        int seed = Options.Seed ?? Fitting.NextSeed();
+        var device = Fitting.Device;
         torch.manual_seed((uint)seed);
         using var networks = new PendingNetworks();
         var (encoder, generator) = AeGanTransformer.CreateNetworks(networks, Options, shape, device);
@@ -147,7 +180,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             TrainingFalsePositiveRate = ThresholdCalibration.FlaggedFraction(scores, threshold),
             CleanMedianScore = sorted[sorted.Length / 2],
         };
-        Context.WriteLog(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({Options.Distance}), " +
+        Fitting.Log(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({Options.Distance}), " +
             $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {Options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
         var fitted = networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default, CheckpointPath = null },
                                                             calibration, encoder, generator, device));
@@ -186,10 +219,10 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             resumed = checkpoint.Restore(modules, step.Optimizers);
             // The noise levels come from a .NET generator; the epochs done drew these.
             for (long i = 0; i < (long)resumed * batchesPerEpoch; i++) noiseLevels.NextDouble();
-            if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {checkpoint.FilePath} after epoch {resumed} of {Options.Epochs}");
+            if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint.FilePath} after epoch {resumed} of {Options.Epochs}");
         }
         var clock = Stopwatch.StartNew();
-        Context.WriteLog(LogSource, $"training on {device}: {count} images, {Options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
+        Fitting.Log(LogSource, $"training on {device}: {count} images, {Options.Epochs} epochs of {batchesPerEpoch} batches of {batchSize}, " +
             $"latent {Options.LatentDimension}, width {Options.BaseChannels}, Adam lr {Options.LearningRate} β1 {Options.AdamBeta1}, noise bound {Options.NoiseBound}");
 
         encoder.train();
@@ -223,7 +256,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
                 {
                     var report = Report(epoch, done, epochEnd);
                     Options.Progress?.Report(report);
-                    if (epochEnd) Context.WriteLog(LogSource, report.ToString());
+                    if (epochEnd) Fitting.Log(LogSource, report.ToString());
                 }
             }
 
@@ -290,15 +323,20 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
     private float[] ReadAndCheck(IDataView input, ImageShape shape, CancellationToken token)
     {
         string column = Options.ImageColumnName;
+        return Gather(input.GetBatches(8192, [column]).Select(b => { token.ThrowIfCancellationRequested(); return (b.Get<float>(column), b.FirstRow); }), shape);
+    }
+
+    /// <summary>The training images in one array, each checked to lie in [0, 1].</summary>
+    private float[] Gather(IEnumerable<(float[] Pixels, long FirstRow)> batches, ImageShape shape)
+    {
+        string column = Options.ImageColumnName;
         var parts = new List<float[]>();
         long rowsSeen = 0;
-        foreach (var batch in input.GetBatches(8192, [column]))
+        foreach (var (pixels, firstRow) in batches)
         {
-            token.ThrowIfCancellationRequested();
-            var pixels = batch.Get<float>(column);
-            DefenseColumns.CheckPixelRange(pixels, shape, rowsSeen, column);
+            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
             parts.Add(pixels);
-            rowsSeen += batch.RowCount;
+            rowsSeen += pixels.Length / shape.Size;
         }
         if (rowsSeen * shape.Size > Array.MaxLength)
             throw new ArgumentException($"Column '{column}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
@@ -312,7 +350,12 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
     /// <summary>Checks the image column (and a fitted shape) and that the networks take its shape; returns the shape. Messages name the column.</summary>
     internal static ImageShape CheckImageColumn(DataViewSchema schema, string name, ImageShape? requiredShape)
     {
-        var shape = DefenseColumns.CheckImage(schema, name, requiredShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
+        return CheckGeometry(DefenseColumns.CheckImage(schema, name, requiredShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on"), name);
+    }
+
+    /// <summary>Checks that the networks of Table 6 take this image shape; messages name the column.</summary>
+    internal static ImageShape CheckGeometry(ImageShape shape, string name)
+    {
         if (AeGanGeometry.Check(shape) is { } problem) throw new ArgumentException($"Column '{name}': {problem}.");
         return shape;
     }

@@ -5,7 +5,7 @@ namespace MLDefense.Defenses;
 /// <summary>
 /// One minibatch of AE-GAN's training (Eq. 5, Alg. 1) on F, G and D with their two Adam optimisers: the D step, then the
 /// F and G step (see <see cref="AeGanEstimator"/> for the losses and the departure from Eq. 5's generator term).
-/// <see cref="AeGanEstimator.Fit"/> trains with it, and <c>bench engine</c> times it, so the benchmark measures the code
+/// <see cref="AeGanEstimator.Fit(Microsoft.ML.IDataView)"/> trains with it, and <c>bench engine</c> times it, so the benchmark measures the code
 /// that trains.
 /// </summary>
 internal sealed class AeGanTrainingStep : IDisposable

@@ -1,4 +1,6 @@
-using MLDefense.Data;
+using MLDefense.Legacy;
+using MLDefense.MLNet;
+using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Defenses;
@@ -27,8 +29,12 @@ namespace MLDefense.Defenses;
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
 /// </remarks>
 [ModelComponent("MLDefense.AeGanPurifier", 1)]
-public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<AeGanTransformer>, IDisposable
+public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<AeGanTransformer>, IDisposable,
+    ML.ITransformer, ILoadableComponent<AeGanTransformer>
 {
+    /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
+    internal const string LoaderSignature = "MLDefenseAeGanPurifier";
+
     private const string CalibrationFileName = "calibration.json";
     private const string EncoderFileName = "encoder.safetensors";
     private const string GeneratorFileName = "generator.safetensors";
@@ -265,13 +271,16 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        string column = Options.ImageColumnName;
-        var pixels = input.Get<float>(column);
-        var shape = InputShape;
-        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, column);
+        return PurifyAll(input.Get<float>(Options.ImageColumnName), input.RowCount, input.FirstRow);
+    }
 
-        int rows = input.RowCount;
+    /// <summary>Alg. 2 on consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [purified, scores, flags].</summary>
+    private Array[] PurifyAll(float[] pixels, int rows, long firstRow)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var shape = InputShape;
+        DefenseColumns.CheckFinite(pixels, shape.Size, firstRow, Options.ImageColumnName);
+
         var purified = new float[pixels.Length];
         var scores = new float[rows];
         var flags = new bool[rows];
@@ -284,6 +293,76 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
             chunkFlags.CopyTo(flags, start);
         }
         return [purified, scores, flags];
+    }
+
+    // ML.NET: the same purification behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
+
+    /// <summary>The columns added: the purified image (the input's type, Single [C, H, W]), the score (Single) and the flag (Boolean).</summary>
+    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(AeGanOptions options, ImageShape shape) =>
+    [
+        new(options.OutputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, shape.Channels, shape.Height, shape.Width)),
+        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
+        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+    ];
+
+    bool ML.ITransformer.IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the purified image, the score and the flag.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+
+    /// <summary>A lazy view adding the purified image, the score and the flag, computed in batches of 256 images.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.IDataView Transform(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new Data.BatchedDataView(input, Mapper(input.Schema));
+    }
+
+    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+
+    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var shape = Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
+        AeGanEstimator.CheckGeometry(shape, Options.ImageColumnName);
+        return new BatchMapper(this);
+    }
+
+    private sealed class BatchMapper(AeGanTransformer owner) : Data.IRowBatchMapper
+    {
+        public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName];
+        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options, owner.InputShape);
+        public int BatchSize => DefenseInference.ChunkSize;
+        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.PurifyAll(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
+    }
+
+    static ComponentFormat ILoadableComponent<AeGanTransformer>.Format { get; } = new("MLDAEGAN", 1, LoaderSignature, "AE-GAN purifier");
+
+    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ComponentWriter.Write<AeGanTransformer>(context, writer =>
+        {
+            writer.WriteOptions(Options);
+            writer.WriteJson(CalibrationFileName, Calibration);
+            writer.WriteModule(encoder, EncoderFileName);
+            writer.WriteModule(generator, GeneratorFileName);
+        });
+    }
+
+    static AeGanTransformer ILoadableComponent<AeGanTransformer>.Load(ComponentReader reader)
+    {
+        var options = reader.ReadOptions<AeGanOptions>();
+        var calibration = reader.ReadJson<AeGanCalibration>(CalibrationFileName);
+        var shape = DefenseModelFiles.Check(options, calibration, AeGanEstimator.CheckOptions,
+            (_, _, s) => { if (AeGanGeometry.Check(s) is { } problem) throw new ArgumentException(problem + "."); });
+        var device = reader.Device;
+        using var networks = new PendingNetworks();
+        var (encoder, generator) = CreateNetworks(networks, options, shape, device);
+        reader.ReadModule(encoder, EncoderFileName);
+        reader.ReadModule(generator, GeneratorFileName);
+        return networks.HandOver(new AeGanTransformer(options, calibration, encoder, generator, device));
     }
 
     /// <inheritdoc />

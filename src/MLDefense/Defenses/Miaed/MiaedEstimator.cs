@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Evaluation;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,7 +1,7 @@
 namespace MLDefense.Defenses;
 
 /// <summary>
-/// What <see cref="SaecEstimator.Fit"/> measured on its training images (Yang et al., MixDefense, Sec. 5.3): the
+/// What <see cref="SaecEstimator.Fit(Microsoft.ML.IDataView)"/> measured on its training images (Yang et al., MixDefense, Sec. 5.3): the
 /// threshold calibrated on the clean scores, and how well that detector separates the same images with uniform noise
 /// added — the paper's adversarial-example-free stand-in for attacks. Saved with the model.
 /// </summary>

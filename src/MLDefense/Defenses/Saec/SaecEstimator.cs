@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using MLDefense.Evaluation;
-using MLDefense.Data;
+using MLDefense.Legacy;
+using ML = Microsoft.ML;
 
 namespace MLDefense.Defenses;
 
@@ -43,7 +44,7 @@ namespace MLDefense.Defenses;
 /// (fewer throws); below <see cref="RecommendedTrainingImages"/>, or when fewer than 10 clean scores lie above a
 /// target-rate quantile, Fit logs a warning, because the empirical quantile is then too coarse to hit the target.</para>
 /// </remarks>
-public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransformer>
+public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransformer>, ML.IEstimator<SaecTransformer>
 {
     /// <summary>Below this many training images Fit throws: the threshold would be the largest of a handful of scores.</summary>
     public const int MinimumTrainingImages = 50;
@@ -57,6 +58,34 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public SaecEstimator(MLContext context, SaecOptions options) : base(context, options, CheckOptions)
     {
+    }
+
+    /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.Saec</c> methods call this).</summary>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public SaecEstimator(ML.Runtime.IHostEnvironment environment, SaecOptions options) : base(environment, LogSource, options, CheckOptions)
+    {
+    }
+
+    /// <summary>
+    /// The columns Fit's transformer adds. A schema shape carries no vector dimensions, so this checks that the image
+    /// column is a known-size Single vector; its [C, H, W] shape is checked by Fit and Transform.
+    /// </summary>
+    /// <exception cref="ArgumentException">The image column is missing or not a Single vector (the message names it).</exception>
+    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    {
+        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image SAEC scores");
+        return MLNet.SchemaShapes.Append(inputSchema, SaecTransformer.AddedColumns(Options).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
+    }
+
+    /// <summary>Checks the data, scores the clean and the noisy training images, and calibrates the threshold.</summary>
+    /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
+    public SaecTransformer Fit(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        string column = Options.ImageColumnName;
+        var shape = CheckGeometry(Data.ImageColumns.Check(input.Schema, column, null, "the image SAEC scores", ""), Options);
+        if (input.GetRowCount() is { } known && known < MinimumTrainingImages) throw TooFewImages(known);
+        return Calibrate(shape, Data.DataViewBatches.Read(input, [column], DefenseInference.ChunkSize).Select(b => (b.Get<float>(column), b.FirstPosition)));
     }
 
     internal static void CheckOptions(SaecOptions o)
@@ -92,9 +121,15 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
         ArgumentNullException.ThrowIfNull(input);
         var shape = CheckImageColumn(input.Schema, Options, requiredShape: null);
         if (input.GetRowCount() is { } known && known < MinimumTrainingImages) throw TooFewImages(known);
+        string column = Options.ImageColumnName;
+        return Calibrate(shape, input.GetBatches(DefenseInference.ChunkSize, [column]).Select(b => (b.Get<float>(column), b.FirstRow)));
+    }
 
-        int seed = Options.Seed ?? Context.NextSeed();
-        var device = Context.Device;
+    /// <summary>Sec. 5.3: scores the clean images and the same images with uniform noise, and sets the threshold.</summary>
+    private SaecTransformer Calibrate(ImageShape shape, IEnumerable<(float[] Pixels, long FirstRow)> batches)
+    {
+        int seed = Options.Seed ?? Fitting.NextSeed();
+        var device = Fitting.Device;
         bool withNoise = Options.NoiseAmplitude > 0;
         var noise = new Random(seed);
         var cleanScores = new List<float>();
@@ -102,11 +137,10 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
         string column = Options.ImageColumnName;
         long[] batchShape = [0, shape.Channels, shape.Height, shape.Width];
 
-        foreach (var batch in input.GetBatches(DefenseInference.ChunkSize, [column]))
+        foreach (var (pixels, firstRow) in batches)
         {
-            var pixels = batch.Get<float>(column);
-            DefenseColumns.CheckPixelRange(pixels, shape, batch.FirstRow, column);
-            batchShape[0] = batch.RowCount;
+            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
+            batchShape[0] = pixels.Length / shape.Size;
             using var scope = torch.NewDisposeScope();
             var images = torch.tensor(pixels, batchShape, device: device);
             cleanScores.AddRange(SaecScoring.Scores(images, Options).cpu().data<float>().ToArray());
@@ -134,9 +168,9 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
             CleanMedianScore = Median(cleanScores),
             NoiseMedianScore = withNoise ? Median(noisyScores) : null,
         };
-        Context.WriteLog(LogSource, report.ToString());
+        Fitting.Log(LogSource, report.ToString());
         if (report.NoiseAuc is < 0.9)
-            Context.WriteLog(LogSource, $"warning: the scores separate uniform noise of ±{Options.NoiseAmplitude * 255:G4}/255 from clean images poorly (AUC {report.NoiseAuc:F3}); " +
+            Fitting.Log(LogSource, $"warning: the scores separate uniform noise of ±{Options.NoiseAmplitude * 255:G4}/255 from clean images poorly (AUC {report.NoiseAuc:F3}); " +
                 "check the histogram range against the images' residuals.");
         return new SaecTransformer(Options, report, device);
     }
@@ -149,7 +183,7 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
     {
         double expectedAbove = count * Options.TargetFalsePositiveRate;
         if (count < RecommendedTrainingImages || expectedAbove < 10)
-            Context.WriteLog(LogSource, $"warning: calibrating a {Options.TargetFalsePositiveRate:P2} false-positive rate on {count} clean images " +
+            Fitting.Log(LogSource, $"warning: calibrating a {Options.TargetFalsePositiveRate:P2} false-positive rate on {count} clean images " +
                 $"({expectedAbove:F1} expected above the threshold); the rate on new data may differ noticeably from the target. " +
                 $"Fit on at least {Math.Max(RecommendedTrainingImages, (int)Math.Ceiling(10 / Math.Max(Options.TargetFalsePositiveRate, 1e-9)))} images for a stable threshold.");
     }
@@ -173,7 +207,13 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
     internal static ImageShape CheckImageColumn(DataViewSchema schema, SaecOptions Options, ImageShape? requiredShape)
     {
         string name = Options.ImageColumnName;
-        var shape = DefenseColumns.CheckImage(schema, name, requiredShape, "the image SAEC scores", "the shape SAEC was calibrated on");
+        return CheckGeometry(DefenseColumns.CheckImage(schema, name, requiredShape, "the image SAEC scores", "the shape SAEC was calibrated on"), Options);
+    }
+
+    /// <summary>What SAEC needs of an image shape beyond the column checks: at least the kernel's size; colour unless told otherwise.</summary>
+    internal static ImageShape CheckGeometry(ImageShape shape, SaecOptions Options)
+    {
+        string name = Options.ImageColumnName;
         int kernel = SaecScoring.KernelSize(Options.ResidualFilter);
         if (shape.Height < kernel || shape.Width < kernel)
             throw new ArgumentException($"Column '{name}': the {Options.ResidualFilter} residual filter needs images of at least {kernel}x{kernel}, found {shape}.");

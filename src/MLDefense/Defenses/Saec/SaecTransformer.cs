@@ -1,4 +1,6 @@
-using MLDefense.Data;
+using MLDefense.Legacy;
+using MLDefense.MLNet;
+using ML = Microsoft.ML;
 
 namespace MLDefense.Defenses;
 
@@ -21,9 +23,13 @@ namespace MLDefense.Defenses;
 /// threads. Saving writes the options (<c>options.json</c>) and <see cref="Calibration"/> (<c>calibration.json</c>).</para>
 /// </remarks>
 [ModelComponent("MLDefense.Saec", 1)]
-public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<SaecTransformer>
+public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<SaecTransformer>,
+    ML.ITransformer, ILoadableComponent<SaecTransformer>
 {
     private const string CalibrationFileName = "calibration.json";
+
+    /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
+    internal const string LoaderSignature = "MLDefenseSaec";
 
     internal SaecTransformer(SaecOptions options, SaecCalibrationReport calibration, Device device)
     {
@@ -75,17 +81,78 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
     {
         ArgumentNullException.ThrowIfNull(input);
         string column = Options.ImageColumnName;
-        var pixels = input.Get<float>(column);
-        var shape = InputShape;
-        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, column);
+        return ScoreAndFlag(input.Get<float>(column), input.RowCount, input.FirstRow);
+    }
 
-        var scores = new float[input.RowCount];
-        foreach (var (start, count) in DefenseInference.Chunks(input.RowCount))
+    /// <summary>Scores consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [scores, flags].</summary>
+    private Array[] ScoreAndFlag(float[] pixels, int rowCount, long firstRow)
+    {
+        var shape = InputShape;
+        DefenseColumns.CheckFinite(pixels, shape.Size, firstRow, Options.ImageColumnName);
+        var scores = new float[rowCount];
+        foreach (var (start, count) in DefenseInference.Chunks(rowCount))
         {
             using var scope = torch.NewDisposeScope();
             SaecScoring.Scores(DefenseInference.Images(pixels, shape, start, count, Device), Options).cpu().data<float>().CopyTo(scores.AsSpan(start, count));
         }
         return [scores, DefenseInference.Flags(scores, Threshold)];
+    }
+
+    // ML.NET: the same scoring behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
+
+    /// <summary>The columns added: the score (Single) and the flag (Boolean).</summary>
+    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(SaecOptions options) =>
+    [
+        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
+        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+    ];
+
+    bool ML.ITransformer.IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the score and flag columns.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+
+    /// <summary>A lazy view adding the score and flag, computed in batches of 256 images.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.IDataView Transform(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new Data.BatchedDataView(input, Mapper(input.Schema));
+    }
+
+    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+
+    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    {
+        var shape = Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image SAEC scores", "the shape SAEC was calibrated on");
+        SaecEstimator.CheckGeometry(shape, Options);
+        return new BatchMapper(this);
+    }
+
+    private sealed class BatchMapper(SaecTransformer owner) : Data.IRowBatchMapper
+    {
+        public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName];
+        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
+        public int BatchSize => DefenseInference.ChunkSize;
+        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.ScoreAndFlag(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
+    }
+
+    static ComponentFormat ILoadableComponent<SaecTransformer>.Format { get; } = new("MLDSAEC_", 1, LoaderSignature, "SAEC detector");
+
+    void ML.ICanSaveModel.Save(ML.ModelSaveContext context) =>
+        ComponentWriter.Write<SaecTransformer>(context, writer =>
+        {
+            writer.WriteOptions(Options);
+            writer.WriteJson(CalibrationFileName, Calibration);
+        });
+
+    static SaecTransformer ILoadableComponent<SaecTransformer>.Load(ComponentReader reader)
+    {
+        var options = reader.ReadOptions<SaecOptions>();
+        var calibration = reader.ReadJson<SaecCalibrationReport>(CalibrationFileName);
+        DefenseModelFiles.Check(options, calibration, SaecEstimator.CheckOptions);
+        return new SaecTransformer(options, calibration, reader.Device);
     }
 
     /// <inheritdoc />

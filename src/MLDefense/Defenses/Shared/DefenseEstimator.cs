@@ -1,4 +1,4 @@
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
 
@@ -19,6 +19,19 @@ public abstract class DefenseEstimator<TOptions, TTransformer> : IEstimator<TTra
         ArgumentNullException.ThrowIfNull(options);
         checkOptions(options);
         Context = context;
+        Fitting = FitEnvironment.From(context);
+        Options = options;
+    }
+
+    /// <summary>For a defense already on ML.NET: its environment (a catalog's or an MLContext) and its name for the log.</summary>
+    private protected DefenseEstimator(Microsoft.ML.Runtime.IHostEnvironment environment, string name, TOptions options, Action<TOptions> checkOptions)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(options);
+        checkOptions(options);
+        MLNet.MLNetCompatibility.Ensure();
+        Context = null!; // the legacy context; defenses constructed this way use Fitting only
+        Fitting = FitEnvironment.From(environment, name);
         Options = options;
     }
 
@@ -27,6 +40,9 @@ public abstract class DefenseEstimator<TOptions, TTransformer> : IEstimator<TTra
 
     /// <summary>The context the estimator was created in: its seed, device and log.</summary>
     private protected MLContext Context { get; }
+
+    /// <summary>Seeds, device and log of the fit.</summary>
+    private protected FitEnvironment Fitting { get; }
 
     /// <inheritdoc />
     public abstract DataViewSchema GetOutputSchema(DataViewSchema inputSchema);

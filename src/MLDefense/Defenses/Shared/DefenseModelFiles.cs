@@ -1,4 +1,4 @@
-using MLDefense.Data;
+using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
 
@@ -40,19 +40,28 @@ internal static class DefenseModelFiles
     {
         var options = context.ReadOptions<TOptions>();
         var info = context.ReadJson<TInfo>(infoFileName);
-        var shape = new ImageShape(info.Channels, info.Height, info.Width);
         try
         {
-            checkOptions(options);
-            shape.Validate();
-            checkModel?.Invoke(options, info, shape);
+            return (options, info, Check(options, info, checkOptions, checkModel));
         }
         catch (ArgumentException ex)
         {
             throw new InvalidDataException($"{context.Folder} describes an impossible {model}: {ex.Message}", ex);
         }
-        if (!float.IsFinite(info.Threshold))
-            throw new InvalidDataException($"{context.Folder}{infoFileName}: the threshold {info.Threshold} is not finite.");
-        return (options, info, shape);
+    }
+
+    /// <summary>
+    /// The checks of <see cref="Read"/> on options and a fit record already read: an <see cref="ArgumentException"/>
+    /// says what is impossible (the ML.NET bridge's reader names the component around it). Returns the fitted shape.
+    /// </summary>
+    internal static ImageShape Check<TOptions, TInfo>(TOptions options, TInfo info, Action<TOptions> checkOptions, Action<TOptions, TInfo, ImageShape>? checkModel = null)
+        where TInfo : IFittedImageDefense
+    {
+        var shape = new ImageShape(info.Channels, info.Height, info.Width);
+        checkOptions(options);
+        shape.Validate();
+        checkModel?.Invoke(options, info, shape);
+        if (!float.IsFinite(info.Threshold)) throw new ArgumentException($"the threshold {info.Threshold} is not finite.");
+        return shape;
     }
 }

@@ -1,0 +1,8 @@
+using Microsoft.ML;
+using MLDefense.Defenses;
+using MLDefense.MLNet;
+
+// The components ML.NET's Model.Load can rebuild, one line each: ML.NET reads these attributes from this assembly, named
+// by the loader assembly recorded in each component's header, and calls ComponentLoader<T>.Create.
+[assembly: LoadableClass(typeof(SaecTransformer), typeof(ComponentLoader<SaecTransformer>), null, typeof(SignatureLoadModel), "SAEC detector", SaecTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(AeGanTransformer), typeof(ComponentLoader<AeGanTransformer>), null, typeof(SignatureLoadModel), "AE-GAN purifier", AeGanTransformer.LoaderSignature)]
