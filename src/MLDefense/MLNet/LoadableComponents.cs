@@ -6,3 +6,4 @@ using MLDefense.MLNet;
 // by the loader assembly recorded in each component's header, and calls ComponentLoader<T>.Create.
 [assembly: LoadableClass(typeof(SaecTransformer), typeof(ComponentLoader<SaecTransformer>), null, typeof(SignatureLoadModel), "SAEC detector", SaecTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(AeGanTransformer), typeof(ComponentLoader<AeGanTransformer>), null, typeof(SignatureLoadModel), "AE-GAN purifier", AeGanTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(MiaedTransformer), typeof(ComponentLoader<MiaedTransformer>), null, typeof(SignatureLoadModel), "MIAED detector", MiaedTransformer.LoaderSignature)]

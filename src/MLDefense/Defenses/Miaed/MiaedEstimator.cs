@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using MLDefense.Legacy;
+using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 using F = TorchSharp.torch.nn.functional;
 
@@ -64,7 +65,7 @@ namespace MLDefense.Defenses;
 /// stops Fit (everything built is freed; with <see cref="MiaedOptions.CheckpointPath"/> the autoencoder's state after its
 /// last completed epoch stays in that file and the next Fit resumes from it, bit for bit). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
 /// </remarks>
-public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>
+public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>, ML.IEstimator<MiaedTransformer>
 {
     /// <summary>Below this many rows Fit throws: the networks would train, and the threshold be calibrated, on a handful of images.</summary>
     public const int MinimumTrainingImages = 20;
@@ -75,6 +76,49 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public MiaedEstimator(MLContext context, MiaedOptions options) : base(context, options, CheckOptions)
     {
+    }
+
+    /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.Miaed</c> methods call this).</summary>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public MiaedEstimator(ML.Runtime.IHostEnvironment environment, MiaedOptions options) : base(environment, LogSource, options, CheckOptions)
+    {
+    }
+
+    /// <summary>
+    /// The columns Fit's transformer adds. A schema shape has no vector dimensions: this checks that the image and the
+    /// probabilities are known-size Single vectors (and the label's type when present); shapes are checked by Fit and Transform.
+    /// </summary>
+    /// <exception cref="ArgumentException">A column is missing or of the wrong type (the message names it).</exception>
+    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    {
+        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image MIAED encodes");
+        string name = Options.ProbabilitiesColumnName;
+        var found = inputSchema.Where(c => c.Name == name).ToArray();
+        if (found.Length == 0 || found[0].Kind != ML.SchemaShape.Column.VectorKind.Vector || found[0].ItemType != ML.Data.NumberDataViewType.Single)
+            throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected a Single vector [K] of class probabilities, e.g. a classifier's Score; " +
+                (found.Length == 0 ? $"it was not found. The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}." : $"found {found[0].Kind} of {found[0].ItemType}."));
+        var label = inputSchema.Where(c => c.Name == Options.LabelColumnName).ToArray();
+        if (label.Length > 0 && !(label[0].Kind == ML.SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32)))
+            throw new ArgumentException($"Column '{Options.LabelColumnName}' (the label): expected a key (MapValueToKey) or Int32 class labels 0..K−1, found {label[0].Kind} of {label[0].ItemType}.");
+        return MLNet.SchemaShapes.Append(inputSchema, MiaedTransformer.AddedColumns(Options).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
+    }
+
+    /// <summary>Checks the data, holds out the calibration rows, trains the autoencoder and the simple network on the others, and calibrates the threshold on the held-out rows.</summary>
+    /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
+    /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
+    public MiaedTransformer Fit(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var shape = Data.ImageColumns.Check(input.Schema, Options.ImageColumnName, null, "the image MIAED encodes", "");
+        ResolveArchitecture(Options, shape);
+        int classCount = Data.ProbabilityColumns.Check(input.Schema, Options.ProbabilitiesColumnName, Options.ClassCount);
+        var labelKind = Data.LabelColumns.Check(input.Schema, Options.LabelColumnName, "the label the simple network learns, needed by Fit");
+        var token = Options.CancellationToken;
+        token.ThrowIfCancellationRequested();
+        string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
+        var batches = Data.DataViewBatches.Read(input, [imageName, labelName, probabilitiesName], 4096, token)
+            .Select(b => (b.Get<float>(imageName), Data.LabelColumns.Classes(b, labelName, labelKind), b.Get<float>(probabilitiesName), b.FirstPosition));
+        return FitCore(shape, classCount, Gather(batches, shape, classCount));
     }
 
     internal static void CheckOptions(MiaedOptions o)
@@ -150,15 +194,21 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
 
-        var (pixels, labels, probabilities) = ReadAndCheck(input, shape, classCount, token);
-        int seed = Options.Seed ?? Context.NextSeed();
+        return FitCore(shape, classCount, ReadAndCheck(input, shape, classCount, token));
+    }
+
+    private MiaedTransformer FitCore(ImageShape shape, int classCount, (float[] Pixels, int[] Labels, float[] Probabilities) data)
+    {
+        var token = Options.CancellationToken;
+        var (pixels, labels, probabilities) = data;
+        int seed = Options.Seed ?? Fitting.NextSeed();
         var (trainRows, calibrationRows) = SplitCalibration(labels.Length, Options.CalibrationFraction, seed);
         var train = Subset(pixels, labels, probabilities, trainRows, shape.Size, classCount);
         var calibration = Subset(pixels, labels, probabilities, calibrationRows, shape.Size, classCount);
         pixels = [];
-        var device = Context.Device;
+        var device = Fitting.Device;
         torch.manual_seed((uint)seed);
-        Context.WriteLog(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
+        Fitting.Log(LogSource, $"{labels.Length} rows: {trainRows.Length} train the networks, {calibrationRows.Length} are held out to calibrate the threshold");
 
         using var networks = new PendingNetworks();
         MiaedEncoder encoder;
@@ -198,7 +248,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             CalibrationArgmaxAgreement = onCalibration.ArgmaxAgreement,
             Seed = seed,
         };
-        Context.WriteLog(LogSource, info.ToString());
+        Fitting.Log(LogSource, info.ToString());
         var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null }, info, encoder, simpleNetwork, device));
         checkpoint?.Delete();
         return fitted;
@@ -283,11 +333,11 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         int batchesPerEpoch = (int)(rows / batchSize) + (rows % batchSize >= 2 ? 1 : 0);
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         var clock = Stopwatch.StartNew();
-        Context.WriteLog(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
+        Fitting.Log(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
             $"global MI {(Options.UseGlobalMi ? "on" : "off")}, local MI {(Options.UseLocalMi ? "on" : "off")}, prior matching {(Options.UsePriorMatching ? "on" : "off")}");
         var (modules, optimizers) = autoencoder.CheckpointParts();
         int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
-        if (resumed > 0) Context.WriteLog(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after autoencoder epoch {resumed} of {Options.Epochs}");
+        if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after autoencoder epoch {resumed} of {Options.Epochs}");
         for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {
             using var order = torch.randperm(rows, device: images.device);
@@ -314,7 +364,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
                     long stepsLeft = (long)(Options.Epochs - epoch) * batchesPerEpoch + batchesPerEpoch - done;
                     var report = sums.Report(epoch, Options.Epochs, done, batchesPerEpoch, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, stepsDone + stepsLeft), epochEnd);
                     Options.Progress?.Report(report);
-                    if (epochEnd) Context.WriteLog(LogSource, report.ToString());
+                    if (epochEnd) Fitting.Log(LogSource, report.ToString());
                 }
             }
         }
@@ -385,7 +435,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, Options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
                 lossSum / seen, null, null, null, null, null, null, correct / (double)seen, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), true);
             Options.Progress?.Report(report);
-            Context.WriteLog(LogSource, report.ToString());
+            Fitting.Log(LogSource, report.ToString());
         }
         network.eval();
     }
@@ -394,17 +444,25 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
     private (float[] Pixels, int[] Labels, float[] Probabilities) ReadAndCheck(IDataView input, ImageShape shape, int classCount, CancellationToken token)
     {
         string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
+        return Gather(input.GetBatches(4096, [imageName, labelName, probabilitiesName]).Select(batch =>
+        {
+            token.ThrowIfCancellationRequested();
+            return (batch.Get<float>(imageName), batch.Get<int>(labelName), batch.Get<float>(probabilitiesName), batch.FirstRow);
+        }), shape, classCount);
+    }
+
+    /// <summary>The training rows in three arrays, every value checked on the way.</summary>
+    private (float[] Pixels, int[] Labels, float[] Probabilities) Gather(IEnumerable<(float[] Pixels, int[] Labels, float[] Probabilities, long FirstRow)> batches,
+        ImageShape shape, int classCount)
+    {
+        string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
         var pixelParts = new List<float[]>();
         var labelParts = new List<int[]>();
         var probabilityParts = new List<float[]>();
         long rowsSeen = 0;
-        foreach (var batch in input.GetBatches(4096, [imageName, labelName, probabilitiesName]))
+        foreach (var (pixels, labels, probabilities, _) in batches)
         {
-            token.ThrowIfCancellationRequested();
-            var pixels = batch.Get<float>(imageName);
-            var labels = batch.Get<int>(labelName);
-            var probabilities = batch.Get<float>(probabilitiesName);
-            DefenseColumns.CheckPixelRange(pixels, shape, rowsSeen, imageName);
+            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, rowsSeen, imageName);
             for (int i = 0; i < labels.Length; i++)
                 if (labels[i] < 0 || labels[i] >= classCount)
                     throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}) (the length of '{probabilitiesName}'" +
@@ -413,7 +471,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             pixelParts.Add(pixels);
             labelParts.Add(labels);
             probabilityParts.Add(probabilities);
-            rowsSeen += batch.RowCount;
+            rowsSeen += labels.Length;
         }
         if (rowsSeen < MinimumTrainingImages)
             throw new ArgumentException($"Column '{imageName}': MIAED trains on the training rows, and calibrates on a share of them held out, and needs at least {MinimumTrainingImages} of them; found {rowsSeen}.");

@@ -1,9 +1,11 @@
 using MLDefense.Legacy;
+using MLDefense.MLNet;
+using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Defenses;
 
-/// <summary>What <see cref="MiaedEstimator.Fit"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
+/// <summary>What <see cref="MiaedEstimator.Fit(Microsoft.ML.IDataView)"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
 public sealed record MiaedModelInfo : IFittedImageDefense
 {
     /// <summary>The image shape the encoder was trained for.</summary>
@@ -86,8 +88,12 @@ public sealed record MiaedModelInfo : IFittedImageDefense
 /// kept nor saved.</para>
 /// </remarks>
 [ModelComponent("MLDefense.Miaed", 2)]
-public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<MiaedTransformer>, IDisposable
+public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<MiaedTransformer>, IDisposable,
+    ML.ITransformer, ILoadableComponent<MiaedTransformer>
 {
+    /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
+    internal const string LoaderSignature = "MLDefenseMiaed";
+
     private const string InfoFileName = "model.json";
     private const string EncoderFileName = "encoder.safetensors";
     private const string SimpleNetworkFileName = "simple-network.safetensors";
@@ -221,16 +227,19 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return ScoreAll(input.Get<float>(Options.ImageColumnName), input.Get<float>(Options.ProbabilitiesColumnName), input.RowCount, input.FirstRow);
+    }
+
+    /// <summary>Eq. 17 on consecutive rows (row-major pixels and probabilities) in chunks on <see cref="Device"/>: [scores, flags].</summary>
+    private Array[] ScoreAll(float[] pixels, float[] probabilities, int rows, long firstRow)
+    {
         ObjectDisposedException.ThrowIf(disposed, this);
         string imageName = Options.ImageColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
-        var pixels = input.Get<float>(imageName);
-        var probabilities = input.Get<float>(probabilitiesName);
         var shape = InputShape;
         int k = ClassCount;
-        DefenseColumns.CheckFinite(pixels, shape.Size, input.FirstRow, imageName);
-        DefenseColumns.CheckFinite(probabilities, k, input.FirstRow, probabilitiesName, "probabilities");
+        DefenseColumns.CheckFinite(pixels, shape.Size, firstRow, imageName);
+        DefenseColumns.CheckFinite(probabilities, k, firstRow, probabilitiesName, "probabilities");
 
-        int rows = input.RowCount;
         var scores = new float[rows];
         var mismatches = new bool[rows];
         foreach (var (start, count) in DefenseInference.Chunks(rows))
@@ -244,6 +253,87 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         }
         var flags = Options.DetectionRule == MiaedDetectionRule.ArgmaxMismatch ? mismatches : DefenseInference.Flags(scores, Threshold);
         return [scores, flags];
+    }
+
+    // ML.NET: the same scoring behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
+
+    /// <summary>The columns added: the score (Single) and the flag (Boolean).</summary>
+    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(MiaedOptions options) =>
+    [
+        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
+        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+    ];
+
+    bool ML.ITransformer.IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the score and flag.</summary>
+    /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
+    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+
+    /// <summary>A lazy view adding the score and flag, computed in batches of 256 rows.</summary>
+    /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
+    public ML.IDataView Transform(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new Data.BatchedDataView(input, Mapper(input.Schema));
+    }
+
+    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+
+    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image MIAED encodes", "the shape MIAED was trained on");
+        Data.ProbabilityColumns.Check(inputSchema, Options.ProbabilitiesColumnName, ClassCount);
+        return new BatchMapper(this);
+    }
+
+    private sealed class BatchMapper(MiaedTransformer owner) : Data.IRowBatchMapper
+    {
+        public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName, owner.Options.ProbabilitiesColumnName];
+        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
+        public int BatchSize => DefenseInference.ChunkSize;
+        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.ScoreAll(batch.Get<float>(owner.Options.ImageColumnName),
+            batch.Get<float>(owner.Options.ProbabilitiesColumnName), batch.RowCount, batch.FirstPosition);
+    }
+
+    static ComponentFormat ILoadableComponent<MiaedTransformer>.Format { get; } = new("MLDMIAED", 1, LoaderSignature, "MIAED detector");
+
+    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ComponentWriter.Write<MiaedTransformer>(context, writer =>
+        {
+            writer.WriteOptions(Options);
+            writer.WriteJson(InfoFileName, Info);
+            writer.WriteModule(encoder, EncoderFileName);
+            writer.WriteModule(simpleNetwork, SimpleNetworkFileName);
+        });
+    }
+
+    static MiaedTransformer ILoadableComponent<MiaedTransformer>.Load(ComponentReader reader)
+    {
+        var options = reader.ReadOptions<MiaedOptions>();
+        var info = reader.ReadJson<MiaedModelInfo>(InfoFileName);
+        var shape = DefenseModelFiles.Check(options, info, MiaedEstimator.CheckOptions, CheckFitted);
+        var device = reader.Device;
+        using var networks = new PendingNetworks();
+        var encoder = networks.Add(new MiaedEncoder(MiaedEstimator.ResolveArchitecture(options, shape)));
+        var simpleNetwork = networks.Add(new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, info.ClassCount));
+        reader.ReadModule(encoder, EncoderFileName);
+        reader.ReadModule(simpleNetwork, SimpleNetworkFileName);
+        encoder.to(device);
+        simpleNetwork.to(device);
+        return networks.HandOver(new MiaedTransformer(options, info, encoder, simpleNetwork, device));
+    }
+
+    /// <summary>What a loaded model must satisfy besides its options: the architecture its options give is the one it was fitted with.</summary>
+    private static void CheckFitted(MiaedOptions o, MiaedModelInfo fitted, ImageShape s)
+    {
+        int downsamplings = MiaedEstimator.ResolveArchitecture(o, s).Downsamplings;
+        if (downsamplings != fitted.Downsamplings)
+            throw new ArgumentException($"the options give {downsamplings} downsamplings but the model has {fitted.Downsamplings}.");
+        if (fitted.ClassCount < 2) throw new ArgumentException($"the class count {fitted.ClassCount} is below 2.");
     }
 
     /// <inheritdoc />
@@ -265,14 +355,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         if (context.Version < 2)
             throw new InvalidDataException($"{context.Folder} holds a version {context.Version} MIAED detector, whose threshold was calibrated on the rows its " +
                 "simple network trained on (so it flags new clean images more often than its target); refit it with this build.");
-        var (options, info, shape) = DefenseModelFiles.Read<MiaedOptions, MiaedModelInfo>(context, InfoFileName, "MIAED detector", MiaedEstimator.CheckOptions,
-            (o, fitted, s) =>
-            {
-                int downsamplings = MiaedEstimator.ResolveArchitecture(o, s).Downsamplings;
-                if (downsamplings != fitted.Downsamplings)
-                    throw new ArgumentException($"the options give {downsamplings} downsamplings but the model has {fitted.Downsamplings}.");
-                if (fitted.ClassCount < 2) throw new ArgumentException($"the class count {fitted.ClassCount} is below 2.");
-            });
+        var (options, info, shape) = DefenseModelFiles.Read<MiaedOptions, MiaedModelInfo>(context, InfoFileName, "MIAED detector", MiaedEstimator.CheckOptions, CheckFitted);
         var device = context.Context.Device;
         using var networks = new PendingNetworks();
         var encoder = networks.Add(new MiaedEncoder(MiaedEstimator.ResolveArchitecture(options, shape)));
