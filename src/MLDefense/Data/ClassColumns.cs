@@ -42,6 +42,31 @@ internal static class LabelColumns
         throw new ArgumentException($"Column '{name}' ({role}): expected a UInt32 key (MapValueToKey) or Int32 class labels 0..K−1, found {column.Type}.");
     }
 
+    /// <summary>The column's KeyValues annotation (text or numbers), or null when it has none.</summary>
+    internal static KeyValues? KeyValues(DataViewSchema.Column column)
+    {
+        if (column.Annotations.Schema.GetColumnOrNull("KeyValues") is not { Type: VectorDataViewType { ItemType: var item } }) return null;
+        string[]? values = item.RawType switch
+        {
+            var t when t == typeof(ReadOnlyMemory<char>) => Read<ReadOnlyMemory<char>>(column, x => x.ToString()),
+            var t when t == typeof(float) => Read<float>(column, x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+            var t when t == typeof(double) => Read<double>(column, x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+            var t when t == typeof(int) => Read<int>(column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            var t when t == typeof(long) => Read<long>(column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            var t when t == typeof(uint) => Read<uint>(column, x => x.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            var t when t == typeof(bool) => Read<bool>(column, x => x.ToString()),
+            _ => null,
+        };
+        return values is null ? null : new KeyValues(item.RawType == typeof(ReadOnlyMemory<char>) ? "Text" : item.RawType.Name, values);
+    }
+
+    private static string[] Read<T>(DataViewSchema.Column column, Func<T, string> format)
+    {
+        VBuffer<T> values = default;
+        column.Annotations.GetValue("KeyValues", ref values);
+        return values.DenseValues().Select(format).ToArray();
+    }
+
     /// <summary>The labels of a batch as class indices 0..K−1; a missing key fails naming the row.</summary>
     internal static int[] Classes(RowBatch batch, string name, LabelKind kind)
     {
@@ -54,5 +79,53 @@ internal static class LabelColumns
             classes[i] = (int)(keys[i] - 1);
         }
         return classes;
+    }
+}
+
+/// <summary>
+/// A label column's key values (ML.NET's <c>KeyValues</c> annotation, which MapValueToKey records and MapKeyToValue
+/// reads back), kept with a trained classifier so that its PredictedLabel maps back to the original labels after
+/// save and load. Values are stored as invariant-culture text with their item type.
+/// </summary>
+/// <param name="ItemType">The annotation's item type: Text, Single, Double, Int32, Int64, UInt32 or Boolean.</param>
+/// <param name="Values">One value per class.</param>
+internal sealed record KeyValues(string ItemType, string[] Values)
+{
+    /// <summary>Annotations for a predicted-label key column (KeyValues) or, for text values, a score column (SlotNames).</summary>
+    internal DataViewSchema.Annotations Annotations(bool slotNames)
+    {
+        var builder = new DataViewSchema.Annotations.Builder();
+        if (slotNames)
+        {
+            if (ItemType != "Text") return builder.ToAnnotations();
+            builder.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, Values.Length),
+                (ref VBuffer<ReadOnlyMemory<char>> v) => v = new(Values.Length, Values.Select(x => x.AsMemory()).ToArray()));
+            return builder.ToAnnotations();
+        }
+        switch (ItemType)
+        {
+            case "Text": AddKeyValues(builder, TextDataViewType.Instance, Values.Select(x => x.AsMemory()).ToArray()); break;
+            case "Single": Add(builder, NumberDataViewType.Single, float.Parse); break;
+            case "Double": Add(builder, NumberDataViewType.Double, double.Parse); break;
+            case "Int32": Add(builder, NumberDataViewType.Int32, int.Parse); break;
+            case "Int64": Add(builder, NumberDataViewType.Int64, long.Parse); break;
+            case "UInt32": Add(builder, NumberDataViewType.UInt32, uint.Parse); break;
+            case "Boolean": AddKeyValues(builder, BooleanDataViewType.Instance, Values.Select(bool.Parse).ToArray()); break;
+            default: throw new InvalidDataException($"Key values of type '{ItemType}' are not supported.");
+        }
+        return builder.ToAnnotations();
+    }
+
+    private void Add<T>(DataViewSchema.Annotations.Builder builder, PrimitiveDataViewType type, Func<string, System.Globalization.CultureInfo, T> parse) =>
+        AddKeyValues(builder, type, Values.Select(x => parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+
+    private static void AddKeyValues<T>(DataViewSchema.Annotations.Builder builder, PrimitiveDataViewType type, T[] values) =>
+        builder.Add("KeyValues", new VectorDataViewType(type, values.Length), (ref VBuffer<T> v) => v = new(values.Length, values.ToArray()));
+
+    /// <summary>Checks a loaded record against the class count.</summary>
+    internal void Check(int classCount)
+    {
+        if (Values.Length != classCount) throw new ArgumentException($"the label's key values list {Values.Length} classes, not {classCount}.");
+        Annotations(slotNames: false);
     }
 }

@@ -7,3 +7,4 @@ using MLDefense.MLNet;
 [assembly: LoadableClass(typeof(SaecTransformer), typeof(ComponentLoader<SaecTransformer>), null, typeof(SignatureLoadModel), "SAEC detector", SaecTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(AeGanTransformer), typeof(ComponentLoader<AeGanTransformer>), null, typeof(SignatureLoadModel), "AE-GAN purifier", AeGanTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(MiaedTransformer), typeof(ComponentLoader<MiaedTransformer>), null, typeof(SignatureLoadModel), "MIAED detector", MiaedTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(MLDefense.Legacy.ImageClassifierTransformer), typeof(ComponentLoader<MLDefense.Legacy.ImageClassifierTransformer>), null, typeof(SignatureLoadModel), "image classifier", MLDefense.Legacy.ImageClassifierTransformer.LoaderSignature)]

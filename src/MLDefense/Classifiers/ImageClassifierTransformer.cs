@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using MLDefense.MLNet;
+using ML = Microsoft.ML;
 
 namespace MLDefense.Legacy;
 
@@ -26,8 +28,11 @@ namespace MLDefense.Legacy;
 /// </remarks>
 [ModelComponent("MLDefense.ImageClassifier", 1)]
 public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<ImageClassifierTransformer>,
-    IDisposable, IDifferentiableClassifier
+    IDisposable, IDifferentiableClassifier, ML.ITransformer, ILoadableComponent<ImageClassifierTransformer>
 {
+    /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
+    internal const string LoaderSignature = "MLDefenseImageClassifier";
+
     /// <summary>The largest number of rows sent through the network at once.</summary>
     public const int InferenceBatchSize = 256;
 
@@ -160,13 +165,19 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
     /// <inheritdoc />
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
     {
+        var (scores, predicted, features) = Classify(input.Get<float>(ImageColumnName), input.RowCount, input.FirstRow);
+        return features is null ? [scores, predicted] : [scores, predicted, features];
+    }
+
+    /// <summary>The network on consecutive images (row-major pixels), 256 at a time: probabilities, classes 0..K−1, and feature maps when emitted.</summary>
+    private (float[] Scores, int[] Predicted, float[]? Features) Classify(float[] pixels, int rows, long firstRow)
+    {
         var network = Network;
-        var pixels = input.Get<float>(ImageColumnName);
         for (int i = 0; i < pixels.Length; i++)
             if (!float.IsFinite(pixels[i]))
-                throw new ArgumentException($"Column '{ImageColumnName}': expected finite pixel values, found {pixels[i]} in row {input.FirstRow + i / InputShape.Size}.");
+                throw new ArgumentException($"Column '{ImageColumnName}': expected finite pixel values, found {pixels[i]} in row {firstRow + i / InputShape.Size}.");
 
-        int rows = input.RowCount, k = ClassCount, size = InputShape.Size;
+        int k = ClassCount, size = InputShape.Size;
         int featureSize = FeatureMapShape?.Aggregate(1, (a, b) => a * b) ?? 0;
         bool wantFeatures = FeatureMapColumnName is not null;
         var scores = new float[(long)rows * k];
@@ -196,16 +207,125 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
             var labels = logits.argmax(1).cpu().data<long>().ToArray();
             for (int i = 0; i < count; i++) predicted[start + i] = (int)labels[i];
         }
-        return features is null ? [scores, predicted] : [scores, predicted, features];
+        return (scores, predicted, features);
+    }
+
+    // ML.NET: the same network behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
+
+    /// <summary>
+    /// The columns added as ML.NET's multiclass trainers add them: <c>Score</c> (Single [K], slot names from text labels),
+    /// <c>PredictedLabel</c> (a key of K classes carrying the label's key values, so MapKeyToValue maps it back), and the
+    /// feature map (Single [C', H', W']) when one is emitted.
+    /// </summary>
+    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(string scoreName, string predictedName, string? featureMapName, int classCount,
+        IReadOnlyList<int>? featureMapShape, Data.KeyValues? keyValues)
+    {
+        var columns = new List<ML.DataViewSchema.DetachedColumn>
+        {
+            new(scoreName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, classCount), keyValues?.Annotations(slotNames: true)),
+            new(predictedName, new ML.Data.KeyDataViewType(typeof(uint), classCount), keyValues?.Annotations(slotNames: false)),
+        };
+        if (featureMapName is not null)
+            columns.Add(new(featureMapName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, featureMapShape?.ToArray()
+                ?? throw new InvalidOperationException("The feature map's shape is unknown."))));
+        return [.. columns];
+    }
+
+    bool ML.ITransformer.IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus Score, PredictedLabel and (when emitted) the feature map.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+
+    /// <summary>A lazy view adding Score, PredictedLabel and the feature map, computed 256 images at a time.</summary>
+    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
+    public ML.IDataView Transform(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new Data.BatchedDataView(input, Mapper(input.Schema));
+    }
+
+    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+
+    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        Data.ImageColumns.Check(inputSchema, ImageColumnName, InputShape, "the image the classifier reads", $"the input {ModelDescription} was trained on");
+        return new BatchMapper(this);
+    }
+
+    private sealed class BatchMapper(ImageClassifierTransformer owner) : Data.IRowBatchMapper
+    {
+        public IReadOnlyList<string> InputColumns => [owner.ImageColumnName];
+        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.ScoreColumnName, owner.PredictedLabelColumnName,
+            owner.FeatureMapColumnName, owner.ClassCount, owner.FeatureMapShape, owner.info.LabelKeyValues);
+        public int BatchSize => InferenceBatchSize;
+
+        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch)
+        {
+            var (scores, predicted, features) = owner.Classify(batch.Get<float>(owner.ImageColumnName), batch.RowCount, batch.FirstPosition);
+            var keys = Array.ConvertAll(predicted, c => (uint)(c + 1));
+            return features is null ? [scores, keys] : [scores, keys, features];
+        }
+    }
+
+    static ComponentFormat ILoadableComponent<ImageClassifierTransformer>.Format { get; } = new("MLDIMCLS", 1, LoaderSignature, "image classifier");
+
+    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        CheckSavable();
+        ComponentWriter.Write<ImageClassifierTransformer>(context, writer =>
+        {
+            writer.WriteOptions(info);
+            writer.WriteModule(Network);
+        });
+    }
+
+    static ImageClassifierTransformer ILoadableComponent<ImageClassifierTransformer>.Load(ComponentReader reader)
+    {
+        var info = reader.ReadOptions<ImageClassifierModelInfo>();
+        var network = BuildFor(info);
+        info.LabelKeyValues?.Check(info.ClassCount);
+        var device = reader.Device;
+        var shared = new SharedNetwork(network);
+        try
+        {
+            reader.ReadModule(network);
+            network.to(device);
+            network.eval();
+            return new ImageClassifierTransformer(shared, info, device, null, savable: true, []);
+        }
+        catch
+        {
+            shared.Release();
+            throw;
+        }
+    }
+
+    /// <summary>The network a saved description names, untrained; an impossible description throws <see cref="ArgumentException"/>.</summary>
+    private static Module<Tensor, Tensor> BuildFor(ImageClassifierModelInfo info)
+    {
+        var shape = new ImageShape(info.Channels, info.Height, info.Width);
+        if (info.ClassCount < 2 || info.Channels < 1 || info.Height < 1 || info.Width < 1)
+            throw new ArgumentException($"options.json describes an impossible classifier ({shape} images, {info.ClassCount} classes).");
+        if (info.Architecture is { } architecture) return ClassifierArchitectures.Create(architecture, shape, info.ClassCount);
+        if (info.CustomModuleName is { } name) return ImageClassifierEstimator.FindCustomModule(name)(shape, info.ClassCount);
+        throw new ArgumentException("options.json names neither an architecture nor a custom module.");
+    }
+
+    private void CheckSavable()
+    {
+        if (!savable)
+            throw new NotSupportedException("This image classifier was trained with an unnamed ImageClassifierOptions.CustomModule delegate, which cannot be rebuilt from a file. " +
+                "Register the factory with ImageClassifierEstimator.RegisterCustomModule and train with CustomModuleName to make it savable.");
     }
 
     /// <inheritdoc />
     public void Save(ModelSaveContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!savable)
-            throw new NotSupportedException("This image classifier was trained with an unnamed ImageClassifierOptions.CustomModule delegate, which cannot be rebuilt from a file. " +
-                "Register the factory with ImageClassifierEstimator.RegisterCustomModule and train with CustomModuleName to make it savable.");
+        CheckSavable();
         context.WriteOptions(info);
         context.WriteModule(Network);
     }
@@ -332,6 +452,8 @@ internal sealed record ImageClassifierModelInfo
     public string ScoreColumnName { get; init; } = "Score";
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
     public string? FeatureMapColumnName { get; init; }
+    /// <summary>The training label's key values (ML.NET pipelines), so PredictedLabel maps back to them after loading.</summary>
+    public Data.KeyValues? LabelKeyValues { get; init; }
 }
 
 /// <summary>A network shared by the transformers that use the same weights; the last one to let go frees it.</summary>

@@ -1,3 +1,4 @@
+using ML = Microsoft.ML;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using F = TorchSharp.torch.nn.functional;
@@ -24,18 +25,18 @@ namespace MLDefense.Legacy;
 /// and trains on minibatches selected from it; every step's temporaries are freed by a dispose scope. Each epoch is
 /// logged through <see cref="MLContext.Log"/>. The seed is applied with <c>torch.manual_seed</c>, libtorch's global
 /// generator, so concurrent trainings in one process are not reproducible.</para>
-/// <para>The estimator's <see cref="GetOutputSchema"/> gives Score the length <see cref="ImageClassifierOptions.ClassCount"/>
+/// <para>The estimator's <see cref="GetOutputSchema(DataViewSchema)"/> gives Score the length <see cref="ImageClassifierOptions.ClassCount"/>
 /// when set, else the number of slot names annotated on the label column, else 10 (the papers' datasets); the fitted
 /// transformer's schema is exact. Set ClassCount when another number of classes matters before fitting.</para>
 /// </remarks>
-public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransformer>
+public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransformer>, ML.IEstimator<ImageClassifierTransformer>
 {
     private const string LogSource = "ImageClassifier";
     private const int EvaluationBatchSize = 512;
     private const int ProvisionalClassCount = 10;
     private static readonly ConcurrentDictionary<string, Func<ImageShape, int, Module<Tensor, Tensor>>> customModules = new();
 
-    private readonly MLContext context;
+    private readonly Defenses.FitEnvironment fitting;
     private readonly ImageClassifierOptions options;
 
     /// <summary>Creates the estimator (the catalog's <c>ImageClassifier</c> methods call this).</summary>
@@ -43,9 +44,60 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
-        this.context = context;
+        fitting = Defenses.FitEnvironment.From(context);
         this.options = options;
         CheckOptions();
+    }
+
+    /// <summary>Creates the trainer in an ML.NET environment (<c>ml.MulticlassClassification.Trainers.ImageClassifier</c> calls this).</summary>
+    public ImageClassifierEstimator(ML.Runtime.IHostEnvironment environment, ImageClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(options);
+        MLNet.MLNetCompatibility.Ensure();
+        fitting = Defenses.FitEnvironment.From(environment, LogSource);
+        this.options = options;
+        CheckOptions();
+    }
+
+    /// <summary>
+    /// The columns the trained classifier adds: <c>Score</c> (Single vector [K]), <c>PredictedLabel</c> (a key of K
+    /// classes, with the label's key values) and, when asked for, the feature map. A schema shape has no vector
+    /// dimensions: the image's shape is checked by Fit and Transform.
+    /// </summary>
+    /// <exception cref="ArgumentException">The image or label column is missing or of the wrong type (the message names it).</exception>
+    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    {
+        Data.ImageColumns.Check(inputSchema, options.ImageColumnName, "the image the classifier reads");
+        var label = inputSchema.Where(c => c.Name == options.LabelColumnName).ToArray();
+        if (label.Length == 0)
+            throw new ArgumentException($"Column '{options.LabelColumnName}' (the label) was not found; expected a key (MapValueToKey) or Int32 class labels 0..K−1. " +
+                $"The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
+        if (!(label[0].Kind == ML.SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32)))
+            throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected a key (MapValueToKey) or Int32 class labels 0..K−1, found {label[0].Kind} of {label[0].ItemType}.");
+        // PredictedLabel carries the label's key values (MapKeyToValue after the trainer checks for them), Score its slot names.
+        var keyValues = label[0].Annotations.Where(a => a.Name == "KeyValues").ToArray();
+        var slotNames = keyValues.Where(a => a.ItemType is ML.Data.TextDataViewType).Select(a => MLNet.SchemaShapes.Of("SlotNames", new ML.Data.VectorDataViewType(ML.Data.TextDataViewType.Instance, 2)));
+        var added = ImageClassifierTransformer.AddedColumns(options.ScoreColumnName, options.PredictedLabelColumnName, options.FeatureMapColumnName, 2,
+            options.FeatureMapColumnName is null ? null : [1, 1, 1], null).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type,
+                c.Name == options.PredictedLabelColumnName ? new ML.SchemaShape(keyValues) : c.Name == options.ScoreColumnName ? new ML.SchemaShape(slotNames) : null));
+        return MLNet.SchemaShapes.Append(inputSchema, added);
+    }
+
+    /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
+    public ImageClassifierTransformer Fit(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
+        var shape = Data.ImageColumns.Check(input.Schema, imageName, RequiredShape, "the image the classifier reads", $"the input {ModelDescription} takes");
+        var labelKind = Data.LabelColumns.Check(input.Schema, labelName, "the label");
+        var keyValues = Data.LabelColumns.KeyValues(input.Schema[labelName]);
+        options.CancellationToken.ThrowIfCancellationRequested();
+        int? keyCount = input.Schema[labelName].Type is ML.Data.KeyDataViewType key && key.Count is > 0 and <= int.MaxValue ? (int)key.Count : null;
+        var batches = Data.DataViewBatches.Read(input, [imageName, labelName], 8192, options.CancellationToken)
+            .Select(b => (b.Get<float>(imageName), Data.LabelColumns.Classes(b, labelName, labelKind), b.FirstPosition));
+        var (pixels, labels) = Gather(batches, shape, options.ClassCount ?? keyCount);
+        return FitCore(shape, pixels, labels, options.ClassCount ?? keyCount, keyValues);
     }
 
     /// <summary>
@@ -149,7 +201,13 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         token.ThrowIfCancellationRequested();
 
         var (pixels, labels) = ReadAndCheck(input, shape);
-        int classCount = options.ClassCount ?? labels.Max() + 1;
+        return FitCore(shape, pixels, labels, options.ClassCount, null);
+    }
+
+    private ImageClassifierTransformer FitCore(ImageShape shape, float[] pixels, int[] labels, int? knownClassCount, Data.KeyValues? keyValues)
+    {
+        var token = options.CancellationToken;
+        int classCount = knownClassCount ?? labels.Max() + 1;
         if (classCount < 2)
             throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected at least 2 classes, found only label 0 (set ClassCount if the data lacks classes).");
 
@@ -162,8 +220,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
             Optimizer: options.Optimizer ?? defaults.Optimizer,
             Momentum: options.Momentum ?? defaults.Momentum,
             Nesterov: options.Nesterov ?? defaults.Nesterov);
-        int seed = options.Seed ?? context.NextSeed();
-        var device = context.Device;
+        int seed = options.Seed ?? fitting.NextSeed();
+        var device = fitting.Device;
 
         var (trainRows, validationRows) = SplitRows(labels.Length, options.ValidationFraction, seed);
         if (trainRows.Length == 0)
@@ -192,6 +250,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
                 ScoreColumnName = options.ScoreColumnName,
                 PredictedLabelColumnName = options.PredictedLabelColumnName,
                 FeatureMapColumnName = options.FeatureMapColumnName,
+                LabelKeyValues = keyValues,
             };
             return new ImageClassifierTransformer(shared, info, device, featureMapShape, savable: options.CustomModule is null, history);
         }
@@ -208,30 +267,33 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     private (float[] Pixels, int[] Labels) ReadAndCheck(IDataView input, ImageShape shape)
     {
         string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
+        return Gather(input.GetBatches(8192, [imageName, labelName]).Select(batch =>
+        {
+            options.CancellationToken.ThrowIfCancellationRequested();
+            return (batch.Get<float>(imageName), batch.Get<int>(labelName), batch.FirstRow);
+        }), shape, options.ClassCount);
+    }
+
+    /// <summary>The training rows in two arrays, every value checked on the way (labels in [0, <paramref name="classCount"/>) when it is known).</summary>
+    private (float[] Pixels, int[] Labels) Gather(IEnumerable<(float[] Pixels, int[] Labels, long FirstRow)> batches, ImageShape shape, int? classCount)
+    {
+        string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
         int size = shape.Size;
         var pixelParts = new List<float[]>();
         var labelParts = new List<int[]>();
         long rowsSeen = 0;
-        foreach (var batch in input.GetBatches(8192, [imageName, labelName]))
+        foreach (var (pixels, labels, _) in batches)
         {
-            options.CancellationToken.ThrowIfCancellationRequested();
-            var pixels = batch.Get<float>(imageName);
-            var labels = batch.Get<int>(labelName);
-            for (int i = 0; i < pixels.Length; i++)
-            {
-                float v = pixels[i];
-                if (!(v >= 0f && v <= 1f)) // also catches NaN
-                    throw new ArgumentException($"Column '{imageName}': expected pixel values in [0, 1], found {v} in row {rowsSeen + i / size}.");
-            }
+            Data.ImageColumns.CheckPixelRange(pixels, size, rowsSeen, imageName);
             for (int i = 0; i < labels.Length; i++)
             {
                 int label = labels[i];
-                if (label < 0 || (options.ClassCount is { } k && label >= k))
-                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {(options.ClassCount is { } kk ? kk.ToString() : "K")}), found {label} in row {rowsSeen + i}.");
+                if (label < 0 || (classCount is { } k && label >= k))
+                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {(classCount is { } kk ? kk.ToString() : "K")}), found {label} in row {rowsSeen + i}.");
             }
             pixelParts.Add(pixels);
             labelParts.Add(labels);
-            rowsSeen += batch.RowCount;
+            rowsSeen += labels.Length;
         }
         if (rowsSeen == 0) throw new ArgumentException($"Column '{imageName}': expected at least one training row, found an empty data view.");
         if (rowsSeen * size > Array.MaxLength)
@@ -291,7 +353,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         var history = new List<ClassifierTrainingProgress>();
         var clock = Stopwatch.StartNew();
-        context.WriteLog(LogSource, $"training {ModelDescription} on {device}: {trainCount} images ({validationRows.Length} held out), " +
+        fitting.Log(LogSource, $"training {ModelDescription} on {device}: {trainCount} images ({validationRows.Length} held out), " +
             $"{settings.Epochs} epochs, batch {settings.BatchSize}, {settings.Optimizer} lr {settings.LearningRate}");
 
         for (int epoch = 1; epoch <= settings.Epochs; epoch++)
@@ -332,7 +394,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
             var endOfEpoch = Report(epoch, batchesPerEpoch, true, validationAccuracy);
             history.Add(endOfEpoch);
             options.Progress?.Report(endOfEpoch);
-            context.WriteLog(LogSource, endOfEpoch.ToString());
+            fitting.Log(LogSource, endOfEpoch.ToString());
             scheduler?.step();
 
             ClassifierTrainingProgress Report(int epochNumber, int batchesDone, bool completed, double? validation)
