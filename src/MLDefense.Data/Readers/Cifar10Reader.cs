@@ -25,7 +25,31 @@ public static class Cifar10ReaderExtensions
     /// <exception cref="InvalidDataException">A file is empty, its length is not a multiple of 3073 bytes, or it holds a label above 9 (the message names the file).</exception>
     public static IDataView LoadCifar10Binary(this DataOperationsCatalog catalog, params string[] paths)
     {
-        if (paths is null || paths.Length == 0) throw new ArgumentException("Give at least one CIFAR-10 binary file.", nameof(paths));
+        var (files, count, labels) = Cifar10Records.Read(paths);
+        var pixels = new float[checked(count * PixelBytes)];
+        int row = 0;
+        foreach (var bytes in files)
+            for (int offset = 0; offset < bytes.Length; offset += RecordBytes, row++)
+                DatasetFiles.ToUnitFloats(bytes.AsSpan(offset + 1, PixelBytes), pixels.AsSpan(row * PixelBytes, PixelBytes));
+        var shape = new ImageShape(3, 32, 32);
+        var schema = new DataViewSchema([ImageColumns.ImageColumn("Image", shape), DatasetFiles.LabelColumn("Label", ClassNames)]);
+        return new InMemoryDataView(schema, [pixels, labels]);
+    }
+}
+
+/// <summary>
+/// CIFAR-10 binary files read and checked: the decompressed files (record r of a file is its label byte at r·3073, then
+/// 3072 pixel bytes: the R, G and B planes of 32×32) and every label. Shared by the readers of both data layers.
+/// </summary>
+public static class Cifar10Records
+{
+    private const int RecordBytes = Cifar10ReaderExtensions.RecordBytes;
+
+    /// <summary>Reads and checks the files, in order.</summary>
+    /// <exception cref="InvalidDataException">A file is empty, its length is not a multiple of 3073 bytes, or it holds a label above 9 (the message names the file).</exception>
+    public static (IReadOnlyList<byte[]> Files, int Count, int[] Labels) Read(IReadOnlyList<string> paths)
+    {
+        if (paths is null || paths.Count == 0) throw new ArgumentException("Give at least one CIFAR-10 binary file.", nameof(paths));
         var files = paths.Select(p => (Path: p, Bytes: DatasetFiles.ReadAllBytes(p))).ToList();
         foreach (var (path, bytes) in files)
         {
@@ -35,7 +59,6 @@ public static class Cifar10ReaderExtensions
                                                $"({bytes.Length / RecordBytes} records and {bytes.Length % RecordBytes} bytes left over: truncated, or not the binary version).");
         }
         int count = checked(files.Sum(f => f.Bytes.Length / RecordBytes));
-        var pixels = new float[checked(count * PixelBytes)];
         var labels = new int[count];
         int row = 0;
         foreach (var (path, bytes) in files)
@@ -45,10 +68,7 @@ public static class Cifar10ReaderExtensions
                 if (label > 9)
                     throw new InvalidDataException($"'{path}': record {offset / RecordBytes} has label {label}; CIFAR-10 labels are 0 to 9.");
                 labels[row] = label;
-                DatasetFiles.ToUnitFloats(bytes.AsSpan(offset + 1, PixelBytes), pixels.AsSpan(row * PixelBytes, PixelBytes));
             }
-        var shape = new ImageShape(3, 32, 32);
-        var schema = new DataViewSchema([ImageColumns.ImageColumn("Image", shape), DatasetFiles.LabelColumn("Label", ClassNames)]);
-        return new InMemoryDataView(schema, [pixels, labels]);
+        return (files.Select(f => f.Bytes).ToArray(), count, labels);
     }
 }

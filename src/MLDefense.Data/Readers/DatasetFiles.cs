@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace MLDefense.Legacy;
 
 /// <summary>Reads dataset files that may be gzip-compressed, recognised by their magic bytes rather than their extension.</summary>
-internal static class DatasetFiles
+public static class DatasetFiles
 {
     /// <summary>The whole (decompressed) content of a file; errors name the file.</summary>
     public static byte[] ReadAllBytes(string path)
@@ -32,6 +32,7 @@ internal static class DatasetFiles
         }
     }
 
+    /// <summary>A big-endian Int32 at <paramref name="offset"/> (IDX headers).</summary>
     public static int ReadBigEndianInt32(byte[] bytes, int offset) => BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(offset, 4));
 
     // byte / 255 as torchvision's ToTensor computes it, looked up rather than divided in the loop.
@@ -43,6 +44,7 @@ internal static class DatasetFiles
         for (int i = 0; i < bytes.Length; i++) destination[i] = UnitFloats[bytes[i]];
     }
 
+    /// <summary>The legacy layer's Int32 label column, with the class names as slot names when known.</summary>
     public static DataViewSchema.Column LabelColumn(string name, IReadOnlyList<string>? classNames) =>
         new(name, NumberDataViewType.Int32, classNames is null ? null : new DataViewSchema.Annotations(SlotNames: classNames));
 }

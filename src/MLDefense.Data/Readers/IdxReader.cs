@@ -7,8 +7,6 @@ namespace MLDefense.Legacy;
 /// </summary>
 public static class IdxReaderExtensions
 {
-    private const int UnsignedByteType = 0x08;
-
     /// <summary>
     /// Loads an IDX images file and its labels file into memory.
     /// <list type="table">
@@ -28,6 +26,27 @@ public static class IdxReaderExtensions
         ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
         if (imageColumnName == labelColumnName) throw new ArgumentException($"The image and label columns need different names (both are '{imageColumnName}').");
 
+        var (images, count, height, width, labelValues) = IdxRecords.Read(imagesPath, labelsPath, classNames?.Count);
+        var pixels = new float[images.Length - 16];
+        DatasetFiles.ToUnitFloats(images.AsSpan(16), pixels);
+        var shape = new ImageShape(1, height, width);
+        var schema = new DataViewSchema([ImageColumns.ImageColumn(imageColumnName, shape), DatasetFiles.LabelColumn(labelColumnName, classNames)]);
+        return new InMemoryDataView(schema, [pixels, labelValues]);
+    }
+}
+
+/// <summary>
+/// An IDX pair of files (images: unsigned bytes [N, H, W]; labels: unsigned bytes [N]), read and checked: the
+/// decompressed image file (pixels of row i start at 16 + i·H·W) and the labels. Shared by the readers of both data layers.
+/// </summary>
+public static class IdxRecords
+{
+    private const int UnsignedByteType = 0x08;
+
+    /// <summary>Reads and checks the pair; labels must be below <paramref name="classCount"/> when it is given.</summary>
+    /// <exception cref="InvalidDataException">A file is not IDX, truncated, or the pair does not match (the message names the file).</exception>
+    public static (byte[] Images, int Count, int Height, int Width, int[] Labels) Read(string imagesPath, string labelsPath, int? classCount)
+    {
         var images = DatasetFiles.ReadAllBytes(imagesPath);
         var imageDims = ReadHeader(images, imagesPath, expectedDimensions: 3, "images");
         var labels = DatasetFiles.ReadAllBytes(labelsPath);
@@ -40,16 +59,11 @@ public static class IdxReaderExtensions
         CheckLength(images, imagesPath, headerBytes: 16, (long)count * height * width, $"{count} images of {height}x{width}");
         CheckLength(labels, labelsPath, headerBytes: 8, count, $"{count} labels");
 
-        var pixels = new float[images.Length - 16];
-        DatasetFiles.ToUnitFloats(images.AsSpan(16), pixels);
         var labelValues = new int[count];
         for (int i = 0; i < count; i++) labelValues[i] = labels[8 + i];
-        if (classNames is not null && labelValues.FirstOrDefault(l => l >= classNames.Count, -1) is var bad and >= 0)
-            throw new InvalidDataException($"'{labelsPath}' holds label {bad}, but the dataset has {classNames.Count} classes.");
-
-        var shape = new ImageShape(1, height, width);
-        var schema = new DataViewSchema([ImageColumns.ImageColumn(imageColumnName, shape), DatasetFiles.LabelColumn(labelColumnName, classNames)]);
-        return new InMemoryDataView(schema, [pixels, labelValues]);
+        if (classCount is { } k && labelValues.FirstOrDefault(l => l >= k, -1) is var bad and >= 0)
+            throw new InvalidDataException($"'{labelsPath}' holds label {bad}, but the dataset has {k} classes.");
+        return (images, count, height, width, labelValues);
     }
 
     // An IDX header: two zero bytes, a type byte, a dimension count, then one big-endian Int32 per dimension.
