@@ -67,6 +67,36 @@ public static class Runtime
         return ml;
     }
 
+    /// <summary>
+    /// An ML.NET context with a seed and a device choice, as MLDefense's components read it
+    /// (<see cref="Microsoft.ML.MLContext.GpuDeviceId"/>, <see cref="Microsoft.ML.MLContext.FallbackToCpu"/>): Auto takes
+    /// CUDA device 0 when there is one, Cpu never does, Cuda requires one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Cuda was asked for and the loaded libtorch has no CUDA device.</exception>
+    public static Microsoft.ML.MLContext CreateMLContext(int seed, ComputeDevice device)
+    {
+        var ml = new Microsoft.ML.MLContext(seed);
+        switch (device)
+        {
+            case ComputeDevice.Cpu:
+                break;
+            case ComputeDevice.Cuda:
+                if (!CudaAvailable)
+                    throw new InvalidOperationException(
+                        "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), or use --device cpu|auto.");
+                ml.GpuDeviceId = 0;
+                ml.FallbackToCpu = false;
+                break;
+            case ComputeDevice.Auto:
+                ml.GpuDeviceId = CudaAvailable ? 0 : null;
+                ml.FallbackToCpu = true;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(device), device, "Unknown device.");
+        }
+        return ml;
+    }
+
     /// <summary>The device a context created for <paramref name="device"/> uses, as text (<c>cpu</c>, <c>cuda:0</c>).</summary>
     public static string DeviceName(ComputeDevice device) => device switch
     {

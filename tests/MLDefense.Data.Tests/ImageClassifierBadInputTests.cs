@@ -1,4 +1,5 @@
 using static MLDefense.Legacy.Tests.ImageClassifierTestData;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Legacy.Tests;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using static MLDefense.Legacy.Tests.ImageClassifierTestData;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Legacy.Tests;
 

@@ -2,6 +2,7 @@ using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

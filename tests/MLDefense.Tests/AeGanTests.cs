@@ -3,6 +3,7 @@ using MLDefense.Legacy;
 using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

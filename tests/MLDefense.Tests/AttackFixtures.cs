@@ -3,6 +3,7 @@ using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

@@ -1,6 +1,7 @@
 using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

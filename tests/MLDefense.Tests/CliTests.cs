@@ -5,6 +5,7 @@ using MLDefense.Cli;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Legacy;
 using static MLDefense.Tests.CliRunner;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

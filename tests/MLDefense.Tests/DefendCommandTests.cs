@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using MLDefense.Legacy;
+using KnownDatasets = MLDefense.Legacy.KnownDatasets;
 using MLDefense.Jobs;
 using static MLDefense.Tests.CliRunner;
 
@@ -72,7 +72,8 @@ public sealed class DefendCommandTests
         Assert.AreEqual(8, result["examples"]!.AsArray().Count, "4 clean and 4 PGD images predicted one by one");
         Assert.AreEqual(Path.GetFullPath(model), (string)result["model_path"]!);
 
-        var ml = new MLContext(seed: 1);
+        // The zip is an ML.NET model: ML.NET's own Model.Load reads it, with no registration call.
+        var ml = new Microsoft.ML.MLContext(seed: 1);
         var loaded = ml.Model.Load(model, out var inputSchema);
         (loaded as IDisposable)?.Dispose();
         Assert.IsTrue(inputSchema.Any(c => c.Name == "Image"));

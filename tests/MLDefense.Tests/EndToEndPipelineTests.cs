@@ -1,6 +1,7 @@
 using MLDefense.Legacy;
 using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

@@ -2,6 +2,7 @@ using MLDefense.Legacy.Tests;
 using MLDefense.Attacks;
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

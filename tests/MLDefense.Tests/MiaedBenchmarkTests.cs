@@ -2,6 +2,7 @@ using MLDefense.Legacy;
 using MLDefense.Benchmarks;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

@@ -1,5 +1,6 @@
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
 

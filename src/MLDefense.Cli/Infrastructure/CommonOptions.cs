@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MLDefense.Benchmarks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Cli.Infrastructure;
 

@@ -1,4 +1,5 @@
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Attacks;
 

@@ -1,5 +1,6 @@
 using MLDefense.Legacy;
 using MLDefense.Defenses;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 

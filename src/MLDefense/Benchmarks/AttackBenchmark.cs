@@ -3,6 +3,7 @@ using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 

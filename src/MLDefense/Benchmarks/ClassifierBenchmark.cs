@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 

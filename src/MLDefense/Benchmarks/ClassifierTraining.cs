@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 
@@ -146,18 +147,7 @@ public static class ClassifierTraining
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
-        var defaults = ClassifierArchitectures.TrainingDefaults(request.Architecture);
-        var options = new ImageClassifierOptions
-        {
-            Architecture = request.Architecture,
-            Epochs = request.Epochs,
-            BatchSize = request.BatchSize,
-            LearningRate = request.LearningRate,
-            Seed = request.Seed,
-            CancellationToken = cancellationToken,
-            Progress = progress is null ? null : new InlineProgress<ClassifierTrainingProgress>(p =>
-                progress.Report(new(ClassifierTrainingStage.Training, Fraction(p), p))),
-        };
+        var options = Options(request, progress, cancellationToken);
 
         progress?.Report(new(ClassifierTrainingStage.Training, 0, null));
         var clock = Stopwatch.StartNew();
@@ -168,16 +158,7 @@ public static class ClassifierTraining
             clock.Restart();
             var (accuracy, testCount) = Accuracy(model, test, progress, cancellationToken);
             double evaluateSeconds = clock.Elapsed.TotalSeconds;
-            var history = model.TrainingHistory.Where(p => p.EpochCompleted).ToArray();
-            var result = new ClassifierTrainingResult(
-                request.Dataset, request.Architecture,
-                Epochs: request.Epochs ?? defaults.Epochs,
-                BatchSize: request.BatchSize ?? defaults.BatchSize,
-                LearningRate: request.LearningRate ?? defaults.LearningRate,
-                TrainImages: checked((int)DataViews.CountRows(train)),
-                TestImages: testCount,
-                TestAccuracy: accuracy, TrainSeconds: trainSeconds, EvaluateSeconds: evaluateSeconds,
-                Device: model.Device.ToString(), History: history);
+            var result = Result(request, model, checked((int)DataViews.CountRows(train)), testCount, accuracy, trainSeconds, evaluateSeconds);
             return (model, train.Schema, result);
         }
         catch
@@ -185,6 +166,78 @@ public static class ClassifierTraining
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <see cref="Run(MLContext, ClassifierTrainingRequest, IDataView, IDataView, IProgress{ClassifierTrainingStatus}?, CancellationToken)"/>
+    /// on ML.NET: trains <c>ml.MulticlassClassification.Trainers.ImageClassifier</c> on <paramref name="train"/> (Image,
+    /// and Label as a key) and measures accuracy on <paramref name="test"/>.
+    /// </summary>
+    public static (ImageClassifierTransformer Model, ClassifierTrainingResult Result) Run(
+        Microsoft.ML.MLContext ml, ClassifierTrainingRequest request, Microsoft.ML.IDataView train, Microsoft.ML.IDataView test,
+        IProgress<ClassifierTrainingStatus>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        var options = Options(request, progress, cancellationToken);
+        progress?.Report(new(ClassifierTrainingStage.Training, 0, null));
+        var clock = Stopwatch.StartNew();
+        var model = Microsoft.ML.ImageClassifierTrainerCatalog.ImageClassifier(ml.MulticlassClassification.Trainers, options).Fit(train);
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        try
+        {
+            clock.Restart();
+            long total = test.GetRowCount() ?? Data.DataViewBatches.Read(test, [], 4096).Sum(b => (long)b.RowCount);
+            if (total == 0) throw new ArgumentException("The test split is empty; there is nothing to measure accuracy on.", nameof(test));
+            progress?.Report(new(ClassifierTrainingStage.Evaluating, 0, null));
+            long seen = 0, correct = 0;
+            var output = ((Microsoft.ML.ITransformer)model).Transform(test);
+            foreach (var batch in Data.DataViewBatches.Read(output, ["Label", model.PredictedLabelColumnName], ImageClassifierTransformer.InferenceBatchSize * 4, cancellationToken))
+            {
+                var labels = batch.Get<uint>("Label");
+                var predicted = batch.Get<uint>(model.PredictedLabelColumnName);
+                for (int i = 0; i < labels.Length; i++)
+                    if (labels[i] == predicted[i]) correct++;
+                seen += labels.Length;
+                progress?.Report(new(ClassifierTrainingStage.Evaluating, (double)seen / total, null));
+            }
+            var result = Result(request, model, checked((int)(train.GetRowCount() ?? -1)), checked((int)seen), (double)correct / seen, trainSeconds, clock.Elapsed.TotalSeconds);
+            return (model, result);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static ImageClassifierOptions Options(ClassifierTrainingRequest request, IProgress<ClassifierTrainingStatus>? progress, CancellationToken cancellationToken) => new()
+    {
+        Architecture = request.Architecture,
+        Epochs = request.Epochs,
+        BatchSize = request.BatchSize,
+        LearningRate = request.LearningRate,
+        Seed = request.Seed,
+        CancellationToken = cancellationToken,
+        Progress = progress is null ? null : new InlineProgress<ClassifierTrainingProgress>(p =>
+            progress.Report(new(ClassifierTrainingStage.Training, Fraction(p), p))),
+    };
+
+    private static ClassifierTrainingResult Result(ClassifierTrainingRequest request, ImageClassifierTransformer model, int trainImages, int testImages,
+        double accuracy, double trainSeconds, double evaluateSeconds)
+    {
+        var defaults = ClassifierArchitectures.TrainingDefaults(request.Architecture);
+        return new ClassifierTrainingResult(
+            request.Dataset, request.Architecture,
+            Epochs: request.Epochs ?? defaults.Epochs,
+            BatchSize: request.BatchSize ?? defaults.BatchSize,
+            LearningRate: request.LearningRate ?? defaults.LearningRate,
+            TrainImages: trainImages,
+            TestImages: testImages,
+            TestAccuracy: accuracy, TrainSeconds: trainSeconds, EvaluateSeconds: evaluateSeconds,
+            Device: model.Device.ToString(), History: model.TrainingHistory.Where(p => p.EpochCompleted).ToArray());
     }
 
     /// <summary>The first <paramref name="count"/> rows, or all rows for null.</summary>

@@ -1,6 +1,7 @@
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 

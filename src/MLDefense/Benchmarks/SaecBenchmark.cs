@@ -3,6 +3,7 @@ using MLDefense.Attacks;
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
 

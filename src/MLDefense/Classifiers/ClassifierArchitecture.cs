@@ -1,4 +1,6 @@
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// The built-in image classifiers, taken from the papers whose defenses MLDefense implements. Each expects one input

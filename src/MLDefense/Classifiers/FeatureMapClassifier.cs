@@ -1,4 +1,6 @@
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// A classifier split in two: <see cref="Features"/> (the convolutional trunk, ending with the last convolution's

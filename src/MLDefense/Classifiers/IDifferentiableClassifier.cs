@@ -1,4 +1,6 @@
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// A classifier seen as a differentiable function of its input images — what attacks (FGSM, PGD, CW...) and

@@ -1,4 +1,6 @@
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>The <c>ImageClassifier</c> trainer on <c>ml.MulticlassClassification.Trainers</c>.</summary>
 public static class ImageClassifierCatalogExtensions

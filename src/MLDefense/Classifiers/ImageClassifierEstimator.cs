@@ -3,7 +3,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using F = TorchSharp.torch.nn.functional;
 
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// Trains an image classifier — the target model that defenses protect and attacks attack — on the context's device

@@ -1,4 +1,6 @@
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// Options of <see cref="ImageClassifierEstimator"/>. Training settings left null take the architecture's defaults
@@ -66,13 +68,13 @@ public sealed class ImageClassifierOptions
     /// <summary>L2 weight decay, as the optimiser's <c>weight_decay</c>. Default 0.</summary>
     public double WeightDecay { get; set; }
 
-    /// <summary>The learning-rate schedule. Default <see cref="Legacy.LearningRateSchedule.None"/>.</summary>
+    /// <summary>The learning-rate schedule. Default <see cref="Classifiers.LearningRateSchedule.None"/>.</summary>
     public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.None;
 
-    /// <summary>With <see cref="Legacy.LearningRateSchedule.Step"/>: epochs between decays. Default 10.</summary>
+    /// <summary>With <see cref="Classifiers.LearningRateSchedule.Step"/>: epochs between decays. Default 10.</summary>
     public int LearningRateStepSize { get; set; } = 10;
 
-    /// <summary>With <see cref="Legacy.LearningRateSchedule.Step"/>: the factor applied at each decay. Default 0.1.</summary>
+    /// <summary>With <see cref="Classifiers.LearningRateSchedule.Step"/>: the factor applied at each decay. Default 0.1.</summary>
     public double LearningRateGamma { get; set; } = 0.1;
 
     /// <summary>

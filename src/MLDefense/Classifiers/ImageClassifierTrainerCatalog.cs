@@ -1,4 +1,4 @@
-using MLDefense.Legacy;
+using MLDefense.Classifiers;
 using MLDefense.MLNet;
 
 namespace Microsoft.ML;

@@ -2,7 +2,9 @@ using System.Runtime.InteropServices;
 using MLDefense.MLNet;
 using ML = Microsoft.ML;
 
-namespace MLDefense.Legacy;
+using MLDefense.Legacy;
+
+namespace MLDefense.Classifiers;
 
 /// <summary>
 /// A trained image classifier: adds softmax probabilities (<c>Score</c>), the predicted class
@@ -118,22 +120,54 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
     /// column, e.g. a purifier's output: <c>classifier.AsEstimator(inputColumnName: "Purified")</c>. Output column
     /// names stay those of this transformer unless given.
     /// </summary>
-    public IEstimator<ImageClassifierTransformer> AsEstimator(string inputColumnName = "Image", string? scoreColumnName = null,
+    public PretrainedImageClassifier AsEstimator(string inputColumnName = "Image", string? scoreColumnName = null,
         string? predictedLabelColumnName = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(inputColumnName);
-        return new ReuseEstimator(this, inputColumnName, scoreColumnName ?? ScoreColumnName, predictedLabelColumnName ?? PredictedLabelColumnName);
+        return new PretrainedImageClassifier(this, inputColumnName, scoreColumnName ?? ScoreColumnName, predictedLabelColumnName ?? PredictedLabelColumnName);
     }
 
-    private sealed class ReuseEstimator(ImageClassifierTransformer source, string inputColumnName, string scoreColumnName, string predictedLabelColumnName)
-        : IEstimator<ImageClassifierTransformer>
+    /// <summary>
+    /// <see cref="AsEstimator"/>'s estimator: Fit trains nothing and returns a transformer sharing the trained network,
+    /// reading another image column. Appends to legacy and ML.NET pipelines alike.
+    /// </summary>
+    public sealed class PretrainedImageClassifier : IEstimator<ImageClassifierTransformer>, ML.IEstimator<ImageClassifierTransformer>
     {
+        private readonly ImageClassifierTransformer source;
+        private readonly string inputColumnName, scoreColumnName, predictedLabelColumnName;
+
+        internal PretrainedImageClassifier(ImageClassifierTransformer source, string inputColumnName, string scoreColumnName, string predictedLabelColumnName) =>
+            (this.source, this.inputColumnName, this.scoreColumnName, this.predictedLabelColumnName) = (source, inputColumnName, scoreColumnName, predictedLabelColumnName);
+
+        /// <summary>The columns added (ML.NET): Score, PredictedLabel (with the trained label's key values) and the feature map when emitted.</summary>
+        public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+        {
+            var info = Info;
+            Data.ImageColumns.Check(inputSchema, info.ImageColumnName, "the image the classifier reads");
+            return SchemaShapes.Append(inputSchema, AddedColumns(info.ScoreColumnName, info.PredictedLabelColumnName, info.FeatureMapColumnName, info.ClassCount,
+                source.FeatureMapShape, info.LabelKeyValues).Select(c => SchemaShapes.Of(c.Name, c.Type, SchemaShapes.From(c.Annotations.Schema))));
+        }
+
+        /// <summary>A transformer with the trained weights reading <c>inputColumnName</c> (ML.NET); the data is only checked.</summary>
+        public ImageClassifierTransformer Fit(ML.IDataView input)
+        {
+            ArgumentNullException.ThrowIfNull(input);
+            ObjectDisposedException.ThrowIf(source.disposed, source);
+            var fitted = Share();
+            ((ML.ITransformer)fitted).GetOutputSchema(input.Schema);
+            return fitted;
+        }
+
+        private ImageClassifierTransformer Share() =>
+            new(source.shared.Acquire(), Info, source.Device, source.FeatureMapShape, source.savable, source.TrainingHistory);
+
         private ImageClassifierModelInfo Info => source.info with
         {
             ImageColumnName = inputColumnName, ScoreColumnName = scoreColumnName, PredictedLabelColumnName = predictedLabelColumnName,
         };
 
+        /// <inheritdoc />
         public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
         {
             var info = Info;
@@ -142,11 +176,12 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
                 info.ClassCount, source.FeatureMapShape).ToArray());
         }
 
+        /// <inheritdoc />
         public ImageClassifierTransformer Fit(IDataView input)
         {
             GetOutputSchema(input.Schema);
             ObjectDisposedException.ThrowIf(source.disposed, source);
-            return new ImageClassifierTransformer(source.shared.Acquire(), Info, source.Device, source.FeatureMapShape, source.savable, source.TrainingHistory);
+            return Share();
         }
     }
 

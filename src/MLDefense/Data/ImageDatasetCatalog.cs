@@ -24,7 +24,7 @@ public static class ImageDatasetCatalog
         var (images, count, height, width, labels) = IdxRecords.Read(imagesPath, labelsPath, classNames?.Count);
         int size = height * width;
         var names = classNames ?? Enumerable.Range(0, Math.Max(2, labels.DefaultIfEmpty(0).Max() + 1)).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return new ImageRecordsDataView(new ImageShape(1, height, width), labels, row => images.AsMemory(16 + (int)row * size, size), names);
+        return ImageRecordsDataView.FromBytes(new ImageShape(1, height, width), labels, row => images.AsMemory(16 + (int)row * size, size), names);
     }
 
     /// <summary>CIFAR-10 binary files (records of a label byte and 3 × 32 × 32 pixel bytes), in order.</summary>
@@ -38,7 +38,7 @@ public static class ImageDatasetCatalog
         var starts = new long[files.Count + 1];
         for (int f = 0; f < files.Count; f++) starts[f + 1] = starts[f] + files[f].Length / Cifar10ReaderExtensions.RecordBytes;
         const int pixels = Cifar10ReaderExtensions.RecordBytes - 1;
-        return new ImageRecordsDataView(new ImageShape(3, 32, 32), labels, row =>
+        return ImageRecordsDataView.FromBytes(new ImageShape(3, 32, 32), labels, row =>
         {
             int f = Array.FindLastIndex(starts, s => s <= row);
             if (f == files.Count) f--;

@@ -5,31 +5,31 @@ using ImageShape = MLDefense.Legacy.ImageShape;
 namespace MLDefense.Data;
 
 /// <summary>
-/// A dataset of fixed-size image records (IDX, CIFAR-10 binary) as a lazy ML.NET data view: the decompressed file
-/// bytes stay as they are, and each row's pixels become floats (byte / 255, as torchvision's ToTensor) only when a
-/// cursor reads them. Columns: <c>Image</c>, Single [C, H, W] planar (what ExtractPixels makes), and <c>Label</c>, a key
+/// Labelled images as a lazy ML.NET data view: a dataset of fixed-size records (IDX, CIFAR-10 binary), whose
+/// decompressed file bytes stay as they are and whose row's pixels become floats (byte / 255, as torchvision's
+/// ToTensor) only when a cursor reads them — or images already in floats (attacked images, <see cref="FromPixels"/>). Columns: <c>Image</c>, Single [C, H, W] planar (what ExtractPixels makes), and <c>Label</c>, a key
 /// of K classes whose key values are the class names (so MapKeyToValue gives "Sneaker"). Shuffling cursors visit a
 /// permutation drawn from the cursor's random source.
 /// </summary>
 internal sealed class ImageRecordsDataView : IDataView
 {
-    private readonly Func<long, ReadOnlyMemory<byte>> pixelsOf;
+    private readonly Action<long, Span<float>> readPixels;
     private readonly int[] labels;
     private readonly int imageSize;
 
     /// <param name="shape">The image shape of every record.</param>
     /// <param name="labels">The class of every record, 0..K−1 (checked by the file reader).</param>
-    /// <param name="pixelsOf">The pixel bytes of record i, [C, H, W] planar.</param>
+    /// <param name="readPixels">Writes the pixels of row i, [C, H, W] planar in [0, 1], into the span.</param>
     /// <param name="classNames">The K class names.</param>
     /// <param name="imageColumnName">The image column's name.</param>
     /// <param name="labelColumnName">The label column's name.</param>
-    internal ImageRecordsDataView(ImageShape shape, int[] labels, Func<long, ReadOnlyMemory<byte>> pixelsOf, IReadOnlyList<string> classNames,
+    internal ImageRecordsDataView(ImageShape shape, int[] labels, Action<long, Span<float>> readPixels, IReadOnlyList<string> classNames,
         string imageColumnName = "Image", string labelColumnName = "Label")
     {
         ArgumentException.ThrowIfNullOrEmpty(imageColumnName);
         ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
         if (imageColumnName == labelColumnName) throw new ArgumentException($"The image and label columns need different names (both are '{imageColumnName}').");
-        (this.labels, this.pixelsOf, imageSize) = (labels, pixelsOf, shape.Size);
+        (this.labels, this.readPixels, imageSize) = (labels, readPixels, shape.Size);
         var names = classNames.Select(n => n.AsMemory()).ToArray();
         var keyValues = new DataViewSchema.Annotations.Builder();
         keyValues.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, names.Length), (ref VBuffer<ReadOnlyMemory<char>> v) => v = new(names.Length, names.ToArray()));
@@ -67,6 +67,22 @@ internal sealed class ImageRecordsDataView : IDataView
 
     private static readonly float[] UnitFloats = Enumerable.Range(0, 256).Select(i => i / 255f).ToArray();
 
+    /// <summary>Rows whose pixels are the bytes <paramref name="bytesOf"/>(i) gives, converted as byte / 255.</summary>
+    internal static ImageRecordsDataView FromBytes(ImageShape shape, int[] labels, Func<long, ReadOnlyMemory<byte>> bytesOf, IReadOnlyList<string> classNames) =>
+        new(shape, labels, (row, target) =>
+        {
+            var bytes = bytesOf(row).Span;
+            for (int i = 0; i < bytes.Length; i++) target[i] = UnitFloats[bytes[i]];
+        }, classNames);
+
+    /// <summary>Rows of images already in floats (row-major [N, C, H, W]), e.g. attacked images, with their labels and class names.</summary>
+    internal static ImageRecordsDataView FromPixels(ImageShape shape, float[] pixels, int[] labels, IReadOnlyList<string> classNames, string labelColumnName = "Label")
+    {
+        if (pixels.Length != (long)labels.Length * shape.Size)
+            throw new ArgumentException($"{pixels.Length} pixel values do not make {labels.Length} images of {shape}.", nameof(pixels));
+        return new(shape, labels, (row, target) => pixels.AsSpan((int)row * shape.Size, shape.Size).CopyTo(target), classNames, labelColumnName: labelColumnName);
+    }
+
     private sealed class Cursor(ImageRecordsDataView view, bool[] active, int[]? order) : DataViewRowCursor
     {
         private long position = -1;
@@ -98,9 +114,8 @@ internal sealed class ImageRecordsDataView : IDataView
                 return (ValueGetter<TValue>)(Delegate)(ValueGetter<uint>)((ref uint key) => key = (uint)view.labels[Row] + 1);
             return (ValueGetter<TValue>)(Delegate)(ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
             {
-                var bytes = view.pixelsOf(Row).Span;
                 var editor = VBufferEditor.Create(ref value, view.imageSize);
-                for (int i = 0; i < bytes.Length; i++) editor.Values[i] = UnitFloats[bytes[i]];
+                view.readPixels(Row, editor.Values);
                 value = editor.Commit();
             });
         }

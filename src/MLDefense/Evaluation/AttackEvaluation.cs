@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;
 
@@ -43,6 +44,28 @@ public sealed class LabelledImages : IDisposable
         {
             imageParts.Add(batch.ToTensor("Image", device).reshape(batch.RowCount, shape.Channels, shape.Height, shape.Width));
             labelParts.Add(batch.ToTensor("Label", device));
+        }
+        if (imageParts.Count == 0) throw new ArgumentException("The dataset has no images to attack.", nameof(data));
+        return new LabelledImages(torch.cat(imageParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope(), shape);
+    }
+
+    /// <summary>
+    /// Reads every row of an ML.NET data view's <c>Image</c> (Single [C, H, W]) and <c>Label</c> (a key, or Int32 0..K−1)
+    /// columns onto <paramref name="device"/>; labels become class indices 0..K−1.
+    /// </summary>
+    /// <exception cref="ArgumentException">The data is empty or its columns are not an image and a label.</exception>
+    public static LabelledImages Load(Microsoft.ML.IDataView data, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var shape = Data.ImageColumns.Check(data.Schema, "Image", null, "the images to attack", "");
+        var kind = Data.LabelColumns.Check(data.Schema, "Label", "the true classes");
+        using var scope = torch.NewDisposeScope();
+        var imageParts = new List<Tensor>();
+        var labelParts = new List<Tensor>();
+        foreach (var batch in Data.DataViewBatches.Read(data, ["Image", "Label"], 4096))
+        {
+            imageParts.Add(torch.tensor(batch.Get<float>("Image"), [batch.RowCount, shape.Channels, shape.Height, shape.Width], device: device));
+            labelParts.Add(torch.tensor(Array.ConvertAll(Data.LabelColumns.Classes(batch, "Label", kind), l => (long)l), [batch.RowCount], device: device));
         }
         if (imageParts.Count == 0) throw new ArgumentException("The dataset has no images to attack.", nameof(data));
         return new LabelledImages(torch.cat(imageParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope(), shape);

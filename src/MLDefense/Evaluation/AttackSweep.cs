@@ -1,5 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
 using MLDefense.Legacy;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;
 

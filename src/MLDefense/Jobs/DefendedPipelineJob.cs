@@ -1,10 +1,14 @@
 using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
-using MLDefense.Legacy;
+using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Reporting;
+using KnownDatasets = MLDefense.Legacy.KnownDatasets;
+using MLDefense.Classifiers;
 
 namespace MLDefense.Jobs;
 
@@ -54,22 +58,24 @@ public static class DefendedPipelineJob
             progress?.Report(new DefendedPipelineJobProgress(stage, Stages[stage], detail, Math.Clamp(fraction, 0, 1), remaining));
 
         Report(0, "", 0);
-        var ml = Runtime.CreateContext(options.Seed, options.Device);
+        var ml = Runtime.CreateMLContext(options.Seed, options.Device);
         var classNames = KnownDatasets.Resolve(options.Dataset, options.DataDirectory).ClassNames;
-        var train = ClassifierTraining.LoadInMemory(ml, options.Dataset, train: true, options.DataDirectory, options.TrainImages);
-        var test = ClassifierTraining.LoadInMemory(ml, options.Dataset, train: false, options.DataDirectory, options.TestImages);
+        IDataView Slice(IDataView data, int? count) => count is int n ? ml.Data.TakeRows(data, n) : data;
+        var train = Slice(ml.Data.LoadKnownDataset(options.Dataset, train: true, options.DataDirectory), options.TrainImages);
+        var test = Slice(ml.Data.LoadKnownDataset(options.Dataset, train: false, options.DataDirectory), options.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
-        Report(0, $"{train.GetRowCount()} training and {test.GetRowCount()} test images", 1);
+        Report(0, $"{train.GetRowCount() ?? options.TrainImages} training and {test.GetRowCount() ?? options.TestImages} test images", 1);
 
         var request = new ClassifierTrainingRequest
         {
             Dataset = options.Dataset, Architecture = ClassifierArchitecture.DefenseGanA, Epochs = options.ClassifierEpochs, Seed = options.Seed,
         };
-        var (classifier, _, classifierResult) = ClassifierTraining.Run(ml, request, train, test,
+        var (classifier, classifierResult) = ClassifierTraining.Run(ml, request, train, test,
             new InlineProgress<ClassifierTrainingStatus>(s => Report(1, s.Training?.ToString() ?? s.Stage.ToString().ToLowerInvariant(), s.Fraction,
                                                                       s.Training?.EstimatedRemaining)), cancellationToken);
         using (classifier)
         {
+            // One ML.NET pipeline: SAEC and AE-GAN+sr read the image, the trained classifier A the purified one, MIAED both.
             var pipeline = ml.Transforms.Defenses.Saec(new SaecOptions { Seed = options.Seed })
                 .Append(ml.Transforms.Defenses.AeGanPurifier(new AeGanOptions
                 {
@@ -94,7 +100,7 @@ public static class DefendedPipelineJob
             double fitSeconds = fitClock.Elapsed.TotalSeconds;
             cancellationToken.ThrowIfCancellationRequested();
 
-            using var images = LabelledImages.Load(ml, test, null, classifier.Device);
+            using var images = LabelledImages.Load(test, classifier.Device);
             torch.manual_seed((long)options.Seed);
             var attacks = new (string Name, int Stage, IAdversarialAttack Attack)[]
             {
@@ -108,9 +114,9 @@ public static class DefendedPipelineJob
                     adversarial.Add(Attack(classifier, attack, images, (done, total) => Report(stage, $"{done}/{total} images", (double)done / total), cancellationToken));
 
                 Report(7, "clean images", 0);
-                var sets = new List<(string Name, double? Epsilon, InMemoryDataView View, Tensor Images)> { ("clean", null, test, images.Images) };
+                var sets = new List<(string Name, double? Epsilon, IDataView View, Tensor Images)> { ("clean", null, test, images.Images) };
                 for (int a = 0; a < attacks.Length; a++)
-                    sets.Add((attacks[a].Name, options.Epsilon, WithImages(test, adversarial[a]), adversarial[a]));
+                    sets.Add((attacks[a].Name, options.Epsilon, WithImages(images, adversarial[a], classNames), adversarial[a]));
                 var outputs = new List<PipelineOutputs>();
                 foreach (var set in sets)
                 {
@@ -138,7 +144,8 @@ public static class DefendedPipelineJob
                 string path = Path.GetFullPath(options.OutputPath);
                 ml.Model.Save(model, train.Schema, path);
                 Report(8, "reloading", 0.3);
-                var reloaded = ml.Model.Load(path, out _);
+                // As a user's app would: a new context and ML.NET's Model.Load, nothing else.
+                var reloaded = Runtime.CreateMLContext(options.Seed, options.Device).Model.Load(path, out _);
                 using var reloadedDisposal = reloaded as IDisposable;
                 var reloadedOutputs = PipelineOutputs.Read(reloaded.Transform(test), outputs[0].Undefended);
                 int agreeing = outputs[0].AgreeingRows(reloadedOutputs);
@@ -184,17 +191,17 @@ public static class DefendedPipelineJob
         }
     }
 
-    /// <summary><paramref name="view"/> with its <c>Image</c> column replaced by <paramref name="images"/> (same rows, same order).</summary>
-    private static InMemoryDataView WithImages(InMemoryDataView view, Tensor images)
+    /// <summary>The attacked images as a data view like the test set's: Image and the same Label key (class names as key values).</summary>
+    private static IDataView WithImages(LabelledImages clean, Tensor attacked, IReadOnlyList<string> classNames)
     {
-        var pixels = DataBatch.FromTensor(images);
-        var columns = view.Schema.Select(c => c.Name == "Image" ? pixels : view.GetColumnArray(c.Name)).ToArray();
-        return new InMemoryDataView(view.Schema, columns);
+        using var cpu = attacked.cpu().contiguous();
+        var labels = clean.Labels.cpu().data<long>().ToArray();
+        return ImageRecordsDataView.FromPixels(clean.Shape, cpu.data<float>().ToArray(), Array.ConvertAll(labels, l => (int)l), classNames);
     }
 
     private static float[][] FirstImages(IDataView view, string column, int count)
     {
-        var batch = view.GetBatches(count, [column]).First();
+        var batch = DataViewBatches.Read(view, [column], count).First();
         var flat = batch.Get<float>(column);
         int size = flat.Length / batch.RowCount;
         return Enumerable.Range(0, batch.RowCount).Select(i => flat.AsSpan(i * size, size).ToArray()).ToArray();
@@ -229,14 +236,16 @@ public static class DefendedPipelineJob
         foreach (var (set, view) in new[] { ("clean", clean), ("PGD", attacked) })
         {
             int index = 0;
-            foreach (var row in ml.Data.CreateEnumerable<DefendedImage>(view, ignoreMissingColumns: true).Take(count))
+            foreach (var row in ml.Data.CreateEnumerable<DefendedImage>(view, reuseRowObject: false, ignoreMissingColumns: true).Take(count))
             {
                 var p = engine.Predict(row);
                 var flags = new List<string>();
                 if (p.SaecFlag) flags.Add("SAEC");
                 if (p.AeGanFlag) flags.Add("AE-GAN+sr");
                 if (p.MiaedFlag) flags.Add("MIAED");
-                examples.Add(new DefendedPredictionExample(set, index++, classNames[row.Label], classNames[p.PredictedLabel], p.Score[p.PredictedLabel], flags));
+                // Keys count from 1 (0 is ML.NET's missing value).
+                int predicted = (int)p.PredictedLabel - 1;
+                examples.Add(new DefendedPredictionExample(set, index++, classNames[(int)row.Label - 1], classNames[predicted], p.Score[predicted], flags));
             }
         }
         return examples;
@@ -246,10 +255,10 @@ public static class DefendedPipelineJob
     public sealed class DefendedImage
     {
         /// <summary>The image, 1×28×28 in [0, 1].</summary>
-        [ImageType(1, 28, 28)] public float[] Image { get; set; } = [];
+        [VectorType(1, 28, 28)] public float[] Image { get; set; } = [];
 
-        /// <summary>Its true class (not read by the pipeline).</summary>
-        public int Label { get; set; }
+        /// <summary>Its true class, a key 1..10 (not read by the pipeline).</summary>
+        [KeyType(10)] public uint Label { get; set; }
     }
 
     /// <summary>What the defended pipeline says about one image.</summary>
@@ -257,8 +266,8 @@ public static class DefendedPipelineJob
     {
         /// <summary>Classifier A's probabilities on the purified image.</summary>
         [VectorType(10)] public float[] Score { get; set; } = [];
-        /// <summary>The predicted class.</summary>
-        public int PredictedLabel { get; set; }
+        /// <summary>The predicted class, a key 1..10 (the class names are its key values).</summary>
+        [KeyType(10)] public uint PredictedLabel { get; set; }
         /// <summary>Whether SAEC flagged the input.</summary>
         public bool SaecFlag { get; set; }
         /// <summary>Whether AE-GAN+sr's reconstruction error flagged it (and the latent search purified it).</summary>

@@ -1,4 +1,4 @@
-using MLDefense.Legacy;
+using MLDefense.Data;
 
 namespace MLDefense.Jobs;
 
@@ -25,7 +25,7 @@ internal sealed class PipelineOutputs
     /// <summary>Per detector, its flag of every row.</summary>
     public bool[][] Flags { get; }
 
-    public static PipelineOutputs Read(IDataView output, int[] undefended)
+    public static PipelineOutputs Read(Microsoft.ML.IDataView output, int[] undefended)
     {
         var detectors = DefendedPipelineJob.Columns.Detectors;
         string[] columns = ["Label", "PredictedLabel", .. detectors.Select(d => d.Score), .. detectors.Select(d => d.Flag)];
@@ -33,10 +33,11 @@ internal sealed class PipelineOutputs
         var predicted = new List<int>();
         var scores = detectors.Select(_ => new List<float>()).ToArray();
         var flags = detectors.Select(_ => new List<bool>()).ToArray();
-        foreach (var batch in output.GetBatches(512, columns))
+        foreach (var batch in DataViewBatches.Read(output, columns, 512))
         {
-            labels.AddRange(batch.Get<int>("Label"));
-            predicted.AddRange(batch.Get<int>("PredictedLabel"));
+            // Keys 1..K (ML.NET's convention, 0 = missing) → classes 0..K−1.
+            labels.AddRange(LabelColumns.Classes(batch, "Label", LabelKind.Key));
+            predicted.AddRange(LabelColumns.Classes(batch, "PredictedLabel", LabelKind.Key));
             for (int d = 0; d < detectors.Length; d++)
             {
                 scores[d].AddRange(batch.Get<float>(detectors[d].Score));

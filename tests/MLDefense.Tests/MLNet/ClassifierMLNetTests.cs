@@ -2,8 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLDefense.Defenses;
-using ClassifierArchitecture = MLDefense.Legacy.ClassifierArchitecture;
-using ImageClassifierOptions = MLDefense.Legacy.ImageClassifierOptions;
+using MLDefense.Classifiers;
+using ClassifierArchitecture = MLDefense.Classifiers.ClassifierArchitecture;
+using ImageClassifierOptions = MLDefense.Classifiers.ImageClassifierOptions;
 
 namespace MLDefense.Tests.MLNet;
 
