@@ -1,4 +1,5 @@
-using MLDefense.Legacy;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace MLDefense.Samples;
 
@@ -17,13 +18,16 @@ public partial class DefendedClassifier
     /// <summary>The prediction engine, loaded from <see cref="MLNetModelPath"/> on first use.</summary>
     public static PredictionEngine<ModelInput, ModelOutput> PredictEngine => Loaded.Value.Engine;
 
-    /// <summary>The class names saved with the model (Fashion-MNIST's: T-shirt/top, Trouser, ...), by class index.</summary>
+    /// <summary>
+    /// The class names saved with the model (Fashion-MNIST's: T-shirt/top, Trouser, ...), by class index: the key values
+    /// of its <c>PredictedLabel</c> column.
+    /// </summary>
     public static IReadOnlyList<string> ClassNames => Loaded.Value.ClassNames;
 
     /// <summary>
-    /// Predicts one image with the defended model. Calls from several threads take turns (a prediction engine serves
-    /// one caller at a time); to serve many threads at once, share <c>ml.Model.CreateBatchPredictor</c> instead, as
-    /// the DefendedImageApi sample does.
+    /// Predicts one image with the defended model. Calls from several threads take turns (an ML.NET prediction engine
+    /// serves one caller at a time); to serve many threads at once, keep a pool of engines, as the DefendedImageApi
+    /// sample does.
     /// </summary>
     public static ModelOutput Predict(ModelInput input)
     {
@@ -41,13 +45,25 @@ public partial class DefendedClassifier
             .OrderByDescending(pair => pair.Value);
     }
 
+    /// <summary>
+    /// The key values (class names) of a key column such as <c>Label</c> or <c>PredictedLabel</c>, by class index; empty
+    /// when the column carries none.
+    /// </summary>
+    public static IReadOnlyList<string> KeyNames(DataViewSchema.Column column)
+    {
+        if (column.Annotations.Schema.GetColumnOrNull("KeyValues") is not { Type: VectorDataViewType { ItemType: TextDataViewType } }) return [];
+        VBuffer<ReadOnlyMemory<char>> values = default;
+        column.Annotations.GetValue("KeyValues", ref values);
+        return values.DenseValues().Select(name => name.ToString()).ToArray();
+    }
+
     private static (PredictionEngine<ModelInput, ModelOutput>, IReadOnlyList<string>) CreatePredictEngine()
     {
         var ml = new MLContext();
         ITransformer model = ml.Model.Load(MLNetModelPath, out var inputSchema);
-        var names = inputSchema.GetColumnOrNull("Label")?.Annotations?.SlotNames ?? [];
         // ignoreMissingColumns: false — every ModelOutput member must come out of the model, so a zip that is not the
         // defended pipeline fails here, naming the missing column, instead of predicting zeros.
-        return (ml.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model, ignoreMissingColumns: false), names);
+        var engine = ml.Model.CreatePredictionEngine<ModelInput, ModelOutput>(model, ignoreMissingColumns: false);
+        return (engine, KeyNames(engine.OutputSchema["PredictedLabel"]));
     }
 }

@@ -1,7 +1,11 @@
 using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Attacks;
-using MLDefense.Legacy;
+using MLDefense.Classifiers;
 using MLDefense.Defenses;
+using TorchSharp;
+using KnownDatasets = MLDefense.Legacy.KnownDatasets; // the dataset names, the only name of the legacy layer the sample needs
 
 namespace MLDefense.Samples;
 
@@ -114,7 +118,11 @@ public partial class DefendedClassifier
         return evaluation;
     }
 
-    /// <summary>The first <see cref="TrainingSettings.TrainImages"/> training and <see cref="TrainingSettings.TestImages"/> test images, in memory.</summary>
+    /// <summary>
+    /// The first <see cref="TrainingSettings.TrainImages"/> training and <see cref="TrainingSettings.TestImages"/> test
+    /// images: ML.NET views with <c>Image</c> (Vector&lt;Single, 1, 28, 28&gt;) and <c>Label</c> (a key whose values are the
+    /// class names), cached in memory as they are first read.
+    /// </summary>
     public static (IDataView Train, IDataView Test) LoadData(MLContext ml, TrainingSettings settings)
     {
         IDataView Load(bool train, int limit)
@@ -160,6 +168,7 @@ public partial class DefendedClassifier
         {
             ImageColumnName = "Purified",
             ProbabilitiesColumnName = "Score",
+            LabelColumnName = "Label",
             Progress = new LineProgress<MiaedTrainingProgress>(log, "MIAED", p => p.EpochCompleted),
             CancellationToken = cancellationToken,
         };
@@ -207,15 +216,18 @@ public partial class DefendedClassifier
 
     /// <summary>
     /// Accuracy and flag rates on the clean test images and on FGSM images made against classifier A (the attacker
-    /// knows the classifier but not the defenses).
+    /// knows the classifier but not the defenses). The attack works on tensors (<see cref="FastGradientAttack"/> on
+    /// classifier A as an <see cref="IDifferentiableClassifier"/>); its images go back into an ML.NET view with the
+    /// clean images' labels.
     /// </summary>
     public static Evaluation Evaluate(MLContext ml, ITransformer model, ImageClassifierTransformer classifier, IDataView test, double epsilon)
     {
-        var clean = ml.Data.CreateEnumerable<ModelInput>(test, ignoreMissingColumns: true).ToList();
-        var adversarial = ml.Data.CreateEnumerable<AttackedImage>(
-                ml.Transforms.Attacks.Fgsm(classifier, epsilon).Fit(test).Transform(test), ignoreMissingColumns: true)
-            .Select(row => new ModelInput { Image = row.Adversarial, Label = row.Label })
-            .ToList();
+        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(test);
+        var clean = ml.Data.CreateEnumerable<ModelInput>(test, reuseRowObject: false, ignoreMissingColumns: true).ToList();
+        var adversarial = Fgsm(classifier, clean, epsilon);
 
         var labels = clean.Select(row => row.Label).ToArray();
         var (cleanPlain, cleanDefended) = Score(clean);
@@ -224,15 +236,37 @@ public partial class DefendedClassifier
             Accuracy(cleanPlain, labels), Accuracy(cleanDefended.Select(p => p.PredictedLabel).ToArray(), labels), Flags(cleanDefended),
             Accuracy(adversarialPlain, labels), Accuracy(adversarialDefended.Select(p => p.PredictedLabel).ToArray(), labels), Flags(adversarialDefended));
 
-        (int[] Plain, List<ModelOutput> Defended) Score(List<ModelInput> rows)
+        (uint[] Plain, List<ModelOutput> Defended) Score(List<ModelInput> rows)
         {
             var view = ml.Data.LoadFromEnumerable(rows);
-            var plain = ml.Data.CreateEnumerable<ModelOutput>(classifier.Transform(view), ignoreMissingColumns: true).Select(p => p.PredictedLabel).ToArray();
-            return (plain, ml.Data.CreateEnumerable<ModelOutput>(model.Transform(view), ignoreMissingColumns: true).ToList());
+            var plain = classifier.Transform(view).GetColumn<uint>("PredictedLabel").ToArray();
+            return (plain, ml.Data.CreateEnumerable<ModelOutput>(model.Transform(view), reuseRowObject: false, ignoreMissingColumns: true).ToList());
         }
     }
 
-    private static double Accuracy(int[] predicted, int[] labels) =>
+    /// <summary>FGSM images against <paramref name="classifier"/>, one per clean row and with its label, attacked 100 at a time.</summary>
+    private static List<ModelInput> Fgsm(ImageClassifierTransformer classifier, List<ModelInput> clean, double epsilon)
+    {
+        const int batchSize = 100;
+        var attack = new FastGradientAttack(new FastGradientOptions { Epsilon = epsilon, Norm = AttackNorm.Linf });
+        var shape = classifier.InputShape;
+        var result = new List<ModelInput>(clean.Count);
+        foreach (var batch in clean.Chunk(batchSize))
+        {
+            using var scope = torch.NewDisposeScope();
+            var images = torch.tensor(batch.SelectMany(row => row.Image).ToArray(), [batch.Length, shape.Channels, shape.Height, shape.Width])
+                .to(classifier.Device);
+            // The attack takes class indices 0..K-1; ML.NET's key labels are 1..K.
+            var classes = torch.tensor(batch.Select(row => (long)row.LabelIndex).ToArray()).to(classifier.Device);
+            var attacked = attack.Generate(classifier, images, classes).cpu().data<float>().ToArray();
+            int size = shape.Channels * shape.Height * shape.Width;
+            for (int i = 0; i < batch.Length; i++)
+                result.Add(new ModelInput { Image = attacked[(i * size)..((i + 1) * size)], Label = batch[i].Label });
+        }
+        return result;
+    }
+
+    private static double Accuracy(uint[] predicted, uint[] labels) =>
         labels.Length == 0 ? 0 : predicted.Zip(labels).Count(p => p.First == p.Second) / (double)labels.Length;
 
     private static FlagRates Flags(List<ModelOutput> predictions)
@@ -253,16 +287,13 @@ public partial class DefendedClassifier
             log.WriteLine($"  {name,-22} {plain,17:P1} {defended,18:P1} {f.Saec,6:P0} {f.AeGan,7:P0} {f.Miaed,6:P0} {f.Any,9:P0}");
     }
 
-    private static long Rows(IDataView view) => view.GetRowCount() ?? view.GetBatches(4096, []).Sum(b => (long)b.RowCount);
-
-    /// <summary>An FGSM row: the adversarial image the attack transform adds, and the true label.</summary>
-    private sealed class AttackedImage
+    private static long Rows(IDataView view)
     {
-        [ColumnName("Adversarial"), ImageType(1, 28, 28)]
-        public float[] Adversarial { get; set; } = [];
-
-        [ColumnName("Label")]
-        public int Label { get; set; }
+        if (view.GetRowCount() is { } known) return known;
+        long rows = 0;
+        using var cursor = view.GetRowCursor([]);
+        while (cursor.MoveNext()) rows++;
+        return rows;
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using MLDefense.Legacy;
+using Microsoft.ML.Data;
 
 namespace MLDefense.Samples;
 
@@ -8,11 +8,18 @@ namespace MLDefense.Samples;
 /// </summary>
 public class ModelInput
 {
-    /// <summary>The image: 784 floats, row by row, values in [0, 1] (0 = black background, 1 = white).</summary>
-    [ColumnName("Image"), ImageType(1, 28, 28)]
+    /// <summary>The image: 784 floats, row by row, values in [0, 1] (0 = black background, 1 = white), typed [1, 28, 28].</summary>
+    [ColumnName("Image"), VectorType(1, 28, 28)]
     public float[] Image { get; set; } = [];
 
-    /// <summary>The class index 0–9 (see <see cref="DefendedClassifier.ClassNames"/>).</summary>
-    [ColumnName("Label")]
-    public int Label { get; set; }
+    /// <summary>
+    /// The label as ML.NET stores a class: a key, 1 + the class index 0–9 (see <see cref="DefendedClassifier.ClassNames"/>);
+    /// 0 means "no label". <see cref="LabelIndex"/> gives the class index.
+    /// </summary>
+    [ColumnName("Label"), KeyType(10)]
+    public uint Label { get; set; }
+
+    /// <summary>The class index 0–9 of <see cref="Label"/>, or −1 when there is no label.</summary>
+    [NoColumn]
+    public int LabelIndex => (int)Label - 1;
 }

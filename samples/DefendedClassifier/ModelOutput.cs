@@ -1,4 +1,4 @@
-using MLDefense.Legacy;
+using Microsoft.ML.Data;
 
 namespace MLDefense.Samples;
 
@@ -9,12 +9,15 @@ namespace MLDefense.Samples;
 /// </summary>
 public class ModelOutput
 {
-    /// <summary>The predicted class (classifier A on the purified image).</summary>
+    /// <summary>
+    /// The predicted class (classifier A on the purified image) as an ML.NET key: 1 + the class index; its names are the
+    /// column's key values (<see cref="DefendedClassifier.ClassNames"/>). <see cref="PredictedIndex"/> gives the index.
+    /// </summary>
     [ColumnName("PredictedLabel")]
-    public int PredictedLabel { get; set; }
+    public uint PredictedLabel { get; set; }
 
-    /// <summary>Classifier A's softmax probabilities for the 10 classes, on the purified image.</summary>
-    [ColumnName("Score"), VectorType(10)]
+    /// <summary>Classifier A's softmax probabilities for the 10 classes, on the purified image (slot k is class index k).</summary>
+    [ColumnName("Score")]
     public float[] Score { get; set; } = [];
 
     /// <summary>SAEC's score (MixDefense's statistical layer, on the input image).</summary>
@@ -42,8 +45,12 @@ public class ModelOutput
     public bool MiaedFlag { get; set; }
 
     /// <summary>The purified image the classifier saw (same layout as <see cref="ModelInput.Image"/>).</summary>
-    [ColumnName("Purified"), ImageType(1, 28, 28)]
+    [ColumnName("Purified")]
     public float[] Purified { get; set; } = [];
+
+    /// <summary>The predicted class index 0–9 (<see cref="PredictedLabel"/> − 1).</summary>
+    [NoColumn]
+    public int PredictedIndex => (int)PredictedLabel - 1;
 
     /// <summary>True when any of the three defenses flags the image.</summary>
     [NoColumn]

@@ -1,6 +1,7 @@
-using TorchSharp;
 using System.Globalization;
-using MLDefense.Legacy;
+using Microsoft.ML;
+using TorchSharp;
+using KnownDatasets = MLDefense.Legacy.KnownDatasets; // the dataset names, the only name of the legacy layer the sample needs
 
 namespace MLDefense.Samples;
 
@@ -78,9 +79,9 @@ public static class Program
         var ml = new MLContext(seed: settings.Seed);
         var test = ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.FashionMnist, train: false, settings.DataDirectory), count);
         output.WriteLine($"Predicting {count} test images with {DefendedClassifier.MLNetModelPath}:");
-        foreach (var (input, index) in ml.Data.CreateEnumerable<ModelInput>(test, ignoreMissingColumns: true).Select((row, i) => (row, i)))
+        foreach (var (input, index) in ml.Data.CreateEnumerable<ModelInput>(test, reuseRowObject: false, ignoreMissingColumns: true).Select((row, i) => (row, i)))
         {
-            var truth = input.Label;
+            var truth = input.LabelIndex;
             var result = DefendedClassifier.Predict(new ModelInput { Image = input.Image });
             var best = DefendedClassifier.GetSortedScoresWithLabels(result).First();
             var flags = new[] { ("SAEC", result.SaecFlag), ("AE-GAN", result.AeGanFlag), ("MIAED", result.MiaedFlag) }.Where(f => f.Item2).Select(f => f.Item1).ToList();

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
-using MLDefense.Legacy;
 
 namespace MLDefense.Samples.ImageApi;
 
@@ -44,6 +43,12 @@ public sealed record HealthResponse(string Status, string Model, int[] InputShap
 /// Settings (appsettings.json, environment variables, or the command line): <c>ModelPath</c> (<c>--model</c>),
 /// <c>MaxUploadBytes</c> (<c>--max-upload-bytes</c>, default 1 MiB), and ASP.NET Core's own, such as <c>--urls</c>.
 /// </summary>
+/// <remarks>
+/// The content root (where <c>appsettings.json</c> is read) is the app's own folder, where the build copies it; a relative
+/// <c>ModelPath</c> is taken from the current directory. <c>dotnet run --project</c> starts the app in the caller's
+/// directory (the project sets <c>EnableDefaultRunWorkingDirectory</c> to false; web projects otherwise start in their
+/// project folder), so <c>--model DefendedClassifier.zip</c> means the zip where the command was typed.
+/// </remarks>
 public static class DefendedImageApp
 {
     /// <summary>The upload limit when none is configured: 1 MiB (a 28×28 PNG is under 1 KiB).</summary>
@@ -60,7 +65,7 @@ public static class DefendedImageApp
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
         {
             ["--model"] = "ModelPath",
@@ -87,6 +92,8 @@ public static class DefendedImageApp
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return context.Response.WriteAsJsonAsync(new ErrorResponse("The model failed on this request; see the server's log."));
         }));
+        // Answers that ASP.NET Core gives without a body (405 for a wrong method, 404 for an unknown path) get a JSON one too.
+        app.UseStatusCodePages(context => context.HttpContext.Response.WriteAsJsonAsync(new ErrorResponse(StatusMessage(context.HttpContext))));
 
         app.MapGet("/health", () => TypedResults.Ok(new HealthResponse("ok", model.Path,
             [DefendedModel.InputShape.Channels, DefendedModel.InputShape.Height, DefendedModel.InputShape.Width], model.ClassNames, maxUploadBytes)));
@@ -107,14 +114,29 @@ public static class DefendedImageApp
         return app;
     }
 
+    private static string StatusMessage(HttpContext context)
+    {
+        var (request, response) = (context.Request, context.Response);
+        string endpoints = "the API serves POST /predict and GET /health";
+        return response.StatusCode switch
+        {
+            StatusCodes.Status405MethodNotAllowed =>
+                $"{request.Method} is not allowed on {request.Path}; use {(response.Headers.Allow.Count > 0 ? string.Join(", ", response.Headers.Allow.ToArray()) : "another method")} ({endpoints}).",
+            StatusCodes.Status404NotFound => $"Nothing at {request.Path}: {endpoints}.",
+            var status => $"The request failed with status {status} ({endpoints}).",
+        };
+    }
+
     private static IResult Refuse(UploadError error) => Results.Json(new ErrorResponse(error.Message), statusCode: error.StatusCode);
 
     private static PredictionResponse Respond(ImagePrediction p, IReadOnlyList<string> classNames, bool withPurified)
     {
         var probabilities = new Dictionary<string, float>(classNames.Count);
         for (int k = 0; k < p.Score.Length; k++) probabilities[classNames[k]] = p.Score[k];
-        string? purifiedPng = withPurified ? Convert.ToBase64String(ImageFiles.EncodePng(p.Purified, DefendedModel.InputShape)) : null;
-        return new PredictionResponse(classNames[p.PredictedLabel], p.PredictedLabel, probabilities,
+        string? purifiedPng = withPurified ? Convert.ToBase64String(ImageUpload.EncodePng(p.Purified, DefendedModel.InputShape)) : null;
+        int index = p.PredictedIndex;
+        string label = index >= 0 && index < classNames.Count ? classNames[index] : "(none)";
+        return new PredictionResponse(label, index, probabilities,
             new DefenseScores(p.SaecScore, p.AeGanScore, p.MiaedScore), new DefenseFlags(p.SaecFlag, p.AeGanFlag, p.MiaedFlag),
             p.SaecFlag || p.AeGanFlag || p.MiaedFlag, purifiedPng);
     }

@@ -1,5 +1,6 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using TorchSharp;
-using MLDefense.Legacy;
 
 namespace MLDefense.Samples.Tests;
 
@@ -34,11 +35,18 @@ public sealed class DefendedClassifierSampleTests
         StringAssert.Contains(trained.Log, "Classifier A trained");
         StringAssert.Contains(trained.Log, "Pipeline fitted");
         StringAssert.Contains(trained.Log, "FGSM ε = 0.3");
+        // The zip is an ML.NET model: a fresh MLContext loads it with no registration call, with the training data's schema.
         var ml = new MLContext();
-        using var loaded = (IDisposable)ml.Model.Load(trained.ModelPath, out var schema);
-        Assert.IsNotNull(schema.GetColumnOrNull("Image"));
-        CollectionAssert.AreEqual(new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" },
-            schema["Label"].Annotations!.SlotNames!.ToArray());
+        using var loaded = (TransformerChain<ITransformer>)ml.Model.Load(trained.ModelPath, out var schema);
+        Assert.AreEqual("Vector<Single, 1, 28, 28>", schema["Image"].Type.ToString());
+        Assert.AreEqual("Key<UInt32, 0-9>", schema["Label"].Type.ToString());
+        string[] fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        CollectionAssert.AreEqual(fashion, DefendedClassifier.KeyNames(schema["Label"]).ToArray());
+        var output = loaded.GetOutputSchema(schema);
+        foreach (var column in new[] { "SaecScore", "SaecFlag", "Purified", "AeGanScore", "AeGanFlag", "Score", "PredictedLabel", "MiaedScore", "MiaedFlag" })
+            Assert.IsNotNull(output.GetColumnOrNull(column), $"the defended model adds {column}");
+        Assert.AreEqual("Key<UInt32, 0-9>", output["PredictedLabel"].Type.ToString());
+        CollectionAssert.AreEqual(fashion, DefendedClassifier.KeyNames(output["PredictedLabel"]).ToArray(), "PredictedLabel carries the class names");
     }
 
     [TestMethod]
@@ -59,7 +67,7 @@ public sealed class DefendedClassifierSampleTests
         var images = TinyDefendedModel.TestImages(8);
         var ml = new MLContext();
         using var model = (TransformerChain<ITransformer>)ml.Model.Load(trained.ModelPath, out _);
-        var batch = ml.Data.CreateEnumerable<ModelOutput>(model.Transform(ml.Data.LoadFromEnumerable(images)), ignoreMissingColumns: true).ToList();
+        var batch = ml.Data.CreateEnumerable<ModelOutput>(model.Transform(ml.Data.LoadFromEnumerable(images)), reuseRowObject: false, ignoreMissingColumns: true).ToList();
         for (int i = 0; i < images.Count; i++)
         {
             var single = DefendedClassifier.Predict(new ModelInput { Image = images[i].Image });
@@ -70,8 +78,9 @@ public sealed class DefendedClassifierSampleTests
             Assert.AreEqual(batch[i].IsAdversarial, single.IsAdversarial, $"image {i}");
             Assert.AreEqual(1.0, single.Score.Sum(), 1e-4);
             Assert.AreEqual(784, single.Purified.Length);
+            Assert.IsTrue(single.PredictedLabel is >= 1 and <= 10, $"image {i}: the key {single.PredictedLabel} is a class");
             var ranked = DefendedClassifier.GetSortedScoresWithLabels(single).ToList();
-            Assert.AreEqual(DefendedClassifier.ClassNames[single.PredictedLabel], ranked[0].Key);
+            Assert.AreEqual(DefendedClassifier.ClassNames[single.PredictedIndex], ranked[0].Key);
         }
     }
 

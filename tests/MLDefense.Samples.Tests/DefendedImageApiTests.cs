@@ -1,10 +1,11 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
-using MLDefense.Legacy;
 using MLDefense.Samples.ImageApi;
+using MLDefense.Torch;
 
 namespace MLDefense.Samples.Tests;
 
@@ -49,7 +50,7 @@ public sealed class DefendedImageApiTests
     }
 
     private static byte[] Png(float[] image, int height = 28, int width = 28, int channels = 1) =>
-        ImageFiles.EncodePng(image, new ImageShape(channels, height, width));
+        ImageUpload.EncodePng(image, new ImageSize(channels, height, width));
 
     private static ByteArrayContent Raw(byte[] bytes, string contentType = "image/png")
     {
@@ -78,8 +79,8 @@ public sealed class DefendedImageApiTests
     {
         var expected = reference!.Predict(pixels);
         var names = reference.ClassNames;
-        Assert.AreEqual(expected.PredictedLabel, body.GetProperty("labelIndex").GetInt32());
-        Assert.AreEqual(names[expected.PredictedLabel], body.GetProperty("label").GetString());
+        Assert.AreEqual(expected.PredictedIndex, body.GetProperty("labelIndex").GetInt32());
+        Assert.AreEqual(names[expected.PredictedIndex], body.GetProperty("label").GetString());
 
         var probabilities = body.GetProperty("probabilities").EnumerateObject().ToList();
         CollectionAssert.AreEqual(names.ToArray(), probabilities.Select(p => p.Name).ToArray());
@@ -119,7 +120,7 @@ public sealed class DefendedImageApiTests
         var jpeg = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "fixtures", "fashion-test-0.jpg"));
         var (status, body, text) = await PostAsync(Raw(jpeg, "image/jpeg"));
         Assert.AreEqual(HttpStatusCode.OK, status, text);
-        AssertAnswers(body, ImageFiles.Decode(jpeg, DefendedModel.InputShape));
+        AssertAnswers(body, ImageUpload.ToChw(Images.Decode(jpeg, channels: 1)));
     }
 
     [TestMethod]
@@ -129,8 +130,9 @@ public sealed class DefendedImageApiTests
         var (status, body, text) = await PostAsync(Raw(Png(image)), "?purified=true");
         Assert.AreEqual(HttpStatusCode.OK, status, text);
         var png = Convert.FromBase64String(body.GetProperty("purifiedImage").GetString()!);
-        var purified = ImageFiles.Decode(png, 0, out var shape);
-        Assert.AreEqual(DefendedModel.InputShape, shape);
+        var decoded = Images.Decode(png);
+        Assert.AreEqual(DefendedModel.InputShape, new ImageSize(decoded.Channels, decoded.Height, decoded.Width));
+        var purified = ImageUpload.ToChw(decoded);
         var expected = reference!.Predict(image).Purified;
         for (int i = 0; i < expected.Length; i++)
             Assert.AreEqual(Math.Clamp(expected[i], 0, 1), purified[i], 0.5f / 255 + 1e-6f, $"pixel {i}: PNG keeps 8 bits");
@@ -210,6 +212,94 @@ public sealed class DefendedImageApiTests
     }
 
     [TestMethod]
+    public async Task AMultipartBodyCutOffOrWithoutFramingGets400()
+    {
+        var form = Form(Png(TinyDefendedModel.TestImages(1)[0].Image));
+        var whole = await form.ReadAsByteArrayAsync();
+        var contentType = form.Headers.ContentType!.ToString();
+        var cases = new (string Name, byte[] Body, string ContentType)[]
+        {
+            ("cut off mid-file", whole[..(whole.Length / 2)], contentType),
+            ("everything but the closing boundary", whole[..(whole.Length - 8)], contentType),
+            ("'xxxx' under a multipart content type", "xxxx"u8.ToArray(), "multipart/form-data; boundary=abc"),
+        };
+        foreach (var (name, bytes, type) in cases)
+        {
+            var content = new ByteArrayContent(bytes);
+            content.Headers.ContentType = MediaTypeHeaderValue.Parse(type);
+            var (status, body, text) = await PostAsync(content);
+            Assert.AreEqual(HttpStatusCode.BadRequest, status, $"{name}: {text}");
+            StringAssert.Contains(body.GetProperty("error").GetString(), "ends before its closing boundary", name);
+        }
+
+        // The whole body still works: the refusals were about the cut, not the form.
+        var full = new ByteArrayContent(whole);
+        full.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        var (okStatus, _, okText) = await PostAsync(full);
+        Assert.AreEqual(HttpStatusCode.OK, okStatus, okText);
+    }
+
+    [TestMethod]
+    public async Task AHeaderClaimingAHugeImageIsRefusedAsTooLarge()
+    {
+        // A real 28×28 PNG whose IHDR chunk (with its CRC fixed) says 100000×100000: refused from the header, before decoding.
+        var png = Png(new float[784]);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(16), 100_000);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(20), 100_000);
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), Crc32(png.AsSpan(12, 17)));
+        var (status, body, text) = await PostAsync(Raw(png));
+        Assert.AreEqual(HttpStatusCode.UnprocessableEntity, status, text);
+        StringAssert.Contains(body.GetProperty("error").GetString(), "100000×100000 pixels, too large");
+        StringAssert.Contains(body.GetProperty("error").GetString(), "28×28");
+
+        // The same for a JPEG's frame header (SOF0 holds height, then width).
+        var jpeg = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "fixtures", "fashion-test-0.jpg"));
+        int sof = Enumerable.Range(2, jpeg.Length - 3).First(i => jpeg[i] == 0xFF && jpeg[i + 1] is 0xC0 or 0xC2);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 5), 60_000);
+        BinaryPrimitives.WriteUInt16BigEndian(jpeg.AsSpan(sof + 7), 50_000);
+        var (jpegStatus, jpegBody, jpegText) = await PostAsync(Raw(jpeg, "image/jpeg"));
+        Assert.AreEqual(HttpStatusCode.UnprocessableEntity, jpegStatus, jpegText);
+        StringAssert.Contains(jpegBody.GetProperty("error").GetString(), "50000×60000 pixels, too large");
+
+        // And a small one is "too small".
+        var (smallStatus, smallBody, smallText) = await PostAsync(Raw(Png(new float[8 * 8], 8, 8)));
+        Assert.AreEqual(HttpStatusCode.UnprocessableEntity, smallStatus, smallText);
+        StringAssert.Contains(smallBody.GetProperty("error").GetString(), "8×8 pixels, too small");
+    }
+
+    /// <summary>PNG's CRC-32 (ISO-HDLC: reflected 0xEDB88320, initial and final XOR 0xFFFFFFFF).</summary>
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+        }
+        return ~crc;
+    }
+
+    [TestMethod]
+    public async Task AWrongMethodOrPathGetsAJsonError()
+    {
+        using (var response = await Client.GetAsync("/predict"))
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.AreEqual(HttpStatusCode.MethodNotAllowed, response.StatusCode, text);
+            Assert.AreEqual("application/json", response.Content.Headers.ContentType?.MediaType, text);
+            CollectionAssert.AreEqual(new[] { "POST" }, response.Content.Headers.Allow.ToArray());
+            var error = JsonDocument.Parse(text).RootElement.GetProperty("error").GetString();
+            StringAssert.Contains(error, "GET is not allowed on /predict; use POST");
+        }
+        using (var response = await Client.GetAsync("/no-such-thing"))
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.AreEqual(HttpStatusCode.NotFound, response.StatusCode, text);
+            StringAssert.Contains(JsonDocument.Parse(text).RootElement.GetProperty("error").GetString(), "Nothing at /no-such-thing");
+        }
+    }
+
+    [TestMethod]
     public async Task OtherContentTypesGet415()
     {
         var (status, body, text) = await PostAsync(Raw(Png(new float[784]), "text/plain"));
@@ -221,6 +311,7 @@ public sealed class DefendedImageApiTests
     public async Task ManyRequestsAtOnceGetTheSameAnswersAsOneAtATime()
     {
         var uploads = TinyDefendedModel.TestImages(16).Select(row => Png(row.Image)).ToList();
+        // The pool starts with the one engine Load made; concurrent requests borrow more, so this also checks engines made later.
         var sequential = new List<string>();
         foreach (var png in uploads)
         {
@@ -244,6 +335,32 @@ public sealed class DefendedImageApiTests
             Assert.AreEqual(expected.GetProperty("purifiedImage").GetString(), actual.GetProperty("purifiedImage").GetString(), $"request {i}");
         }
         Assert.IsTrue(sequential.Distinct().Count() > 1, "different images get different answers");
+    }
+
+    [TestMethod]
+    public void TheEnginePoolServesMoreThreadsThanItKeeps()
+    {
+        // More predictions at once than the pool keeps engines (twice the processor count), in rounds with collections
+        // between them: engines the pool drops must not take the shared model down with them.
+        using var model = DefendedModel.Load(TinyDefendedModel.Value.ModelPath);
+        var images = TinyDefendedModel.TestImages(8).Select(row => row.Image).ToArray();
+        var sequential = images.Select(model.Predict).ToArray();
+        int threads = 4 * Environment.ProcessorCount + 8;
+        for (int round = 0; round < 3; round++)
+        {
+            var results = new ImagePrediction[threads];
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => results[i] = model.Predict(images[i % images.Length]));
+            for (int i = 0; i < threads; i++)
+            {
+                var expected = sequential[i % images.Length];
+                Assert.AreEqual(expected.PredictedLabel, results[i].PredictedLabel, $"round {round}, call {i}");
+                Assert.AreEqual(expected.AeGanScore, results[i].AeGanScore, 1e-5f, $"round {round}, call {i}");
+                Assert.AreEqual(expected.MiaedScore, results[i].MiaedScore, 1e-5f, $"round {round}, call {i}");
+                CollectionAssert.AreEqual(expected.Purified, results[i].Purified, $"round {round}, call {i}");
+            }
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
     }
 
     [TestMethod]

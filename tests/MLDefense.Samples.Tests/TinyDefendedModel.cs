@@ -1,4 +1,6 @@
-using MLDefense.Legacy;
+using Microsoft.ML;
+using MLDefense.Samples.ImageApi;
+using KnownDatasets = MLDefense.Legacy.KnownDatasets;
 
 namespace MLDefense.Samples.Tests;
 
@@ -42,13 +44,16 @@ public static class TinyDefendedModel
         }
     }
 
-    /// <summary>The first <paramref name="count"/> Fashion-MNIST test images and labels (from Debian's package).</summary>
+    /// <summary>The first <paramref name="count"/> Fashion-MNIST test images and key labels (from Debian's package), through ML.NET.</summary>
     public static List<ModelInput> TestImages(int count)
     {
         var ml = new MLContext(seed: 1);
         var view = ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.FashionMnist, train: false), count);
-        return ml.Data.CreateEnumerable<ModelInput>(view, ignoreMissingColumns: true).ToList();
+        return ml.Data.CreateEnumerable<ModelInput>(view, reuseRowObject: false, ignoreMissingColumns: true).ToList();
     }
+
+    /// <summary>A 28×28 grey image (CHW floats in [0, 1]) as PNG bytes.</summary>
+    public static byte[] Png(float[] image) => ImageUpload.EncodePng(image, DefendedModel.InputShape);
 
     private static Trained Train()
     {
