@@ -82,7 +82,8 @@ public static class BenchCommand
     }
 
     private static string Describe(EngineBenchmarkOptions o) =>
-        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per C1 case and engine, {o.DefenseRounds} rounds of one step per defense case";
+        $"{o.Rounds} rounds of {o.StepsPerRound} timed steps per C1 case and engine ({Math.Max(1, o.StepsPerRound / 3)} for classifier A), "
+      + $"{o.DefenseRounds} rounds of one step per defense case, {o.Rounds} rounds of {o.PeakMultipliesPerRound} products for the matmul peak";
 
     private static int RunEngine(CommandContext context, EngineBenchmarkOptions options, FileInfo? jsonFile)
     {

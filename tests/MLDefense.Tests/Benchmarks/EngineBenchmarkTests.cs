@@ -8,7 +8,7 @@ public sealed class EngineBenchmarkTests
 {
     private static readonly EngineBenchmarkOptions Tiny = new()
     {
-        Threads = 1, Rounds = 3, StepsPerRound = 2, WarmupStepsPerRound = 0, InitialWarmupSteps = 0, DefenseRounds = 1, PyTorchScript = null,
+        Threads = 1, Rounds = 3, StepsPerRound = 2, WarmupStepsPerRound = 0, InitialWarmupSteps = 0, DefenseRounds = 1, PeakMultipliesPerRound = 2, PyTorchScript = null,
     };
 
     [TestMethod]
@@ -26,7 +26,7 @@ public sealed class EngineBenchmarkTests
             bool defense = row.Case is "aegan_train_step" or "aegan_purify" or "miaed_train_step";
             Assert.AreEqual(row.Case.StartsWith("aegan_", StringComparison.Ordinal) ? 100 : 128, row.BatchSize, row.Case);
             Assert.AreEqual(defense ? 1 : 3, row.Rounds, row.Case);
-            Assert.AreEqual(defense ? 1 : 2, row.StepsPerRound, row.Case);
+            Assert.AreEqual(defense || row.Case == "classifier_a_train_step" ? 1 : 2, row.StepsPerRound, row.Case);
             Assert.AreEqual(row.Rounds, row.MLDefenseRounds.Count, row.Case);
             Assert.IsTrue(row.MLDefenseRounds.All(rate => rate > 0), row.Case);
             Assert.IsTrue(row.MLDefenseImagesPerSecond >= row.MLDefenseRounds.Min() && row.MLDefenseImagesPerSecond <= row.MLDefenseRounds.Max(), row.Case);
@@ -63,6 +63,7 @@ public sealed class EngineBenchmarkTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { Threads = 0 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { StepsPerRound = 0 }));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { DefenseRounds = 0 }));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => EngineBenchmark.Run(Tiny with { PeakMultipliesPerRound = 0 }));
         Assert.ThrowsExactly<ArgumentException>(() => EngineBenchmark.Run(Tiny with { Cases = [] }));
     }
 
