@@ -85,8 +85,9 @@ public sealed record EngineBenchmarkOptions
     public string PythonExecutable { get; init; } = "/usr/bin/python3";
 
     /// <summary>
-    /// The full run: 15 rounds of 25 steps per C1 case and engine, 5 rounds of one step per defense case (7 minutes on two
-    /// CPU cores, most of it PyTorch's AE-GAN purification, 27 s a batch).
+    /// The full run: 15 rounds of 5 products for the matmul peak, 15 rounds of 25 steps per C1 case and engine (8 for
+    /// classifier A), 5 rounds of one step per defense case (12 minutes on two shared CPU cores, 2026-12-02; most of it
+    /// PyTorch's AE-GAN purification, 30–45 s a batch, and classifier A, 0.5 s a step).
     /// </summary>
     public static EngineBenchmarkOptions Full => new();
 
