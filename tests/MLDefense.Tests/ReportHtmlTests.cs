@@ -44,6 +44,25 @@ public sealed class ReportHtmlTests
     }
 
     [TestMethod]
+    public void EngineRowsWithARooflineGetAFractionOfPeakChart()
+    {
+        JsonObject Row(string name, double? fraction) => new()
+        {
+            ["case"] = name, ["mldefense_images_per_s"] = 900.0, ["pytorch_images_per_s"] = 100.0, ["ratio"] = 9.0,
+            ["mldefense_fraction_of_peak"] = fraction, ["pytorch_fraction_of_peak"] = fraction / 9,
+        };
+        var withRoofline = new JsonObject { ["rows"] = new JsonArray(Row("train_step", 0.6), Row("aegan_train_step", 0.45)) };
+        var without = new JsonObject { ["rows"] = new JsonArray(new JsonObject { ["case"] = "train_step", ["mldefense_images_per_s"] = 900.0, ["pytorch_images_per_s"] = 1000.0 }) };
+
+        var charts = Charts(BenchmarkReport.Section(Input(withRoofline))).Cast<BarChart>().ToList();
+
+        Assert.AreEqual(3, charts.Count, "images/s, ratio, fraction of peak");
+        StringAssert.Contains(charts[2].Title, "fraction of the matmul peak");
+        CollectionAssert.AreEqual(new double?[] { 0.6, 0.45 }, charts[2].Series[0].Values.ToArray());
+        Assert.AreEqual(2, Charts(BenchmarkReport.Section(Input(without))).Count, "no roofline without the fractions");
+    }
+
+    [TestMethod]
     public void SaecSweepDrawsAccuracyAndAccRcPerAttackAgainstTheBudgetIn255ths()
     {
         var section = BenchmarkReport.Section(Input(Saec(withRoc: false)));

@@ -16,6 +16,12 @@ public enum EngineBenchmarkCase
     /// </summary>
     InputGradient,
     /// <summary>
+    /// <c>classifier_a_train_step</c>: <see cref="TrainStep"/>'s step (forward, cross-entropy, zero_grad, backward, Adam step) on
+    /// Defense-GAN's classifier A (<see cref="Data.ClassifierArchitecture.DefenseGanA"/>, the classifier AE-GAN's experiments
+    /// attack), in training mode (its two dropouts active), built by <see cref="Data.ClassifierArchitectures.Create"/> as training builds it.
+    /// </summary>
+    ClassifierATrainStep,
+    /// <summary>
     /// <c>aegan_train_step</c>: one minibatch of AE-GAN's training (Alg. 1: the D step, then the F and G step with the
     /// noise regularisation) on Table 6's networks at Table 4's settings, the code <see cref="Defenses.AeGanEstimator"/> trains with.
     /// </summary>
@@ -60,6 +66,12 @@ public sealed record EngineBenchmarkOptions
     /// </summary>
     public int DefenseRounds { get; init; } = 5;
 
+    /// <summary>
+    /// Timed 1024² products per round of the matmul peak, after at most one untimed one (PyTorch 1.13's reference BLAS takes
+    /// 0.6 s a product on two cores, so <see cref="StepsPerRound"/> would take minutes).
+    /// </summary>
+    public int PeakMultipliesPerRound { get; init; } = 5;
+
     /// <summary>The cases to run, in <see cref="EngineBenchmarkCase"/> order whatever the order given (default: all).</summary>
     public IReadOnlyList<EngineBenchmarkCase> Cases { get; init; } = Enum.GetValues<EngineBenchmarkCase>();
 
@@ -73,13 +85,14 @@ public sealed record EngineBenchmarkOptions
     public string PythonExecutable { get; init; } = "/usr/bin/python3";
 
     /// <summary>
-    /// The full run: 15 rounds of 25 steps per C1 case and engine, 5 rounds of one step per defense case (7 minutes on two
-    /// CPU cores, most of it PyTorch's AE-GAN purification, 27 s a batch).
+    /// The full run: 15 rounds of 5 products for the matmul peak, 15 rounds of 25 steps per C1 case and engine (8 for
+    /// classifier A), 5 rounds of one step per defense case (12 minutes on two shared CPU cores, 2026-12-02; most of it
+    /// PyTorch's AE-GAN purification, 30–45 s a batch, and classifier A, 0.5 s a step).
     /// </summary>
     public static EngineBenchmarkOptions Full => new();
 
     /// <summary>A short run: 5 rounds of 10 steps per C1 case and engine, 2 rounds of one step per defense case.</summary>
-    public static EngineBenchmarkOptions Quick => new() { Rounds = 5, StepsPerRound = 10, WarmupStepsPerRound = 1, InitialWarmupSteps = 3, DefenseRounds = 2 };
+    public static EngineBenchmarkOptions Quick => new() { Rounds = 5, StepsPerRound = 10, WarmupStepsPerRound = 1, InitialWarmupSteps = 3, DefenseRounds = 2, PeakMultipliesPerRound = 3 };
 
     internal Device Validate()
     {
@@ -87,6 +100,7 @@ public sealed record EngineBenchmarkOptions
         if (Rounds < 1) throw new ArgumentOutOfRangeException(nameof(Rounds), Rounds, "Rounds must be at least 1.");
         if (DefenseRounds < 1) throw new ArgumentOutOfRangeException(nameof(DefenseRounds), DefenseRounds, "DefenseRounds must be at least 1.");
         if (StepsPerRound < 1) throw new ArgumentOutOfRangeException(nameof(StepsPerRound), StepsPerRound, "StepsPerRound must be at least 1.");
+        if (PeakMultipliesPerRound < 1) throw new ArgumentOutOfRangeException(nameof(PeakMultipliesPerRound), PeakMultipliesPerRound, "PeakMultipliesPerRound must be at least 1.");
         if (Cases is null || Cases.Count == 0) throw new ArgumentException("Cases must name at least one case.", nameof(Cases));
         if (Cases.Any(c => !Enum.IsDefined(c))) throw new ArgumentOutOfRangeException(nameof(Cases), "Cases holds an unknown case.");
         if (WarmupStepsPerRound < 0 || InitialWarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupStepsPerRound), "Warm-up step counts cannot be negative.");
@@ -103,11 +117,45 @@ public sealed record EngineBenchmarkOptions
 /// <param name="PyTorchImagesPerSecond">PyTorch's median over the rounds, or null when PyTorch could not run.</param>
 /// <param name="MLDefenseRounds">MLDefense's images/s in each round.</param>
 /// <param name="PyTorchRounds">PyTorch's images/s in each round (empty when PyTorch could not run).</param>
+/// <param name="FlopsPerImage">The matmul-class FLOPs of one step per image, counted analytically (<see cref="EngineFlops.PerImage"/>).</param>
+/// <param name="PeakGflops">The machine's matmul peak measured in the same run (<see cref="EngineMatmulPeak.PeakGflops"/>).</param>
 public sealed record EngineBenchmarkRow(string Case, int BatchSize, int Rounds, int StepsPerRound, double MLDefenseImagesPerSecond, double? PyTorchImagesPerSecond,
-                                        IReadOnlyList<double> MLDefenseRounds, IReadOnlyList<double> PyTorchRounds)
+                                        IReadOnlyList<double> MLDefenseRounds, IReadOnlyList<double> PyTorchRounds, double FlopsPerImage, double PeakGflops)
 {
     /// <summary>MLDefense / PyTorch (above 1: MLDefense is faster), or null without PyTorch.</summary>
     public double? Ratio => PyTorchImagesPerSecond is double p && p > 0 ? MLDefenseImagesPerSecond / p : null;
+
+    /// <summary>MLDefense's achieved GFLOP/s at its median rate: images/s × <see cref="FlopsPerImage"/> / 10⁹.</summary>
+    public double MLDefenseGflops => MLDefenseImagesPerSecond * FlopsPerImage / 1e9;
+
+    /// <summary>PyTorch's achieved GFLOP/s at its median rate, or null without PyTorch.</summary>
+    public double? PyTorchGflops => PyTorchImagesPerSecond * FlopsPerImage / 1e9;
+
+    /// <summary><see cref="MLDefenseGflops"/> / <see cref="PeakGflops"/>.</summary>
+    public double MLDefenseFractionOfPeak => MLDefenseGflops / PeakGflops;
+
+    /// <summary><see cref="PyTorchGflops"/> / <see cref="PeakGflops"/>, or null without PyTorch.</summary>
+    public double? PyTorchFractionOfPeak => PyTorchGflops / PeakGflops;
+}
+
+/// <summary>
+/// The machine's matmul peak, the roof of the roofline: float32 <see cref="EngineBenchmark.PeakMatmulSize"/>² by
+/// <see cref="EngineBenchmark.PeakMatmulSize"/>² products at the benchmark's thread count, 2n³ FLOPs each, timed on each
+/// engine in alternating rounds like a case (<see cref="EngineBenchmarkOptions.Rounds"/> rounds of
+/// <see cref="EngineBenchmarkOptions.PeakMultipliesPerRound"/> products).
+/// </summary>
+/// <param name="Size">n, the matrices' side.</param>
+/// <param name="Rounds">Timed rounds per engine.</param>
+/// <param name="MultipliesPerRound">Timed products per round.</param>
+/// <param name="MLDefenseGflops">MLDefense's (libtorch 2.10's) median GFLOP/s over the rounds.</param>
+/// <param name="PyTorchGflops">PyTorch's median, or null when PyTorch could not run.</param>
+/// <param name="MLDefenseRounds">MLDefense's GFLOP/s in each round.</param>
+/// <param name="PyTorchRounds">PyTorch's GFLOP/s in each round (empty when PyTorch could not run).</param>
+public sealed record EngineMatmulPeak(int Size, int Rounds, int MultipliesPerRound, double MLDefenseGflops, double? PyTorchGflops,
+                                      IReadOnlyList<double> MLDefenseRounds, IReadOnlyList<double> PyTorchRounds)
+{
+    /// <summary>The peak the cases are measured against: the higher of the two engines' medians (one machine, the better BLAS).</summary>
+    public double PeakGflops => Math.Max(MLDefenseGflops, PyTorchGflops ?? 0);
 }
 
 /// <summary>Where <see cref="EngineBenchmark.Run"/> stands.</summary>
@@ -121,14 +169,52 @@ public readonly record struct EngineBenchmarkProgress(string Message, double Fra
 /// <param name="TorchVersion">The libtorch version TorchSharp runs on.</param>
 /// <param name="PyTorchVersion">PyTorch's version, or null when it could not run.</param>
 /// <param name="PyTorchUnavailable">Why PyTorch could not run (and how to fix it), or null.</param>
+/// <param name="MatmulPeak">The machine's matmul peak, measured first.</param>
 /// <param name="Rows">One row per case, in <see cref="EngineBenchmarkCase"/> order.</param>
 public sealed record EngineBenchmarkResult(int Threads, string Device, string TorchVersion, string? PyTorchVersion, string? PyTorchUnavailable,
-                                           IReadOnlyList<EngineBenchmarkRow> Rows);
+                                           EngineMatmulPeak MatmulPeak, IReadOnlyList<EngineBenchmarkRow> Rows)
+{
+    /// <summary>
+    /// What every ratio compares, to be printed beside it: MLDefense's libtorch against the PyTorch that ran, and whether
+    /// that one is older (Debian's python3-torch 1.13.1 reports torch.__version__ 1.13.0a0).
+    /// </summary>
+    public string RatioNote
+    {
+        get
+        {
+            if (PyTorchVersion is null) return "ratio = MLDefense ÷ PyTorch (PyTorch did not run)";
+            var relation = (ParseVersion(PyTorchVersion), ParseVersion(TorchVersion)) switch
+            {
+                (Version p, Version m) when p < m => "an older libtorch than",
+                (Version p, Version m) when p > m => "a newer libtorch than",
+                (Version, Version) => "the same libtorch version as",
+                _ => "another libtorch than",
+            };
+            return $"ratio = MLDefense ÷ PyTorch; PyTorch {PyTorchVersion} (python3-torch) runs {relation} MLDefense's {TorchVersion}";
+        }
+    }
+
+    /// <summary>How the GFLOP/s figures are counted, to be printed beside them.</summary>
+    public const string FlopsNote =
+        "GFLOP/s = images/s × the FLOPs per image of the step's convolutions, transposed convolutions and linear layers (forward and backward, "
+      + "counted analytically at 2 per multiply–accumulate; normalisation, activations, losses and the optimiser not counted); "
+      + "% of peak against the faster engine's median 1024² float32 matmul rate (2·1024³ FLOPs) in the same run";
+
+    private static Version? ParseVersion(string text)
+    {
+        var digits = new string(text.TakeWhile(ch => char.IsDigit(ch) || ch == '.').ToArray()).Trim('.');
+        // Major.minor.patch only, a missing part 0: 2.10.0 and 2.10.0.0 are one version.
+        return Version.TryParse(digits.Contains('.', StringComparison.Ordinal) ? digits : digits + ".0", out var v)
+            ? new Version(v.Major, v.Minor, Math.Max(v.Build, 0)) : null;
+    }
+}
 
 /// <summary>
 /// Measures the speed of MLDefense's engine (TorchSharp on libtorch 2.10) against Debian's PyTorch 1.13.1 — an older libtorch — in the cases of
 /// <see cref="EngineBenchmarkCase"/>: MIAED's MNIST classifier C1 (Conv2d(1,32,3)+ReLU, MaxPool 2, Conv2d(32,64,3)+ReLU,
-/// MaxPool 2, Flatten, Linear(1600,200)+ReLU, Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images; and
+/// MaxPool 2, Flatten, Linear(1600,200)+ReLU, Linear(200,10)), Adam lr 1e-3, batches of 128 random 28×28×1 images; Defense-GAN's
+/// classifier A (Conv2d(1,64,5,pad 2)+ReLU, Conv2d(64,64,5,stride 2)+ReLU, Flatten, Dropout 0.25, Linear(9216,128)+ReLU,
+/// Dropout 0.5, Linear(128,10)) in the same training step; and
 /// AE-GAN+sr's training step and purification with Table 6's networks at the library's defaults (width 64, latent 128,
 /// Adam 2e-4 with β₁ 0.5, noise σ fixed at half the bound, 0.15, so that both engines do the same work), batches of 100
 /// (Table 4) random 28×28×1 images; and MIAED's training step with Table 3's MNIST networks at the library's defaults
@@ -139,6 +225,8 @@ public sealed record EngineBenchmarkResult(int Threads, string Device, string To
 /// (other load, frequency scaling) touch both alike; each round runs a few untimed steps then a fixed number of timed
 /// ones (the defense cases: see <see cref="EngineBenchmarkOptions.DefenseRounds"/>), and the medians over the rounds are reported. PyTorch runs <c>bench_engine.py</c> (the same model, initialisation,
 /// data and steps) in one long-lived interpreter that runs a round per request, so no round pays its start-up.
+/// Before the cases, the same alternating rounds time 1024² float32 matrix products on both engines: the machine's matmul
+/// peak (<see cref="EngineMatmulPeak"/>), against which each case's achieved GFLOP/s (<see cref="EngineFlops"/>) is set.
 /// </remarks>
 public static class EngineBenchmark
 {
@@ -147,6 +235,12 @@ public static class EngineBenchmark
 
     /// <summary>Images per step of the AE-GAN cases (Table 4's minibatch).</summary>
     public const int AeGanBatchSize = 100;
+
+    /// <summary>The side of the square float32 matrices whose product measures the matmul peak (<see cref="EngineMatmulPeak"/>).</summary>
+    public const int PeakMatmulSize = 1024;
+
+    /// <summary>The name of the matmul-peak measurement in <c>bench_engine.py</c>'s protocol (not a case).</summary>
+    internal const string PeakCaseName = "matmul_peak";
 
     /// <summary>The FGSM/PGD step size of <see cref="EngineBenchmarkCase.InputGradient"/>.</summary>
     public const double Epsilon = 8.0 / 255;
@@ -160,6 +254,7 @@ public static class EngineBenchmark
     {
         EngineBenchmarkCase.TrainStep => "train_step",
         EngineBenchmarkCase.InputGradient => "input_gradient",
+        EngineBenchmarkCase.ClassifierATrainStep => "classifier_a_train_step",
         EngineBenchmarkCase.AeGanTrainStep => "aegan_train_step",
         EngineBenchmarkCase.AeGanPurify => "aegan_purify",
         EngineBenchmarkCase.MiaedTrainStep => "miaed_train_step",
@@ -181,6 +276,7 @@ public static class EngineBenchmark
 
         PyTorchReference? pytorch = null;
         string? unavailable = null;
+        EngineMatmulPeak peak;
         if (options.PyTorchScript is null) unavailable = "PyTorch was not asked for.";
         else
         {
@@ -192,31 +288,31 @@ public static class EngineBenchmark
         {
             var rows = new List<EngineBenchmarkRow>();
             var cases = options.Cases.Distinct().Order().ToArray();
-            int done = 0, total = cases.Sum(c => Plan(c, options).Rounds);
+            var peakPlan = new RoundPlan(Math.Min(options.InitialWarmupSteps, 1), options.Rounds, Math.Min(options.WarmupStepsPerRound, 1), options.PeakMultipliesPerRound);
+            int done = 0, total = peakPlan.Rounds + cases.Sum(c => Plan(c, options).Rounds);
+
+            // The roof first: the same alternating rounds as a case, on products of PeakMatmulSize² matrices.
+            using (var matmul = new MatmulWorkload(device, options.Seed))
+            {
+                var (ours, theirs) = Measure(matmul, PeakCaseName, "matmul peak", peakPlan, pytorch, progress, ref done, total, cancellationToken);
+                double gflops = EngineFlops.Matmul(PeakMatmulSize) / 1e9;
+                var oursGflops = ours.Select(r => r * gflops).ToArray();
+                var theirsGflops = theirs.Select(r => r * gflops).ToArray();
+                peak = new EngineMatmulPeak(PeakMatmulSize, peakPlan.Rounds, peakPlan.Steps, Median(oursGflops),
+                                            theirs.Count > 0 ? Median(theirsGflops) : null, oursGflops, theirsGflops);
+            }
+
             foreach (var c in cases)
             {
                 var plan = Plan(c, options);
                 using var workload = CreateWorkload(c, device, options.Seed);
                 string name = CaseName(c);
-                progress?.Report(new($"{name}: warming up", (double)done / total));
-                workload.RunSteps(plan.InitialWarmup);
-                pytorch?.RunRound(name, plan.InitialWarmup, 1);
-
-                var ours = new List<double>();
-                var theirs = new List<double>();
-                for (int round = 1; round <= plan.Rounds; round++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    progress?.Report(new($"{name}: round {round}/{plan.Rounds}", (double)done / total));
-                    ours.Add(TimeRound(workload, plan));
-                    if (pytorch is not null) theirs.Add(pytorch.RunRound(name, plan.Warmup, plan.Steps));
-                    done++;
-                }
+                var (ours, theirs) = Measure(workload, name, name, plan, pytorch, progress, ref done, total, cancellationToken);
                 rows.Add(new EngineBenchmarkRow(name, workload.BatchSize, plan.Rounds, plan.Steps, Median(ours),
-                                                theirs.Count > 0 ? Median(theirs) : null, ours, theirs));
+                                                theirs.Count > 0 ? Median(theirs) : null, ours, theirs, EngineFlops.PerImage(c), peak.PeakGflops));
             }
             progress?.Report(new("done", 1));
-            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.__version__, pytorch?.Version, unavailable, rows);
+            return new EngineBenchmarkResult(options.Threads, device.ToString(), torch.__version__, pytorch?.Version, unavailable, peak, rows);
         }
         finally
         {
@@ -231,8 +327,32 @@ public static class EngineBenchmark
     {
         EngineBenchmarkCase.TrainStep or EngineBenchmarkCase.InputGradient =>
             new(options.InitialWarmupSteps, options.Rounds, options.WarmupStepsPerRound, options.StepsPerRound),
+        // A's step costs six times C1's (100 against 16 MFLOP an image), so a third of the steps keeps its rounds near C1's length.
+        EngineBenchmarkCase.ClassifierATrainStep =>
+            new(options.InitialWarmupSteps, options.Rounds, options.WarmupStepsPerRound, Math.Max(1, options.StepsPerRound / 3)),
         _ => new(Math.Min(options.InitialWarmupSteps, 1), options.DefenseRounds, 0, 1),
     };
+
+    /// <summary>Warms a workload up on both engines, then times its rounds alternately (MLDefense, PyTorch, ...); images/s per round.</summary>
+    private static (List<double> Ours, List<double> Theirs) Measure(Workload workload, string name, string label, RoundPlan plan, PyTorchReference? pytorch,
+        IProgress<EngineBenchmarkProgress>? progress, ref int done, int total, CancellationToken cancellationToken)
+    {
+        progress?.Report(new($"{label}: warming up", (double)done / total));
+        workload.RunSteps(plan.InitialWarmup);
+        pytorch?.RunRound(name, plan.InitialWarmup, 1);
+
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        for (int round = 1; round <= plan.Rounds; round++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new($"{label}: round {round}/{plan.Rounds}", (double)done / total));
+            ours.Add(TimeRound(workload, plan));
+            if (pytorch is not null) theirs.Add(pytorch.RunRound(name, plan.Warmup, plan.Steps));
+            done++;
+        }
+        return (ours, theirs);
+    }
 
     private static double TimeRound(Workload workload, RoundPlan plan)
     {
@@ -251,7 +371,8 @@ public static class EngineBenchmark
 
     private static Workload CreateWorkload(EngineBenchmarkCase c, Device device, ulong seed) => c switch
     {
-        EngineBenchmarkCase.TrainStep => new TrainStepWorkload(device, seed),
+        EngineBenchmarkCase.TrainStep => new TrainStepWorkload(device, seed, MnistC1),
+        EngineBenchmarkCase.ClassifierATrainStep => new TrainStepWorkload(device, seed, ClassifierA),
         EngineBenchmarkCase.InputGradient => new InputGradientWorkload(device, seed),
         EngineBenchmarkCase.AeGanTrainStep => new AeGanTrainStepWorkload(device, seed),
         EngineBenchmarkCase.AeGanPurify => new AeGanPurifyWorkload(device, seed),
@@ -266,6 +387,10 @@ public static class EngineBenchmark
         torch.nn.Flatten(),
         torch.nn.Linear(64 * 5 * 5, 200), torch.nn.ReLU(),
         torch.nn.Linear(200, 10)));
+
+    /// <summary>Defense-GAN's classifier A for 28×28×1 images and 10 classes, as <c>classifier_a()</c> in bench_engine.py.</summary>
+    internal static Module<Tensor, Tensor> ClassifierA() =>
+        ClassifierArchitectures.Create(ClassifierArchitecture.DefenseGanA, new ImageShape(1, 28, 28), 10);
 
     /// <summary>A batch and the networks that work on it; one step of work per <see cref="Step"/>, its temporaries freed by a dispose scope.</summary>
     private abstract class Workload(Device device, int batchSize) : IDisposable
@@ -296,17 +421,17 @@ public static class EngineBenchmark
         public abstract void Dispose();
     }
 
-    /// <summary>C1 and a labelled batch of 128.</summary>
-    private abstract class C1Workload : Workload
+    /// <summary>A classifier (C1 or A) and a labelled batch of 128.</summary>
+    private abstract class ClassifierWorkload : Workload
     {
-        protected readonly Sequential model;
+        protected readonly Module<Tensor, Tensor> model;
         protected readonly Tensor labels;
 
         // The same draws, in the same order, as the Python twin: weights, then images, then labels, all on the CPU.
-        protected C1Workload(Device device, ulong seed, out Tensor images) : base(device, EngineBenchmark.BatchSize)
+        protected ClassifierWorkload(Device device, ulong seed, Func<Module<Tensor, Tensor>> create, out Tensor images) : base(device, EngineBenchmark.BatchSize)
         {
             torch.manual_seed((long)seed);
-            model = MnistC1();
+            model = create();
             model.to(device);
             images = ToDevice(torch.rand([EngineBenchmark.BatchSize, 1, 28, 28]));
             labels = ToDevice(torch.randint(0, 10, [EngineBenchmark.BatchSize]));
@@ -319,12 +444,12 @@ public static class EngineBenchmark
         }
     }
 
-    private sealed class TrainStepWorkload : C1Workload
+    private sealed class TrainStepWorkload : ClassifierWorkload
     {
         private readonly Tensor images;
         private readonly OptimizerHelper optimizer;
 
-        public TrainStepWorkload(Device device, ulong seed) : base(device, seed, out var x)
+        public TrainStepWorkload(Device device, ulong seed, Func<Module<Tensor, Tensor>> create) : base(device, seed, create, out var x)
         {
             images = x;
             model.train();
@@ -347,11 +472,11 @@ public static class EngineBenchmark
         }
     }
 
-    private sealed class InputGradientWorkload : C1Workload
+    private sealed class InputGradientWorkload : ClassifierWorkload
     {
         private readonly Tensor adversarial;
 
-        public InputGradientWorkload(Device device, ulong seed) : base(device, seed, out var x)
+        public InputGradientWorkload(Device device, ulong seed) : base(device, seed, MnistC1, out var x)
         {
             adversarial = x;
             model.eval();
@@ -373,10 +498,32 @@ public static class EngineBenchmark
         }
     }
 
-    /// <summary>Table 4's and 6's settings: the library's defaults.</summary>
-    private static readonly AeGanOptions AeGanPaper = new();
+    /// <summary>Two random float32 PeakMatmulSize² matrices; a step multiplies them (<see cref="Workload.BatchSize"/> 1: a rate is products/s).</summary>
+    private sealed class MatmulWorkload : Workload
+    {
+        private readonly Tensor a, b;
 
-    private static readonly ImageShape AeGanImage = new(1, 28, 28);
+        // As the Python twin: a, then b, on the CPU.
+        public MatmulWorkload(Device device, ulong seed) : base(device, 1)
+        {
+            torch.manual_seed((long)seed);
+            a = ToDevice(torch.rand([PeakMatmulSize, PeakMatmulSize]));
+            b = ToDevice(torch.rand([PeakMatmulSize, PeakMatmulSize]));
+        }
+
+        protected override void Step() => a.matmul(b);
+
+        public override void Dispose()
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+    }
+
+    /// <summary>Table 4's and 6's settings: the library's defaults.</summary>
+    internal static readonly AeGanOptions AeGanPaper = new();
+
+    internal static readonly ImageShape AeGanImage = new(1, 28, 28);
 
     private sealed class AeGanTrainStepWorkload : Workload
     {

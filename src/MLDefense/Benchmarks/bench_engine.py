@@ -6,6 +6,8 @@ random 28x28x1 images (fixed seed).
   train_step        forward, cross-entropy, zero_grad, backward, Adam step
   input_gradient    the inner loop of FGSM/PGD: input with requires_grad, forward (eval mode), cross-entropy,
                     torch.autograd.grad w.r.t. the input, x <- clamp(x + eps*sign(grad), 0, 1)
+  classifier_a_train_step  train_step's step on Defense-GAN's classifier A instead of C1 (MLDefense's
+                    ClassifierArchitecture.DefenseGanA, training mode: its dropouts active), same batch and Adam
 AE-GAN cases: the encoder F, decoder/generator G and discriminator D of AE-GAN's Table 6 at width 64, latent 128,
 batch 100 of random 28x28x1 images (MLDefense's AeGanNetworks.cs, AeGanTrainingStep.cs, AeGanPurification.cs).
   aegan_train_step  Alg. 1: D step (BCE on x and on G(z), z ~ U[-1, 1]^128), then the F and G step (non-saturating
@@ -18,6 +20,10 @@ MIAED case: the MI dual autoencoder of Gao et al. (Table 3's MNIST variant at th
   miaed_train_step  Eq. 15: reconstruction and latent-noise streams (sigma 0.1), global MI (Eq. 9) and local MI
                     (Eq. 10) Jensen-Shannon estimates, the prior-matching term (Eq. 11); one Adam step (1e-4, betas
                     (0.5, 0.999)) on E, G and the MI discriminators, then one on the WGAN-GP prior critic
+
+The roof of the roofline, measured before the cases (not a case):
+  matmul_peak       one product of two random float32 1024x1024 matrices per step, "batch" 1 (images_per_s is
+                    products/s; 2 * 1024**3 FLOPs each)
 
 Run by Debian's interpreter (/usr/bin/python3, where `apt-get install python3-torch` puts torch).
 
@@ -43,12 +49,13 @@ AEGAN_BATCH = 100
 AEGAN_WIDTH = 64
 AEGAN_LATENT = 128
 AEGAN_SIGMA = 0.15
+MATMUL = 1024
 MIAED_BATCH = 128
 MIAED_WIDTH = 64
 MIAED_HIDDEN = 1024
 MIAED_LATENT = 64
 MIAED_DISCRIMINATOR = 256
-CASES = ("train_step", "input_gradient", "aegan_train_step", "aegan_purify", "miaed_train_step")
+CASES = ("train_step", "input_gradient", "classifier_a_train_step", "aegan_train_step", "aegan_purify", "miaed_train_step")
 
 
 def mnist_c1():
@@ -60,12 +67,20 @@ def mnist_c1():
         nn.Linear(200, 10))
 
 
+def classifier_a():
+    """Defense-GAN's classifier A (MLDefense's ClassifierArchitectures.Create(DefenseGanA), layers created in its order)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5, padding=2), nn.ReLU(), nn.Conv2d(64, 64, 5, stride=2), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 12 * 12, 128), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(128, 10))
+
+
 class TrainStep:
     batch = BATCH
 
-    def __init__(self, device, seed):
+    def __init__(self, device, seed, create=mnist_c1):
         torch.manual_seed(seed)
-        self.model = mnist_c1().to(device).train()
+        self.model = create().to(device).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.x = torch.rand(BATCH, 1, 28, 28).to(device)
         self.y = torch.randint(0, 10, (BATCH,)).to(device)
@@ -92,6 +107,18 @@ class InputGradient:
         (grad,) = torch.autograd.grad(loss, x)
         with torch.no_grad():
             self.x_adv.copy_((x.detach() + EPSILON * grad.sign()).clamp(0, 1))
+
+
+class MatmulPeak:
+    batch = 1
+
+    def __init__(self, device, seed):
+        torch.manual_seed(seed)
+        self.a = torch.rand(MATMUL, MATMUL).to(device)
+        self.b = torch.rand(MATMUL, MATMUL).to(device)
+
+    def step(self):
+        self.a.matmul(self.b)
 
 
 def aegan_trunk(outputs):
@@ -310,7 +337,8 @@ def main():
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("bench_engine.py: --device cuda, but this torch has no CUDA device")
     device = torch.device(args.device)
-    workloads = {"train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed),
+    workloads = {"matmul_peak": MatmulPeak(device, args.seed), "train_step": TrainStep(device, args.seed), "input_gradient": InputGradient(device, args.seed),
+                 "classifier_a_train_step": TrainStep(device, args.seed, classifier_a),
                  "aegan_train_step": AeGanTrainStep(device, args.seed), "aegan_purify": AeGanPurify(device, args.seed),
                  "miaed_train_step": MiaedTrainStep(device, args.seed)}
     header = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "device": args.device}
@@ -326,7 +354,7 @@ def main():
         return
 
     rows = []
-    for case in CASES:
+    for case in ("matmul_peak",) + CASES:
         rates = [run_round(workloads[case], device, args.warmup, args.steps) for _ in range(args.rounds)]
         rows.append({"case": case, "images_per_s": statistics.median(rates), "rounds": rates})
     print(json.dumps({**header, "rows": rows}))

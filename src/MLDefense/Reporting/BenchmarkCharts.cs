@@ -103,7 +103,15 @@ public static class BenchmarkCharts
         yield return new ChartBlock(new BarChart
         {
             Title = $"{title}: MLDefense / PyTorch", YLabel = "speed ratio", Categories = cases, Series = [new("ratio", ratios)], ReferenceLines = references,
-        }, "Speed ratio MLDefense / PyTorch: above 1, MLDefense is faster. A case PyTorch did not run is marked n/a.");
+        }, "Speed ratio MLDefense / PyTorch (Debian's PyTorch 1.13.1 runs an older libtorch): above 1, MLDefense is faster. A case PyTorch did not run is marked n/a.");
+
+        // bench engine's roofline: each case's achieved GFLOP/s as a fraction of the matmul peak measured in the same run.
+        if (rows.Any(r => double.IsFinite(ReportInputs.Number(r, "mldefense_fraction_of_peak"))))
+            yield return new ChartBlock(new BarChart
+            {
+                Title = $"{title}: fraction of the matmul peak", YLabel = "achieved GFLOP/s ÷ peak", Categories = cases, YMin = 0, YMax = 1,
+                Series = [Bars("MLDefense", rows, "mldefense_fraction_of_peak"), Bars("PyTorch", rows, "pytorch_fraction_of_peak")],
+            }, "Roofline: each case's convolution and linear-layer FLOPs (counted analytically) per second, divided by the faster engine's 1024² float32 matmul rate in the same run.");
     }
 
     /// <summary><c>bench classifier</c>: test accuracy per dataset and architecture, next to its target when it has one.</summary>
