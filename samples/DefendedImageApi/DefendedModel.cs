@@ -117,7 +117,8 @@ public sealed class DefendedModel : IDisposable
         catch (Exception ex) when (ex is FormatException or InvalidOperationException or System.IO.InvalidDataException or NotSupportedException
             or ArgumentException or IOException and not FileNotFoundException)
         {
-            throw new InvalidDataException($"{fullPath} is not an ML.NET model zip that this app can load: {ex.Message}", ex);
+            throw new InvalidDataException($"{fullPath} is not an ML.NET model zip that this app can load ({ex.Message}). " +
+                "Write one with samples/DefendedClassifier or the main job (scripts/main.sh), which save with ml.Model.Save.", ex);
         }
         try
         {

@@ -65,12 +65,12 @@ public static class ImageUpload
         {
             return (null, new UploadError(StatusCodes.Status400BadRequest, $"The multipart body is malformed: {ex.Message}"));
         }
-        catch (IOException ex) when (request.HasFormContentType && !cancellationToken.IsCancellationRequested)
+        catch (IOException) when (request.HasFormContentType && !cancellationToken.IsCancellationRequested)
         {
             // ASP.NET Core's multipart reader ends a body that stops before its closing boundary (an upload cut off
             // mid-file, or no multipart framing at all) with IOException("Unexpected end of Stream..."): the client's input.
             return (null, new UploadError(StatusCodes.Status400BadRequest,
-                $"The multipart body ends before its closing boundary (cut off, or not multipart/form-data at all): {ex.Message}"));
+                "The multipart body ends before its closing boundary: the upload was cut off, or the body has no multipart framing."));
         }
     }
 

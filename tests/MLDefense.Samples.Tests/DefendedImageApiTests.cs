@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
+using Microsoft.ML;
 using MLDefense.Samples.ImageApi;
 using MLDefense.Torch;
 
@@ -382,6 +383,27 @@ public sealed class DefendedImageApiTests
         var missing = Path.Combine(TinyDefendedModel.TemporaryFolder, "no-such-model.zip");
         var ex = Assert.ThrowsExactly<FileNotFoundException>(() => DefendedImageApp.Build(["--model", missing], b => b.Logging.ClearProviders()));
         StringAssert.Contains(ex.Message, missing);
+    }
+
+    [TestMethod]
+    public void AZipThatIsNotADefendedModelFailsAtBuildSayingWhy()
+    {
+        // Not a model at all.
+        var garbage = Path.Combine(TinyDefendedModel.TemporaryFolder, "not-a-model.zip");
+        File.WriteAllText(garbage, "xxxx");
+        var notZip = Assert.ThrowsExactly<InvalidDataException>(() => DefendedImageApp.Build(["--model", garbage], b => b.Logging.ClearProviders()));
+        StringAssert.Contains(notZip.Message, garbage);
+        StringAssert.Contains(notZip.Message, "not an ML.NET model zip");
+
+        // An ML.NET model of the right input that is not the defended pipeline: the missing columns are named.
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(TinyDefendedModel.TestImages(2));
+        var copy = Path.Combine(TinyDefendedModel.TemporaryFolder, "not-defended.zip");
+        ml.Model.Save(ml.Transforms.CopyColumns("Copy", "Image").Fit(rows), rows.Schema, copy);
+        var notDefended = Assert.ThrowsExactly<ArgumentException>(() => DefendedImageApp.Build(["--model", copy], b => b.Logging.ClearProviders()));
+        StringAssert.Contains(notDefended.Message, copy);
+        StringAssert.Contains(notDefended.Message, "'SaecScore'");
+        StringAssert.Contains(notDefended.Message, "'MiaedFlag'");
     }
 
     /// <summary>A stream whose length is unknown, so that HttpClient sends it chunked, without Content-Length.</summary>
