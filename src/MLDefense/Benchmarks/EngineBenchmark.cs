@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLDefense.Classifiers;
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 using F = TorchSharp.torch.nn.functional;
@@ -17,8 +18,8 @@ public enum EngineBenchmarkCase
     InputGradient,
     /// <summary>
     /// <c>classifier_a_train_step</c>: <see cref="TrainStep"/>'s step (forward, cross-entropy, zero_grad, backward, Adam step) on
-    /// Defense-GAN's classifier A (<see cref="Data.ClassifierArchitecture.DefenseGanA"/>, the classifier AE-GAN's experiments
-    /// attack), in training mode (its two dropouts active), built by <see cref="Data.ClassifierArchitectures.Create"/> as training builds it.
+    /// Defense-GAN's classifier A (<see cref="Classifiers.ClassifierArchitecture.DefenseGanA"/>, the classifier AE-GAN's experiments
+    /// attack), in training mode (its two dropouts active), built by <see cref="Classifiers.ClassifierArchitectures.Create"/> as training builds it.
     /// </summary>
     ClassifierATrainStep,
     /// <summary>

@@ -1,4 +1,4 @@
-using MLDefense.Data;
+using MLDefense.Legacy;
 using MLDefense.Defenses;
 
 namespace MLDefense.Benchmarks;
@@ -54,10 +54,10 @@ public static class EngineFlops
     /// <summary>An n×n by n×n matrix product: 2n³.</summary>
     public static double Matmul(int n) => 2.0 * n * n * n;
 
-    /// <summary>MIAED's MNIST classifier C1 (<see cref="ClassifierArchitecture.MnistC1"/>) on 28×28×1 images, 10 classes.</summary>
+    /// <summary>MIAED's MNIST classifier C1 (<see cref="Classifiers.ClassifierArchitecture.MnistC1"/>) on 28×28×1 images, 10 classes.</summary>
     public static NetworkFlops MnistC1 { get; } = new([Conv2d(1, 32, 3, 26, 26), Conv2d(32, 64, 3, 11, 11), Linear(64 * 5 * 5, 200), Linear(200, 10)]);
 
-    /// <summary>Defense-GAN's classifier A (<see cref="ClassifierArchitecture.DefenseGanA"/>) on 28×28×1 images, 10 classes.</summary>
+    /// <summary>Defense-GAN's classifier A (<see cref="Classifiers.ClassifierArchitecture.DefenseGanA"/>) on 28×28×1 images, 10 classes.</summary>
     public static NetworkFlops ClassifierA { get; } = new([Conv2d(1, 64, 5, 28, 28), Conv2d(64, 64, 5, 12, 12), Linear(64 * 12 * 12, 128), Linear(128, 10)]);
 
     /// <summary>AE-GAN's encoder F, generator G and discriminator D (Table 6, <see cref="AeGanEncoder"/> and its siblings).</summary>
