@@ -386,6 +386,31 @@ public sealed class DefendedImageApiTests
     }
 
     [TestMethod]
+    public void TheMainJobsZipIsServedAsItIs()
+    {
+        // The main job (scripts/main.sh → DefendedPipelineJob) writes the defended.zip this app serves: run it briefly and
+        // load its zip the way the app does. What the app predicts must be what the job's own reloaded model predicted.
+        var zip = Path.Combine(TinyDefendedModel.TemporaryFolder, "defended.zip");
+        var job = MLDefense.Jobs.DefendedPipelineJob.Run(new MLDefense.Jobs.DefendedPipelineJobOptions
+        {
+            TrainImages = 300, TestImages = 10, ClassifierEpochs = 1, AeGanEpochs = 1, MiaedEpochs = 1, MiaedSimpleNetworkEpochs = 1,
+            PgdIterations = 2, PredictionExamples = 2, OutputPath = zip, Seed = 1,
+        });
+        using var model = DefendedModel.Load(zip);
+        CollectionAssert.AreEqual(new[] { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" },
+            model.ClassNames.ToArray());
+        var images = TinyDefendedModel.TestImages(2);
+        var examples = job.Examples.Where(e => e.Set == "clean").ToList();
+        Assert.AreEqual(2, examples.Count, string.Join("; ", job.Examples));
+        foreach (var example in examples)
+        {
+            var p = model.Predict(images[example.Index].Image);
+            Assert.AreEqual(example.PredictedLabel, model.ClassNames[p.PredictedIndex], $"clean #{example.Index}");
+            Assert.AreEqual(example.Confidence, p.Score.Max(), 1e-4, $"clean #{example.Index}");
+        }
+    }
+
+    [TestMethod]
     public void AZipThatIsNotADefendedModelFailsAtBuildSayingWhy()
     {
         // Not a model at all.
