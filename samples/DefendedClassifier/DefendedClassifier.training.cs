@@ -227,7 +227,10 @@ public partial class DefendedClassifier
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(test);
         var clean = ml.Data.CreateEnumerable<ModelInput>(test, reuseRowObject: false, ignoreMissingColumns: true).ToList();
-        var adversarial = Fgsm(classifier, clean, epsilon);
+        var shape = test.Schema["Image"].Type is VectorDataViewType { Dimensions.Length: 3 } image
+            ? image.Dimensions.Select(d => (long)d).ToArray()
+            : throw new ArgumentException($"The test view's 'Image' column is {test.Schema["Image"].Type}; the evaluation needs images [C, H, W].", nameof(test));
+        var adversarial = Fgsm(classifier, clean, shape, epsilon);
 
         var labels = clean.Select(row => row.Label).ToArray();
         var (cleanPlain, cleanDefended) = Score(clean);
@@ -244,22 +247,20 @@ public partial class DefendedClassifier
         }
     }
 
-    /// <summary>FGSM images against <paramref name="classifier"/>, one per clean row and with its label, attacked 100 at a time.</summary>
-    private static List<ModelInput> Fgsm(ImageClassifierTransformer classifier, List<ModelInput> clean, double epsilon)
+    /// <summary>FGSM images against <paramref name="classifier"/>, one per clean row (of <paramref name="shape"/> [C, H, W]) and with its label, attacked 100 at a time.</summary>
+    private static List<ModelInput> Fgsm(ImageClassifierTransformer classifier, List<ModelInput> clean, long[] shape, double epsilon)
     {
         const int batchSize = 100;
         var attack = new FastGradientAttack(new FastGradientOptions { Epsilon = epsilon, Norm = AttackNorm.Linf });
-        var shape = classifier.InputShape;
+        int size = (int)shape.Aggregate(1L, (a, b) => a * b);
         var result = new List<ModelInput>(clean.Count);
         foreach (var batch in clean.Chunk(batchSize))
         {
             using var scope = torch.NewDisposeScope();
-            var images = torch.tensor(batch.SelectMany(row => row.Image).ToArray(), [batch.Length, shape.Channels, shape.Height, shape.Width])
-                .to(classifier.Device);
+            var images = torch.tensor(batch.SelectMany(row => row.Image).ToArray(), [batch.Length, .. shape]).to(classifier.Device);
             // The attack takes class indices 0..K-1; ML.NET's key labels are 1..K.
             var classes = torch.tensor(batch.Select(row => (long)row.LabelIndex).ToArray()).to(classifier.Device);
             var attacked = attack.Generate(classifier, images, classes).cpu().data<float>().ToArray();
-            int size = shape.Channels * shape.Height * shape.Width;
             for (int i = 0; i < batch.Length; i++)
                 result.Add(new ModelInput { Image = attacked[(i * size)..((i + 1) * size)], Label = batch[i].Label });
         }

@@ -147,8 +147,10 @@ public sealed class DefendedImageApiTests
         {
             (Raw("hello, not an image"u8.ToArray()), "not a PNG or JPEG"),
             (Raw([]), "empty"),
-            // A PNG signature followed by garbage: stb refuses it.
+            // A PNG signature followed by garbage: no IHDR chunk, refused from the header.
             (Raw([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3, 4, 5, 6, 7, 8]), "not a decodable image"),
+            // A real 28×28 PNG cut off after its header: the size is right, the pixels are missing; SkiaSharp refuses it.
+            (Raw(Png(new float[784])[..45]), "not a decodable image"),
             (Form("GIF89a"u8.ToArray()), "not a PNG or JPEG"),
             (Form(Png(new float[784]), field: "picture"), "no file field named 'image'"),
         };
