@@ -433,4 +433,15 @@ public sealed class CliAeganTests
         Assert.AreEqual(0.05, (double)reloaded["search_step_size"]!, "the command's search settings replace the saved ones");
         Assert.AreEqual(4, reloaded["search_trace"]!["clean"]!.AsArray().Count, "L + 1 distances with --search-steps 3");
     }
+
+    [TestMethod]
+    public void AnUnknownCommandIsNamedWithTheNearestOne()
+    {
+        var result = Run("trian");
+        AssertUsageError(result);
+        StringAssert.Contains(result.Error, "unknown command 'trian'; did you mean 'train-classifier'?");
+        var bench = Run("bench", "engnie");
+        AssertUsageError(bench);
+        StringAssert.Contains(bench.Error, "unknown command 'engnie' of 'bench'; did you mean 'engine'?");
+    }
 }
