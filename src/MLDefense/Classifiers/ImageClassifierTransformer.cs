@@ -205,7 +205,7 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
     }
 
     /// <summary>The network on consecutive images (row-major pixels), 256 at a time: probabilities, classes 0..K−1, and feature maps when emitted.</summary>
-    private (float[] Scores, int[] Predicted, float[]? Features) Classify(float[] pixels, int rows, long firstRow)
+    internal (float[] Scores, int[] Predicted, float[]? Features) Classify(float[] pixels, int rows, long firstRow)
     {
         var network = Network;
         for (int i = 0; i < pixels.Length; i++)

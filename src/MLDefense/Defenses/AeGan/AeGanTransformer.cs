@@ -275,7 +275,7 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
     }
 
     /// <summary>Alg. 2 on consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [purified, scores, flags].</summary>
-    private Array[] PurifyAll(float[] pixels, int rows, long firstRow)
+    internal Array[] PurifyAll(float[] pixels, int rows, long firstRow)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         var shape = InputShape;

@@ -231,7 +231,7 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
     }
 
     /// <summary>Eq. 17 on consecutive rows (row-major pixels and probabilities) in chunks on <see cref="Device"/>: [scores, flags].</summary>
-    private Array[] ScoreAll(float[] pixels, float[] probabilities, int rows, long firstRow)
+    internal Array[] ScoreAll(float[] pixels, float[] probabilities, int rows, long firstRow)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         string imageName = Options.ImageColumnName, probabilitiesName = Options.ProbabilitiesColumnName;

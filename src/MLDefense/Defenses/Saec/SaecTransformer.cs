@@ -85,7 +85,7 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
     }
 
     /// <summary>Scores consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [scores, flags].</summary>
-    private Array[] ScoreAndFlag(float[] pixels, int rowCount, long firstRow)
+    internal Array[] ScoreAndFlag(float[] pixels, int rowCount, long firstRow)
     {
         var shape = InputShape;
         DefenseColumns.CheckFinite(pixels, shape.Size, firstRow, Options.ImageColumnName);
