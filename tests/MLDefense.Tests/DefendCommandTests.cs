@@ -25,6 +25,7 @@ public sealed class DefendCommandTests
     [DataRow("defend", "--dataset", "cifar10-subset")]
     [DataRow("defend", "--epsilon", "2")]
     [DataRow("defend", "--epsilon", "0")]
+    [DataRow("defend", "--epsilon", "0.1,x")]
     [DataRow("defend", "--train-images", "0")]
     [DataRow("defend", "--aegan-epochs", "-1")]
     [DataRow("defend", "--output", "/no/such/folder/defended.zip")]
@@ -49,24 +50,28 @@ public sealed class DefendCommandTests
         string model = Path.Combine(temp, "defended.zip"), json = Path.Combine(temp, "defend.json"), grid = Path.Combine(temp, "grid.png");
         var (code, output, error) = Run("defend", "--dataset", "mnist", "--data", Path.Combine(temp, "data"), "--threads", "2",
                                         "--train-images", "400", "--test-images", "60", "--classifier-epochs", "2", "--aegan-epochs", "1",
-                                        "--miaed-epochs", "1", "--output", model, "--json", json, "--images", grid);
+                                        "--miaed-epochs", "1", "--epsilon", "0.3,0.1", "--output", model, "--json", json, "--images", grid);
 
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "same outputs on all 60 test images");
         var result = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
         var rows = result["rows"]!.AsArray().Select(r => r!.AsObject()).ToList();
-        CollectionAssert.AreEqual(new[] { "clean", "FGSM", "PGD" }, rows.Select(r => (string)r["set"]!).ToArray());
+        // The budget sweep, ascending whatever the order given: FGSM and PGD at each ε.
+        CollectionAssert.AreEqual(new[] { "clean", "FGSM", "PGD", "FGSM", "PGD" }, rows.Select(r => (string)r["set"]!).ToArray());
+        CollectionAssert.AreEqual(new double?[] { null, 0.1, 0.1, 0.3, 0.3 }, rows.Select(r => (double?)r["epsilon"]).ToArray());
+        StringAssert.Contains(output, "PGD ε 0.1");
         foreach (var row in rows)
         {
             Assert.AreEqual(60, (int)row["images"]!);
-            foreach (var key in new[] { "undefended_accuracy", "defended_accuracy", "saec_flagged", "aegan_flagged", "miaed_flagged", "any_flagged", "handled_correctly" })
+            foreach (var key in new[] { "undefended_accuracy", "purified_accuracy", "saec_flagged", "aegan_flagged", "miaed_flagged", "any_flagged", "handled_correctly" })
                 Assert.IsTrue((double)row[key]! is >= 0 and <= 1, $"{row["set"]} {key} = {row[key]} is a rate");
             Assert.IsTrue((double)row["any_flagged"]! >= Math.Max((double)row["saec_flagged"]!, Math.Max((double)row["aegan_flagged"]!, (double)row["miaed_flagged"]!)),
                           "an image flagged by one detector is flagged by the pipeline");
         }
         Assert.IsNull(rows[0]["saec_auc"], "no AUC of the clean images against themselves");
         Assert.IsTrue((double)rows[0]["undefended_accuracy"]! > 0.5, $"the band task is learnt in 2 epochs: {rows[0]["undefended_accuracy"]}");
-        Assert.IsTrue((double)rows[2]["undefended_accuracy"]! < (double)rows[0]["undefended_accuracy"]!, "PGD at 0.3 hurts the undefended classifier");
+        Assert.IsTrue((double)rows[4]["undefended_accuracy"]! < (double)rows[0]["undefended_accuracy"]!, "PGD at 0.3 hurts the undefended classifier");
+        Assert.IsTrue((double)rows[4]["undefended_accuracy"]! <= (double)rows[2]["undefended_accuracy"]!, "PGD at 0.3 hurts at least as much as at 0.1");
 
         Assert.AreEqual(60, (int)result["reloaded_rows_agreeing"]!);
         Assert.AreEqual(8, result["examples"]!.AsArray().Count, "4 clean and 4 PGD images predicted one by one");

@@ -236,7 +236,7 @@ public sealed class ReportHtmlTests
         foreach (var (set, flagged) in new[] { ("clean", 0.04), ("FGSM", 0.6), ("PGD", 0.8) })
             rows.Add(new JsonObject
             {
-                ["set"] = set, ["images"] = 100, ["undefended_accuracy"] = 0.9, ["defended_accuracy"] = 0.85, ["saec_flagged"] = flagged / 2,
+                ["set"] = set, ["images"] = 100, ["undefended_accuracy"] = 0.9, ["purified_accuracy"] = 0.85, ["saec_flagged"] = flagged / 2,
                 ["aegan_flagged"] = flagged / 3, ["miaed_flagged"] = flagged / 4, ["any_flagged"] = flagged, ["handled_correctly"] = 0.7,
             });
 

@@ -32,11 +32,17 @@ public static class DefendCommand
         var classifierEpochs = OptionParsers.Create("--classifier-epochs", "Classifier A's epochs (overrides the preset).", "N", Count);
         var aeganEpochs = OptionParsers.Create("--aegan-epochs", "AE-GAN+sr's epochs (overrides the preset).", "N", Count);
         var miaedEpochs = OptionParsers.Create("--miaed-epochs", "MIAED's autoencoder epochs (overrides the preset; its simple network keeps the preset's).", "N", Count);
-        var epsilon = OptionParsers.Create("--epsilon", $"The L-inf budget of FGSM and PGD. Default {defaults.Epsilon}.", "X", r =>
+        var epsilon = OptionParsers.Create("--epsilon", $"The L-inf budgets of FGSM and PGD, comma-separated (a sweep). Default {string.Join(",", defaults.Epsilons)}.", "X[,X...]", r =>
         {
-            double value = OptionParsers.PositiveNumber(r);
-            if (value > 1) r.AddError($"--epsilon: {value} is above 1 (pixels are in [0, 1]).");
-            return (double?)value;
+            var values = new List<double>();
+            foreach (var text in r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            {
+                if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || !(value > 0))
+                    r.AddError($"--epsilon: '{text}' is not a positive number.");
+                else if (value > 1) r.AddError($"--epsilon: {value} is above 1 (pixels are in [0, 1]).");
+                else values.Add(value);
+            }
+            return values.Count > 0 ? values.Distinct().Order().ToArray() : null;
         });
         var output = OptionParsers.Create("--output", $"Where to save the defended pipeline (one zip). Default {defaults.OutputPath}.", "PATH",
                                           r => (FileInfo?)OptionParsers.FileInExistingFolder(r));
@@ -44,7 +50,7 @@ public static class DefendCommand
                                           r => (FileInfo?)OptionParsers.FileInExistingFolder(r));
         var json = CommonOptions.Json("{\"dataset\", \"preset\", \"shortened\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", "
             + "\"classifier\": {\"architecture\", \"epochs\", \"train_images\", \"test_accuracy\", \"train_seconds\"}, \"pipeline_fit_seconds\", "
-            + "\"rows\": [{\"set\", \"epsilon\", \"images\", \"undefended_accuracy\", \"defended_accuracy\", \"saec_flagged\", \"aegan_flagged\", "
+            + "\"rows\": [{\"set\", \"epsilon\", \"images\", \"undefended_accuracy\", \"purified_accuracy\", \"saec_flagged\", \"aegan_flagged\", "
             + "\"miaed_flagged\", \"any_flagged\", \"handled_correctly\", \"saec_auc\", \"aegan_auc\", \"miaed_auc\"}], \"model_path\", \"model_bytes\", "
             + "\"reloaded_rows_agreeing\", \"reloaded_rows_compared\", \"examples\": [{\"set\", \"index\", \"true_label\", \"predicted_label\", "
             + "\"confidence\", \"flags\"}], \"image_grids\": [{\"title\", \"path\", \"rows\"}]}");
@@ -70,7 +76,7 @@ public static class DefendCommand
                 ClassifierEpochs = parseResult.GetValue(classifierEpochs) ?? preset.ClassifierEpochs,
                 AeGanEpochs = parseResult.GetValue(aeganEpochs) ?? preset.AeGanEpochs,
                 MiaedEpochs = miaed ?? preset.MiaedEpochs,
-                Epsilon = parseResult.GetValue(epsilon) ?? preset.Epsilon,
+                Epsilons = parseResult.GetValue(epsilon) ?? preset.Epsilons,
                 OutputPath = parseResult.GetValue(output)?.FullName ?? preset.OutputPath,
                 ImageGridPath = parseResult.GetValue(images)?.FullName,
             };
@@ -104,13 +110,13 @@ public static class DefendCommand
                          + $"{r.Classifier.Epochs} epochs on {r.Classifier.TrainImages} images ({r.Classifier.TrainSeconds:F0} s); "
                          + $"SAEC, AE-GAN+sr and MIAED fitted in {r.PipelineFitSeconds:F0} s.");
         var table = new Table()
-            .Title($"The defended pipeline on {Markup.Escape(o.Dataset)} (attacks computed on classifier A alone, L-inf ε = {o.Epsilon})")
+            .Title($"The defended pipeline on {Markup.Escape(o.Dataset)} (attacks computed on classifier A alone, L-inf ε = {string.Join(", ", o.Epsilons)})")
             .Caption(Markup.Escape($"{r.Device} · {r.Threads} threads · libtorch {r.TorchVersion} · seed {o.Seed} · total {r.TotalSeconds:F0} s"
                                  + (shortened.Length > 0 ? $" · shortened training: {shortened} (--full for the papers')" : "")))
             .AddColumn("images").AddNumberColumns("n", "accuracy\nundefended", "accuracy\npurified", "SAEC\nflagged", "AE-GAN+sr\nflagged",
                                                   "MIAED\nflagged", "any\nflagged", "handled\ncorrectly", "AUC SAEC /\nAE-GAN / MIAED");
         foreach (var s in r.Sets)
-            table.AddRow(s.Set, $"{s.Images}", Rate(s.UndefendedAccuracy), Rate(s.DefendedAccuracy), Rate(s.SaecFlagged), Rate(s.AeGanFlagged),
+            table.AddRow(s.Epsilon is { } e ? $"{s.Set} ε {e}" : s.Set, $"{s.Images}", Rate(s.UndefendedAccuracy), Rate(s.PurifiedAccuracy), Rate(s.SaecFlagged), Rate(s.AeGanFlagged),
                          Rate(s.MiaedFlagged), Rate(s.AnyFlagged), $"[bold]{Rate(s.HandledCorrectly)}[/]",
                          s.SaecAuc is null ? "—" : $"{Auc(s.SaecAuc)} / {Auc(s.AeGanAuc)} / {Auc(s.MiaedAuc)}");
         console.Write(table);
@@ -160,7 +166,7 @@ public static class DefendCommand
             ["epsilon"] = s.Epsilon,
             ["images"] = s.Images,
             ["undefended_accuracy"] = s.UndefendedAccuracy,
-            ["defended_accuracy"] = s.DefendedAccuracy,
+            ["purified_accuracy"] = s.PurifiedAccuracy,
             ["saec_flagged"] = s.SaecFlagged,
             ["aegan_flagged"] = s.AeGanFlagged,
             ["miaed_flagged"] = s.MiaedFlagged,
@@ -184,7 +190,7 @@ public static class DefendCommand
             ["flags"] = new JsonArray(e.Flags.Select(f => (JsonNode)f).ToArray()),
         }).ToArray()),
         ["image_grids"] = r.ImageGridPath is { } grid
-            ? new JsonArray(new ImageGridReference($"{r.Options.Dataset}: clean, adversarial (ε = {r.Options.Epsilon}) and purified images",
+            ? new JsonArray(new ImageGridReference($"{r.Options.Dataset}: clean, adversarial (ε = {r.Options.LargestEpsilon}) and purified images",
                                                    grid, r.ImageGridRows).ToJson(jsonFolder))
             : new JsonArray(),
     };

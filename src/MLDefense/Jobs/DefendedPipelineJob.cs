@@ -102,21 +102,24 @@ public static class DefendedPipelineJob
 
             using var images = LabelledImages.Load(test, classifier.Device);
             torch.manual_seed((long)options.Seed);
-            var attacks = new (string Name, int Stage, IAdversarialAttack Attack)[]
+            // The budget sweep: FGSM and PGD at every ε, so the table shows where the defenses work and where not.
+            var attacks = options.Epsilons.Order().SelectMany(epsilon => new (string Name, double Epsilon, int Stage, IAdversarialAttack Attack)[]
             {
-                ("FGSM", 5, new FastGradientAttack(new FastGradientOptions { Epsilon = options.Epsilon })),
-                ("PGD", 6, new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = options.Epsilon, Iterations = options.PgdIterations })),
-            };
+                ("FGSM", epsilon, 5, new FastGradientAttack(new FastGradientOptions { Epsilon = epsilon })),
+                ("PGD", epsilon, 6, new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = epsilon, Iterations = options.PgdIterations })),
+            }).ToArray();
             var adversarial = new List<Tensor>();
             try
             {
-                foreach (var (name, stage, attack) in attacks)
-                    adversarial.Add(Attack(classifier, attack, images, (done, total) => Report(stage, $"{done}/{total} images", (double)done / total), cancellationToken));
+                foreach (var (name, epsilon, stage, attack) in attacks)
+                    adversarial.Add(Attack(classifier, attack, images, (done, total) => Report(stage, $"ε {epsilon}: {done}/{total} images", (double)done / total), cancellationToken));
 
                 Report(7, "clean images", 0);
                 var sets = new List<(string Name, double? Epsilon, IDataView View, Tensor Images)> { ("clean", null, test, images.Images) };
                 for (int a = 0; a < attacks.Length; a++)
-                    sets.Add((attacks[a].Name, options.Epsilon, WithImages(images, adversarial[a], classNames), adversarial[a]));
+                    sets.Add((attacks[a].Name, attacks[a].Epsilon, WithImages(images, adversarial[a], classNames), adversarial[a]));
+                // The grid and the single predictions show the largest budget's FGSM and PGD sets.
+                int largestFgsm = sets.FindLastIndex(set => set.Name == "FGSM"), largestPgd = sets.FindLastIndex(set => set.Name == "PGD");
                 var outputs = new List<PipelineOutputs>();
                 foreach (var set in sets)
                 {
@@ -132,10 +135,11 @@ public static class DefendedPipelineJob
                 if (options.ImageGridPath is { } requestedGrid)
                 {
                     const int perRow = 10;
-                    gridRows = ["clean", .. attacks.Select(a => a.Name), .. attacks.Select(a => $"{a.Name} purified")];
+                    int[] shown = [largestFgsm, largestPgd];
+                    gridRows = ["clean", .. shown.Select(i => sets[i].Name), .. shown.Select(i => $"{sets[i].Name} purified")];
                     var rows = new List<IReadOnlyList<float[]>> { FirstImages(test, "Image", perRow) };
-                    for (int a = 0; a < attacks.Length; a++) rows.Add(FirstImages(sets[a + 1].View, "Image", perRow));
-                    for (int a = 0; a < attacks.Length; a++) rows.Add(FirstImages(model.Transform(sets[a + 1].View), Columns.Purified, perRow));
+                    foreach (int i in shown) rows.Add(FirstImages(sets[i].View, "Image", perRow));
+                    foreach (int i in shown) rows.Add(FirstImages(model.Transform(sets[i].View), Columns.Purified, perRow));
                     gridPath = Path.GetFullPath(requestedGrid);
                     ImageGrid.SavePng(rows, images.Shape, gridPath);
                 }
@@ -150,7 +154,7 @@ public static class DefendedPipelineJob
                 var reloadedOutputs = PipelineOutputs.Read(reloaded.Transform(test), outputs[0].Undefended);
                 int agreeing = outputs[0].AgreeingRows(reloadedOutputs);
                 Report(8, "predicting single images", 0.7);
-                var examples = PredictExamples(ml, reloaded, sets[0].View, sets[2].View, options.PredictionExamples, classNames);
+                var examples = PredictExamples(ml, reloaded, sets[0].View, sets[largestPgd].View, options.PredictionExamples, classNames);
                 Report(8, "done", 1);
 
                 return new DefendedPipelineJobResult(options, Runtime.Threads, classifier.Device.ToString(), Runtime.TorchVersion, classifierResult,

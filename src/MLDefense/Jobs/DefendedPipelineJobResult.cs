@@ -18,7 +18,7 @@ public sealed record DefendedPipelineJobProgress(int StageIndex, string Stage, s
 /// <param name="Epsilon">The attack's L∞ budget, or null for the clean set.</param>
 /// <param name="Images">Images in the set.</param>
 /// <param name="UndefendedAccuracy">Classifier A's accuracy on the images as they are.</param>
-/// <param name="DefendedAccuracy">The pipeline's accuracy: classifier A on the AE-GAN+sr-purified images.</param>
+/// <param name="PurifiedAccuracy">The pipeline's accuracy: classifier A on the AE-GAN+sr-purified images.</param>
 /// <param name="SaecFlagged">Share flagged by SAEC.</param>
 /// <param name="AeGanFlagged">Share flagged by AE-GAN+sr's reconstruction error.</param>
 /// <param name="MiaedFlagged">Share flagged by MIAED.</param>
@@ -31,7 +31,7 @@ public sealed record DefendedPipelineJobProgress(int StageIndex, string Stage, s
 /// <param name="SaecAuc">ROC AUC of SAEC's score, this set against the clean set (null for the clean set).</param>
 /// <param name="AeGanAuc">ROC AUC of AE-GAN+sr's reconstruction error, this set against the clean set.</param>
 /// <param name="MiaedAuc">ROC AUC of MIAED's divergence, this set against the clean set.</param>
-public sealed record DefendedSetResult(string Set, double? Epsilon, int Images, double UndefendedAccuracy, double DefendedAccuracy,
+public sealed record DefendedSetResult(string Set, double? Epsilon, int Images, double UndefendedAccuracy, double PurifiedAccuracy,
                                        double SaecFlagged, double AeGanFlagged, double MiaedFlagged, double AnyFlagged, double HandledCorrectly,
                                        double? SaecAuc, double? AeGanAuc, double? MiaedAuc);
 

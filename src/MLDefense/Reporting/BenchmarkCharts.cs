@@ -172,7 +172,7 @@ public static class BenchmarkCharts
         yield return new ChartBlock(new BarChart
         {
             Title = "Accuracy with and without the defenses", YLabel = "share of images", Categories = sets, YMax = 1,
-            Series = [Bars("undefended", rows, "undefended_accuracy"), Bars("purified", rows, "defended_accuracy"), Bars("handled correctly", rows, "handled_correctly")],
+            Series = [Bars("undefended", rows, "undefended_accuracy"), Bars("purified", rows, "purified_accuracy"), Bars("handled correctly", rows, "handled_correctly")],
         }, "Classifier accuracy on the images as they are and after AE-GAN+sr purification; handled correctly = flagged or classified correctly "
          + "(adversarial sets, MixDefense Eq. 8), classified correctly and not flagged (clean set).");
         yield return new ChartBlock(new BarChart

@@ -21,7 +21,7 @@ public enum BenchmarkKind
     AeGan,
     /// <summary><c>bench miaed</c> rows: variant, recall, specificity, accuracy.</summary>
     Miaed,
-    /// <summary><c>defend</c> (the main job) rows: set, defended_accuracy, any_flagged.</summary>
+    /// <summary><c>defend</c> (the main job) rows: set, purified_accuracy, any_flagged.</summary>
     DefendedPipeline,
 }
 
@@ -92,7 +92,7 @@ public static class ReportInputs
     private static readonly (BenchmarkKind Kind, string[] Keys)[] Signatures =
     [
         (BenchmarkKind.Miaed, ["variant", "recall", "specificity", "accuracy"]),
-        (BenchmarkKind.DefendedPipeline, ["set", "defended_accuracy", "any_flagged"]),
+        (BenchmarkKind.DefendedPipeline, ["set", "purified_accuracy", "any_flagged"]),
         (BenchmarkKind.AeGan, ["attack", "method", "accuracy"]),
         (BenchmarkKind.MixDefenseSweep, ["attack", "norm", "epsilon", "acc_detector"]),
         (BenchmarkKind.Attacks, ["attack", "adversarial_accuracy"]),
