@@ -35,6 +35,15 @@ public sealed class DefendCommandTests
     }
 
     [TestMethod]
+    public void WithoutEpsilonTheDefaultSweepRuns()
+    {
+        // Only the option's parsing: --help would not parse it, so ask for a bad dataset after a run's options are read.
+        var (code, _, error) = Run("defend", "--dataset", "mnist", "--data", Path.Combine(temp, "no-such-folder"), "--train-images", "10");
+        Assert.AreNotEqual(0, code);
+        Assert.IsFalse(error.Contains("Epsilons"), $"without --epsilon the preset's sweep is used: {error}");
+    }
+
+    [TestMethod]
     public void HelpSaysWhatTheDefaultShortens()
     {
         var (code, output, _) = Run("defend", "--help");

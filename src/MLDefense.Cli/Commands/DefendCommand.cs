@@ -76,7 +76,7 @@ public static class DefendCommand
                 ClassifierEpochs = parseResult.GetValue(classifierEpochs) ?? preset.ClassifierEpochs,
                 AeGanEpochs = parseResult.GetValue(aeganEpochs) ?? preset.AeGanEpochs,
                 MiaedEpochs = miaed ?? preset.MiaedEpochs,
-                Epsilons = parseResult.GetValue(epsilon) ?? preset.Epsilons,
+                Epsilons = parseResult.GetValue(epsilon) is { Length: > 0 } budgets ? budgets : preset.Epsilons,
                 OutputPath = parseResult.GetValue(output)?.FullName ?? preset.OutputPath,
                 ImageGridPath = parseResult.GetValue(images)?.FullName,
             };
