@@ -2,7 +2,7 @@
 # The main job, from a fresh Debian machine: installs what is missing, builds, and runs `mldefense defend` — classifier A
 # and the defended pipeline SAEC -> AE-GAN+sr -> classifier A -> MIAED trained on Fashion-MNIST (Debian's
 # dataset-fashion-mnist), attacked with FGSM and PGD, evaluated, saved to defended.zip, reloaded and used — then renders
-# results/report.html from its results. About 7 minutes on 2 idle CPU cores; pass --full for the papers' training (hours on
+# results/report.html from its results. About 9 minutes on 2 idle CPU cores; pass --full for the papers' training (hours on
 # a CPU), or any other `mldefense defend` option (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

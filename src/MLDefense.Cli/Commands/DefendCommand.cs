@@ -24,7 +24,7 @@ public static class DefendCommand
         var full = new Option<bool>("--full")
         {
             Description = "The papers' training: every training image, classifier A 10 epochs, AE-GAN+sr 60, MIAED 100 (simple network 20), all 10,000 "
-                        + $"test images — hours on a CPU. Default: {defaults.DescribeShortening()} (about 7 minutes on 2 CPU cores).",
+                        + $"test images — hours on a CPU. Default: {defaults.DescribeShortening()} (about 9 minutes on 2 CPU cores).",
         };
         static int? Count(System.CommandLine.Parsing.ArgumentResult r) => OptionParsers.WholeNumber(r, minimum: 1);
         var trainImages = OptionParsers.Create("--train-images", "Train every component on the first N training images (overrides the preset).", "N", Count);
