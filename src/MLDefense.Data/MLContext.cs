@@ -102,20 +102,14 @@ public sealed class TransformsCatalog : CatalogBase
     internal TransformsCatalog(MLContext context) : base(context)
     {
         Defenses = new DefensesCatalog(context);
-        Attacks = new AttacksCatalog(context);
     }
 
     /// <summary>The defenses (<c>ml.Transforms.Defenses.Saec()</c>...), added by the MLDefense assembly.</summary>
     public DefensesCatalog Defenses { get; }
 
-    /// <summary>The attacks as transforms (<c>ml.Transforms.Attacks.Pgd(classifier, ...)</c>), added by the MLDefense assembly.</summary>
-    public AttacksCatalog Attacks { get; }
 
     /// <summary>Sub-catalog extended with the defenses' estimators.</summary>
     public sealed class DefensesCatalog(MLContext context) : CatalogBase(context);
-
-    /// <summary>Sub-catalog extended with the attacks' estimators.</summary>
-    public sealed class AttacksCatalog(MLContext context) : CatalogBase(context);
 }
 
 /// <summary>Multiclass classification: trainers are extension methods on <see cref="Trainers"/>.</summary>

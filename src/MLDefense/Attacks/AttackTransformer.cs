@@ -1,4 +1,5 @@
 using MLDefense.Legacy;
+using ML = Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Attacks;
@@ -7,7 +8,7 @@ namespace MLDefense.Attacks;
 /// Configures <see cref="AttackTransformer"/>: there is nothing to learn, so Fit checks the schema and binds the attack to
 /// the classifier. Made by <c>ml.Transforms.Attacks.Fgsm(...)</c>, <c>.Pgd(...)</c>... or <c>.Attack(classifier, attack)</c>.
 /// </summary>
-public sealed class AttackEstimator : IEstimator<AttackTransformer>
+public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimator<AttackTransformer>
 {
     private readonly IDifferentiableClassifier classifier;
     private readonly IAdversarialAttack attack;
@@ -40,6 +41,28 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Create().GetOutputSchema(inputSchema);
 
+    /// <summary>A transformer attacking the classifier (ML.NET); the data is only checked, nothing is trained.</summary>
+    /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
+    public AttackTransformer Fit(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var transformer = Create();
+        transformer.GetOutputSchema(input.Schema);
+        return transformer;
+    }
+
+    /// <summary>The input schema shape plus the adversarial image column (a Single vector; its shape is checked at Fit).</summary>
+    /// <exception cref="ArgumentException">The image or label column is missing or of the wrong kind (the message names it).</exception>
+    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    {
+        Data.ImageColumns.Check(inputSchema, imageColumnName, $"the image {attack.Name} perturbs");
+        var label = inputSchema.Where(c => c.Name == labelColumnName).ToArray();
+        if (label.Length == 0 || label[0].Kind != ML.SchemaShape.Column.VectorKind.Scalar || !(label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32))
+            throw new ArgumentException($"{attack.Name} transform: label column '{labelColumnName}' must be a key (MapValueToKey) or Int32 class indices; " +
+                (label.Length == 0 ? $"it was not found. The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}." : $"found {label[0].Kind} of {label[0].ItemType}."));
+        return MLNet.SchemaShapes.Append(inputSchema, [MLNet.SchemaShapes.Of(outputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, 1))]);
+    }
+
     private AttackTransformer Create() =>
         new(classifier, attack, imageColumnName, labelColumnName, outputColumnName, attackBatchSize, cancellationToken);
 }
@@ -62,7 +85,7 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>
 /// so a pipeline that contains it cannot be written with <c>ml.Model.Save</c>. Rebuild it from the loaded classifier instead.
 /// It does not own the classifier: dispose the classifier yourself when done.</para>
 /// </remarks>
-public sealed class AttackTransformer : BatchTransformer
+public sealed class AttackTransformer : BatchTransformer, ML.ITransformer
 {
     private readonly IDifferentiableClassifier classifier;
     private readonly CancellationToken cancellationToken;
@@ -116,13 +139,18 @@ public sealed class AttackTransformer : BatchTransformer
     public override IReadOnlyList<Array> MapBatch(DataBatch input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var pixels = input.Get<float>(ImageColumnName);
-        var shape = classifier.InputShape;
-        int rows = input.RowCount, size = shape.Size;
-        var output = new float[(long)rows * size];
-        if (rows == 0) return [output];
+        using var labels = input.ToTensor(LabelColumnName, CPU);
+        return [Perturb(input.Get<float>(ImageColumnName), labels, input.RowCount)];
+    }
 
-        using var allLabels = input.ToTensor(LabelColumnName, CPU);
+    /// <summary>The attack on consecutive images (row-major pixels) with their labels (int64 [N], any device), <see cref="AttackBatchSize"/> at a time.</summary>
+    private float[] Perturb(float[] pixels, Tensor allLabels, int rows)
+    {
+        var shape = classifier.InputShape;
+        int size = shape.Size;
+        var output = new float[(long)rows * size];
+        if (rows == 0) return output;
+
         for (int start = 0; start < rows; start += AttackBatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -134,6 +162,51 @@ public sealed class AttackTransformer : BatchTransformer
             using var adversarial = Attack.Generate(classifier, images, labels, cancellationToken);
             adversarial.cpu().contiguous().data<float>().CopyTo(output.AsSpan(start * size, count * size));
         }
-        return [output];
+        return output;
+    }
+
+    // ML.NET: the same attack behind ML.NET's cursor and row-mapper contracts. Not saved: it holds a live classifier.
+
+    bool ML.ITransformer.IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the adversarial image column (the classifier's input type, Single [C, H, W]).</summary>
+    /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
+    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+
+    /// <summary>A lazy view adding the adversarial images, attacked <see cref="AttackBatchSize"/> rows at a time.</summary>
+    /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
+    public ML.IDataView Transform(ML.IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new Data.BatchedDataView(input, Mapper(input.Schema));
+    }
+
+    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+
+    void ML.ICanSaveModel.Save(ML.ModelSaveContext context) => throw new NotSupportedException(
+        $"{Attack.Name} transform: an attack is an evaluation step holding a live classifier and is not saved into a model; save the pipeline without it.");
+
+    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        Data.ImageColumns.Check(inputSchema, ImageColumnName, classifier.InputShape, $"the image {Attack.Name} perturbs", "the shape the classifier takes");
+        var kind = Data.LabelColumns.Check(inputSchema, LabelColumnName, $"the classes {Attack.Name} attacks");
+        return new BatchMapper(this, kind);
+    }
+
+    private sealed class BatchMapper(AttackTransformer owner, Data.LabelKind labelKind) : Data.IRowBatchMapper
+    {
+        public IReadOnlyList<string> InputColumns => [owner.ImageColumnName, owner.LabelColumnName];
+        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } =
+            [new(owner.OutputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single,
+                owner.classifier.InputShape.Channels, owner.classifier.InputShape.Height, owner.classifier.InputShape.Width))];
+        public int BatchSize => owner.AttackBatchSize;
+
+        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch)
+        {
+            var classes = Data.LabelColumns.Classes(batch, owner.LabelColumnName, labelKind);
+            using var labels = torch.tensor(Array.ConvertAll(classes, c => (long)c), [classes.Length]);
+            return [owner.Perturb(batch.Get<float>(owner.ImageColumnName), labels, batch.RowCount)];
+        }
     }
 }

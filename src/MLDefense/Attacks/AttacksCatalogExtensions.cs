@@ -12,6 +12,18 @@ namespace MLDefense.Attacks;
 /// </summary>
 public static class AttacksCatalogExtensions
 {
+    extension(Microsoft.ML.TransformsCatalog catalog)
+    {
+        /// <summary>The attacks as ML.NET transforms: <c>ml.Transforms.Attacks.Pgd(classifier, epsilon: 0.3)</c>.</summary>
+        public AttacksCatalog Attacks => new();
+    }
+
+    extension(TransformsCatalog catalog)
+    {
+        /// <summary>The attacks as transforms of the legacy layer (the same estimators; they fit either).</summary>
+        public AttacksCatalog Attacks => new();
+    }
+
     /// <summary>The rows attacked at once by the named overloads.</summary>
     public const int DefaultAttackBatchSize = 128;
 
@@ -24,7 +36,7 @@ public static class AttacksCatalogExtensions
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="attackBatchSize">The most rows attacked at once.</param>
     /// <param name="cancellationToken">Stops the attack between iterations (reading the output column then throws <see cref="OperationCanceledException"/>).</param>
-    public static AttackEstimator Attack(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, IAdversarialAttack attack,
+    public static AttackEstimator Attack(this AttacksCatalog catalog, IDifferentiableClassifier classifier, IAdversarialAttack attack,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         int attackBatchSize = DefaultAttackBatchSize, CancellationToken cancellationToken = default)
     {
@@ -40,7 +52,7 @@ public static class AttacksCatalogExtensions
     /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
-    public static AttackEstimator Fgsm(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
+    public static AttackEstimator Fgsm(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial", bool targeted = false) =>
         catalog.FastGradient(classifier, new FastGradientOptions { Epsilon = epsilon, Norm = AttackNorm.Linf, Targeted = targeted }, imageColumnName, labelColumnName, outputColumnName);
 
@@ -52,7 +64,7 @@ public static class AttacksCatalogExtensions
     /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
-    public static AttackEstimator Fgm(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
+    public static AttackEstimator Fgm(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial", bool targeted = false) =>
         catalog.FastGradient(classifier, new FastGradientOptions { Epsilon = epsilon, Norm = AttackNorm.L2, Targeted = targeted }, imageColumnName, labelColumnName, outputColumnName);
 
@@ -63,7 +75,7 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator FastGradient(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, FastGradientOptions options,
+    public static AttackEstimator FastGradient(this AttacksCatalog catalog, IDifferentiableClassifier classifier, FastGradientOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new FastGradientAttack(options), imageColumnName, labelColumnName, outputColumnName);
 
@@ -77,7 +89,7 @@ public static class AttacksCatalogExtensions
     /// <param name="stepSize">The step size α.</param>
     /// <param name="iterations">The number of iterations.</param>
     /// <param name="norm">The norm of the budget and the step.</param>
-    public static AttackEstimator Bim(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
+    public static AttackEstimator Bim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         double stepSize = 0.01, int iterations = 40, AttackNorm norm = AttackNorm.Linf) =>
         catalog.Bim(classifier, new BasicIterativeOptions { Epsilon = epsilon, StepSize = stepSize, Iterations = iterations, Norm = norm },
@@ -90,7 +102,7 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column.</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator Bim(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, BasicIterativeOptions options,
+    public static AttackEstimator Bim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, BasicIterativeOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new BasicIterativeAttack(options), imageColumnName, labelColumnName, outputColumnName);
 
@@ -107,7 +119,7 @@ public static class AttacksCatalogExtensions
     /// <param name="randomStart">Whether runs start at a random point of the ε-ball.</param>
     /// <param name="restarts">The number of runs per image.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
-    public static AttackEstimator Pgd(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
+    public static AttackEstimator Pgd(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         double stepSize = 0.01, int iterations = 40, AttackNorm norm = AttackNorm.Linf, bool randomStart = true, int restarts = 1, bool targeted = false) =>
         catalog.Pgd(classifier, new ProjectedGradientDescentOptions
@@ -122,7 +134,7 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator Pgd(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, ProjectedGradientDescentOptions options,
+    public static AttackEstimator Pgd(this AttacksCatalog catalog, IDifferentiableClassifier classifier, ProjectedGradientDescentOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new ProjectedGradientDescentAttack(options), imageColumnName, labelColumnName, outputColumnName);
 
@@ -136,7 +148,7 @@ public static class AttacksCatalogExtensions
     /// <param name="iterations">The number of iterations T.</param>
     /// <param name="decayFactor">The momentum decay μ.</param>
     /// <param name="stepSize">The step size α (null: ε/T).</param>
-    public static AttackEstimator Mim(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
+    public static AttackEstimator Mim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         int iterations = 10, double decayFactor = 1.0, double? stepSize = null) =>
         catalog.Mim(classifier, new MomentumIterativeOptions { Epsilon = epsilon, Iterations = iterations, DecayFactor = decayFactor, StepSize = stepSize },
@@ -149,7 +161,7 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column.</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator Mim(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, MomentumIterativeOptions options,
+    public static AttackEstimator Mim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, MomentumIterativeOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new MomentumIterativeAttack(options), imageColumnName, labelColumnName, outputColumnName);
 
@@ -165,7 +177,7 @@ public static class AttacksCatalogExtensions
     /// <param name="maxIterations">Adam iterations per binary-search step.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
-    public static AttackEstimator CarliniWagnerL2(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier,
+    public static AttackEstimator CarliniWagnerL2(this AttacksCatalog catalog, IDifferentiableClassifier classifier,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         double confidence = 0, double initialConstant = 1e-3, int binarySearchSteps = 9, int maxIterations = 10_000, double learningRate = 0.01, bool targeted = false) =>
         catalog.CarliniWagnerL2(classifier, new CarliniWagnerL2Options
@@ -181,7 +193,7 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator CarliniWagnerL2(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, CarliniWagnerL2Options options,
+    public static AttackEstimator CarliniWagnerL2(this AttacksCatalog catalog, IDifferentiableClassifier classifier, CarliniWagnerL2Options options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new CarliniWagnerL2Attack(options), imageColumnName, labelColumnName, outputColumnName);
 
@@ -194,7 +206,7 @@ public static class AttacksCatalogExtensions
     /// <param name="norm">L2 (default) or L∞.</param>
     /// <param name="overshoot">η.</param>
     /// <param name="maxIterations">The most steps per image.</param>
-    public static AttackEstimator DeepFool(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier,
+    public static AttackEstimator DeepFool(this AttacksCatalog catalog, IDifferentiableClassifier classifier,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial",
         AttackNorm norm = AttackNorm.L2, double overshoot = 0.02, int maxIterations = 50) =>
         catalog.DeepFool(classifier, new DeepFoolOptions { Norm = norm, Overshoot = overshoot, MaxIterations = maxIterations },
@@ -207,7 +219,18 @@ public static class AttacksCatalogExtensions
     /// <param name="imageColumnName">The clean image column.</param>
     /// <param name="labelColumnName">The Int32 true-class column.</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
-    public static AttackEstimator DeepFool(this TransformsCatalog.AttacksCatalog catalog, IDifferentiableClassifier classifier, DeepFoolOptions options,
+    public static AttackEstimator DeepFool(this AttacksCatalog catalog, IDifferentiableClassifier classifier, DeepFoolOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
         catalog.Attack(classifier, new DeepFoolAttack(options), imageColumnName, labelColumnName, outputColumnName);
+}
+
+/// <summary>
+/// <c>ml.Transforms.Attacks</c>: the attack estimators (<see cref="AttacksCatalogExtensions"/>), the same on ML.NET's
+/// catalog and the legacy one. An attack needs no context: it runs on the classifier's device.
+/// </summary>
+public sealed class AttacksCatalog
+{
+    internal AttacksCatalog()
+    {
+    }
 }
