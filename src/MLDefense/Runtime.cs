@@ -53,9 +53,7 @@ public static class Runtime
                 ml.ForceCpu = true;
                 break;
             case ComputeDevice.Cuda:
-                if (!CudaAvailable)
-                    throw new InvalidOperationException(
-                        "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), or use --device cpu|auto.");
+                RequireCuda();
                 ml.GpuDeviceId = 0;
                 ml.FallbackToCpu = false;
                 break;
@@ -81,9 +79,7 @@ public static class Runtime
             case ComputeDevice.Cpu:
                 break;
             case ComputeDevice.Cuda:
-                if (!CudaAvailable)
-                    throw new InvalidOperationException(
-                        "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), or use --device cpu|auto.");
+                RequireCuda();
                 ml.GpuDeviceId = 0;
                 ml.FallbackToCpu = false;
                 break;
@@ -95,6 +91,13 @@ public static class Runtime
                 throw new ArgumentOutOfRangeException(nameof(device), device, "Unknown device.");
         }
         return ml;
+    }
+
+    private static void RequireCuda()
+    {
+        if (!CudaAvailable)
+            throw new InvalidOperationException(
+                "A CUDA device was asked for, but the loaded libtorch has no CUDA device (build with -p:MLDefenseTorchBackend=cuda, a CUDA TorchSharp package), or use --device cpu|auto.");
     }
 
     /// <summary>The device a context created for <paramref name="device"/> uses, as text (<c>cpu</c>, <c>cuda:0</c>).</summary>

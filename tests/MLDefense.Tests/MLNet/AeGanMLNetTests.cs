@@ -99,34 +99,9 @@ public sealed class AeGanMLNetTests
         }
     }
 
-    private static string Rewrite(string name, Func<string, byte[], byte[]?> change)
-    {
-        string copy = Path.Combine(Path.GetDirectoryName(Saved.Value.Zip)!, $"{name}.zip");
-        File.Copy(Saved.Value.Zip, copy, overwrite: true);
-        using var archive = ZipFile.Open(copy, ZipArchiveMode.Update);
-        bool changed = false;
-        foreach (var entry in archive.Entries.ToArray())
-        {
-            byte[] bytes;
-            using (var stream = entry.Open()) { using var buffer = new MemoryStream(); stream.CopyTo(buffer); bytes = buffer.ToArray(); }
-            if (change(entry.FullName, bytes) is not { } replaced) continue;
-            string fullName = entry.FullName;
-            entry.Delete();
-            using var target = archive.CreateEntry(fullName).Open();
-            target.Write(replaced);
-            changed = true;
-        }
-        Assert.IsTrue(changed, $"{name}: nothing was changed");
-        return copy;
-    }
+    private static string Rewrite(string name, Func<string, byte[], byte[]?> change) => DamagedModels.Rewrite(Saved.Value.Zip, name, change);
 
-    private static string LoadError(string zip)
-    {
-        var error = Assert.Throws<Exception>(() => new MLContext().Model.Load(zip, out _));
-        var text = new StringBuilder();
-        for (var e = error; e is not null; e = e.InnerException) text.Append(e.Message).Append(" | ");
-        return text.ToString();
-    }
+    private static string LoadError(string zip) => DamagedModels.Messages(DamagedModels.LoadFails(zip));
 
     [TestMethod]
     public void FlippedBytesInTheWeightsFailTheChecksum()

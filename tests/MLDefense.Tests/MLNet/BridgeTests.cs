@@ -22,26 +22,7 @@ public sealed class BridgeTests
     });
 
     /// <summary>A copy of the saved model with one entry's bytes changed.</summary>
-    private static string Damaged(string name, Func<string, byte[], byte[]?> change)
-    {
-        string copy = Path.Combine(Path.GetDirectoryName(Saved.Value.Zip)!, $"{name}.zip");
-        File.Copy(Saved.Value.Zip, copy, overwrite: true);
-        using var archive = ZipFile.Open(copy, ZipArchiveMode.Update);
-        bool changed = false;
-        foreach (var entry in archive.Entries.ToArray())
-        {
-            byte[] bytes;
-            using (var stream = entry.Open()) { using var buffer = new MemoryStream(); stream.CopyTo(buffer); bytes = buffer.ToArray(); }
-            if (change(entry.FullName, bytes) is not { } replaced) continue;
-            string fullName = entry.FullName;
-            entry.Delete();
-            using var target = archive.CreateEntry(fullName).Open();
-            target.Write(replaced);
-            changed = true;
-        }
-        Assert.IsTrue(changed, $"{name}: no entry of the model was changed; entries: {string.Join(", ", ZipFile.OpenRead(Saved.Value.Zip).Entries.Select(e => e.FullName))}");
-        return copy;
-    }
+    private static string Damaged(string name, Func<string, byte[], byte[]?> change) => DamagedModels.Rewrite(Saved.Value.Zip, name, change);
 
     private static byte[]? Patch(byte[] bytes, string find, Action<byte[], int> patch)
     {
@@ -52,18 +33,9 @@ public sealed class BridgeTests
         return copy;
     }
 
-    private static Exception LoadFails(string zip)
-    {
-        var error = Assert.Throws<Exception>(() => new MLContext().Model.Load(zip, out _));
-        return error;
-    }
+    private static Exception LoadFails(string zip) => DamagedModels.LoadFails(zip);
 
-    private static string Messages(Exception error)
-    {
-        var text = new StringBuilder();
-        for (var e = error; e is not null; e = e.InnerException) text.Append(e.GetType().Name).Append(": ").Append(e.Message).Append(" | ");
-        return text.ToString();
-    }
+    private static string Messages(Exception error) => DamagedModels.Messages(error);
 
     [TestMethod]
     public void ASavedModelLoads()

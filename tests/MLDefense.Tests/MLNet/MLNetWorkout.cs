@@ -50,11 +50,7 @@ internal static class MLNetWorkout
             AssertSameColumns(train.Schema, loadedSchema, $"Workout of {name}: the input schema the zip recorded");
             AssertSameData(expected, ReadAll(loaded.Transform(test)), $"Workout of {name}, loaded in this process");
 
-            string inputFile = Path.Combine(folder, "input.idv"), outputFile = Path.Combine(folder, "output.idv");
-            using (var stream = File.Create(inputFile)) ml.Data.SaveAsBinary(test, stream);
-            var (code, error) = FreshProcess(zip, inputFile, outputFile);
-            Assert.AreEqual(0, code, $"Workout of {name}: loading in a fresh process failed: {error}");
-            AssertSameData(expected, ReadAll(ml.Data.LoadFromBinary(outputFile)), $"Workout of {name}, loaded in a fresh process");
+            AssertSameInFreshProcess(ml, zip, test, expected, $"Workout of {name}, loaded in a fresh process");
         }
         finally
         {
@@ -73,6 +69,20 @@ internal static class MLNetWorkout
             StringAssert.Contains(fitError.Message, bad.ExpectedMessagePart, $"Workout of {name}, {bad.Description} (Fit)");
         }
         return (model, output);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="test"/> beside the saved model <paramref name="zip"/>, has the plain ML.NET app load the model
+    /// and transform it in a process of its own, and asserts the output equals <paramref name="expected"/>.
+    /// </summary>
+    internal static void AssertSameInFreshProcess(MLContext ml, string zip, IDataView test, Table expected, string what)
+    {
+        string folder = Path.GetDirectoryName(zip)!;
+        string input = Path.Combine(folder, "input.idv"), output = Path.Combine(folder, "output.idv");
+        using (var stream = File.Create(input)) ml.Data.SaveAsBinary(test, stream);
+        var (code, error) = FreshProcess(zip, input, output);
+        Assert.AreEqual(0, code, $"{what}: loading in a fresh process failed: {error}");
+        AssertSameData(expected, ReadAll(ml.Data.LoadFromBinary(output)), what);
     }
 
     /// <summary>Runs the plain ML.NET app (tests/MLDefense.FreshProcess) on a model and an input file.</summary>

@@ -106,11 +106,7 @@ public sealed class SaecMLNetTests
         {
             string zip = Path.Combine(folder, "model.zip");
             ml.Model.Save(model, train.Schema, zip);
-            string input = Path.Combine(folder, "input.idv"), output = Path.Combine(folder, "output.idv");
-            using (var stream = File.Create(input)) ml.Data.SaveAsBinary(test, stream);
-            var (code, error) = MLNetWorkout.FreshProcess(zip, input, output);
-            Assert.AreEqual(0, code, error);
-            MLNetWorkout.AssertSameData(expected, MLNetWorkout.ReadAll(ml.Data.LoadFromBinary(output)), "SAEC + LbfgsMaximumEntropy in a fresh process");
+            MLNetWorkout.AssertSameInFreshProcess(ml, zip, test, expected, "SAEC + LbfgsMaximumEntropy in a fresh process");
         }
         finally
         {
