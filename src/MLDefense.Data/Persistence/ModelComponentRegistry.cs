@@ -20,8 +20,7 @@ public static partial class ModelComponentRegistry
     private static readonly Lock Gate = new();
     private static readonly Dictionary<string, List<ModelComponentRegistration>> ByName = new(StringComparer.Ordinal);
     private static readonly HashSet<Assembly> ScannedAssemblies = [];
-    private static readonly MethodInfo LoadThroughInterfaceMethod =
-        typeof(ModelComponentRegistry).GetMethod(nameof(LoadThroughInterface), BindingFlags.NonPublic | BindingFlags.Static)!;
+    private static readonly MethodInfo LoadThroughInterfaceMethod = typeof(InterfaceLoader).GetMethod(nameof(InterfaceLoader.Load))!;
 
     /// <summary>
     /// Registers a loader for a component name explicitly (for components whose class does not implement
@@ -212,8 +211,12 @@ public static partial class ModelComponentRegistry
         return new ModelComponentRegistration(attribute.Name, attribute.Version, loader, type);
     }
 
-    private static ISavableTransformer LoadThroughInterface<TComponent>(ModelLoadContext context)
-        where TComponent : ISavableTransformer, ILoadableTransformer<TComponent> => TComponent.Load(context);
+    // Public in a private class, so the generic definition is found without reaching for non-public members.
+    private static class InterfaceLoader
+    {
+        public static ISavableTransformer Load<TComponent>(ModelLoadContext context)
+            where TComponent : ISavableTransformer, ILoadableTransformer<TComponent> => TComponent.Load(context);
+    }
 
     private static string Describe(ModelComponentRegistration registration) =>
         registration.ComponentType is { } type ? $"class {type.FullName} in {type.Assembly.GetName().Name}" : "an explicit ModelComponentRegistry.Register call";
