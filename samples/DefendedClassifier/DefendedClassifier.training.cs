@@ -5,7 +5,7 @@ using MLDefense.Attacks;
 using MLDefense.Classifiers;
 using MLDefense.Defenses;
 using TorchSharp;
-using KnownDatasets = MLDefense.Legacy.KnownDatasets; // the dataset names, the only name of the legacy layer the sample needs
+using KnownDatasets = MLDefense.Data.KnownDatasets;
 
 namespace MLDefense.Samples;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.ML;
 using TorchSharp;
-using KnownDatasets = MLDefense.Legacy.KnownDatasets; // the dataset names, the only name of the legacy layer the sample needs
+using KnownDatasets = MLDefense.Data.KnownDatasets;
 
 namespace MLDefense.Samples;
 

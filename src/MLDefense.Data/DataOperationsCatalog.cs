@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>Loading, splitting, shuffling and reading data, as ML.NET's <c>ml.Data</c>. Readers add themselves as extensions.</summary>

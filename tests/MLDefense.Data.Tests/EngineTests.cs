@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using F = TorchSharp.torch.nn.functional;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>

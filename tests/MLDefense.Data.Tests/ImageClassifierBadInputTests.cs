@@ -1,6 +1,7 @@
 using static MLDefense.Legacy.Tests.ImageClassifierTestData;
 using MLDefense.Classifiers;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>Every bad input is rejected before any training, with a message naming the column, the expectation and what was found.</summary>

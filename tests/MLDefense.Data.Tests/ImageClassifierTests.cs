@@ -2,6 +2,7 @@ using System.Diagnostics;
 using static MLDefense.Legacy.Tests.ImageClassifierTestData;
 using MLDefense.Classifiers;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 [TestClass]

@@ -1,5 +1,6 @@
 using System.Text;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 [TestClass]

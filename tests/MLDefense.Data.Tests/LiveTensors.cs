@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>How many tensors are alive, for the tests that prove work frees what it creates.</summary>

@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy.Tests;
 
 // Small savable components used by the persistence, prediction and workout tests. They live in the test assembly,

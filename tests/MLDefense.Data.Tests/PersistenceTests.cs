@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 [TestClass]

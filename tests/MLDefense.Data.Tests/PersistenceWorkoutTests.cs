@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>The workout helper on the test components — and proof that it fails when an estimator breaks a promise.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy.Tests;
 
 [TestClass]
@@ -106,7 +107,7 @@ public sealed class ReadersTests
         var view = new MLContext(1).Data.LoadCifar10Binary(Write("a.bin", first), Write("b.bin", Gzip(second)));
 
         Assert.AreEqual("Image: Image 3x32x32, Label: Int32", view.Schema.ToString());
-        CollectionAssert.AreEqual(Cifar10ReaderExtensions.ClassNames.ToArray(), view.Schema["Label"].Annotations!.SlotNames!.ToArray());
+        CollectionAssert.AreEqual(Cifar10Records.ClassNames.ToArray(), view.Schema["Label"].Annotations!.SlotNames!.ToArray());
         var batch = view.GetBatches(8).Single();
         CollectionAssert.AreEqual(new[] { 3, 9, 0 }, batch.Get<int>("Label"));
         var pixels = batch.Get<float>("Image");

@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>At which point an estimator must reject a bad input.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLDefense.Samples.ImageApi;
-using KnownDatasets = MLDefense.Legacy.KnownDatasets;
+using KnownDatasets = MLDefense.Data.KnownDatasets;
 
 namespace MLDefense.Samples.Tests;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

@@ -1,5 +1,6 @@
 using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

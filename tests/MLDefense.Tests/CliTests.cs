@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using static MLDefense.Tests.CliRunner;
 using MLDefense.Classifiers;

@@ -1,5 +1,6 @@
 using MLDefense.Legacy.Tests;
 using MLDefense.Attacks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;

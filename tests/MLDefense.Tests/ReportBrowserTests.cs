@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MLDefense.Cli;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Reporting;
 using static MLDefense.Tests.ReportFixtures;

@@ -307,7 +307,7 @@ public sealed class ReportHtmlTests
     public void ImageGridsAreEmbeddedFromPathsRelativeToTheJson()
     {
         var folder = Directory.CreateDirectory(Path.Combine(temp, "grids")).FullName;
-        var png = ImageGrid.EncodePng([[new[] { 0f, 0.5f, 1f, 0.25f }], [new[] { 1f, 1f, 0f, 0f }]], new Legacy.ImageShape(1, 2, 2));
+        var png = ImageGrid.EncodePng([[new[] { 0f, 0.5f, 1f, 0.25f }], [new[] { 1f, 1f, 0f, 0f }]], new MLDefense.Data.ImageShape(1, 2, 2));
         File.WriteAllBytes(Path.Combine(folder, "grid.png"), png);
         var grid = new ImageGridReference("MNIST: clean / FGSM", Path.Combine(folder, "grid.png"), ["clean", "FGSM"]);
         var json = AttackResults();

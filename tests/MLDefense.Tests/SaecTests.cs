@@ -1,5 +1,6 @@
 using MLDefense.Evaluation;
 using System.Diagnostics;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Legacy.Tests;
 using MLDefense.Defenses;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Evaluation;
 using Spectre.Console;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using Spectre.Console;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLDefense.Benchmarks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MLDefense.Data;
 using MLDefense.Legacy;
 
 namespace MLDefense.Cli.Infrastructure;

@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>Names the column a field or property maps to (default: its own name).</summary>

@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>Helpers over data views: column resolution, caching, row selection.</summary>

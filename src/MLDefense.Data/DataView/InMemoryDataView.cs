@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>A data view whose columns are arrays in memory (see <see cref="DataBatch"/> for the layout).</summary>

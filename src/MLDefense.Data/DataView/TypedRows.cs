@@ -1,5 +1,6 @@
 using System.Reflection;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

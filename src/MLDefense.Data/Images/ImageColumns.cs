@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>Schema checks shared by the image transforms: each failure names the column, what was expected and what was found.</summary>

@@ -1,6 +1,8 @@
 using System.Runtime.ExceptionServices;
 
-namespace MLDefense.Legacy;
+using MLDefense.Torch;
+
+namespace MLDefense.Data;
 
 /// <summary>
 /// Conversions between image files and the project's image values: float vectors in CHW order with values in

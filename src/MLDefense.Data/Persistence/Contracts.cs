@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

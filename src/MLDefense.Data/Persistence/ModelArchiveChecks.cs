@@ -1,5 +1,6 @@
 using System.IO.Compression;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

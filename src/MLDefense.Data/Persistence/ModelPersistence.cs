@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.IO.Compression;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Collections;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>Fitted transformers applied in order, as ML.NET's TransformerChain.</summary>

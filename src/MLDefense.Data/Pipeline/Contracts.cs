@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>A fitted component that turns one data view into another, as ML.NET's ITransformer.</summary>

@@ -1,49 +1,20 @@
-namespace MLDefense.Legacy;
-
-/// <summary>
-/// Reads the binary version of CIFAR-10: records of 1 label byte then 3 × 1024 pixel bytes (the red, green and
-/// blue planes of a 32×32 image, each row-major), files raw or gzip-compressed.
-/// </summary>
-public static class Cifar10ReaderExtensions
-{
-    /// <summary>Bytes per record: 1 label + 3 × 32 × 32 pixels.</summary>
-    public const int RecordBytes = 1 + PixelBytes;
-    private const int PixelBytes = 3 * 32 * 32;
-
-    /// <summary>The ten class names, in label order (the Label column's slot names).</summary>
-    public static IReadOnlyList<string> ClassNames { get; } =
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
-
-    /// <summary>
-    /// Loads CIFAR-10 binary files into memory, their records concatenated in the order given.
-    /// <list type="table">
-    /// <listheader><term>output column</term><description>type</description></listheader>
-    /// <item><term>Image</term><description>image 3×32×32 (CHW: R, G, B planes), float in [0, 1] (byte / 255), with the <see cref="ImageShape"/> annotation</description></item>
-    /// <item><term>Label</term><description>Int32 in 0..9, with the class names as slot names</description></item>
-    /// </list>
-    /// </summary>
-    /// <exception cref="InvalidDataException">A file is empty, its length is not a multiple of 3073 bytes, or it holds a label above 9 (the message names the file).</exception>
-    public static IDataView LoadCifar10Binary(this DataOperationsCatalog catalog, params string[] paths)
-    {
-        var (files, count, labels) = Cifar10Records.Read(paths);
-        var pixels = new float[checked(count * PixelBytes)];
-        int row = 0;
-        foreach (var bytes in files)
-            for (int offset = 0; offset < bytes.Length; offset += RecordBytes, row++)
-                DatasetFiles.ToUnitFloats(bytes.AsSpan(offset + 1, PixelBytes), pixels.AsSpan(row * PixelBytes, PixelBytes));
-        var shape = new ImageShape(3, 32, 32);
-        var schema = new DataViewSchema([ImageColumns.ImageColumn("Image", shape), DatasetFiles.LabelColumn("Label", ClassNames)]);
-        return new InMemoryDataView(schema, [pixels, labels]);
-    }
-}
+namespace MLDefense.Data;
 
 /// <summary>
 /// CIFAR-10 binary files read and checked: the decompressed files (record r of a file is its label byte at r·3073, then
-/// 3072 pixel bytes: the R, G and B planes of 32×32) and every label. Shared by the readers of both data layers.
+/// 3072 pixel bytes: the R, G and B planes of 32×32) and every label. 
 /// </summary>
 public static class Cifar10Records
 {
-    private const int RecordBytes = Cifar10ReaderExtensions.RecordBytes;
+    /// <summary>Bytes per record: 1 label + 3 × 32 × 32 pixels.</summary>
+    public const int RecordBytes = 1 + PixelBytes;
+
+    /// <summary>Pixel bytes per record: the R, G and B planes of 32×32.</summary>
+    public const int PixelBytes = 3 * 32 * 32;
+
+    /// <summary>The ten class names, in label order.</summary>
+    public static IReadOnlyList<string> ClassNames { get; } =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
     /// <summary>Reads and checks the files, in order.</summary>
     /// <exception cref="InvalidDataException">A file is empty, its length is not a multiple of 3073 bytes, or it holds a label above 9 (the message names the file).</exception>

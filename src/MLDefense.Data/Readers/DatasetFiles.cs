@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace MLDefense.Legacy;
+namespace MLDefense.Data;
 
 /// <summary>Reads dataset files that may be gzip-compressed, recognised by their magic bytes rather than their extension.</summary>
 public static class DatasetFiles
@@ -43,8 +43,4 @@ public static class DatasetFiles
     {
         for (int i = 0; i < bytes.Length; i++) destination[i] = UnitFloats[bytes[i]];
     }
-
-    /// <summary>The legacy layer's Int32 label column, with the class names as slot names when known.</summary>
-    public static DataViewSchema.Column LabelColumn(string name, IReadOnlyList<string>? classNames) =>
-        new(name, NumberDataViewType.Int32, classNames is null ? null : new DataViewSchema.Annotations(SlotNames: classNames));
 }

@@ -1,39 +1,4 @@
-namespace MLDefense.Legacy;
-
-/// <summary>
-/// Reads image datasets in the IDX format of MNIST and Fashion-MNIST: an images file (magic 0x00000803: unsigned
-/// bytes, 3 dimensions N×H×W) and a labels file (magic 0x00000801: unsigned bytes, 1 dimension N), each raw or
-/// gzip-compressed.
-/// </summary>
-public static class IdxReaderExtensions
-{
-    /// <summary>
-    /// Loads an IDX images file and its labels file into memory.
-    /// <list type="table">
-    /// <listheader><term>output column</term><description>type</description></listheader>
-    /// <item><term><paramref name="imageColumnName"/></term><description>image 1×H×W, float in [0, 1] (byte / 255), with the <see cref="ImageShape"/> annotation</description></item>
-    /// <item><term><paramref name="labelColumnName"/></term><description>Int32, the class index stored in the labels file</description></item>
-    /// </list>
-    /// </summary>
-    /// <exception cref="InvalidDataException">A file has the wrong magic number or dimension count, is truncated or too long, or the counts differ (the message names the file).</exception>
-    public static IDataView LoadIdxImages(this DataOperationsCatalog catalog, string imagesPath, string labelsPath,
-        string imageColumnName = "Image", string labelColumnName = "Label") =>
-        Load(imagesPath, labelsPath, imageColumnName, labelColumnName, classNames: null);
-
-    internal static InMemoryDataView Load(string imagesPath, string labelsPath, string imageColumnName, string labelColumnName, IReadOnlyList<string>? classNames)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(imageColumnName);
-        ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
-        if (imageColumnName == labelColumnName) throw new ArgumentException($"The image and label columns need different names (both are '{imageColumnName}').");
-
-        var (images, count, height, width, labelValues) = IdxRecords.Read(imagesPath, labelsPath, classNames?.Count);
-        var pixels = new float[images.Length - 16];
-        DatasetFiles.ToUnitFloats(images.AsSpan(16), pixels);
-        var shape = new ImageShape(1, height, width);
-        var schema = new DataViewSchema([ImageColumns.ImageColumn(imageColumnName, shape), DatasetFiles.LabelColumn(labelColumnName, classNames)]);
-        return new InMemoryDataView(schema, [pixels, labelValues]);
-    }
-}
+namespace MLDefense.Data;
 
 /// <summary>
 /// An IDX pair of files (images: unsigned bytes [N, H, W]; labels: unsigned bytes [N]), read and checked: the

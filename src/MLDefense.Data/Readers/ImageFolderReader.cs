@@ -1,3 +1,5 @@
+using MLDefense.Data;
+
 namespace MLDefense.Legacy;
 
 /// <summary>Lists an image dataset laid out as one sub-folder per class (the layout of ImageNet and of ML.NET's image samples).</summary>
@@ -51,7 +53,7 @@ public static class ImageFolderReaderExtensions
         var classNames = classFolders.Select(Path.GetFileName).ToArray();
         var schema = new DataViewSchema([
             new DataViewSchema.Column(imagePathColumnName, TextDataViewType.Instance),
-            DatasetFiles.LabelColumn(labelColumnName, classNames!),
+            LegacyLabelColumns.LabelColumn(labelColumnName, classNames!),
         ]);
         return new InMemoryDataView(schema, [paths.ToArray(), labels.ToArray()]);
     }

@@ -1,4 +1,4 @@
-namespace MLDefense.Legacy;
+namespace MLDefense.Data;
 
 /// <summary>How a known dataset's files are laid out.</summary>
 public enum KnownDatasetFormat
@@ -116,7 +116,7 @@ public static class KnownDatasets
     {
         var files = Files(key).Select(f => Path.Combine(directory, f)).ToArray();
         return key == Cifar10Subset
-            ? new KnownDatasetFiles(key, KnownDatasetFormat.Cifar10Binary, directory, files[0], files[0], files[1], files[1], Cifar10ReaderExtensions.ClassNames)
+            ? new KnownDatasetFiles(key, KnownDatasetFormat.Cifar10Binary, directory, files[0], files[0], files[1], files[1], Cifar10Records.ClassNames)
             : new KnownDatasetFiles(key, KnownDatasetFormat.Idx, directory, files[0], files[1], files[2], files[3], key == Mnist ? DigitClassNames : FashionClassNames);
     }
 
@@ -126,21 +126,5 @@ public static class KnownDatasets
         return key == FashionMnist
             ? explicitHint + $"Install it with `sudo apt-get install dataset-fashion-mnist` (into {DebianFashionMnistDirectory}), or give a directory holding the four IDX files."
             : explicitHint + $"Put the files in shared/datasets/{key} beside the repository (see shared/datasets/README.md), or give a directory holding them.";
-    }
-}
-
-/// <summary><c>ml.Data.LoadKnownDataset</c>.</summary>
-public static class KnownDatasetExtensions
-{
-    /// <summary>
-    /// Loads the training or test split of a known dataset (see <see cref="KnownDatasets"/>) with columns
-    /// <c>Image</c> (float CHW in [0, 1] with the image shape annotation) and <c>Label</c> (Int32, class names as slot names).
-    /// </summary>
-    public static IDataView LoadKnownDataset(this DataOperationsCatalog catalog, string name, bool train, string? dataDirectory = null)
-    {
-        var files = KnownDatasets.Resolve(name, dataDirectory);
-        return files.Format == KnownDatasetFormat.Cifar10Binary
-            ? catalog.LoadCifar10Binary(files.ImagesPath(train))
-            : IdxReaderExtensions.Load(files.ImagesPath(train), files.LabelsPath(train), "Image", "Label", files.ClassNames);
     }
 }

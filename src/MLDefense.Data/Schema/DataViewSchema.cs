@@ -1,5 +1,6 @@
 using System.Collections;
 
+using MLDefense.Data;
 namespace MLDefense.Legacy;
 
 /// <summary>The columns of a data view: names, types and annotations, as in ML.NET. Immutable.</summary>

@@ -1,16 +1,13 @@
-namespace MLDefense.Legacy;
+namespace MLDefense.Data;
 
 /// <summary>
 /// The shape of an image column: channels × height × width, stored channel-first (CHW) as a float vector with
-/// values in [0, 1]. Carried as the <see cref="DataViewSchema.Annotations.ImageShapeKey"/> annotation.
+/// values in [0, 1]; in an ML.NET column, the dimensions of a <c>Vector&lt;Single, C, H, W&gt;</c>.
 /// </summary>
 public sealed record ImageShape(int Channels, int Height, int Width)
 {
     /// <summary>Floats per image.</summary>
     public int Size => Channels * Height * Width;
-
-    /// <summary>The vector type of a column holding this image shape.</summary>
-    public VectorDataViewType VectorType => new(Channels, Height, Width);
 
     /// <summary>Validates the shape (1 or 3 channels are typical; 1..4 accepted).</summary>
     public ImageShape Validate()

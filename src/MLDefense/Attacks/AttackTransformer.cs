@@ -1,3 +1,4 @@
+using MLDefense.Data;
 using MLDefense.Legacy;
 using ML = Microsoft.ML;
 using MLDefense.Classifiers;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MLDefense.Attacks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;

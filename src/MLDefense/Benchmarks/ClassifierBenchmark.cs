@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Classifiers;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 using F = TorchSharp.torch.nn.functional;

@@ -1,3 +1,4 @@
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Defenses;
 

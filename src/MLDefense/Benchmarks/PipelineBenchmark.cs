@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using MLDefense.Classifiers;
 using MLDefense.Data;
 using MLDefense.Defenses;
-using KnownDatasets = MLDefense.Legacy.KnownDatasets;
+using KnownDatasets = MLDefense.Data.KnownDatasets;
 
 namespace MLDefense.Benchmarks;
 

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using F = TorchSharp.torch.nn.functional;
 
+using MLDefense.Data;
 using MLDefense.Legacy;
 
 namespace MLDefense.Classifiers;

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using MLDefense.MLNet;
 using ML = Microsoft.ML;
 
+using MLDefense.Data;
 using MLDefense.Legacy;
 
 namespace MLDefense.Classifiers;

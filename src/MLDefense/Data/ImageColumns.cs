@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using ImageShape = MLDefense.Legacy.ImageShape;
 
 namespace MLDefense.Data;
 

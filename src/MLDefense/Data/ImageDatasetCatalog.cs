@@ -1,6 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
-using ImageShape = MLDefense.Legacy.ImageShape;
+
 
 namespace Microsoft.ML;
 
@@ -36,14 +35,14 @@ public static class ImageDatasetCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         var (files, count, labels) = Cifar10Records.Read(paths);
         var starts = new long[files.Count + 1];
-        for (int f = 0; f < files.Count; f++) starts[f + 1] = starts[f] + files[f].Length / Cifar10ReaderExtensions.RecordBytes;
-        const int pixels = Cifar10ReaderExtensions.RecordBytes - 1;
+        for (int f = 0; f < files.Count; f++) starts[f + 1] = starts[f] + files[f].Length / Cifar10Records.RecordBytes;
+        const int pixels = Cifar10Records.RecordBytes - 1;
         return ImageRecordsDataView.FromBytes(new ImageShape(3, 32, 32), labels, row =>
         {
             int f = Array.FindLastIndex(starts, s => s <= row);
             if (f == files.Count) f--;
-            return files[f].AsMemory((int)(row - starts[f]) * Cifar10ReaderExtensions.RecordBytes + 1, pixels);
-        }, Cifar10ReaderExtensions.ClassNames);
+            return files[f].AsMemory((int)(row - starts[f]) * Cifar10Records.RecordBytes + 1, pixels);
+        }, Cifar10Records.ClassNames);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

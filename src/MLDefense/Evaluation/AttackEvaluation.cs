@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.Classifiers;
 

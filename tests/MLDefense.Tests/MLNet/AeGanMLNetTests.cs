@@ -33,7 +33,7 @@ public sealed class AeGanMLNetTests
     internal static DigitRow[] Mnist(bool train, int count)
     {
         var legacy = new Legacy.MLContext(0);
-        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, Legacy.KnownDatasets.Mnist, train), count));
+        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, MLDefense.Data.KnownDatasets.Mnist, train), count));
         var pixels = (float[])view.GetColumnArray("Image");
         var labels = (int[])view.GetColumnArray("Label");
         return Enumerable.Range(0, count).Select(i => new DigitRow { Image = pixels.AsSpan(i * Size, Size).ToArray(), Label = (uint)labels[i] }).ToArray();

@@ -17,7 +17,7 @@ public sealed class DatasetMLNetTests
     public void MnistReadsAsTheLegacyReaderDidWithKeyLabels()
     {
         var ml = new MLContext(seed: 1);
-        var view = ml.Data.LoadKnownDataset(Legacy.KnownDatasets.Mnist, train: false);
+        var view = ml.Data.LoadKnownDataset(MLDefense.Data.KnownDatasets.Mnist, train: false);
         Assert.AreEqual(10_000L, view.GetRowCount());
         Assert.AreEqual("Vector<Single, 1, 28, 28>", view.Schema["Image"].Type.ToString());
         Assert.AreEqual("Key<UInt32, 0-9>", view.Schema["Label"].Type.ToString());
@@ -38,7 +38,7 @@ public sealed class DatasetMLNetTests
     public void CifarReadsAsTheLegacyReaderDid()
     {
         var ml = new MLContext(seed: 1);
-        var view = ml.Data.LoadKnownDataset(Legacy.KnownDatasets.Cifar10Subset, train: true);
+        var view = ml.Data.LoadKnownDataset(MLDefense.Data.KnownDatasets.Cifar10Subset, train: true);
         Assert.AreEqual(4000L, view.GetRowCount());
         Assert.AreEqual("Vector<Single, 3, 32, 32>", view.Schema["Image"].Type.ToString());
         var legacy = SaecMLNetTests.Cifar(train: true, 20);
@@ -54,7 +54,7 @@ public sealed class DatasetMLNetTests
     public void AShufflingCursorVisitsEveryRowOnce()
     {
         var ml = new MLContext(seed: 1);
-        var view = ml.Data.LoadKnownDataset(Legacy.KnownDatasets.Cifar10Subset, train: false);
+        var view = ml.Data.LoadKnownDataset(MLDefense.Data.KnownDatasets.Cifar10Subset, train: false);
         Assert.IsTrue(view.CanShuffle);
         var ids = new List<ulong>();
         using (var cursor = view.GetRowCursor(view.Schema, new Random(5)))

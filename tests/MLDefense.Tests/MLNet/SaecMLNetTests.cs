@@ -29,7 +29,7 @@ public sealed class SaecMLNetTests
     internal static ImageRow[] Cifar(bool train, int count, float noise = 0)
     {
         var legacy = new Legacy.MLContext(0);
-        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, Legacy.KnownDatasets.Cifar10Subset, train), count));
+        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, MLDefense.Data.KnownDatasets.Cifar10Subset, train), count));
         var pixels = (float[])view.GetColumnArray("Image");
         var labels = (int[])view.GetColumnArray("Label");
         var random = new Random(7);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using ML = Microsoft.ML;
 using MLDefense.Evaluation;

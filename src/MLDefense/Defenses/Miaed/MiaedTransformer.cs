@@ -1,3 +1,4 @@
+using MLDefense.Data;
 using MLDefense.Legacy;
 using MLDefense.MLNet;
 using ML = Microsoft.ML;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using MLDefense.Evaluation;
+using MLDefense.Data;
 using MLDefense.Legacy;
 using ML = Microsoft.ML;
 

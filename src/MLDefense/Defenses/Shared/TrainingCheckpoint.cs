@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MLDefense.Data;
 using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
