@@ -1,5 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 
 namespace MLDefense;
 
@@ -41,29 +41,6 @@ public static class Runtime
         torch.set_num_threads(threads);
         if (torch.get_num_threads() != threads)
             throw new InvalidOperationException($"libtorch runs {torch.get_num_threads()} intra-op threads where {threads} were asked for.");
-    }
-
-    /// <summary>A context whose components run on <paramref name="device"/>, seeded with <paramref name="seed"/>.</summary>
-    /// <exception cref="InvalidOperationException"><see cref="ComputeDevice.Cuda"/> was asked for and no GPU is usable.</exception>
-    public static MLContext CreateContext(int? seed, ComputeDevice device)
-    {
-        var ml = new MLContext(seed);
-        switch (device)
-        {
-            case ComputeDevice.Cpu:
-                ml.ForceCpu = true;
-                break;
-            case ComputeDevice.Cuda:
-                RequireCuda();
-                ml.GpuDeviceId = 0;
-                ml.FallbackToCpu = false;
-                break;
-            case ComputeDevice.Auto:
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(device), device, "Unknown device.");
-        }
-        return ml;
     }
 
     /// <summary>

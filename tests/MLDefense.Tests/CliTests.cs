@@ -117,15 +117,15 @@ public sealed class CliTests
         Assert.IsTrue(accuracy >= 0.6, $"four quadrant classes are easy; accuracy {accuracy} (chance 0.25)");
         Assert.IsTrue((double)results["train_seconds"]! > 0);
 
-        var ml = new MLContext(seed: 1);
+        var ml = new Microsoft.ML.MLContext(seed: 1);
         using var loaded = (ImageClassifierTransformer)ml.Model.Load(model, out var schema);
         Assert.IsNotNull(schema.GetColumnOrNull("Image"));
         Assert.IsNotNull(schema.GetColumnOrNull("Label"));
         Assert.AreEqual(ClassifierArchitecture.MnistC1, loaded.Architecture);
-        var test = ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false, Path.Combine(temp, "data"));
-        var batch = loaded.Transform(test).GetBatches(1000, ["Label", "PredictedLabel"]).Single();
-        var labels = batch.Get<int>("Label");
-        var predicted = batch.Get<int>("PredictedLabel");
+        var test = Microsoft.ML.ImageDatasetCatalog.LoadKnownDataset(ml.Data, KnownDatasets.Mnist, train: false, Path.Combine(temp, "data"));
+        var predictions = ((Microsoft.ML.ITransformer)loaded).Transform(test);
+        var labels = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<uint>(predictions, "Label").ToArray();
+        var predicted = Microsoft.ML.Data.ColumnCursorExtensions.GetColumn<uint>(predictions, "PredictedLabel").ToArray();
         double reloadedAccuracy = labels.Zip(predicted).Count(p => p.First == p.Second) / (double)labels.Length;
         Assert.AreEqual(accuracy, reloadedAccuracy, 1e-9, "the saved model predicts as the trained one did");
     }

@@ -305,7 +305,11 @@ public sealed class EvaluationProtocolTests
     public void DetectorTransformersPlugInThroughADataView()
     {
         var (images, _) = EvaluationFixture.TestSet(4, 8);
-        var detector = EvaluatedDetector.FromTransformer("mean", new MeanPixelScorer(), "MeanScore", threshold: 0.3);
+        // A plain ML.NET transformer (CustomMapping over the [1, 28, 28] image column) stands in for a fitted detector.
+        var ml = new Microsoft.ML.MLContext(1);
+        var scorer = Microsoft.ML.CustomMappingCatalog.CustomMapping<MeanPixelInput, MeanPixelOutput>(ml.Transforms, (row, output) => output.MeanScore = row.Image.Average(), contractName: null)
+            .Fit(ml.Data.LoadFromEnumerable(Array.Empty<MeanPixelInput>()));
+        var detector = EvaluatedDetector.FromTransformer("mean", scorer, "MeanScore", threshold: 0.3);
 
         var scores = detector.Score(images);
 
@@ -361,19 +365,16 @@ public sealed class EvaluationProtocolTests
         Assert.AreEqual(0, untouched.Calls);
     }
 
-    /// <summary>A detector transformer for the adapter test: the mean pixel of each image as its score.</summary>
-    private sealed class MeanPixelScorer : BatchTransformer
+    /// <summary>The adapter test's detector reads this row (the image column)…</summary>
+    private sealed class MeanPixelInput
     {
-        public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => ["Image"];
+        [Microsoft.ML.Data.VectorType(1, 28, 28)]
+        public float[] Image { get; set; } = [];
+    }
 
-        public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema) =>
-            [new DataViewSchema.Column("MeanScore", NumberDataViewType.Single)];
-
-        public override IReadOnlyList<Array> MapBatch(DataBatch input)
-        {
-            var pixels = input.Get<float>("Image");
-            int size = pixels.Length / input.RowCount;
-            return [Enumerable.Range(0, input.RowCount).Select(r => pixels.AsSpan(r * size, size).ToArray().Average()).ToArray()];
-        }
+    /// <summary>…and adds this one: the mean pixel of each image as its score.</summary>
+    private sealed class MeanPixelOutput
+    {
+        public float MeanScore { get; set; }
     }
 }

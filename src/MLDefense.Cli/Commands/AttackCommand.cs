@@ -4,7 +4,7 @@ using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Evaluation;
 using Spectre.Console;
 
@@ -50,7 +50,7 @@ public static class AttackCommand
             {
                 var ml = context.CreateMLContext();
                 var result = ProgressDisplay.Run(context.Console, display =>
-                    AttackEvaluation.Run(ml, modelFile.FullName, datasetName, settings, count, context.Settings.DataDirectory,
+                    AttackEvaluation.Run(ml, modelFile.FullName, datasetName, settings, count, context.Settings.DataDirectory, context.Settings.Seed,
                                          imagesFolder is null ? 0 : SavedImages,
                                          new InlineProgress<EvaluationProgress>(p => display.Report("attack", $"{p.Stage} · {p.ImagesDone}/{p.ImagesTotal} images", p.Fraction)),
                                          context.Cancellation));

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Evaluation;
 using Spectre.Console;
 

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using Spectre.Console;
 
 namespace MLDefense.Cli.Commands;

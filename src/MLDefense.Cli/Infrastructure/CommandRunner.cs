@@ -1,5 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 
 namespace MLDefense.Cli.Infrastructure;
 
@@ -10,7 +10,7 @@ namespace MLDefense.Cli.Infrastructure;
 public sealed record CommandContext(GlobalSettings Settings, CliConsole Console, CancellationToken Cancellation)
 {
     /// <summary>A context seeded with <c>--seed</c> whose components run on <c>--device</c>.</summary>
-    public MLContext CreateMLContext() => Runtime.CreateContext(Settings.Seed, Settings.Device);
+    public MLContext CreateMLContext() => Runtime.CreateMLContext(Settings.Seed, Settings.Device);
 }
 
 /// <summary>

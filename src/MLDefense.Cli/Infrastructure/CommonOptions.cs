@@ -1,7 +1,7 @@
 using System.CommandLine;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Cli.Infrastructure;

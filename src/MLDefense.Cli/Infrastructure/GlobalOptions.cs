@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 
 namespace MLDefense.Cli.Infrastructure;
 

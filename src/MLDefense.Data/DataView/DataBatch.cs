@@ -76,9 +76,5 @@ public sealed class DataBatch
     }
 
     /// <summary>Reads a float32 tensor [N, ...] (any device) back into a row-major array.</summary>
-    public static float[] FromTensor(Tensor t)
-    {
-        using var f = t.dtype == ScalarType.Float32 ? t.alias() : t.to(ScalarType.Float32);
-        return f.data<float>().ToArray();
-    }
+    public static float[] FromTensor(Tensor t) => TensorData.ToArray(t);
 }

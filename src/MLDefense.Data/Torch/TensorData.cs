@@ -5,6 +5,13 @@ namespace MLDefense.Torch;
 /// <summary>Tensors from spans of managed memory, copied once (TorchSharp's <c>torch.tensor</c> takes whole arrays).</summary>
 public static class TensorData
 {
+    /// <summary>Reads a tensor [N, ...] (any device, any dtype) back into a row-major float array.</summary>
+    public static float[] ToArray(Tensor t)
+    {
+        using var f = t.dtype == ScalarType.Float32 ? t.alias() : t.to(ScalarType.Float32);
+        return f.data<float>().ToArray();
+    }
+
     /// <summary>A float32 tensor of <paramref name="shape"/> holding a copy of <paramref name="values"/>, on <paramref name="device"/>.</summary>
     public static Tensor FromSpan(ReadOnlySpan<float> values, long[] shape, Device device) =>
         FromBytes(MemoryMarshal.AsBytes(values), shape, ScalarType.Float32, device);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
@@ -133,7 +133,7 @@ public static class AeGanBenchmark
     {
         report("load", "", 0);
         // A fresh context per case, seeded alike, so that running one dataset alone gives the same numbers.
-        var ml = Runtime.CreateContext(options.Seed, options.Device);
+        var ml = Runtime.CreateMLContext(options.Seed, options.Device);
         var trainAll = ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory);
         var testAll = ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory);
         report("load", "", 1);
@@ -153,7 +153,7 @@ public static class AeGanBenchmark
                 throw new ArgumentException($"The purifier for {c.Dataset} ({purifierSource ?? "trained here"}) takes {purifier.InputShape} images, A {classifier.InputShape}.");
 
             torch.manual_seed((long)options.Seed);
-            var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => DataBatch.FromTensor(purifier.ReconstructionError(images)),
+            var detector = new EvaluatedDetector("AE-GAN reconstruction error", images => TensorData.ToArray(purifier.ReconstructionError(images)),
                                                  purifier.Threshold);
             var cleanScores = new float[test.Count];
             foreach (var (start, length) in ProtocolSupport.Batches(test.Count, options.BatchSize))
@@ -298,7 +298,7 @@ public static class AeGanBenchmark
             }),
         };
         report("train AE-GAN", "", 0);
-        var purifierTrain = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages));
+        var purifierTrain = ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages);
         var clock = Stopwatch.StartNew();
         var purifier = ml.Transforms.Defenses.AeGanPurifier(purifierOptions).Fit(purifierTrain);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -334,12 +334,12 @@ public static class AeGanBenchmark
             Dataset = c.Dataset, Architecture = ClassifierArchitecture.DefenseGanA, Epochs = c.ClassifierEpochs, TrainImages = c.ClassifierTrainImages,
             DataDirectory = options.DataDirectory, Seed = options.Seed,
         };
-        var train = DataViews.Materialize(ClassifierTraining.Slice(ml, trainAll, c.ClassifierTrainImages));
+        var train = ClassifierTraining.Slice(ml, trainAll, c.ClassifierTrainImages);
         // Accuracy is measured by the benchmark on its own test images; the trainer's test pass gets one image.
         var test = ml.Data.TakeRows(ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), 1);
         var trainingProgress = new InlineProgress<ClassifierTrainingStatus>(s =>
             report("train A", s.Training is { } t ? $"epoch {t.Epoch}/{t.Epochs} · loss {t.Loss:F4}" : "", s.Stage == ClassifierTrainingStage.Training ? s.Fraction : 0));
-        var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
+        var (model, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
         int fullEpochs = ClassifierArchitectures.TrainingDefaults(ClassifierArchitecture.DefenseGanA).Epochs;
         var images = c.ClassifierTrainImages is int n ? $"the first {n}" : "all";
         return (model, null, $"A trained for this run: {result.Epochs} of {fullEpochs} epochs on {images} {c.Dataset} training images", result.TrainSeconds);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
 
@@ -150,7 +150,7 @@ public static class AttackBenchmark
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var clock = Stopwatch.StartNew();
-        var ml = Runtime.CreateContext(options.Seed, options.Device);
+        var ml = Runtime.CreateMLContext(options.Seed, options.Device);
         var (classifier, model) = LoadOrTrain(ml, options, progress, cancellationToken);
         using (classifier)
         {

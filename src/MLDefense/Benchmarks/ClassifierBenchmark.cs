@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Benchmarks;
@@ -160,14 +160,14 @@ public static class ClassifierBenchmark
             caseProgress?.Report(new(ClassifierTrainingStage.Loading, 0, null));
 
             // A fresh context per case, seeded alike, so that a case filtered out with --only cannot change another's numbers.
-            var ml = Runtime.CreateContext(options.Seed, options.Device);
+            var ml = Runtime.CreateMLContext(options.Seed, options.Device);
             var train = ClassifierTraining.Slice(ml, Split(c.Dataset, train: true), c.TrainImages);
             var test = ClassifierTraining.Slice(ml, Split(c.Dataset, train: false), c.TestImages);
             cancellationToken.ThrowIfCancellationRequested();
             caseProgress?.Report(new(ClassifierTrainingStage.Loading, 1, null));
 
             var request = new ClassifierTrainingRequest { Dataset = c.Dataset, Architecture = c.Architecture, Epochs = c.Epochs, Seed = options.Seed };
-            var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, caseProgress, cancellationToken);
+            var (model, result) = ClassifierTraining.Run(ml, request, train, test, caseProgress, cancellationToken);
             model.Dispose();
             rows.Add(new ClassifierBenchmarkRow(c, result.Epochs, result.TrainImages, result.TestImages, result.TestAccuracy,
                                                 result.TrainSeconds, result.EvaluateSeconds));

@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
+using MLDefense.Data;
+
 
 namespace MLDefense.Benchmarks;
 
@@ -132,15 +133,17 @@ public static class ClassifierTraining
         var test = Slice(ml, ml.Data.LoadKnownDataset(request.Dataset, train: false, request.DataDirectory), request.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(new(ClassifierTrainingStage.Loading, 1, null));
-        return Run(ml, request, train, test, progress, cancellationToken);
+        var (model, result) = Run(ml, request, train, test, progress, cancellationToken);
+        return (model, train.Schema, result);
     }
 
     /// <summary>
-    /// Trains on <paramref name="train"/> and measures accuracy on <paramref name="test"/> (both with columns
-    /// <c>Image</c> and <c>Label</c>, already sliced): <see cref="Run(MLContext, ClassifierTrainingRequest, IProgress{ClassifierTrainingStatus}?, CancellationToken)"/>
-    /// without the loading, for callers that reuse a dataset across runs.
+    /// Trains <c>ml.MulticlassClassification.Trainers.ImageClassifier</c> on <paramref name="train"/> and measures
+    /// accuracy on <paramref name="test"/> (both with columns <c>Image</c> and <c>Label</c> as a key, already sliced):
+    /// <see cref="Run(MLContext, ClassifierTrainingRequest, IProgress{ClassifierTrainingStatus}?, CancellationToken)"/>
+    /// without the loading, for callers that reuse a dataset across runs. The caller owns the returned model.
     /// </summary>
-    public static (ImageClassifierTransformer Model, DataViewSchema InputSchema, ClassifierTrainingResult Result) Run(
+    public static (ImageClassifierTransformer Model, ClassifierTrainingResult Result) Run(
         MLContext ml, ClassifierTrainingRequest request, IDataView train, IDataView test,
         IProgress<ClassifierTrainingStatus>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -149,7 +152,6 @@ public static class ClassifierTraining
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         var options = Options(request, progress, cancellationToken);
-
         progress?.Report(new(ClassifierTrainingStage.Training, 0, null));
         var clock = Stopwatch.StartNew();
         var model = ml.MulticlassClassification.Trainers.ImageClassifier(options).Fit(train);
@@ -157,45 +159,12 @@ public static class ClassifierTraining
         try
         {
             clock.Restart();
-            var (accuracy, testCount) = Accuracy(model, test, progress, cancellationToken);
-            double evaluateSeconds = clock.Elapsed.TotalSeconds;
-            var result = Result(request, model, checked((int)DataViews.CountRows(train)), testCount, accuracy, trainSeconds, evaluateSeconds);
-            return (model, train.Schema, result);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="Run(MLContext, ClassifierTrainingRequest, IDataView, IDataView, IProgress{ClassifierTrainingStatus}?, CancellationToken)"/>
-    /// on ML.NET: trains <c>ml.MulticlassClassification.Trainers.ImageClassifier</c> on <paramref name="train"/> (Image,
-    /// and Label as a key) and measures accuracy on <paramref name="test"/>.
-    /// </summary>
-    public static (ImageClassifierTransformer Model, ClassifierTrainingResult Result) Run(
-        Microsoft.ML.MLContext ml, ClassifierTrainingRequest request, Microsoft.ML.IDataView train, Microsoft.ML.IDataView test,
-        IProgress<ClassifierTrainingStatus>? progress = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(ml);
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(test);
-        var options = Options(request, progress, cancellationToken);
-        progress?.Report(new(ClassifierTrainingStage.Training, 0, null));
-        var clock = Stopwatch.StartNew();
-        var model = Microsoft.ML.ImageClassifierTrainerCatalog.ImageClassifier(ml.MulticlassClassification.Trainers, options).Fit(train);
-        double trainSeconds = clock.Elapsed.TotalSeconds;
-        try
-        {
-            clock.Restart();
-            long total = test.GetRowCount() ?? Data.DataViewBatches.Read(test, [], 4096).Sum(b => (long)b.RowCount);
+            long total = CountRows(test);
             if (total == 0) throw new ArgumentException("The test split is empty; there is nothing to measure accuracy on.", nameof(test));
             progress?.Report(new(ClassifierTrainingStage.Evaluating, 0, null));
             long seen = 0, correct = 0;
-            var output = ((Microsoft.ML.ITransformer)model).Transform(test);
-            foreach (var batch in Data.DataViewBatches.Read(output, ["Label", model.PredictedLabelColumnName], ImageClassifierTransformer.InferenceBatchSize * 4, cancellationToken))
+            var output = ((ITransformer)model).Transform(test);
+            foreach (var batch in DataViewBatches.Read(output, ["Label", model.PredictedLabelColumnName], ImageClassifierTransformer.InferenceBatchSize * 4, cancellationToken))
             {
                 var labels = batch.Get<uint>("Label");
                 var predicted = batch.Get<uint>(model.PredictedLabelColumnName);
@@ -204,7 +173,7 @@ public static class ClassifierTraining
                 seen += labels.Length;
                 progress?.Report(new(ClassifierTrainingStage.Evaluating, (double)seen / total, null));
             }
-            var result = Result(request, model, checked((int)(train.GetRowCount() ?? -1)), checked((int)seen), (double)correct / seen, trainSeconds, clock.Elapsed.TotalSeconds);
+            var result = Result(request, model, checked((int)CountRows(train)), checked((int)seen), (double)correct / seen, trainSeconds, clock.Elapsed.TotalSeconds);
             return (model, result);
         }
         catch
@@ -213,6 +182,10 @@ public static class ClassifierTraining
             throw;
         }
     }
+
+    /// <summary>The rows of <paramref name="data"/>: its own count where it knows it, else counted by a pass.</summary>
+    public static long CountRows(IDataView data) =>
+        data.GetRowCount() ?? DataViewBatches.Read(data, [], 4096).Sum(b => (long)b.RowCount);
 
     private static ImageClassifierOptions Options(ClassifierTrainingRequest request, IProgress<ClassifierTrainingStatus>? progress, CancellationToken cancellationToken) => new()
     {
@@ -243,32 +216,6 @@ public static class ClassifierTraining
 
     /// <summary>The first <paramref name="count"/> rows, or all rows for null.</summary>
     public static IDataView Slice(MLContext ml, IDataView data, int? count) => count is int n ? ml.Data.TakeRows(data, n) : data;
-
-    /// <summary>The first <paramref name="count"/> rows (all for null) of a known dataset's training or test split, read into memory once.</summary>
-    internal static InMemoryDataView LoadInMemory(MLContext ml, string dataset, bool train, string? dataDirectory, int? count) =>
-        DataViews.Materialize(Slice(ml, ml.Data.LoadKnownDataset(dataset, train, dataDirectory), count));
-
-    /// <summary>The share of rows of <paramref name="test"/> whose predicted label equals their <c>Label</c>, and the row count.</summary>
-    private static (double Accuracy, int Rows) Accuracy(ImageClassifierTransformer model, IDataView test,
-        IProgress<ClassifierTrainingStatus>? progress, CancellationToken cancellationToken)
-    {
-        long total = DataViews.CountRows(test);
-        if (total == 0) throw new ArgumentException("The test split is empty; there is nothing to measure accuracy on.", nameof(test));
-        progress?.Report(new(ClassifierTrainingStage.Evaluating, 0, null));
-        long seen = 0, correct = 0;
-        string labelColumn = "Label";
-        foreach (var batch in model.Transform(test).GetBatches(ImageClassifierTransformer.InferenceBatchSize * 4, [labelColumn, model.PredictedLabelColumnName]))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var labels = batch.Get<int>(labelColumn);
-            var predicted = batch.Get<int>(model.PredictedLabelColumnName);
-            for (int i = 0; i < labels.Length; i++)
-                if (labels[i] == predicted[i]) correct++;
-            seen += labels.Length;
-            progress?.Report(new(ClassifierTrainingStage.Evaluating, (double)seen / total, null));
-        }
-        return ((double)correct / seen, checked((int)seen));
-    }
 
     private static double Fraction(ClassifierTrainingProgress p) =>
         p.Epochs * p.BatchesPerEpoch == 0 ? 0 : ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Classifiers;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 using F = TorchSharp.torch.nn.functional;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
@@ -272,9 +272,9 @@ public static class MiaedBenchmark
                                                     CancellationToken cancellationToken)
     {
         report("load", "", 0);
-        var ml = Runtime.CreateContext(options.Seed, options.Device);
-        var train = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: true, options.DataDirectory, c.TrainImages);
-        var testView = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: false, options.DataDirectory, c.TestImages);
+        var ml = Runtime.CreateMLContext(options.Seed, options.Device);
+        var train = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages);
+        var testView = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         report("load", "", 1);
 
@@ -317,7 +317,7 @@ public static class MiaedBenchmark
                     var protocolOptions = new MiaedProtocolOptions { Dataset = c.Dataset, BatchSize = options.BatchSize, Seed = (ulong)options.Seed };
                     results.AddRange(MiaedProtocol.Run(classifier, attack, test.Images, test.Labels, evaluated, protocolOptions, protocolProgress, cancellationToken));
                 }
-                return new MiaedBenchmarkCaseResult(c, source, accuracy, checked((int)DataViews.CountRows(train)), test.Count, detectors, results);
+                return new MiaedBenchmarkCaseResult(c, source, accuracy, checked((int)ClassifierTraining.CountRows(train)), test.Count, detectors, results);
             }
             finally
             {
@@ -399,7 +399,7 @@ public static class MiaedBenchmark
         using var scope = torch.NewDisposeScope();
         Tensor probabilities;
         using (torch.no_grad()) probabilities = classifier.Logits(images).softmax(1);
-        return DataBatch.FromTensor(miaed.Score(images, probabilities));
+        return TensorData.ToArray(miaed.Score(images, probabilities));
     }, miaed.Threshold);
 
     /// <summary>
@@ -412,7 +412,7 @@ public static class MiaedBenchmark
         Tensor predicted;
         using (torch.no_grad()) predicted = classifier.Logits(images).argmax(1);
         var simple = miaed.SimpleNetworkProbabilities(images).argmax(1);
-        return DataBatch.FromTensor(predicted.ne(simple).to(ScalarType.Float32));
+        return TensorData.ToArray(predicted.ne(simple).to(ScalarType.Float32));
     }, 0.5);
 
     private static double Accuracy(IDifferentiableClassifier classifier, LabelledImages test, int batchSize)
@@ -442,7 +442,7 @@ public static class MiaedBenchmark
         var request = new ClassifierTrainingRequest { Dataset = c.Dataset, Architecture = c.Architecture, Epochs = c.ClassifierEpochs, Seed = options.Seed };
         var trainingProgress = new InlineProgress<ClassifierTrainingStatus>(s => report("classifier",
             s.Training is { } t ? $"epoch {t.Epoch}/{t.Epochs} · loss {t.Loss:F4}" : s.Stage.ToString().ToLowerInvariant(), s.Fraction));
-        var (model, _, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
+        var (model, result) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
         string images = c.TrainImages is int n ? $"the first {n}" : "all";
         return (model, $"{ClassifierTraining.ShortName(c.Architecture)} trained for this run: {result.Epochs} epochs on {images} {c.Dataset} training images");
     }

@@ -1,5 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
@@ -190,9 +190,9 @@ public static class SaecBenchmark
                                                    CancellationToken cancellationToken)
     {
         report("load", "", 0);
-        var ml = Runtime.CreateContext(options.Seed, options.Device);
-        var train = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: true, options.DataDirectory, c.TrainImages);
-        var test = ClassifierTraining.LoadInMemory(ml, c.Dataset, train: false, options.DataDirectory, c.TestImages);
+        var ml = Runtime.CreateMLContext(options.Seed, options.Device);
+        var train = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages);
+        var test = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         report("load", "", 1);
 
@@ -200,17 +200,16 @@ public static class SaecBenchmark
         var trainingProgress = new InlineProgress<ClassifierTrainingStatus>(s => report(
             s.Stage == ClassifierTrainingStage.Training ? "train" : "classify",
             s.Training is { } t ? $"epoch {t.Epoch}/{t.Epochs} · loss {t.Loss:F4}" : "", s.Fraction));
-        var (classifier, _, training) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
+        var (classifier, training) = ClassifierTraining.Run(ml, request, train, test, trainingProgress, cancellationToken);
         using (classifier)
         {
             report("saec", "fitting on the clean training images", 0);
             var saec = ml.Transforms.Defenses.Saec(new SaecOptions { Seed = options.Seed }).Fit(train);
             report("saec", saec.Calibration.ToString(), 1);
 
-            var testBatch = test.GetBatches(checked((int)DataViews.CountRows(test)), ["Image", "Label"]).Single();
-            using var images = testBatch.ToTensor("Image", classifier.Device);
-            using var labels = testBatch.ToTensor("Label", classifier.Device);
-            var detector = new EvaluatedDetector("SAEC", batch => DataBatch.FromTensor(saec.Score(batch)), saec.Threshold);
+            using var testImages = LabelledImages.Load(test, classifier.Device);
+            var (images, labels) = (testImages.Images, testImages.Labels);
+            var detector = new EvaluatedDetector("SAEC", batch => TensorData.ToArray(saec.Score(batch)), saec.Threshold);
 
             double imagesPerSecond = MeasureScoringSpeed(saec, images, report);
 
@@ -252,7 +251,7 @@ public static class SaecBenchmark
             using var scope = torch.NewDisposeScope();
             var clock = Stopwatch.StartNew();
             // Copying the scores to the host waits for the device, so the time covers the whole computation.
-            _ = DataBatch.FromTensor(saec.Score(images));
+            _ = TensorData.ToArray(saec.Score(images));
             if (pass >= 0) rates.Add(images.shape[0] / clock.Elapsed.TotalSeconds);
             report("speed", "", (pass + 2) / (double)(passes + 1));
         }

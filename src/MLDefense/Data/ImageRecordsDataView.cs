@@ -19,22 +19,25 @@ internal sealed class ImageRecordsDataView : IDataView
     /// <param name="shape">The image shape of every record.</param>
     /// <param name="labels">The class of every record, 0..K−1 (checked by the file reader).</param>
     /// <param name="readPixels">Writes the pixels of row i, [C, H, W] planar in [0, 1], into the span.</param>
-    /// <param name="classNames">The K class names.</param>
+    /// <param name="classNames">The K class names; null for images without a label column (the labels then only count the rows).</param>
     /// <param name="imageColumnName">The image column's name.</param>
     /// <param name="labelColumnName">The label column's name.</param>
-    internal ImageRecordsDataView(ImageShape shape, int[] labels, Action<long, Span<float>> readPixels, IReadOnlyList<string> classNames,
+    internal ImageRecordsDataView(ImageShape shape, int[] labels, Action<long, Span<float>> readPixels, IReadOnlyList<string>? classNames,
         string imageColumnName = "Image", string labelColumnName = "Label")
     {
         ArgumentException.ThrowIfNullOrEmpty(imageColumnName);
         ArgumentException.ThrowIfNullOrEmpty(labelColumnName);
         if (imageColumnName == labelColumnName) throw new ArgumentException($"The image and label columns need different names (both are '{imageColumnName}').");
         (this.labels, this.readPixels, imageSize) = (labels, readPixels, shape.Size);
-        var names = classNames.Select(n => n.AsMemory()).ToArray();
-        var keyValues = new DataViewSchema.Annotations.Builder();
-        keyValues.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, names.Length), (ref VBuffer<ReadOnlyMemory<char>> v) => v = new(names.Length, names.ToArray()));
         var builder = new DataViewSchema.Builder();
         builder.AddColumn(imageColumnName, new VectorDataViewType(NumberDataViewType.Single, shape.Channels, shape.Height, shape.Width));
-        builder.AddColumn(labelColumnName, new KeyDataViewType(typeof(uint), names.Length), keyValues.ToAnnotations());
+        if (classNames is not null)
+        {
+            var names = classNames.Select(n => n.AsMemory()).ToArray();
+            var keyValues = new DataViewSchema.Annotations.Builder();
+            keyValues.Add("KeyValues", new VectorDataViewType(TextDataViewType.Instance, names.Length), (ref VBuffer<ReadOnlyMemory<char>> v) => v = new(names.Length, names.ToArray()));
+            builder.AddColumn(labelColumnName, new KeyDataViewType(typeof(uint), names.Length), keyValues.ToAnnotations());
+        }
         Schema = builder.ToSchema();
     }
 
@@ -80,6 +83,15 @@ internal sealed class ImageRecordsDataView : IDataView
         if (pixels.Length != (long)labels.Length * shape.Size)
             throw new ArgumentException($"{pixels.Length} pixel values do not make {labels.Length} images of {shape}.", nameof(pixels));
         return new(shape, labels, (row, target) => pixels.AsSpan((int)row * shape.Size, shape.Size).CopyTo(target), classNames, labelColumnName: labelColumnName);
+    }
+
+    /// <summary>A one-column view of images already in floats (row-major [N, C, H, W]): what a detector scores.</summary>
+    internal static ImageRecordsDataView ImagesOnly(ImageShape shape, float[] pixels, string imageColumnName = "Image")
+    {
+        if (pixels.Length % shape.Size != 0)
+            throw new ArgumentException($"{pixels.Length} pixel values are not a whole number of {shape} images.", nameof(pixels));
+        return new(shape, new int[pixels.Length / shape.Size], (row, target) => pixels.AsSpan((int)row * shape.Size, shape.Size).CopyTo(target),
+                   classNames: null, imageColumnName);
     }
 
     private sealed class Cursor(ImageRecordsDataView view, bool[] active, int[]? order) : DataViewRowCursor

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;

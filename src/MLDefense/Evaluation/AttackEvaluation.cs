@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;
@@ -28,26 +28,12 @@ public sealed class LabelledImages : IDisposable
     /// <summary>N.</summary>
     public int Count => (int)Labels.size(0);
 
-    /// <summary>Reads the first <paramref name="limit"/> rows (all for null) of <paramref name="data"/>'s <c>Image</c> and <c>Label</c> columns onto <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentException">The data is empty or lacks an image shape annotation.</exception>
+    /// <summary>Reads the first <paramref name="limit"/> rows (all for null) of <paramref name="data"/>: <see cref="Load(IDataView, Device)"/> of <c>ml.Data.TakeRows</c>.</summary>
     public static LabelledImages Load(MLContext ml, IDataView data, int? limit, Device device)
     {
         ArgumentNullException.ThrowIfNull(ml);
         ArgumentNullException.ThrowIfNull(data);
-        if (limit is int n) data = ml.Data.TakeRows(data, n);
-        var shape = data.Schema["Image"].ImageShape
-                    ?? throw new ArgumentException("The Image column carries no image shape annotation.", nameof(data));
-        // The scope frees every batch's tensors; only the concatenated results outlive it.
-        using var scope = torch.NewDisposeScope();
-        var imageParts = new List<Tensor>();
-        var labelParts = new List<Tensor>();
-        foreach (var batch in data.GetBatches(4096, ["Image", "Label"]))
-        {
-            imageParts.Add(batch.ToTensor("Image", device).reshape(batch.RowCount, shape.Channels, shape.Height, shape.Width));
-            labelParts.Add(batch.ToTensor("Label", device));
-        }
-        if (imageParts.Count == 0) throw new ArgumentException("The dataset has no images to attack.", nameof(data));
-        return new LabelledImages(torch.cat(imageParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope(), shape);
+        return Load(limit is int n ? ml.Data.TakeRows(data, n) : data, device);
     }
 
     /// <summary>
@@ -55,7 +41,7 @@ public sealed class LabelledImages : IDisposable
     /// columns onto <paramref name="device"/>; labels become class indices 0..K−1.
     /// </summary>
     /// <exception cref="ArgumentException">The data is empty or its columns are not an image and a label.</exception>
-    public static LabelledImages Load(Microsoft.ML.IDataView data, Device device)
+    public static LabelledImages Load(IDataView data, Device device)
     {
         ArgumentNullException.ThrowIfNull(data);
         var shape = Data.ImageColumns.Check(data.Schema, "Image", null, "the images to attack", "");
@@ -154,13 +140,13 @@ public static class AttackEvaluation
     /// </summary>
     /// <exception cref="ArgumentException">The attack settings are inconsistent, the model holds no classifier, or the dataset does not fit it.</exception>
     public static AttackEvaluationResult Run(MLContext ml, string modelPath, string dataset, AttackSettings settings, int? limit, string? dataDirectory,
-                                             int examples = 0, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
+                                             int seed, int examples = 0, IProgress<EvaluationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ml);
         var attack = AttackFactory.Create(settings);
         using var classifier = FindClassifier(ml.Model.Load(modelPath, out _));
         using var test = LabelledImages.Load(ml, ml.Data.LoadKnownDataset(dataset, train: false, dataDirectory), limit, classifier.Device);
-        torch.manual_seed((long)(ml.Seed ?? 0));
+        torch.manual_seed(seed);
         return Run(classifier, attack, test, examples: examples, progress: progress, cancellationToken: cancellationToken);
     }
 

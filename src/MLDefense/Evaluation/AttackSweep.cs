@@ -1,6 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Evaluation;

@@ -1,5 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 
 namespace MLDefense.Evaluation;
 
@@ -22,7 +22,7 @@ public sealed record EvaluatedDetector(string Name, Func<Tensor, float[]> Score,
 {
     /// <summary>
     /// Wraps a fitted detector transformer: each batch of images becomes a one-column data view
-    /// (<paramref name="imageColumnName"/>, annotated with the images' shape), goes through <paramref name="detector"/>,
+    /// (<paramref name="imageColumnName"/>, a <c>Vector&lt;Single, C, H, W&gt;</c>), goes through <paramref name="detector"/>,
     /// and the float column <paramref name="scoreColumnName"/> is read back.
     /// </summary>
     /// <param name="name">A name for tables.</param>
@@ -41,12 +41,11 @@ public sealed record EvaluatedDetector(string Name, Func<Tensor, float[]> Score,
         var s = images.shape;
         if (s.Length != 4) throw new ArgumentException($"Expected images [N, C, H, W]; found [{string.Join(", ", s)}].", nameof(images));
         var shape = new ImageShape((int)s[1], (int)s[2], (int)s[3]);
-        var schema = new DataViewSchema([new DataViewSchema.Column(imageColumnName, shape.VectorType, new DataViewSchema.Annotations(shape))]);
-        var view = new InMemoryDataView(schema, [DataBatch.FromTensor(images)]);
+        var view = ImageRecordsDataView.ImagesOnly(shape, TensorData.ToArray(images), imageColumnName);
         int rows = (int)s[0];
         var scores = new float[rows];
         int filled = 0;
-        foreach (var batch in detector.Transform(view).GetBatches(Math.Max(rows, 1), [scoreColumnName]))
+        foreach (var batch in DataViewBatches.Read(detector.Transform(view), [scoreColumnName], Math.Max(rows, 1)))
         {
             var part = batch.Get<float>(scoreColumnName);
             part.CopyTo(scores, filled);
@@ -74,6 +73,6 @@ public static class ReconstructionErrorScores
         var reconstruction = reconstruct(images);
         var difference = reconstruction - images;
         var perPixel = squared ? difference.square() : difference.abs();
-        return DataBatch.FromTensor(perPixel.flatten(1).mean([1]));
+        return TensorData.ToArray(perPixel.flatten(1).mean([1]));
     }
 }

@@ -1,6 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 using MLDefense.Defenses;
 
 namespace MLDefense.Evaluation;

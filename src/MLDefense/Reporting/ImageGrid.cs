@@ -1,5 +1,5 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
 
 namespace MLDefense.Reporting;
 
