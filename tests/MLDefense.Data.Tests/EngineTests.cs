@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using F = TorchSharp.torch.nn.functional;
 
 using MLDefense.Data;
+using MLDefense.Tests;
+
 namespace MLDefense.Legacy.Tests;
 
 /// <summary>

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using MLDefense.Legacy.Tests;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLDefense.Tests.MLNet;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
@@ -16,9 +17,9 @@ namespace MLDefense.Tests;
 public sealed class AeGanTests
 {
     private static readonly ImageShape Mnist = new(1, 28, 28);
-    private static readonly Lazy<InMemoryDataView> MnistTrain = new(() => LoadMnist(train: true, 400));
-    private static readonly Lazy<InMemoryDataView> MnistTest = new(() => LoadMnist(train: false, 200));
-    private static readonly Lazy<AeGanTransformer> Trained = new(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(Tiny()).Fit(MnistTrain.Value));
+    private static readonly Lazy<IDataView> MnistTrain = new(() => LoadMnist(train: true, 400));
+    private static readonly Lazy<IDataView> MnistTest = new(() => LoadMnist(train: false, 200));
+    private static readonly Lazy<AeGanTransformer> Trained = new(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(Tiny()).Fit(MnistTrain.Value));
 
     /// <summary>A configuration that trains in seconds on two CPU cores; the higher learning rate makes up for the few steps.</summary>
     private static AeGanOptions Tiny(AeGanSearchPolicy policy = AeGanSearchPolicy.WhenFlagged, int epochs = 4) => new()
@@ -32,16 +33,11 @@ public sealed class AeGanTests
         Seed = 7,
     };
 
-    private static InMemoryDataView LoadMnist(bool train, int rows)
-    {
-        var ml = new MLContext(0);
-        return DataViews.Materialize(ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train), rows));
-    }
+    private static IDataView LoadMnist(bool train, int rows) => TestViews.Known(KnownDatasets.Mnist, train, rows);
 
-    private static float[] Pixels(IDataView view) => (float[])DataViews.Materialize(view).GetColumnArray("Image");
+    private static float[] Pixels(IDataView view) => TestViews.Floats(view, "Image");
 
-    private static InMemoryDataView Images(float[] pixels, ImageShape shape, string name = "Image") =>
-        new(new DataViewSchema([new DataViewSchema.Column(name, shape.VectorType, new DataViewSchema.Annotations(shape))]), [pixels]);
+    private static IDataView Images(float[] pixels, ImageShape shape, string name = "Image") => TestViews.Images(pixels, shape, name);
 
     private static Tensor TestImages(int count, Device device) =>
         torch.tensor(Pixels(MnistTest.Value).AsSpan(0, count * Mnist.Size).ToArray(), [count, 1, 28, 28], device: device);
@@ -172,13 +168,13 @@ public sealed class AeGanTests
         var clean = MnistTest.Value;
         var random = new Random(3);
         var noise = Images(Array.ConvertAll(new float[100 * Mnist.Size], _ => random.NextSingle()), Mnist);
-        var cleanOut = DataViews.Materialize(model.Transform(clean));
-        var noiseOut = DataViews.Materialize(model.Transform(noise));
-        var cleanScores = (float[])cleanOut.GetColumnArray("AeGanScore");
-        var noiseScores = (float[])noiseOut.GetColumnArray("AeGanScore");
+        var cleanOut = TestViews.Read(model.Transform(clean));
+        var noiseOut = TestViews.Read(model.Transform(noise));
+        var cleanScores = cleanOut.Floats("AeGanScore");
+        var noiseScores = noiseOut.Floats("AeGanScore");
         double auc = RocCurve.AucOf(cleanScores, noiseScores);
         double cleanFlagged = ThresholdCalibration.FlaggedFraction(cleanScores, model.Threshold);
-        double noiseFlagged = ((bool[])noiseOut.GetColumnArray("AeGanFlag")).Count(f => f) / 100.0;
+        double noiseFlagged = (noiseOut.Bools("AeGanFlag")).Count(f => f) / 100.0;
         Console.WriteLine($"threshold {model.Threshold:F4} (calibration: {model.Calibration}); AUC clean vs uniform noise {auc:F4}; " +
                           $"flagged: clean {cleanFlagged:P1}, noise {noiseFlagged:P1}");
         Assert.IsTrue(auc > 0.99, $"AUC {auc}");
@@ -201,10 +197,10 @@ public sealed class AeGanTests
 
         foreach (var policy in Enum.GetValues<AeGanSearchPolicy>())
         {
-            using var model = new MLContext(2).Transforms.Defenses.AeGanPurifier(Tiny(policy)).Fit(MnistTrain.Value);
-            var output = DataViews.Materialize(model.Transform(data));
-            var purified = (float[])output.GetColumnArray("Purified");
-            var flags = (bool[])output.GetColumnArray("AeGanFlag");
+            using var model = new MLContext(seed: 2).Transforms.Defenses.AeGanPurifier(Tiny(policy)).Fit(MnistTrain.Value);
+            var output = TestViews.Read(model.Transform(data));
+            var purified = output.Floats("Purified");
+            var flags = output.Bools("AeGanFlag");
             using var reconstruction = model.MagNetReconstruct(images);
             using var searched = model.EncoderAssistedSearch(images);
             var plain = reconstruction.data<float>().ToArray();
@@ -230,7 +226,7 @@ public sealed class AeGanTests
     [TestMethod]
     public void WithSearchTakesOverTheNetworksUnderOtherSearchSettings()
     {
-        var source = new MLContext(5).Transforms.Defenses.AeGanPurifier(Tiny(epochs: 1)).Fit(FirstRows(MnistTrain.Value, 200));
+        var source = new MLContext(seed: 5).Transforms.Defenses.AeGanPurifier(Tiny(epochs: 1)).Fit(FirstRows(MnistTrain.Value, 200));
         using var images = TestImages(10, source.Device);
         using var before = source.MagNetReconstruct(images);
         Assert.Throws<ArgumentException>(() => source.WithSearch(steps: -1));
@@ -247,38 +243,44 @@ public sealed class AeGanTests
         using (var difference = (purified - searched).abs().max()) Assert.IsTrue(difference.item<float>() < 1e-5f, "Always searches every image, 2 steps of 0.05");
     }
 
-    private static InMemoryDataView FirstRows(InMemoryDataView view, int rows) => DataViews.Materialize(new MLContext().Data.TakeRows(view, rows));
+    private static IDataView FirstRows(IDataView view, int rows) => TestViews.First(view, rows);
 
     [TestMethod]
-    public void WorkoutPasses()
+    public void BadImagesAreRejectedAndThePurifiedColumnIsAnImageColumn()
     {
-        var ml = new MLContext(3);
+        var ml = new MLContext(seed: 3);
         var train = FirstRows(MnistTrain.Value, 200);
         var test = FirstRows(MnistTest.Value, 40);
         var pixels = Pixels(FirstRows(MnistTrain.Value, 40));
         var withNaN = (float[])pixels.Clone();
         withNaN[Mnist.Size * 7 + 5] = float.NaN;
-        BadInput[] bad =
-        [
-            new("no image column", Images(pixels, Mnist, "Pixels"), "'Image'"),
-            new("a label column as the image", new InMemoryDataView(new DataViewSchema([new DataViewSchema.Column("Image", NumberDataViewType.Int32)]), [new int[40]]), "'Image'"),
-            new("images too small", Images(new float[40 * 16], new ImageShape(1, 4, 4)), "at least 8x8"),
-            new("a shape the decoder cannot retrace", Images(new float[40 * 28 * 30], new ImageShape(1, 28, 30)), "same parity"),
-            new("a NaN pixel", Images(withNaN, Mnist), "NaN in row 7", BadInputStage.Fit),
-            new("too few images", Images(pixels.AsSpan(0, Mnist.Size * 10).ToArray(), Mnist), "at least 20", BadInputStage.Fit),
-        ];
         var options = Tiny(epochs: 1) with { SearchPolicy = AeGanSearchPolicy.Always, SearchSteps = 3 };
-        using var result = Workout.Run(ml, ml.Transforms.Defenses.AeGanPurifier(options), train, test, bad);
+        var estimator = ml.Transforms.Defenses.AeGanPurifier(options);
+        // (what, data, expected part of the message, whether a schema shape shows it: image sizes only show at Fit)
+        (string What, IDataView Data, string Part, bool AtSchema)[] bad =
+        [
+            ("no image column", Images(pixels, Mnist, "Pixels"), "'Image'", true),
+            ("images too small", Images(new float[40 * 16], new ImageShape(1, 4, 4)), "at least 8x8", false),
+            ("a shape the decoder cannot retrace", Images(new float[40 * 28 * 30], new ImageShape(1, 28, 30)), "same parity", false),
+            ("a NaN pixel", Images(withNaN, Mnist), "NaN in row 7", false),
+            ("too few images", Images(pixels.AsSpan(0, Mnist.Size * 10).ToArray(), Mnist), "at least 20", false),
+        ];
+        foreach (var (what, data, part, atSchema) in bad)
+        {
+            if (atSchema)
+                StringAssert.Contains(Assert.Throws<ArgumentException>(() => estimator.GetOutputSchema(MLDefense.MLNet.SchemaShapes.From(data.Schema)), what).Message, part, what);
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => estimator.Fit(data), what).Message, part, what);
+        }
 
-        Assert.AreEqual(Mnist, result.Output.Schema["Purified"].ImageShape, "the purified column carries the image shape");
-        var purified = (float[])result.Output.GetColumnArray("Purified");
+        using var model = estimator.Fit(train);
+        var output = model.Transform(test);
+        Assert.AreEqual(test.Schema["Image"].Type, output.Schema["Purified"].Type, "the purified column keeps the input's type");
+        var columns = TestViews.Read(output);
+        var purified = columns.Floats("Purified");
         Assert.IsTrue(purified.All(v => v is >= 0 and <= 1), "purified values are images");
-        var scores = (float[])result.Output.GetColumnArray("AeGanScore");
-        var flags = (bool[])result.Output.GetColumnArray("AeGanFlag");
-        for (int i = 0; i < scores.Length; i++) Assert.AreEqual(ThresholdCalibration.IsFlagged(scores[i], result.Model.Threshold), flags[i]);
-        var loaded = (AeGanTransformer)result.Loaded;
-        Assert.AreEqual(result.Model.Calibration, loaded.Calibration);
-        Assert.AreEqual(result.Model.Options, loaded.Options);
+        var scores = columns.Floats("AeGanScore");
+        var flags = columns.Bools("AeGanFlag");
+        for (int i = 0; i < scores.Length; i++) Assert.AreEqual(ThresholdCalibration.IsFlagged(scores[i], model.Threshold), flags[i]);
 
         // Purified images can be written for a report.
         var path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}.png");
@@ -308,7 +310,7 @@ public sealed class AeGanTests
 
         var pixels = Pixels(FirstRows(MnistTest.Value, 3));
         pixels[Mnist.Size * 2 + 100] = float.NaN;
-        ex = Assert.Throws<ArgumentException>(() => DataViews.Materialize(model.Transform(Images(pixels, Mnist))));
+        ex = Assert.Throws<ArgumentException>(() => TestViews.Read(model.Transform(Images(pixels, Mnist))));
         StringAssert.Contains(ex.Message, "Column 'Image'");
         StringAssert.Contains(ex.Message, "NaN in row 2");
 
@@ -322,7 +324,7 @@ public sealed class AeGanTests
         var data = FirstRows(MnistTrain.Value, 200);
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
-        var ml = new MLContext(5);
+        var ml = new MLContext(seed: 5);
         Assert.Throws<OperationCanceledException>(() => ml.Transforms.Defenses.AeGanPurifier(Tiny() with { CancellationToken = cancelled.Token }).Fit(data));
 
         long before = LiveTensors.Count();
@@ -345,25 +347,25 @@ public sealed class AeGanTests
         var data = FirstRows(MnistTrain.Value, 200);
         string path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}", "purifier.checkpoint");
         var options = Tiny(epochs: 3);
-        using var uninterrupted = new MLContext(1).Transforms.Defenses.AeGanPurifier(options).Fit(data);
+        using var uninterrupted = new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(options).Fit(data);
 
         using var midway = new CancellationTokenSource();
         var stopAfterEpoch2 = new SynchronousProgress<AeGanTrainingProgress>(p => { if (p.EpochCompleted && p.Epoch == 2) midway.Cancel(); });
-        Assert.Throws<OperationCanceledException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+        Assert.Throws<OperationCanceledException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(
             options with { CheckpointPath = path, Progress = stopAfterEpoch2, CancellationToken = midway.Token }).Fit(data));
         Assert.IsTrue(File.Exists(path), "the checkpoint of epoch 2 outlives the cancelled Fit (its folder was created)");
 
-        var other = Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+        var other = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(
             options with { CheckpointPath = path, NoiseBound = 0.2 }).Fit(data));
         StringAssert.Contains(other.Message, "noise_bound: 0.3 there, 0.2 here");
-        var otherData = Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+        var otherData = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(
             options with { CheckpointPath = path }).Fit(FirstRows(MnistTrain.Value, 199)));
         StringAssert.Contains(otherData.Message, "images: 200 there, 199 here");
         Assert.IsTrue(File.Exists(path), "a refused checkpoint is left alone");
 
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         var log = new List<string>();
-        ml.Log += (_, e) => log.Add(e.Message);
+        ml.Log += (_, e) => log.Add(e.RawMessage);
         var epochs = new List<int>();
         var recordEpochs = new SynchronousProgress<AeGanTrainingProgress>(p => { if (p.EpochCompleted) epochs.Add(p.Epoch); });
         using var resumed = ml.Transforms.Defenses.AeGanPurifier(options with { CheckpointPath = path, Progress = recordEpochs }).Fit(data);
@@ -387,11 +389,11 @@ public sealed class AeGanTests
         File.WriteAllText(path, "not a zip");
         try
         {
-            var ex = Assert.Throws<InvalidDataException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(
+            var ex = Assert.Throws<InvalidDataException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(
                 Tiny() with { CheckpointPath = path }).Fit(FirstRows(MnistTrain.Value, 100)));
             StringAssert.Contains(ex.Message, path);
             StringAssert.Contains(ex.Message, "delete it to start afresh");
-            Assert.Throws<ArgumentException>(() => new MLContext(1).Transforms.Defenses.AeGanPurifier(Tiny() with { CheckpointPath = " " }));
+            Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(Tiny() with { CheckpointPath = " " }));
         }
         finally
         {
@@ -404,16 +406,16 @@ public sealed class AeGanTests
     {
         var reports = new List<AeGanTrainingProgress>();
         var options = Tiny(epochs: 2) with { Progress = new SynchronousProgress<AeGanTrainingProgress>(reports.Add) };
-        var ml = new MLContext(6);
+        var ml = new MLContext(seed: 6);
         var log = new List<string>();
-        ml.Log += (_, e) => log.Add($"[{e.Source}] {e.Message}");
+        ml.Log += (_, e) => log.Add(e.RawMessage);
         using var model = ml.Transforms.Defenses.AeGanPurifier(options).Fit(FirstRows(MnistTrain.Value, 200));
         var ends = reports.Where(r => r.EpochCompleted).ToList();
         Assert.AreEqual(2, ends.Count);
         Assert.IsTrue(ends.All(r => double.IsFinite(r.DiscriminatorLoss) && double.IsFinite(r.GeneratorLoss) && r.ReconstructionLoss > 0));
         Assert.AreEqual(TimeSpan.Zero, ends[^1].EstimatedRemaining);
         Assert.IsTrue(reports.Count > 2, "reports come during epochs too");
-        Assert.IsTrue(log.Any(m => m.StartsWith("[AE-GAN] calibrated")), string.Join(" | ", log));
+        Assert.IsTrue(log.Any(m => m.StartsWith("calibrated")), string.Join(" | ", log));
     }
 
     [TestMethod]
@@ -421,9 +423,9 @@ public sealed class AeGanTests
     {
         var model = Trained.Value;
         var data = FirstRows(MnistTest.Value, 50);
-        DataViews.Materialize(model.Transform(data)); // warm-up: lazy initialisation inside the engine is not a leak
+        TestViews.Read(model.Transform(data)); // warm-up: lazy initialisation inside the engine is not a leak
         long before = LiveTensors.Count();
-        for (int i = 0; i < 3; i++) DataViews.Materialize(model.Transform(data));
+        for (int i = 0; i < 3; i++) TestViews.Read(model.Transform(data));
         using (var images = TestImages(10, model.Device))
         {
             using var a = model.Purify(images);

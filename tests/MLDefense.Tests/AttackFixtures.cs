@@ -3,7 +3,8 @@ using System.Globalization;
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using Microsoft.ML;
+using MLDefense.Tests.MLNet;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Tests;
@@ -84,16 +85,15 @@ internal static class AttackFixtures
     {
         var directory = Directory.CreateTempSubdirectory("mldefense-attack-fixtures-").FullName;
         var ml = new MLContext(seed: 1);
-        var train = DataViews.SelectRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: true), Enumerable.Range(0, 5000).ToArray());
+        var train = ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: true), 5000);
         var options = new ImageClassifierOptions { CustomModule = (_, classes) => SmallC1(classes), ClassCount = 10, Epochs = 2, BatchSize = 64, Seed = 1 };
         using (var model = ml.MulticlassClassification.Trainers.ImageClassifier(options).Fit(train))
             Safetensors.Save(model.Network.state_dict(), System.IO.Path.Combine(directory, ClassifierFile));
 
-        var test = DataViews.SelectRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false), Enumerable.Range(0, Count).ToArray());
-        var batch = test.GetBatches(Count, ["Image", "Label"]).Single();
-        var bytes = Array.ConvertAll(batch.Get<float>("Image"), v => (byte)Math.Round(v * 255));
+        var test = ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: false), Count);
+        var bytes = Array.ConvertAll(TestViews.Floats(test, "Image"), v => (byte)Math.Round(v * 255));
         using (var images = torch.tensor(bytes, [Count, 1, 28, 28]))
-        using (var labels = torch.tensor(Array.ConvertAll(batch.Get<int>("Label"), v => (long)v)))
+        using (var labels = torch.tensor(Array.ConvertAll(TestViews.Classes(test), v => (long)v)))
             Safetensors.Save(new Dictionary<string, Tensor> { ["images"] = images, ["labels"] = labels }, System.IO.Path.Combine(directory, InputsFile));
         return directory;
     }

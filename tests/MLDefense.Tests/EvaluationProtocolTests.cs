@@ -1,7 +1,6 @@
-using MLDefense.Legacy.Tests;
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using MLDefense.Tests.MLNet;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
 
@@ -32,13 +31,9 @@ internal static class EvaluationFixture
     private static ImageClassifierTransformer Train()
     {
         var (pixels, labels) = Patterns(perClass: 60, seed: 1);
-        var shape = new ImageShape(1, 28, 28);
-        var data = new InMemoryDataView(new DataViewSchema([
-                new DataViewSchema.Column("Image", shape.VectorType, new DataViewSchema.Annotations(shape)),
-                new DataViewSchema.Column("Label", NumberDataViewType.Int32)]),
-            [pixels, labels]);
+        var data = TestViews.Labelled(pixels, labels, new ImageShape(1, 28, 28), Classes);
         var options = new ImageClassifierOptions { Architecture = ClassifierArchitecture.MnistC1, Epochs = 2, BatchSize = 16, Seed = 5 };
-        return new MLContext(1).MulticlassClassification.Trainers.ImageClassifier(options).Fit(data);
+        return Microsoft.ML.ImageClassifierTrainerCatalog.ImageClassifier(new Microsoft.ML.MLContext(seed: 1).MulticlassClassification.Trainers, options).Fit(data);
     }
 
     /// <summary>Class 0 brightens the top-left quadrant, class 1 the bottom-right one, class 2 a centred square.</summary>

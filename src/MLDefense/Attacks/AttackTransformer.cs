@@ -1,7 +1,7 @@
-using MLDefense.Data;
-using MLDefense.Legacy;
-using ML = Microsoft.ML;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Classifiers;
+using MLDefense.Data;
 
 namespace MLDefense.Attacks;
 
@@ -9,7 +9,7 @@ namespace MLDefense.Attacks;
 /// Configures <see cref="AttackTransformer"/>: there is nothing to learn, so Fit checks the schema and binds the attack to
 /// the classifier. Made by <c>ml.Transforms.Attacks.Fgsm(...)</c>, <c>.Pgd(...)</c>... or <c>.Attack(classifier, attack)</c>.
 /// </summary>
-public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimator<AttackTransformer>
+public sealed class AttackEstimator : IEstimator<AttackTransformer>
 {
     private readonly IDifferentiableClassifier classifier;
     private readonly IAdversarialAttack attack;
@@ -30,21 +30,9 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimat
             (classifier, attack, imageColumnName, labelColumnName, outputColumnName, attackBatchSize, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public AttackTransformer Fit(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var transformer = Create();
-        transformer.GetOutputSchema(input.Schema);
-        return transformer;
-    }
-
-    /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => Create().GetOutputSchema(inputSchema);
-
-    /// <summary>A transformer attacking the classifier (ML.NET); the data is only checked, nothing is trained.</summary>
+    /// <summary>A transformer attacking the classifier; the data is only checked, nothing is trained.</summary>
     /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
-    public AttackTransformer Fit(ML.IDataView input)
+    public AttackTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var transformer = Create();
@@ -54,14 +42,14 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimat
 
     /// <summary>The input schema shape plus the adversarial image column (a Single vector; its shape is checked at Fit).</summary>
     /// <exception cref="ArgumentException">The image or label column is missing or of the wrong kind (the message names it).</exception>
-    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        Data.ImageColumns.Check(inputSchema, imageColumnName, $"the image {attack.Name} perturbs");
+        ImageColumns.Check(inputSchema, imageColumnName, $"the image {attack.Name} perturbs");
         var label = inputSchema.Where(c => c.Name == labelColumnName).ToArray();
-        if (label.Length == 0 || label[0].Kind != ML.SchemaShape.Column.VectorKind.Scalar || !(label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32))
+        if (label.Length == 0 || label[0].Kind != SchemaShape.Column.VectorKind.Scalar || !(label[0].IsKey || label[0].ItemType == NumberDataViewType.Int32))
             throw new ArgumentException($"{attack.Name} transform: label column '{labelColumnName}' must be a key (MapValueToKey) or Int32 class indices; " +
                 (label.Length == 0 ? $"it was not found. The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}." : $"found {label[0].Kind} of {label[0].ItemType}."));
-        return MLNet.SchemaShapes.Append(inputSchema, [MLNet.SchemaShapes.Of(outputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, 1))]);
+        return MLNet.SchemaShapes.Append(inputSchema, [MLNet.SchemaShapes.Of(outputColumnName, new VectorDataViewType(NumberDataViewType.Single, 1))]);
     }
 
     private AttackTransformer Create() =>
@@ -76,9 +64,9 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimat
 /// <para>Input and output columns:</para>
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
-/// <item><term><see cref="ImageColumnName"/> (input)</term><description>image [C, H, W] (float vector with the image shape annotation) of the classifier's <see cref="IDifferentiableClassifier.InputShape"/>, values in [0, 1]</description></item>
-/// <item><term><see cref="LabelColumnName"/> (input)</term><description>Int32 or Int64: the true class (untargeted attacks) or the target class (targeted ones)</description></item>
-/// <item><term><see cref="OutputColumnName"/></term><description>image of the same shape and annotation: the adversarial images, in [0, 1]</description></item>
+/// <item><term><see cref="ImageColumnName"/> (input)</term><description>Single vector [C, H, W] of the classifier's <see cref="IDifferentiableClassifier.InputShape"/>, values in [0, 1]</description></item>
+/// <item><term><see cref="LabelColumnName"/> (input)</term><description>a key of K classes, or Int32 0..K−1: the true class (untargeted attacks) or the target class (targeted ones)</description></item>
+/// <item><term><see cref="OutputColumnName"/></term><description>the input's type: the adversarial images, in [0, 1]</description></item>
 /// </list>
 /// <para>Transform is lazy: the attack runs when the output column is read, each time it is read (attacks with random
 /// starts give different results per read unless libtorch is reseeded). Reading other columns costs nothing.</para>
@@ -86,7 +74,7 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>, ML.IEstimat
 /// so a pipeline that contains it cannot be written with <c>ml.Model.Save</c>. Rebuild it from the loaded classifier instead.
 /// It does not own the classifier: dispose the classifier yourself when done.</para>
 /// </remarks>
-public sealed class AttackTransformer : BatchTransformer, ML.ITransformer
+public sealed class AttackTransformer : ITransformer
 {
     private readonly IDifferentiableClassifier classifier;
     private readonly CancellationToken cancellationToken;
@@ -114,36 +102,6 @@ public sealed class AttackTransformer : BatchTransformer, ML.ITransformer
     /// <summary>The most rows attacked at once.</summary>
     public int AttackBatchSize { get; }
 
-    /// <inheritdoc />
-    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [ImageColumnName, LabelColumnName];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        string who = $"{Attack.Name} transform";
-        var required = classifier.InputShape;
-        var image = inputSchema.GetColumnOrNull(ImageColumnName) ?? throw new ArgumentException(
-            $"{who}: image column '{ImageColumnName}' was not found; expected a float vector image of {required}. The schema has: {inputSchema}.");
-        if (image.ImageShape is not { } shape || image.Type is not VectorDataViewType vector || vector.Size != shape.Size)
-            throw new ArgumentException($"{who}: column '{ImageColumnName}' must be an image column (a float vector with an image shape annotation) of {required}; found {image.Type}.");
-        if (shape != required)
-            throw new ArgumentException($"{who}: column '{ImageColumnName}' holds {shape} images but the classifier takes {required}.");
-        var label = inputSchema.GetColumnOrNull(LabelColumnName) ?? throw new ArgumentException(
-            $"{who}: label column '{LabelColumnName}' was not found; expected Int32 class indices. The schema has: {inputSchema}.");
-        if (label.Type != NumberDataViewType.Int32 && label.Type != NumberDataViewType.Int64)
-            throw new ArgumentException($"{who}: label column '{LabelColumnName}' must hold Int32 (or Int64) class indices; found {label.Type}.");
-        return [new DataViewSchema.Column(OutputColumnName, vector, new DataViewSchema.Annotations(shape))];
-    }
-
-    /// <inheritdoc />
-    public override IReadOnlyList<Array> MapBatch(DataBatch input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        using var labels = input.ToTensor(LabelColumnName, CPU);
-        return [Perturb(input.Get<float>(ImageColumnName), labels, input.RowCount)];
-    }
-
     /// <summary>The attack on consecutive images (row-major pixels) with their labels (int64 [N], any device), <see cref="AttackBatchSize"/> at a time.</summary>
     private float[] Perturb(float[] pixels, Tensor allLabels, int rows)
     {
@@ -166,46 +124,46 @@ public sealed class AttackTransformer : BatchTransformer, ML.ITransformer
         return output;
     }
 
-    // ML.NET: the same attack behind ML.NET's cursor and row-mapper contracts. Not saved: it holds a live classifier.
+    // Not saved: it holds a live classifier.
 
-    bool ML.ITransformer.IsRowToRowMapper => true;
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <summary>The input schema plus the adversarial image column (the classifier's input type, Single [C, H, W]).</summary>
     /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
-    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
 
     /// <summary>A lazy view adding the adversarial images, attacked <see cref="AttackBatchSize"/> rows at a time.</summary>
     /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
-    public ML.IDataView Transform(ML.IDataView input)
+    public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new Data.BatchedDataView(input, Mapper(input.Schema));
+        return new BatchedDataView(input, Mapper(input.Schema));
     }
 
-    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
 
-    void ML.ICanSaveModel.Save(ML.ModelSaveContext context) => throw new NotSupportedException(
+    void ICanSaveModel.Save(ModelSaveContext context) => throw new NotSupportedException(
         $"{Attack.Name} transform: an attack is an evaluation step holding a live classifier and is not saved into a model; save the pipeline without it.");
 
-    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    private BatchMapper Mapper(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        Data.ImageColumns.Check(inputSchema, ImageColumnName, classifier.InputShape, $"the image {Attack.Name} perturbs", "the shape the classifier takes");
-        var kind = Data.LabelColumns.Check(inputSchema, LabelColumnName, $"the classes {Attack.Name} attacks");
+        ImageColumns.Check(inputSchema, ImageColumnName, classifier.InputShape, $"the image {Attack.Name} perturbs", "the shape the classifier takes");
+        var kind = LabelColumns.Check(inputSchema, LabelColumnName, $"the classes {Attack.Name} attacks");
         return new BatchMapper(this, kind);
     }
 
-    private sealed class BatchMapper(AttackTransformer owner, Data.LabelKind labelKind) : Data.IRowBatchMapper
+    private sealed class BatchMapper(AttackTransformer owner, Data.LabelKind labelKind) : IRowBatchMapper
     {
         public IReadOnlyList<string> InputColumns => [owner.ImageColumnName, owner.LabelColumnName];
-        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } =
-            [new(owner.OutputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single,
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } =
+            [new(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single,
                 owner.classifier.InputShape.Channels, owner.classifier.InputShape.Height, owner.classifier.InputShape.Width))];
         public int BatchSize => owner.AttackBatchSize;
 
-        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch)
+        public IReadOnlyList<Array> MapBatch(RowBatch batch)
         {
-            var classes = Data.LabelColumns.Classes(batch, owner.LabelColumnName, labelKind);
+            var classes = LabelColumns.Classes(batch, owner.LabelColumnName, labelKind);
             using var labels = torch.tensor(Array.ConvertAll(classes, c => (long)c), [classes.Length]);
             return [owner.Perturb(batch.Get<float>(owner.ImageColumnName), labels, batch.RowCount)];
         }

@@ -1,5 +1,3 @@
-using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Attacks;
@@ -19,12 +17,6 @@ public static class AttacksCatalogExtensions
         public AttacksCatalog Attacks => new();
     }
 
-    extension(TransformsCatalog catalog)
-    {
-        /// <summary>The attacks as transforms of the legacy layer (the same estimators; they fit either).</summary>
-        public AttacksCatalog Attacks => new();
-    }
-
     /// <summary>The rows attacked at once by the named overloads.</summary>
     public const int DefaultAttackBatchSize = 128;
 
@@ -33,7 +25,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked (its device is where the attack runs).</param>
     /// <param name="attack">The attack.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (the target class for a targeted attack).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (the target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="attackBatchSize">The most rows attacked at once.</param>
     /// <param name="cancellationToken">Stops the attack between iterations (reading the output column then throws <see cref="OperationCanceledException"/>).</param>
@@ -50,7 +42,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="epsilon">The L∞ budget ε (&gt; 0).</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
     public static AttackEstimator Fgsm(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
@@ -62,7 +54,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="epsilon">The L2 budget ε (&gt; 0).</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="targeted">Whether the labels are targets.</param>
     public static AttackEstimator Fgm(this AttacksCatalog catalog, IDifferentiableClassifier classifier, double epsilon,
@@ -74,7 +66,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator FastGradient(this AttacksCatalog catalog, IDifferentiableClassifier classifier, FastGradientOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
@@ -85,7 +77,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="epsilon">The budget ε (&gt; 0).</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="stepSize">The step size α.</param>
     /// <param name="iterations">The number of iterations.</param>
@@ -101,7 +93,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator Bim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, BasicIterativeOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
@@ -112,7 +104,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="epsilon">The budget ε (&gt; 0).</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="stepSize">The step size α.</param>
     /// <param name="iterations">The number of iterations per run.</param>
@@ -133,7 +125,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator Pgd(this AttacksCatalog catalog, IDifferentiableClassifier classifier, ProjectedGradientDescentOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
@@ -144,7 +136,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="epsilon">The L∞ budget ε (&gt; 0).</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="iterations">The number of iterations T.</param>
     /// <param name="decayFactor">The momentum decay μ.</param>
@@ -160,7 +152,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator Mim(this AttacksCatalog catalog, IDifferentiableClassifier classifier, MomentumIterativeOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
@@ -170,7 +162,7 @@ public static class AttacksCatalogExtensions
     /// <param name="catalog">The catalog.</param>
     /// <param name="classifier">The model attacked.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class when <paramref name="targeted"/>).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class when <paramref name="targeted"/>).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="confidence">κ.</param>
     /// <param name="initialConstant">The initial c.</param>
@@ -192,7 +184,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column (target class for a targeted attack).</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1) (target class for a targeted attack).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator CarliniWagnerL2(this AttacksCatalog catalog, IDifferentiableClassifier classifier, CarliniWagnerL2Options options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>
@@ -202,7 +194,7 @@ public static class AttacksCatalogExtensions
     /// <param name="catalog">The catalog.</param>
     /// <param name="classifier">The model attacked.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     /// <param name="norm">L2 (default) or L∞.</param>
     /// <param name="overshoot">η.</param>
@@ -218,7 +210,7 @@ public static class AttacksCatalogExtensions
     /// <param name="classifier">The model attacked.</param>
     /// <param name="options">The attack's options.</param>
     /// <param name="imageColumnName">The clean image column.</param>
-    /// <param name="labelColumnName">The Int32 true-class column.</param>
+    /// <param name="labelColumnName">The true-class column (a key, or Int32 0..K−1).</param>
     /// <param name="outputColumnName">The adversarial image column to add.</param>
     public static AttackEstimator DeepFool(this AttacksCatalog catalog, IDifferentiableClassifier classifier, DeepFoolOptions options,
         string imageColumnName = "Image", string labelColumnName = "Label", string outputColumnName = "Adversarial") =>

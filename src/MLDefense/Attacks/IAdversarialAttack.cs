@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Attacks;

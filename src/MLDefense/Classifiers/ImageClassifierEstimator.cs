@@ -1,16 +1,16 @@
-using ML = Microsoft.ML;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using F = TorchSharp.torch.nn.functional;
-
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Classifiers;
 
 /// <summary>
 /// Trains an image classifier — the target model that defenses protect and attacks attack — on the context's device
-/// (<see cref="MLContext.Device"/>: CUDA when present, else the CPU), with the settings of
+/// (<see cref="MLContext.GpuDeviceId"/>: a CUDA GPU when one is set and present, else the CPU), with the settings of
 /// <see cref="ImageClassifierOptions"/>.
 /// </summary>
 /// <remarks>
@@ -18,9 +18,9 @@ namespace MLDefense.Classifiers;
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
 /// <item><term>Image (input)</term><description>float vector [C, H, W], values in [0, 1] (the architecture fixes the shape)</description></item>
-/// <item><term>Label (input, Fit only)</term><description>Int32 class in [0, K)</description></item>
-/// <item><term>Score (output)</term><description>float vector [K]: softmax probabilities</description></item>
-/// <item><term>PredictedLabel (output)</term><description>Int32: the most probable class</description></item>
+/// <item><term>Label (input, Fit only)</term><description>a key of K classes (MapValueToKey), or Int32 class in [0, K)</description></item>
+/// <item><term>Score (output)</term><description>Single vector [K]: softmax probabilities (slot names from the label's key values)</description></item>
+/// <item><term>PredictedLabel (output)</term><description>a key of K classes carrying the label's key values (MapKeyToValue maps it back)</description></item>
 /// <item><term>feature map (output, optional)</term><description>float vector [C', H', W']: the last convolutional feature map</description></item>
 /// </list>
 /// <para>Fit checks the schema and every value (pixels in [0, 1], no NaN, labels in range, at least one row) before
@@ -28,11 +28,11 @@ namespace MLDefense.Classifiers;
 /// and trains on minibatches selected from it; every step's temporaries are freed by a dispose scope. Each epoch is
 /// logged through <see cref="MLContext.Log"/>. The seed is applied with <c>torch.manual_seed</c>, libtorch's global
 /// generator, so concurrent trainings in one process are not reproducible.</para>
-/// <para>The estimator's <see cref="GetOutputSchema(DataViewSchema)"/> gives Score the length <see cref="ImageClassifierOptions.ClassCount"/>
-/// when set, else the number of slot names annotated on the label column, else 10 (the papers' datasets); the fitted
-/// transformer's schema is exact. Set ClassCount when another number of classes matters before fitting.</para>
+/// <para>A schema shape carries no vector sizes: <see cref="GetOutputSchema(SchemaShape)"/> promises the columns and their
+/// kinds, and the fitted transformer's schema is exact (K from the label's key count, <see cref="ImageClassifierOptions.ClassCount"/>
+/// or the largest label).</para>
 /// </remarks>
-public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransformer>, ML.IEstimator<ImageClassifierTransformer>
+public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransformer>
 {
     private const string LogSource = "ImageClassifier";
     private const int EvaluationBatchSize = 512;
@@ -42,18 +42,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     private readonly Defenses.FitEnvironment fitting;
     private readonly ImageClassifierOptions options;
 
-    /// <summary>Creates the estimator (the catalog's <c>ImageClassifier</c> methods call this).</summary>
-    public ImageClassifierEstimator(MLContext context, ImageClassifierOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(options);
-        fitting = Defenses.FitEnvironment.From(context);
-        this.options = options;
-        CheckOptions();
-    }
-
     /// <summary>Creates the trainer in an ML.NET environment (<c>ml.MulticlassClassification.Trainers.ImageClassifier</c> calls this).</summary>
-    public ImageClassifierEstimator(ML.Runtime.IHostEnvironment environment, ImageClassifierOptions options)
+    public ImageClassifierEstimator(IHostEnvironment environment, ImageClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(options);
@@ -69,36 +59,36 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     /// dimensions: the image's shape is checked by Fit and Transform.
     /// </summary>
     /// <exception cref="ArgumentException">The image or label column is missing or of the wrong type (the message names it).</exception>
-    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        Data.ImageColumns.Check(inputSchema, options.ImageColumnName, "the image the classifier reads");
+        ImageColumns.Check(inputSchema, options.ImageColumnName, "the image the classifier reads");
         var label = inputSchema.Where(c => c.Name == options.LabelColumnName).ToArray();
         if (label.Length == 0)
             throw new ArgumentException($"Column '{options.LabelColumnName}' (the label) was not found; expected a key (MapValueToKey) or Int32 class labels 0..K−1. " +
                 $"The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}.");
-        if (!(label[0].Kind == ML.SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32)))
+        if (!(label[0].Kind == SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == NumberDataViewType.Int32)))
             throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected a key (MapValueToKey) or Int32 class labels 0..K−1, found {label[0].Kind} of {label[0].ItemType}.");
         // PredictedLabel carries the label's key values (MapKeyToValue after the trainer checks for them), Score its slot names.
         var keyValues = label[0].Annotations.Where(a => a.Name == "KeyValues").ToArray();
-        var slotNames = keyValues.Where(a => a.ItemType is ML.Data.TextDataViewType).Select(a => MLNet.SchemaShapes.Of("SlotNames", new ML.Data.VectorDataViewType(ML.Data.TextDataViewType.Instance, 2)));
+        var slotNames = keyValues.Where(a => a.ItemType is TextDataViewType).Select(a => MLNet.SchemaShapes.Of("SlotNames", new VectorDataViewType(TextDataViewType.Instance, 2)));
         var added = ImageClassifierTransformer.AddedColumns(options.ScoreColumnName, options.PredictedLabelColumnName, options.FeatureMapColumnName, 2,
             options.FeatureMapColumnName is null ? null : [1, 1, 1], null).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type,
-                c.Name == options.PredictedLabelColumnName ? new ML.SchemaShape(keyValues) : c.Name == options.ScoreColumnName ? new ML.SchemaShape(slotNames) : null));
+                c.Name == options.PredictedLabelColumnName ? new SchemaShape(keyValues) : c.Name == options.ScoreColumnName ? new SchemaShape(slotNames) : null));
         return MLNet.SchemaShapes.Append(inputSchema, added);
     }
 
     /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
-    public ImageClassifierTransformer Fit(ML.IDataView input)
+    public ImageClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
-        var shape = Data.ImageColumns.Check(input.Schema, imageName, RequiredShape, "the image the classifier reads", $"the input {ModelDescription} takes");
-        var labelKind = Data.LabelColumns.Check(input.Schema, labelName, "the label");
-        var keyValues = Data.LabelColumns.KeyValues(input.Schema[labelName]);
+        var shape = ImageColumns.Check(input.Schema, imageName, RequiredShape, "the image the classifier reads", $"the input {ModelDescription} takes");
+        var labelKind = LabelColumns.Check(input.Schema, labelName, "the label");
+        var keyValues = LabelColumns.KeyValues(input.Schema[labelName]);
         options.CancellationToken.ThrowIfCancellationRequested();
-        int? keyCount = input.Schema[labelName].Type is ML.Data.KeyDataViewType key && key.Count is > 0 and <= int.MaxValue ? (int)key.Count : null;
-        var batches = Data.DataViewBatches.Read(input, [imageName, labelName], 8192, options.CancellationToken)
-            .Select(b => (b.Get<float>(imageName), Data.LabelColumns.Classes(b, labelName, labelKind), b.FirstPosition));
+        int? keyCount = input.Schema[labelName].Type is KeyDataViewType key && key.Count is > 0 and <= int.MaxValue ? (int)key.Count : null;
+        var batches = DataViewBatches.Read(input, [imageName, labelName], 8192, options.CancellationToken)
+            .Select(b => (b.Get<float>(imageName), LabelColumns.Classes(b, labelName, labelKind), b.FirstPosition));
         var (pixels, labels) = Gather(batches, shape, options.ClassCount ?? keyCount);
         return FitCore(shape, pixels, labels, options.ClassCount ?? keyCount, keyValues);
     }
@@ -152,39 +142,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     private string ModelDescription => options.CustomModuleName is { } n ? $"custom module '{n}'" :
         options.CustomModule is not null ? "the custom module" : $"architecture {options.Architecture}";
 
-    /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        var shape = ImageClassifierTransformer.CheckImageColumn(inputSchema, options.ImageColumnName, RequiredShape, ModelDescription);
-        var label = CheckLabelColumn(inputSchema);
-        int classCount = options.ClassCount ?? label.Annotations?.SlotNames?.Count ?? ProvisionalClassCount;
-        IReadOnlyList<int>? featureMapShape = null;
-        if (options.FeatureMapColumnName is not null && CustomFactory is null)
-        {
-            featureMapShape = ClassifierArchitectures.FeatureMapShape(options.Architecture);
-        }
-        else if (options.FeatureMapColumnName is not null)
-        {
-            // Only building the custom network tells its feature map's shape; one untrained copy on the CPU is cheap.
-            using var network = BuildNetwork(shape, classCount);
-            featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, CPU)
-                ?? throw NoFeatureMap();
-        }
-        return inputSchema.Append(ImageClassifierTransformer.OutputColumns(options.ScoreColumnName, options.PredictedLabelColumnName,
-            options.FeatureMapColumnName, classCount, featureMapShape).ToArray());
-    }
-
     private NotSupportedException NoFeatureMap() => new(
         $"FeatureMapColumnName '{options.FeatureMapColumnName}' was set, but {ModelDescription} does not expose a feature map: return a FeatureMapClassifier from the custom module factory.");
-
-    private DataViewSchema.Column CheckLabelColumn(DataViewSchema schema)
-    {
-        var label = schema.GetColumnOrNull(options.LabelColumnName) ?? throw new ArgumentException(
-            $"Column '{options.LabelColumnName}' (the label) was not found; expected an Int32 class label. The schema has: {schema}.");
-        if (!label.Type.Equals(NumberDataViewType.Int32))
-            throw new ArgumentException($"Column '{options.LabelColumnName}' (the label): expected Int32 class labels 0..K−1, found {label.Type}.");
-        return label;
-    }
 
     private Module<Tensor, Tensor> BuildNetwork(ImageShape shape, int classCount)
     {
@@ -192,19 +151,6 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         var custom = factory(shape, classCount) ?? throw new InvalidOperationException("The custom classifier module factory returned null.");
         // A FeatureMapClassifier records itself (TensorCensus); any other module the factory built is recorded here.
         return custom is FeatureMapClassifier ? custom : TensorCensus.Record(custom);
-    }
-
-    /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
-    public ImageClassifierTransformer Fit(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var shape = ImageClassifierTransformer.CheckImageColumn(input.Schema, options.ImageColumnName, RequiredShape, ModelDescription);
-        CheckLabelColumn(input.Schema);
-        var token = options.CancellationToken;
-        token.ThrowIfCancellationRequested();
-
-        var (pixels, labels) = ReadAndCheck(input, shape);
-        return FitCore(shape, pixels, labels, options.ClassCount, null);
     }
 
     private ImageClassifierTransformer FitCore(ImageShape shape, float[] pixels, int[] labels, int? knownClassCount, Data.KeyValues? keyValues)
@@ -266,17 +212,6 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
 
     private sealed record Settings(int Epochs, int BatchSize, double LearningRate, ClassifierOptimizer Optimizer, double Momentum, bool Nesterov);
 
-    /// <summary>Reads the image and label columns into arrays, checking every value on the way.</summary>
-    private (float[] Pixels, int[] Labels) ReadAndCheck(IDataView input, ImageShape shape)
-    {
-        string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
-        return Gather(input.GetBatches(8192, [imageName, labelName]).Select(batch =>
-        {
-            options.CancellationToken.ThrowIfCancellationRequested();
-            return (batch.Get<float>(imageName), batch.Get<int>(labelName), batch.FirstRow);
-        }), shape, options.ClassCount);
-    }
-
     /// <summary>The training rows in two arrays, every value checked on the way (labels in [0, <paramref name="classCount"/>) when it is known).</summary>
     private (float[] Pixels, int[] Labels) Gather(IEnumerable<(float[] Pixels, int[] Labels, long FirstRow)> batches, ImageShape shape, int? classCount)
     {
@@ -287,7 +222,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         long rowsSeen = 0;
         foreach (var (pixels, labels, _) in batches)
         {
-            Data.ImageColumns.CheckPixelRange(pixels, size, rowsSeen, imageName);
+            ImageColumns.CheckPixelRange(pixels, size, rowsSeen, imageName);
             for (int i = 0; i < labels.Length; i++)
             {
                 int label = labels[i];

@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
-using MLDefense.MLNet;
-using ML = Microsoft.ML;
-
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Data;
-using MLDefense.Legacy;
+using MLDefense.MLNet;
 
 namespace MLDefense.Classifiers;
 
@@ -29,9 +28,7 @@ namespace MLDefense.Classifiers;
 /// weights as safetensors; loading rebuilds the architecture and loads the weights strictly. A model whose network
 /// came from an unnamed <see cref="ImageClassifierOptions.CustomModule"/> delegate cannot be saved.</para>
 /// </remarks>
-[ModelComponent("MLDefense.ImageClassifier", 1)]
-public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<ImageClassifierTransformer>,
-    IDisposable, IDifferentiableClassifier, ML.ITransformer, ILoadableComponent<ImageClassifierTransformer>
+public sealed class ImageClassifierTransformer : ITransformer, ILoadableComponent<ImageClassifierTransformer>, IDifferentiableClassifier, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseImageClassifier";
@@ -131,9 +128,9 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
 
     /// <summary>
     /// <see cref="AsEstimator"/>'s estimator: Fit trains nothing and returns a transformer sharing the trained network,
-    /// reading another image column. Appends to legacy and ML.NET pipelines alike.
+    /// reading another image column.
     /// </summary>
-    public sealed class PretrainedImageClassifier : IEstimator<ImageClassifierTransformer>, ML.IEstimator<ImageClassifierTransformer>
+    public sealed class PretrainedImageClassifier : IEstimator<ImageClassifierTransformer>
     {
         private readonly ImageClassifierTransformer source;
         private readonly string inputColumnName, scoreColumnName, predictedLabelColumnName;
@@ -142,21 +139,21 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
             (this.source, this.inputColumnName, this.scoreColumnName, this.predictedLabelColumnName) = (source, inputColumnName, scoreColumnName, predictedLabelColumnName);
 
         /// <summary>The columns added (ML.NET): Score, PredictedLabel (with the trained label's key values) and the feature map when emitted.</summary>
-        public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+        public SchemaShape GetOutputSchema(SchemaShape inputSchema)
         {
             var info = Info;
-            Data.ImageColumns.Check(inputSchema, info.ImageColumnName, "the image the classifier reads");
+            ImageColumns.Check(inputSchema, info.ImageColumnName, "the image the classifier reads");
             return SchemaShapes.Append(inputSchema, AddedColumns(info.ScoreColumnName, info.PredictedLabelColumnName, info.FeatureMapColumnName, info.ClassCount,
                 source.FeatureMapShape, info.LabelKeyValues).Select(c => SchemaShapes.Of(c.Name, c.Type, SchemaShapes.From(c.Annotations.Schema))));
         }
 
         /// <summary>A transformer with the trained weights reading <c>inputColumnName</c> (ML.NET); the data is only checked.</summary>
-        public ImageClassifierTransformer Fit(ML.IDataView input)
+        public ImageClassifierTransformer Fit(IDataView input)
         {
             ArgumentNullException.ThrowIfNull(input);
             ObjectDisposedException.ThrowIf(source.disposed, source);
             var fitted = Share();
-            ((ML.ITransformer)fitted).GetOutputSchema(input.Schema);
+            ((ITransformer)fitted).GetOutputSchema(input.Schema);
             return fitted;
         }
 
@@ -167,43 +164,9 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         {
             ImageColumnName = inputColumnName, ScoreColumnName = scoreColumnName, PredictedLabelColumnName = predictedLabelColumnName,
         };
-
-        /// <inheritdoc />
-        public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-        {
-            var info = Info;
-            CheckImageColumn(inputSchema, info.ImageColumnName, source.InputShape, source.ModelDescription);
-            return inputSchema.Append(OutputColumns(info.ScoreColumnName, info.PredictedLabelColumnName, info.FeatureMapColumnName,
-                info.ClassCount, source.FeatureMapShape).ToArray());
-        }
-
-        /// <inheritdoc />
-        public ImageClassifierTransformer Fit(IDataView input)
-        {
-            GetOutputSchema(input.Schema);
-            ObjectDisposedException.ThrowIf(source.disposed, source);
-            return Share();
-        }
     }
 
     private string ModelDescription => info.Architecture is { } a ? $"architecture {a}" : info.CustomModuleName is { } n ? $"custom module '{n}'" : "the custom module";
-
-    /// <inheritdoc />
-    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [ImageColumnName];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
-    {
-        CheckImageColumn(inputSchema, ImageColumnName, InputShape, ModelDescription);
-        return OutputColumns(ScoreColumnName, PredictedLabelColumnName, FeatureMapColumnName, ClassCount, FeatureMapShape);
-    }
-
-    /// <inheritdoc />
-    public override IReadOnlyList<Array> MapBatch(DataBatch input)
-    {
-        var (scores, predicted, features) = Classify(input.Get<float>(ImageColumnName), input.RowCount, input.FirstRow);
-        return features is null ? [scores, predicted] : [scores, predicted, features];
-    }
 
     /// <summary>The network on consecutive images (row-major pixels), 256 at a time: probabilities, classes 0..K−1, and feature maps when emitted.</summary>
     internal (float[] Scores, int[] Predicted, float[]? Features) Classify(float[] pixels, int rows, long firstRow)
@@ -246,58 +209,56 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
         return (scores, predicted, features);
     }
 
-    // ML.NET: the same network behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
-
     /// <summary>
     /// The columns added as ML.NET's multiclass trainers add them: <c>Score</c> (Single [K], slot names from text labels),
     /// <c>PredictedLabel</c> (a key of K classes carrying the label's key values, so MapKeyToValue maps it back), and the
     /// feature map (Single [C', H', W']) when one is emitted.
     /// </summary>
-    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(string scoreName, string predictedName, string? featureMapName, int classCount,
+    internal static DataViewSchema.DetachedColumn[] AddedColumns(string scoreName, string predictedName, string? featureMapName, int classCount,
         IReadOnlyList<int>? featureMapShape, Data.KeyValues? keyValues)
     {
-        var columns = new List<ML.DataViewSchema.DetachedColumn>
+        var columns = new List<DataViewSchema.DetachedColumn>
         {
-            new(scoreName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, classCount), keyValues?.Annotations(slotNames: true)),
-            new(predictedName, new ML.Data.KeyDataViewType(typeof(uint), classCount), keyValues?.Annotations(slotNames: false)),
+            new(scoreName, new VectorDataViewType(NumberDataViewType.Single, classCount), keyValues?.Annotations(slotNames: true)),
+            new(predictedName, new KeyDataViewType(typeof(uint), classCount), keyValues?.Annotations(slotNames: false)),
         };
         if (featureMapName is not null)
-            columns.Add(new(featureMapName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, featureMapShape?.ToArray()
+            columns.Add(new(featureMapName, new VectorDataViewType(NumberDataViewType.Single, featureMapShape?.ToArray()
                 ?? throw new InvalidOperationException("The feature map's shape is unknown."))));
         return [.. columns];
     }
 
-    bool ML.ITransformer.IsRowToRowMapper => true;
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <summary>The input schema plus Score, PredictedLabel and (when emitted) the feature map.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
 
     /// <summary>A lazy view adding Score, PredictedLabel and the feature map, computed 256 images at a time.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.IDataView Transform(ML.IDataView input)
+    public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new Data.BatchedDataView(input, Mapper(input.Schema));
+        return new BatchedDataView(input, Mapper(input.Schema));
     }
 
-    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
 
-    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    private BatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        Data.ImageColumns.Check(inputSchema, ImageColumnName, InputShape, "the image the classifier reads", $"the input {ModelDescription} was trained on");
+        ImageColumns.Check(inputSchema, ImageColumnName, InputShape, "the image the classifier reads", $"the input {ModelDescription} was trained on");
         return new BatchMapper(this);
     }
 
-    private sealed class BatchMapper(ImageClassifierTransformer owner) : Data.IRowBatchMapper
+    private sealed class BatchMapper(ImageClassifierTransformer owner) : IRowBatchMapper
     {
         public IReadOnlyList<string> InputColumns => [owner.ImageColumnName];
-        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.ScoreColumnName, owner.PredictedLabelColumnName,
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.ScoreColumnName, owner.PredictedLabelColumnName,
             owner.FeatureMapColumnName, owner.ClassCount, owner.FeatureMapShape, owner.info.LabelKeyValues);
         public int BatchSize => InferenceBatchSize;
 
-        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch)
+        public IReadOnlyList<Array> MapBatch(RowBatch batch)
         {
             var (scores, predicted, features) = owner.Classify(batch.Get<float>(owner.ImageColumnName), batch.RowCount, batch.FirstPosition);
             var keys = Array.ConvertAll(predicted, c => (uint)(c + 1));
@@ -307,7 +268,7 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
 
     static ComponentFormat ILoadableComponent<ImageClassifierTransformer>.Format { get; } = new("MLDIMCLS", 1, LoaderSignature, "image classifier");
 
-    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    void ICanSaveModel.Save(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         CheckSavable();
@@ -357,88 +318,12 @@ public sealed class ImageClassifierTransformer : BatchTransformer, ISavableTrans
                 "Register the factory with ImageClassifierEstimator.RegisterCustomModule and train with CustomModuleName to make it savable.");
     }
 
-    /// <inheritdoc />
-    public void Save(ModelSaveContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        CheckSavable();
-        context.WriteOptions(info);
-        context.WriteModule(Network);
-    }
-
-    /// <summary>Rebuilds the network from the saved description and loads its weights strictly, onto the loading context's device.</summary>
-    public static ImageClassifierTransformer Load(ModelLoadContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        var info = context.ReadOptions<ImageClassifierModelInfo>();
-        var shape = new ImageShape(info.Channels, info.Height, info.Width);
-        if (info.ClassCount < 2 || info.Channels < 1 || info.Height < 1 || info.Width < 1)
-            throw new InvalidDataException($"{context.Folder}options.json describes an impossible classifier ({shape} images, {info.ClassCount} classes).");
-        Module<Tensor, Tensor> network;
-        if (info.Architecture is { } architecture)
-        {
-            try { network = ClassifierArchitectures.Create(architecture, shape, info.ClassCount); }
-            catch (ArgumentException ex) { throw new InvalidDataException($"{context.Folder}options.json: {ex.Message}", ex); }
-        }
-        else if (info.CustomModuleName is { } name)
-        {
-            network = ImageClassifierEstimator.FindCustomModule(name)(shape, info.ClassCount);
-        }
-        else
-        {
-            throw new InvalidDataException($"{context.Folder}options.json names neither an architecture nor a custom module.");
-        }
-        var device = context.Context.Device;
-        var shared = new SharedNetwork(network);
-        try
-        {
-            network.to(device);
-            context.LoadModule(network);
-            network.eval();
-            return new ImageClassifierTransformer(shared, info, device, null, savable: true, []);
-        }
-        catch
-        {
-            shared.Release();
-            throw;
-        }
-    }
-
     /// <summary>Frees the weights once no transformer sharing them (see <see cref="AsEstimator"/>) is left.</summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
         shared.Release();
-    }
-
-    /// <summary>Checks the image column and returns its shape; messages name the column, what was expected and what was found.</summary>
-    internal static ImageShape CheckImageColumn(DataViewSchema schema, string columnName, ImageShape? required, string modelDescription)
-    {
-        string expected = required is { } r ? $"a float vector image of {r} ({modelDescription})" : "a float vector image [C, H, W]";
-        var column = schema.GetColumnOrNull(columnName) ?? throw new ArgumentException(
-            $"Column '{columnName}' (the image) was not found; expected {expected}. The schema has: {schema}.");
-        if (column.Type is not VectorDataViewType vector)
-            throw new ArgumentException($"Column '{columnName}': expected {expected}, found {column.Type}.");
-        var shape = column.ImageShape ?? (vector.Dimensions.Count == 3 ? new ImageShape(vector.Dimensions[0], vector.Dimensions[1], vector.Dimensions[2]) : null);
-        if (shape is null || shape.Size != vector.Size)
-            throw new ArgumentException($"Column '{columnName}': expected {expected}, found a vector of dimensions [{string.Join(", ", vector.Dimensions)}] without an image shape.");
-        if (required is not null && shape != required)
-            throw new ArgumentException($"Column '{columnName}': expected {expected}, found {shape} images.");
-        return shape;
-    }
-
-    internal static List<DataViewSchema.Column> OutputColumns(string scoreName, string predictedName, string? featureMapName, int classCount, IReadOnlyList<int>? featureMapShape)
-    {
-        var columns = new List<DataViewSchema.Column>
-        {
-            new(scoreName, new VectorDataViewType(classCount)),
-            new(predictedName, NumberDataViewType.Int32),
-        };
-        if (featureMapName is not null)
-            columns.Add(new(featureMapName, new VectorDataViewType(featureMapShape?.ToArray()
-                ?? throw new InvalidOperationException("The feature map's shape is unknown."))));
-        return columns;
     }
 
     /// <summary>The feature map shape [C', H', W'] of a <see cref="FeatureMapClassifier"/> (null for other modules), found by one forward pass.</summary>

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 
 namespace MLDefense.Defenses;
@@ -64,22 +64,16 @@ namespace MLDefense.Defenses;
 /// Fit; values outside [0, 1] or NaN fail in Fit, naming the column and row; fewer than
 /// <see cref="MinimumTrainingImages"/> images fail in Fit.</para>
 /// </remarks>
-public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransformer>, ML.IEstimator<AeGanTransformer>
+public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransformer>
 {
     /// <summary>Below this many training images Fit throws: the threshold would rest on a handful of scores.</summary>
     public const int MinimumTrainingImages = 20;
 
     internal const string LogSource = "AE-GAN";
 
-    /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
-    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public AeGanEstimator(MLContext context, AeGanOptions options) : base(context, options, CheckOptions)
-    {
-    }
-
     /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.AeGanPurifier</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public AeGanEstimator(ML.Runtime.IHostEnvironment environment, AeGanOptions options) : base(environment, LogSource, options, CheckOptions)
+    public AeGanEstimator(IHostEnvironment environment, AeGanOptions options) : base(environment, LogSource, options, CheckOptions)
     {
     }
 
@@ -105,45 +99,25 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
             ("purified", o.OutputColumnName), ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }
 
-    /// <inheritdoc />
-    public override DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = CheckImageColumn(inputSchema, Options.ImageColumnName, requiredShape: null);
-        return inputSchema.Append(AeGanTransformer.OutputColumns(Options, shape));
-    }
-
     /// <summary>Checks the data, trains F, G and D (Alg. 1), and calibrates the reconstruction-error threshold.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
     /// <exception cref="OperationCanceledException">The options' token was cancelled; nothing is left allocated.</exception>
     public override AeGanTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var shape = CheckImageColumn(input.Schema, Options.ImageColumnName, requiredShape: null);
-        var token = Options.CancellationToken;
-        token.ThrowIfCancellationRequested();
-        return FitCore(shape, ReadAndCheck(input, shape, token), token);
-    }
-
-    /// <summary>Checks the data, trains F, G and D (Alg. 1), and calibrates the reconstruction-error threshold.</summary>
-    /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
-    /// <exception cref="OperationCanceledException">The options' token was cancelled; nothing is left allocated.</exception>
-    public AeGanTransformer Fit(ML.IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
         string column = Options.ImageColumnName;
-        var shape = CheckGeometry(Data.ImageColumns.Check(input.Schema, column, null, "the image AE-GAN purifies", ""), column);
+        var shape = CheckGeometry(ImageColumns.Check(input.Schema, column, null, "the image AE-GAN purifies", ""), column);
         var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
-        var batches = Data.DataViewBatches.Read(input, [column], 8192, token).Select(b => (b.Get<float>(column), b.FirstPosition));
+        var batches = DataViewBatches.Read(input, [column], 8192, token).Select(b => (b.Get<float>(column), b.FirstPosition));
         return FitCore(shape, Gather(batches, shape), token);
     }
 
     /// <summary>The columns Fit's transformer adds (a schema shape has no dimensions: the image's shape is checked by Fit and Transform).</summary>
     /// <exception cref="ArgumentException">The image column is missing or not a Single vector (the message names it).</exception>
-    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image AE-GAN purifies");
+        ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image AE-GAN purifies");
         return MLNet.SchemaShapes.Append(inputSchema, AeGanTransformer.AddedColumns(Options, new ImageShape(1, 1, 1)).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
     }
 
@@ -321,12 +295,6 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         return scores;
     }
 
-    private float[] ReadAndCheck(IDataView input, ImageShape shape, CancellationToken token)
-    {
-        string column = Options.ImageColumnName;
-        return Gather(input.GetBatches(8192, [column]).Select(b => { token.ThrowIfCancellationRequested(); return (b.Get<float>(column), b.FirstRow); }), shape);
-    }
-
     /// <summary>The training images in one array, each checked to lie in [0, 1].</summary>
     private float[] Gather(IEnumerable<(float[] Pixels, long FirstRow)> batches, ImageShape shape)
     {
@@ -335,7 +303,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         long rowsSeen = 0;
         foreach (var (pixels, firstRow) in batches)
         {
-            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
+            ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
             parts.Add(pixels);
             rowsSeen += pixels.Length / shape.Size;
         }
@@ -346,12 +314,6 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         int offset = 0;
         foreach (var p in parts) { p.CopyTo(all, offset); offset += p.Length; }
         return all;
-    }
-
-    /// <summary>Checks the image column (and a fitted shape) and that the networks take its shape; returns the shape. Messages name the column.</summary>
-    internal static ImageShape CheckImageColumn(DataViewSchema schema, string name, ImageShape? requiredShape)
-    {
-        return CheckGeometry(DefenseColumns.CheckImage(schema, name, requiredShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on"), name);
     }
 
     /// <summary>Checks that the networks of Table 6 take this image shape; messages name the column.</summary>

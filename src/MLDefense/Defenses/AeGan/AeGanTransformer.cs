@@ -1,8 +1,8 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using MLDefense.MLNet;
-using ML = Microsoft.ML;
 using MLDefense.Evaluation;
+using MLDefense.MLNet;
 
 namespace MLDefense.Defenses;
 
@@ -16,7 +16,7 @@ namespace MLDefense.Defenses;
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
 /// <item><term><see cref="AeGanOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] of <see cref="InputShape"/>, finite values (normally in [0, 1])</description></item>
-/// <item><term><see cref="AeGanOptions.OutputColumnName"/> (output)</term><description>float vector [C, H, W] with the image shape annotation of <see cref="InputShape"/>: the purified image, ready for a classifier</description></item>
+/// <item><term><see cref="AeGanOptions.OutputColumnName"/> (output)</term><description>Single vector [C, H, W] of <see cref="InputShape"/> (the input's type): the purified image, ready for a classifier</description></item>
 /// <item><term><see cref="AeGanOptions.ScoreColumnName"/> (output)</term><description>float (Single) ≥ 0: the reconstruction error, higher = more adversarial</description></item>
 /// <item><term><see cref="AeGanOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; <see cref="Threshold"/> (<see cref="ThresholdCalibration.IsFlagged"/>)</description></item>
 /// </list>
@@ -25,13 +25,11 @@ namespace MLDefense.Defenses;
 /// column (and the row). The public tensor methods serve benchmarks and defense-aware attacks: <see cref="Purify"/>,
 /// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/>,
 /// <see cref="DefenseGanSearch"/> and <see cref="PurifyStraightThrough"/> (BPDA, wrapped by <see cref="AeGanBpdaClassifier"/>);
-/// they reject images of another shape, dtype or device, and NaN or infinite values. Saving writes the options (<c>options.json</c>), <see cref="Calibration"/>
-/// (<c>calibration.json</c>) and the weights of F (<c>encoder.safetensors</c>) and G (<c>generator.safetensors</c>); the
+/// they reject images of another shape, dtype or device, and NaN or infinite values. Saving (ML.NET's <c>Model.Save</c>) writes the options, <see cref="Calibration"/>
+/// and the weights of F and G (safetensors streams); the
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
 /// </remarks>
-[ModelComponent("MLDefense.AeGanPurifier", 1)]
-public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<AeGanTransformer>, IDisposable,
-    ML.ITransformer, ILoadableComponent<AeGanTransformer>
+public sealed class AeGanTransformer : ITransformer, ILoadableComponent<AeGanTransformer>, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseAeGanPurifier";
@@ -251,30 +249,6 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
             throw new ArgumentException("The images hold NaN or infinite values; AE-GAN purifies finite pixel values in [0, 1].", nameof(images));
     }
 
-    /// <inheritdoc />
-    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        AeGanEstimator.CheckImageColumn(inputSchema, Options.ImageColumnName, InputShape);
-        return OutputColumns(Options, InputShape);
-    }
-
-    internal static DataViewSchema.Column[] OutputColumns(AeGanOptions options, ImageShape shape) =>
-    [
-        new(options.OutputColumnName, shape.VectorType, new DataViewSchema.Annotations(shape)),
-        .. DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName),
-    ];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<Array> MapBatch(DataBatch input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return PurifyAll(input.Get<float>(Options.ImageColumnName), input.RowCount, input.FirstRow);
-    }
-
     /// <summary>Alg. 2 on consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [purified, scores, flags].</summary>
     internal Array[] PurifyAll(float[] pixels, int rows, long firstRow)
     {
@@ -296,51 +270,49 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         return [purified, scores, flags];
     }
 
-    // ML.NET: the same purification behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
-
     /// <summary>The columns added: the purified image (the input's type, Single [C, H, W]), the score (Single) and the flag (Boolean).</summary>
-    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(AeGanOptions options, ImageShape shape) =>
+    internal static DataViewSchema.DetachedColumn[] AddedColumns(AeGanOptions options, ImageShape shape) =>
     [
-        new(options.OutputColumnName, new ML.Data.VectorDataViewType(ML.Data.NumberDataViewType.Single, shape.Channels, shape.Height, shape.Width)),
-        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
-        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+        new(options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, shape.Channels, shape.Height, shape.Width)),
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ML.ITransformer.IsRowToRowMapper => true;
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <summary>The input schema plus the purified image, the score and the flag.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
 
     /// <summary>A lazy view adding the purified image, the score and the flag, computed in batches of 256 images.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.IDataView Transform(ML.IDataView input)
+    public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new Data.BatchedDataView(input, Mapper(input.Schema));
+        return new BatchedDataView(input, Mapper(input.Schema));
     }
 
-    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
 
-    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    private BatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        var shape = Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
+        var shape = ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
         AeGanEstimator.CheckGeometry(shape, Options.ImageColumnName);
         return new BatchMapper(this);
     }
 
-    private sealed class BatchMapper(AeGanTransformer owner) : Data.IRowBatchMapper
+    private sealed class BatchMapper(AeGanTransformer owner) : IRowBatchMapper
     {
         public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName];
-        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options, owner.InputShape);
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options, owner.InputShape);
         public int BatchSize => DefenseInference.ChunkSize;
-        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.PurifyAll(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
+        public IReadOnlyList<Array> MapBatch(RowBatch batch) => owner.PurifyAll(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
     }
 
     static ComponentFormat ILoadableComponent<AeGanTransformer>.Format { get; } = new("MLDAEGAN", 1, LoaderSignature, "AE-GAN purifier");
 
-    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    void ICanSaveModel.Save(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ComponentWriter.Write<AeGanTransformer>(context, writer =>
@@ -363,32 +335,6 @@ public sealed class AeGanTransformer : BatchTransformer, ISavableTransformer, IL
         var (encoder, generator) = CreateNetworks(networks, options, shape, device);
         reader.ReadModule(encoder, EncoderFileName);
         reader.ReadModule(generator, GeneratorFileName);
-        return networks.HandOver(new AeGanTransformer(options, calibration, encoder, generator, device));
-    }
-
-    /// <inheritdoc />
-    public void Save(ModelSaveContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        context.WriteOptions(Options);
-        context.WriteJson(CalibrationFileName, Calibration);
-        context.WriteModule(encoder, EncoderFileName);
-        context.WriteModule(generator, GeneratorFileName);
-    }
-
-    /// <summary>Reads the options, the calibration and the weights of F and G back onto the loading context's device.</summary>
-    /// <exception cref="InvalidDataException">The files are missing, do not fit the described networks, or describe an impossible purifier.</exception>
-    public static AeGanTransformer Load(ModelLoadContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        var (options, calibration, shape) = DefenseModelFiles.Read<AeGanOptions, AeGanCalibration>(context, CalibrationFileName, "AE-GAN purifier",
-            AeGanEstimator.CheckOptions, (_, _, s) => { if (AeGanGeometry.Check(s) is { } problem) throw new ArgumentException(problem + "."); });
-        var device = context.Context.Device;
-        using var networks = new PendingNetworks();
-        var (encoder, generator) = CreateNetworks(networks, options, shape, device);
-        context.LoadModule(encoder, EncoderFileName);
-        context.LoadModule(generator, GeneratorFileName);
         return networks.HandOver(new AeGanTransformer(options, calibration, encoder, generator, device));
     }
 

@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
 using F = TorchSharp.torch.nn.functional;
 
 namespace MLDefense.Defenses;

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using ML = Microsoft.ML;
 using MLDefense.Evaluation;
 using F = TorchSharp.torch.nn.functional;
 
@@ -66,22 +67,16 @@ namespace MLDefense.Defenses;
 /// stops Fit (everything built is freed; with <see cref="MiaedOptions.CheckpointPath"/> the autoencoder's state after its
 /// last completed epoch stays in that file and the next Fit resumes from it, bit for bit). The seed is applied with <c>torch.manual_seed</c> (libtorch's global generator).</para>
 /// </remarks>
-public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>, ML.IEstimator<MiaedTransformer>
+public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransformer>
 {
     /// <summary>Below this many rows Fit throws: the networks would train, and the threshold be calibrated, on a handful of images.</summary>
     public const int MinimumTrainingImages = 20;
 
     internal const string LogSource = "MIAED";
 
-    /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.Miaed</c> methods call this).</summary>
-    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public MiaedEstimator(MLContext context, MiaedOptions options) : base(context, options, CheckOptions)
-    {
-    }
-
     /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.Miaed</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public MiaedEstimator(ML.Runtime.IHostEnvironment environment, MiaedOptions options) : base(environment, LogSource, options, CheckOptions)
+    public MiaedEstimator(IHostEnvironment environment, MiaedOptions options) : base(environment, LogSource, options, CheckOptions)
     {
     }
 
@@ -90,16 +85,16 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
     /// probabilities are known-size Single vectors (and the label's type when present); shapes are checked by Fit and Transform.
     /// </summary>
     /// <exception cref="ArgumentException">A column is missing or of the wrong type (the message names it).</exception>
-    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image MIAED encodes");
+        ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image MIAED encodes");
         string name = Options.ProbabilitiesColumnName;
         var found = inputSchema.Where(c => c.Name == name).ToArray();
-        if (found.Length == 0 || found[0].Kind != ML.SchemaShape.Column.VectorKind.Vector || found[0].ItemType != ML.Data.NumberDataViewType.Single)
+        if (found.Length == 0 || found[0].Kind != SchemaShape.Column.VectorKind.Vector || found[0].ItemType != NumberDataViewType.Single)
             throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected a Single vector [K] of class probabilities, e.g. a classifier's Score; " +
                 (found.Length == 0 ? $"it was not found. The schema has: {string.Join(", ", inputSchema.Select(c => c.Name))}." : $"found {found[0].Kind} of {found[0].ItemType}."));
         var label = inputSchema.Where(c => c.Name == Options.LabelColumnName).ToArray();
-        if (label.Length > 0 && !(label[0].Kind == ML.SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == ML.Data.NumberDataViewType.Int32)))
+        if (label.Length > 0 && !(label[0].Kind == SchemaShape.Column.VectorKind.Scalar && (label[0].IsKey || label[0].ItemType == NumberDataViewType.Int32)))
             throw new ArgumentException($"Column '{Options.LabelColumnName}' (the label): expected a key (MapValueToKey) or Int32 class labels 0..K−1, found {label[0].Kind} of {label[0].ItemType}.");
         return MLNet.SchemaShapes.Append(inputSchema, MiaedTransformer.AddedColumns(Options).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
     }
@@ -107,18 +102,18 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
     /// <summary>Checks the data, holds out the calibration rows, trains the autoencoder and the simple network on the others, and calibrates the threshold on the held-out rows.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
     /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
-    public MiaedTransformer Fit(ML.IDataView input)
+    public override MiaedTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var shape = Data.ImageColumns.Check(input.Schema, Options.ImageColumnName, null, "the image MIAED encodes", "");
+        var shape = ImageColumns.Check(input.Schema, Options.ImageColumnName, null, "the image MIAED encodes", "");
         ResolveArchitecture(Options, shape);
-        int classCount = Data.ProbabilityColumns.Check(input.Schema, Options.ProbabilitiesColumnName, Options.ClassCount);
-        var labelKind = Data.LabelColumns.Check(input.Schema, Options.LabelColumnName, "the label the simple network learns, needed by Fit");
+        int classCount = ProbabilityColumns.Check(input.Schema, Options.ProbabilitiesColumnName, Options.ClassCount);
+        var labelKind = LabelColumns.Check(input.Schema, Options.LabelColumnName, "the label the simple network learns, needed by Fit");
         var token = Options.CancellationToken;
         token.ThrowIfCancellationRequested();
         string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
-        var batches = Data.DataViewBatches.Read(input, [imageName, labelName, probabilitiesName], 4096, token)
-            .Select(b => (b.Get<float>(imageName), Data.LabelColumns.Classes(b, labelName, labelKind), b.Get<float>(probabilitiesName), b.FirstPosition));
+        var batches = DataViewBatches.Read(input, [imageName, labelName, probabilitiesName], 4096, token)
+            .Select(b => (b.Get<float>(imageName), LabelColumns.Classes(b, labelName, labelKind), b.Get<float>(probabilitiesName), b.FirstPosition));
         return FitCore(shape, classCount, Gather(batches, shape, classCount));
     }
 
@@ -169,33 +164,6 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             throw new ArgumentException($"Column '{o.ImageColumnName}': the {variant} network variant halves the image {downsamplings} times and needs " +
                 $"a height and width divisible by {divisor} (e.g. 1x28x28 for MNIST, 3x32x32 for CIFAR-10); found {shape}.");
         return new MiaedArchitecture(shape, downsamplings, o.BaseChannels, o.EncoderHiddenUnits, o.LatentDimension, o.DiscriminatorHiddenUnits);
-    }
-
-    /// <inheritdoc />
-    public override DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckImageColumn(inputSchema, Options, requiredShape: null);
-        CheckProbabilitiesColumn(inputSchema, Options, Options.ClassCount);
-        // The fitted transformer does not read the label, so the schema it promises must not depend on one (test data
-        // has none); a label that is present must have the right type, and Fit requires it.
-        if (inputSchema.GetColumnOrNull(Options.LabelColumnName) is not null) CheckLabelColumn(inputSchema);
-        return inputSchema.Append(MiaedTransformer.OutputColumns(Options));
-    }
-
-    /// <summary>Checks the data, holds out the calibration rows, trains the autoencoder and the simple network on the others, and calibrates the threshold on the held-out rows.</summary>
-    /// <exception cref="ArgumentException">Bad input (the message names the column, the expectation and what was found).</exception>
-    /// <exception cref="OperationCanceledException"><see cref="MiaedOptions.CancellationToken"/> was cancelled.</exception>
-    public override MiaedTransformer Fit(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var shape = CheckImageColumn(input.Schema, Options, requiredShape: null);
-        int classCount = CheckProbabilitiesColumn(input.Schema, Options, Options.ClassCount);
-        CheckLabelColumn(input.Schema);
-        var token = Options.CancellationToken;
-        token.ThrowIfCancellationRequested();
-
-        return FitCore(shape, classCount, ReadAndCheck(input, shape, classCount, token));
     }
 
     private MiaedTransformer FitCore(ImageShape shape, int classCount, (float[] Pixels, int[] Labels, float[] Probabilities) data)
@@ -441,17 +409,6 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         network.eval();
     }
 
-    /// <summary>Reads the three columns, checking every value on the way.</summary>
-    private (float[] Pixels, int[] Labels, float[] Probabilities) ReadAndCheck(IDataView input, ImageShape shape, int classCount, CancellationToken token)
-    {
-        string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
-        return Gather(input.GetBatches(4096, [imageName, labelName, probabilitiesName]).Select(batch =>
-        {
-            token.ThrowIfCancellationRequested();
-            return (batch.Get<float>(imageName), batch.Get<int>(labelName), batch.Get<float>(probabilitiesName), batch.FirstRow);
-        }), shape, classCount);
-    }
-
     /// <summary>The training rows in three arrays, every value checked on the way.</summary>
     private (float[] Pixels, int[] Labels, float[] Probabilities) Gather(IEnumerable<(float[] Pixels, int[] Labels, float[] Probabilities, long FirstRow)> batches,
         ImageShape shape, int classCount)
@@ -463,7 +420,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         long rowsSeen = 0;
         foreach (var (pixels, labels, probabilities, _) in batches)
         {
-            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, rowsSeen, imageName);
+            ImageColumns.CheckPixelRange(pixels, shape.Size, rowsSeen, imageName);
             for (int i = 0; i < labels.Length; i++)
                 if (labels[i] < 0 || labels[i] >= classCount)
                     throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}) (the length of '{probabilitiesName}'" +
@@ -479,37 +436,5 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         if (rowsSeen * shape.Size > Array.MaxLength)
             throw new ArgumentException($"Column '{imageName}': {rowsSeen} images of {shape} do not fit in one array; train on a subset.");
         return ([.. pixelParts.SelectMany(p => p)], [.. labelParts.SelectMany(p => p)], [.. probabilityParts.SelectMany(p => p)]);
-    }
-
-    private void CheckLabelColumn(DataViewSchema schema)
-    {
-        string name = Options.LabelColumnName;
-        var label = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
-            $"Column '{name}' (the label the simple network learns, needed by Fit) was not found; expected Int32 class labels 0..K−1. The schema has: {schema}.");
-        if (!label.Type.Equals(NumberDataViewType.Int32))
-            throw new ArgumentException($"Column '{name}' (the label): expected Int32 class labels 0..K−1, found {label.Type}.");
-    }
-
-    /// <summary>Checks the image column against the options (and a fitted shape) and returns its shape.</summary>
-    internal static ImageShape CheckImageColumn(DataViewSchema schema, MiaedOptions Options, ImageShape? requiredShape)
-    {
-        var shape = DefenseColumns.CheckImage(schema, Options.ImageColumnName, requiredShape, "the image MIAED encodes", "the shape MIAED was trained on");
-        ResolveArchitecture(Options, shape);
-        return shape;
-    }
-
-    /// <summary>Checks the probabilities column (a float vector of length K when K is known) and returns its length.</summary>
-    internal static int CheckProbabilitiesColumn(DataViewSchema schema, MiaedOptions Options, int? classCount)
-    {
-        string name = Options.ProbabilitiesColumnName;
-        string expected = classCount is { } k ? $"a float vector of {k} class probabilities" : "a float vector [K] of class probabilities (K ≥ 2)";
-        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
-            $"Column '{name}' (the target model's probabilities) was not found; expected {expected}, e.g. the image classifier's Score. The schema has: {schema}.");
-        if (column.Type is not VectorDataViewType vector || vector.Size < 2)
-            throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected}, found {column.Type}.");
-        if (classCount is { } count && vector.Size != count)
-            throw new ArgumentException($"Column '{name}' (the target model's probabilities): expected {expected} " +
-                $"(the class count the simple network {(Options.ClassCount is null ? "was trained with" : "is trained with, ClassCount")}), found {vector.Size}.");
-        return vector.Size;
     }
 }

@@ -1,12 +1,12 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using MLDefense.MLNet;
-using ML = Microsoft.ML;
 using MLDefense.Evaluation;
+using MLDefense.MLNet;
 
 namespace MLDefense.Defenses;
 
-/// <summary>What <see cref="MiaedEstimator.Fit(Microsoft.ML.IDataView)"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
+/// <summary>What <see cref="MiaedEstimator.Fit(IDataView)"/> fixed besides the weights: shapes, the calibrated threshold and the training statistics. Saved with the model.</summary>
 public sealed record MiaedModelInfo : IFittedImageDefense
 {
     /// <summary>The image shape the encoder was trained for.</summary>
@@ -83,14 +83,11 @@ public sealed record MiaedModelInfo : IFittedImageDefense
 /// <item><term><see cref="MiaedOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; <see cref="Threshold"/>, or argmax p ≠ argmax q with <see cref="MiaedDetectionRule.ArgmaxMismatch"/></description></item>
 /// </list>
 /// <para>The label is not needed. Inference runs in evaluation mode without autograd, in chunks of 256 rows on
-/// <see cref="Device"/>; non-finite pixels or probabilities are rejected naming the row. Saving writes the options,
-/// <see cref="Info"/>, and the weights of the encoder (<c>encoder.safetensors</c>) and the simple network
-/// (<c>simple-network.safetensors</c>). The decoder and the three discriminators serve only training and are neither
+/// <see cref="Device"/>; non-finite pixels or probabilities are rejected naming the row. Saving (ML.NET's <c>Model.Save</c>) writes the options,
+/// <see cref="Info"/>, and the weights of the encoder and the simple network (safetensors streams). The decoder and the three discriminators serve only training and are neither
 /// kept nor saved.</para>
 /// </remarks>
-[ModelComponent("MLDefense.Miaed", 2)]
-public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<MiaedTransformer>, IDisposable,
-    ML.ITransformer, ILoadableComponent<MiaedTransformer>
+public sealed class MiaedTransformer : ITransformer, ILoadableComponent<MiaedTransformer>, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseMiaed";
@@ -210,27 +207,6 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         }
     }
 
-    /// <inheritdoc />
-    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName, Options.ProbabilitiesColumnName];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        MiaedEstimator.CheckImageColumn(inputSchema, Options, InputShape);
-        MiaedEstimator.CheckProbabilitiesColumn(inputSchema, Options, ClassCount);
-        return OutputColumns(Options);
-    }
-
-    internal static DataViewSchema.Column[] OutputColumns(MiaedOptions options) => DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName);
-
-    /// <inheritdoc />
-    public override IReadOnlyList<Array> MapBatch(DataBatch input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return ScoreAll(input.Get<float>(Options.ImageColumnName), input.Get<float>(Options.ProbabilitiesColumnName), input.RowCount, input.FirstRow);
-    }
-
     /// <summary>Eq. 17 on consecutive rows (row-major pixels and probabilities) in chunks on <see cref="Device"/>: [scores, flags].</summary>
     internal Array[] ScoreAll(float[] pixels, float[] probabilities, int rows, long firstRow)
     {
@@ -256,51 +232,49 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         return [scores, flags];
     }
 
-    // ML.NET: the same scoring behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
-
     /// <summary>The columns added: the score (Single) and the flag (Boolean).</summary>
-    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(MiaedOptions options) =>
+    internal static DataViewSchema.DetachedColumn[] AddedColumns(MiaedOptions options) =>
     [
-        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
-        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ML.ITransformer.IsRowToRowMapper => true;
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <summary>The input schema plus the score and flag.</summary>
     /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
-    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
 
     /// <summary>A lazy view adding the score and flag, computed in batches of 256 rows.</summary>
     /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
-    public ML.IDataView Transform(ML.IDataView input)
+    public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new Data.BatchedDataView(input, Mapper(input.Schema));
+        return new BatchedDataView(input, Mapper(input.Schema));
     }
 
-    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
 
-    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    private BatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image MIAED encodes", "the shape MIAED was trained on");
-        Data.ProbabilityColumns.Check(inputSchema, Options.ProbabilitiesColumnName, ClassCount);
+        ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image MIAED encodes", "the shape MIAED was trained on");
+        ProbabilityColumns.Check(inputSchema, Options.ProbabilitiesColumnName, ClassCount);
         return new BatchMapper(this);
     }
 
-    private sealed class BatchMapper(MiaedTransformer owner) : Data.IRowBatchMapper
+    private sealed class BatchMapper(MiaedTransformer owner) : IRowBatchMapper
     {
         public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName, owner.Options.ProbabilitiesColumnName];
-        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
         public int BatchSize => DefenseInference.ChunkSize;
-        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.ScoreAll(batch.Get<float>(owner.Options.ImageColumnName),
+        public IReadOnlyList<Array> MapBatch(RowBatch batch) => owner.ScoreAll(batch.Get<float>(owner.Options.ImageColumnName),
             batch.Get<float>(owner.Options.ProbabilitiesColumnName), batch.RowCount, batch.FirstPosition);
     }
 
     static ComponentFormat ILoadableComponent<MiaedTransformer>.Format { get; } = new("MLDMIAED", 1, LoaderSignature, "MIAED detector");
 
-    void ML.ICanSaveModel.Save(ML.ModelSaveContext context)
+    void ICanSaveModel.Save(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ComponentWriter.Write<MiaedTransformer>(context, writer =>
@@ -335,37 +309,6 @@ public sealed class MiaedTransformer : BatchTransformer, ISavableTransformer, IL
         if (downsamplings != fitted.Downsamplings)
             throw new ArgumentException($"the options give {downsamplings} downsamplings but the model has {fitted.Downsamplings}.");
         if (fitted.ClassCount < 2) throw new ArgumentException($"the class count {fitted.ClassCount} is below 2.");
-    }
-
-    /// <inheritdoc />
-    public void Save(ModelSaveContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        context.WriteOptions(Options);
-        context.WriteJson(InfoFileName, Info);
-        context.WriteModule(encoder, EncoderFileName);
-        context.WriteModule(simpleNetwork, SimpleNetworkFileName);
-    }
-
-    /// <summary>Reads the options, the model description and both networks' weights; inference runs on the loading context's device.</summary>
-    /// <exception cref="InvalidDataException">The files are missing or describe an impossible detector.</exception>
-    public static MiaedTransformer Load(ModelLoadContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        if (context.Version < 2)
-            throw new InvalidDataException($"{context.Folder} holds a version {context.Version} MIAED detector, whose threshold was calibrated on the rows its " +
-                "simple network trained on (so it flags new clean images more often than its target); refit it with this build.");
-        var (options, info, shape) = DefenseModelFiles.Read<MiaedOptions, MiaedModelInfo>(context, InfoFileName, "MIAED detector", MiaedEstimator.CheckOptions, CheckFitted);
-        var device = context.Context.Device;
-        using var networks = new PendingNetworks();
-        var encoder = networks.Add(new MiaedEncoder(MiaedEstimator.ResolveArchitecture(options, shape)));
-        var simpleNetwork = networks.Add(new MiaedSimpleNetwork(options.LatentDimension, options.SimpleNetworkHiddenUnits, options.SimpleNetworkDropout, info.ClassCount));
-        context.LoadModule(encoder, EncoderFileName);
-        context.LoadModule(simpleNetwork, SimpleNetworkFileName);
-        encoder.to(device);
-        simpleNetwork.to(device);
-        return networks.HandOver(new MiaedTransformer(options, info, encoder, simpleNetwork, device));
     }
 
     /// <summary>Frees the encoder and the simple network.</summary>

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
-using MLDefense.Evaluation;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using MLDefense.Data;
-using MLDefense.Legacy;
-using ML = Microsoft.ML;
+using MLDefense.Evaluation;
 
 namespace MLDefense.Defenses;
 
@@ -45,7 +45,7 @@ namespace MLDefense.Defenses;
 /// (fewer throws); below <see cref="RecommendedTrainingImages"/>, or when fewer than 10 clean scores lie above a
 /// target-rate quantile, Fit logs a warning, because the empirical quantile is then too coarse to hit the target.</para>
 /// </remarks>
-public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransformer>, ML.IEstimator<SaecTransformer>
+public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransformer>
 {
     /// <summary>Below this many training images Fit throws: the threshold would be the largest of a handful of scores.</summary>
     public const int MinimumTrainingImages = 50;
@@ -55,15 +55,9 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
 
     internal const string LogSource = "SAEC";
 
-    /// <summary>Creates the estimator (the catalog's <c>ml.Transforms.Defenses.Saec</c> methods call this).</summary>
-    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public SaecEstimator(MLContext context, SaecOptions options) : base(context, options, CheckOptions)
-    {
-    }
-
     /// <summary>Creates the estimator in an ML.NET environment (the catalog's <c>ml.Transforms.Defenses.Saec</c> methods call this).</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
-    public SaecEstimator(ML.Runtime.IHostEnvironment environment, SaecOptions options) : base(environment, LogSource, options, CheckOptions)
+    public SaecEstimator(IHostEnvironment environment, SaecOptions options) : base(environment, LogSource, options, CheckOptions)
     {
     }
 
@@ -72,21 +66,21 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
     /// column is a known-size Single vector; its [C, H, W] shape is checked by Fit and Transform.
     /// </summary>
     /// <exception cref="ArgumentException">The image column is missing or not a Single vector (the message names it).</exception>
-    public ML.SchemaShape GetOutputSchema(ML.SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image SAEC scores");
+        ImageColumns.Check(inputSchema, Options.ImageColumnName, "the image SAEC scores");
         return MLNet.SchemaShapes.Append(inputSchema, SaecTransformer.AddedColumns(Options).Select(c => MLNet.SchemaShapes.Of(c.Name, c.Type)));
     }
 
     /// <summary>Checks the data, scores the clean and the noisy training images, and calibrates the threshold.</summary>
     /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
-    public SaecTransformer Fit(ML.IDataView input)
+    public override SaecTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         string column = Options.ImageColumnName;
-        var shape = CheckGeometry(Data.ImageColumns.Check(input.Schema, column, null, "the image SAEC scores", ""), Options);
+        var shape = CheckGeometry(ImageColumns.Check(input.Schema, column, null, "the image SAEC scores", ""), Options);
         if (input.GetRowCount() is { } known && known < MinimumTrainingImages) throw TooFewImages(known);
-        return Calibrate(shape, Data.DataViewBatches.Read(input, [column], DefenseInference.ChunkSize).Select(b => (b.Get<float>(column), b.FirstPosition)));
+        return Calibrate(shape, DataViewBatches.Read(input, [column], DefenseInference.ChunkSize).Select(b => (b.Get<float>(column), b.FirstPosition)));
     }
 
     internal static void CheckOptions(SaecOptions o)
@@ -107,25 +101,6 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
         OptionRules.RequireColumnNames("SAEC", [o.ImageColumnName], ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }
 
-    /// <inheritdoc />
-    public override DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        CheckImageColumn(inputSchema, Options, requiredShape: null);
-        return inputSchema.Append(SaecTransformer.OutputColumns(Options));
-    }
-
-    /// <summary>Checks the data, scores the clean and the noisy training images, and calibrates the threshold.</summary>
-    /// <exception cref="ArgumentException">Bad input (the message names the column and, for values, the row).</exception>
-    public override SaecTransformer Fit(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        var shape = CheckImageColumn(input.Schema, Options, requiredShape: null);
-        if (input.GetRowCount() is { } known && known < MinimumTrainingImages) throw TooFewImages(known);
-        string column = Options.ImageColumnName;
-        return Calibrate(shape, input.GetBatches(DefenseInference.ChunkSize, [column]).Select(b => (b.Get<float>(column), b.FirstRow)));
-    }
-
     /// <summary>Sec. 5.3: scores the clean images and the same images with uniform noise, and sets the threshold.</summary>
     private SaecTransformer Calibrate(ImageShape shape, IEnumerable<(float[] Pixels, long FirstRow)> batches)
     {
@@ -140,7 +115,7 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
 
         foreach (var (pixels, firstRow) in batches)
         {
-            Data.ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
+            ImageColumns.CheckPixelRange(pixels, shape.Size, firstRow, column);
             batchShape[0] = pixels.Length / shape.Size;
             using var scope = torch.NewDisposeScope();
             var images = torch.tensor(pixels, batchShape, device: device);
@@ -202,13 +177,6 @@ public sealed class SaecEstimator : DefenseEstimator<SaecOptions, SaecTransforme
         var sorted = values.ToArray();
         Array.Sort(sorted);
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    /// <summary>Checks the image column against the options (and a fitted shape) and returns its shape; messages name the column.</summary>
-    internal static ImageShape CheckImageColumn(DataViewSchema schema, SaecOptions Options, ImageShape? requiredShape)
-    {
-        string name = Options.ImageColumnName;
-        return CheckGeometry(DefenseColumns.CheckImage(schema, name, requiredShape, "the image SAEC scores", "the shape SAEC was calibrated on"), Options);
     }
 
     /// <summary>What SAEC needs of an image shape beyond the column checks: at least the kernel's size; colour unless told otherwise.</summary>

@@ -1,7 +1,7 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.MLNet;
-using ML = Microsoft.ML;
 
 namespace MLDefense.Defenses;
 
@@ -21,11 +21,9 @@ namespace MLDefense.Defenses;
 /// <para>Scoring runs on <see cref="Device"/> in chunks of 256 images, with no learned weights (the model is the
 /// options and the threshold). Images holding NaN or infinities are rejected naming the row; values slightly
 /// outside [0, 1] (another component's output) are scored as they are. Transform is safe to call from several
-/// threads. Saving writes the options (<c>options.json</c>) and <see cref="Calibration"/> (<c>calibration.json</c>).</para>
+/// threads. Saving (ML.NET's <c>Model.Save</c>) writes the options and <see cref="Calibration"/> as JSON streams.</para>
 /// </remarks>
-[ModelComponent("MLDefense.Saec", 1)]
-public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILoadableTransformer<SaecTransformer>,
-    ML.ITransformer, ILoadableComponent<SaecTransformer>
+public sealed class SaecTransformer : ITransformer, ILoadableComponent<SaecTransformer>
 {
     private const string CalibrationFileName = "calibration.json";
 
@@ -64,27 +62,6 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         return SaecScoring.Scores(images, Options);
     }
 
-    /// <inheritdoc />
-    public override IReadOnlyList<string> GetInputColumns(DataViewSchema inputSchema) => [Options.ImageColumnName];
-
-    /// <inheritdoc />
-    public override IReadOnlyList<DataViewSchema.Column> GetAddedColumns(DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SaecEstimator.CheckImageColumn(inputSchema, Options, InputShape);
-        return OutputColumns(Options);
-    }
-
-    internal static DataViewSchema.Column[] OutputColumns(SaecOptions options) => DefenseColumns.ScoreAndFlag(options.ScoreColumnName, options.FlagColumnName);
-
-    /// <inheritdoc />
-    public override IReadOnlyList<Array> MapBatch(DataBatch input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        string column = Options.ImageColumnName;
-        return ScoreAndFlag(input.Get<float>(column), input.RowCount, input.FirstRow);
-    }
-
     /// <summary>Scores consecutive images (row-major pixels) in chunks on <see cref="Device"/>: [scores, flags].</summary>
     internal Array[] ScoreAndFlag(float[] pixels, int rowCount, long firstRow)
     {
@@ -99,49 +76,47 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         return [scores, DefenseInference.Flags(scores, Threshold)];
     }
 
-    // ML.NET: the same scoring behind ML.NET's cursor and row-mapper contracts, saved through the bridge.
-
     /// <summary>The columns added: the score (Single) and the flag (Boolean).</summary>
-    internal static ML.DataViewSchema.DetachedColumn[] AddedColumns(SaecOptions options) =>
+    internal static DataViewSchema.DetachedColumn[] AddedColumns(SaecOptions options) =>
     [
-        new(options.ScoreColumnName, ML.Data.NumberDataViewType.Single),
-        new(options.FlagColumnName, ML.Data.BooleanDataViewType.Instance),
+        new(options.ScoreColumnName, NumberDataViewType.Single),
+        new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ML.ITransformer.IsRowToRowMapper => true;
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <summary>The input schema plus the score and flag columns.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.DataViewSchema GetOutputSchema(ML.DataViewSchema inputSchema) => Data.BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
 
     /// <summary>A lazy view adding the score and flag, computed in batches of 256 images.</summary>
     /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public ML.IDataView Transform(ML.IDataView input)
+    public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new Data.BatchedDataView(input, Mapper(input.Schema));
+        return new BatchedDataView(input, Mapper(input.Schema));
     }
 
-    ML.Data.IRowToRowMapper ML.ITransformer.GetRowToRowMapper(ML.DataViewSchema inputSchema) => new Data.BatchedRowMapper(inputSchema, Mapper(inputSchema));
+    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
 
-    private BatchMapper Mapper(ML.DataViewSchema inputSchema)
+    private BatchMapper Mapper(DataViewSchema inputSchema)
     {
-        var shape = Data.ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image SAEC scores", "the shape SAEC was calibrated on");
+        var shape = ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image SAEC scores", "the shape SAEC was calibrated on");
         SaecEstimator.CheckGeometry(shape, Options);
         return new BatchMapper(this);
     }
 
-    private sealed class BatchMapper(SaecTransformer owner) : Data.IRowBatchMapper
+    private sealed class BatchMapper(SaecTransformer owner) : IRowBatchMapper
     {
         public IReadOnlyList<string> InputColumns => [owner.Options.ImageColumnName];
-        public IReadOnlyList<ML.DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
+        public IReadOnlyList<DataViewSchema.DetachedColumn> OutputColumns { get; } = AddedColumns(owner.Options);
         public int BatchSize => DefenseInference.ChunkSize;
-        public IReadOnlyList<Array> MapBatch(Data.RowBatch batch) => owner.ScoreAndFlag(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
+        public IReadOnlyList<Array> MapBatch(RowBatch batch) => owner.ScoreAndFlag(batch.Get<float>(owner.Options.ImageColumnName), batch.RowCount, batch.FirstPosition);
     }
 
     static ComponentFormat ILoadableComponent<SaecTransformer>.Format { get; } = new("MLDSAEC_", 1, LoaderSignature, "SAEC detector");
 
-    void ML.ICanSaveModel.Save(ML.ModelSaveContext context) =>
+    void ICanSaveModel.Save(ModelSaveContext context) =>
         ComponentWriter.Write<SaecTransformer>(context, writer =>
         {
             writer.WriteOptions(Options);
@@ -156,20 +131,5 @@ public sealed class SaecTransformer : BatchTransformer, ISavableTransformer, ILo
         return new SaecTransformer(options, calibration, reader.Device);
     }
 
-    /// <inheritdoc />
-    public void Save(ModelSaveContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        context.WriteOptions(Options);
-        context.WriteJson(CalibrationFileName, Calibration);
-    }
 
-    /// <summary>Reads the options and the calibration back; scoring will run on the loading context's device.</summary>
-    /// <exception cref="InvalidDataException">The files are missing or describe an impossible detector.</exception>
-    public static SaecTransformer Load(ModelLoadContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        var (options, calibration, _) = DefenseModelFiles.Read<SaecOptions, SaecCalibrationReport>(context, CalibrationFileName, "SAEC detector", SaecEstimator.CheckOptions);
-        return new SaecTransformer(options, calibration, context.Context.Device);
-    }
 }

@@ -1,40 +1,14 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
 
 /// <summary>
-/// The column and value checks every defense makes the same way (DESIGN.md: a missing column, a wrong type or an image
-/// of the wrong shape fails at GetOutputSchema and Fit with a message that names the column and what was expected; bad
-/// values name the column and the row), and the score and flag columns every detector adds. What a defense checks
+/// The value checks every defense makes the same way (DESIGN.md: bad values name the column and the row; images handed
+/// to a tensor method name the shape expected). The column checks are <see cref="ImageColumns"/>'; what a defense checks
 /// beyond these (its networks' geometry, a probabilities or label column) stays with the defense.
 /// </summary>
 internal static class DefenseColumns
 {
-    /// <summary>
-    /// Checks that <paramref name="name"/> is a float vector column with an image shape annotation and, for a fitted model,
-    /// that its shape is <paramref name="fittedShape"/>; returns the shape.
-    /// </summary>
-    /// <param name="schema">The input schema.</param>
-    /// <param name="name">The image column.</param>
-    /// <param name="fittedShape">The shape the model was fitted on, or null for an estimator.</param>
-    /// <param name="role">What the defense does with the image, for the message of a missing column ("the image SAEC scores").</param>
-    /// <param name="fittedOn">Where <paramref name="fittedShape"/> came from, for the messages ("the shape SAEC was calibrated on").</param>
-    internal static ImageShape CheckImage(DataViewSchema schema, string name, ImageShape? fittedShape, string role, string fittedOn)
-    {
-        string expected = fittedShape is { } r ? $"a float vector image of {r} ({fittedOn})" : "a float vector image [C, H, W] with an image shape annotation";
-        var column = schema.GetColumnOrNull(name) ?? throw new ArgumentException(
-            $"Column '{name}' ({role}) was not found; expected {expected}. The schema has: {schema}.");
-        if (column.Type is not VectorDataViewType vector || column.ImageShape is not { } shape || shape.Size != vector.Size)
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {column.Type}{(column.ImageShape is null ? " without an image shape" : "")}.");
-        if (fittedShape is not null && shape != fittedShape)
-        {
-            string what = shape.Channels != fittedShape.Channels ? $"{shape.Channels} channels instead of {fittedShape.Channels}" : "another size";
-            throw new ArgumentException($"Column '{name}': expected {expected}, found {shape} images ({what}).");
-        }
-        return shape;
-    }
-
     /// <summary>
     /// Checks a tensor of images handed to a fitted model's tensor methods: [N, C, H, W] of <paramref name="fittedShape"/>.
     /// </summary>
@@ -80,11 +54,4 @@ internal static class DefenseColumns
             if (!float.IsFinite(values[i]))
                 throw new ArgumentException($"Column '{column}': expected finite {what}, found {values[i]} in row {firstRow + i / valuesPerRow}.");
     }
-
-    /// <summary>A detector's added columns: the float score (higher = more adversarial) and the boolean flag.</summary>
-    internal static DataViewSchema.Column[] ScoreAndFlag(string scoreColumnName, string flagColumnName) =>
-    [
-        new(scoreColumnName, NumberDataViewType.Single),
-        new(flagColumnName, BooleanDataViewType.Instance),
-    ];
 }

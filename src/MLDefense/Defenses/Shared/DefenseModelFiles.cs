@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
 
@@ -20,40 +19,15 @@ internal interface IFittedImageDefense
 }
 
 /// <summary>
-/// Reading a defense's folder of a model zip: <c>options.json</c> and the JSON file of its fit, checked so that a file
-/// that describes an impossible model fails with <see cref="InvalidDataException"/> before any network is built.
+/// Checking what a defense's part of a model zip describes (its options and the record of its fit), so that a model
+/// that describes an impossible defense fails before any network is built.
 /// </summary>
 internal static class DefenseModelFiles
 {
     /// <summary>
-    /// Reads the options and the fit record, and checks them: the options as the estimator does, the fitted image shape,
-    /// then what <paramref name="checkModel"/> adds; an <see cref="ArgumentException"/> from any of these becomes
-    /// "{folder} describes an impossible {model}: …". A non-finite threshold is rejected too.
-    /// </summary>
-    /// <param name="context">The component's folder.</param>
-    /// <param name="infoFileName">The JSON file of the fit (e.g. <c>calibration.json</c>).</param>
-    /// <param name="model">What the folder holds, for the message ("SAEC detector").</param>
-    /// <param name="checkOptions">The estimator's option checks.</param>
-    /// <param name="checkModel">Further checks of the options against the fit record and shape, if any.</param>
-    internal static (TOptions Options, TInfo Info, ImageShape Shape) Read<TOptions, TInfo>(ModelLoadContext context, string infoFileName, string model,
-        Action<TOptions> checkOptions, Action<TOptions, TInfo, ImageShape>? checkModel = null)
-        where TInfo : IFittedImageDefense
-    {
-        var options = context.ReadOptions<TOptions>();
-        var info = context.ReadJson<TInfo>(infoFileName);
-        try
-        {
-            return (options, info, Check(options, info, checkOptions, checkModel));
-        }
-        catch (ArgumentException ex)
-        {
-            throw new InvalidDataException($"{context.Folder} describes an impossible {model}: {ex.Message}", ex);
-        }
-    }
-
-    /// <summary>
-    /// The checks of <see cref="Read"/> on options and a fit record already read: an <see cref="ArgumentException"/>
-    /// says what is impossible (the ML.NET bridge's reader names the component around it). Returns the fitted shape.
+    /// Checks options and a fit record read from a model: the options as the estimator does, the fitted image shape,
+    /// then what <paramref name="checkModel"/> adds, and a finite threshold. An <see cref="ArgumentException"/> says what
+    /// is impossible (the ML.NET bridge's reader names the component around it). Returns the fitted shape.
     /// </summary>
     internal static ImageShape Check<TOptions, TInfo>(TOptions options, TInfo info, Action<TOptions> checkOptions, Action<TOptions, TInfo, ImageShape>? checkModel = null)
         where TInfo : IFittedImageDefense

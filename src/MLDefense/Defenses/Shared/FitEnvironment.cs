@@ -1,14 +1,12 @@
 using Microsoft.ML.Runtime;
 using MLDefense.MLNet;
-using LegacyContext = MLDefense.Legacy.MLContext;
 
 namespace MLDefense.Defenses;
 
 /// <summary>
 /// Where a defense fits: the seed stream, the device and the log. From an ML.NET environment (the component's own
 /// host: seeds drawn from the MLContext's seed, device from <see cref="Microsoft.ML.MLContext.GpuDeviceId"/>,
-/// messages to <see cref="Microsoft.ML.MLContext.Log"/>), or — until every caller has moved to ML.NET — from the
-/// project's legacy context.
+/// messages to <see cref="Microsoft.ML.MLContext.Log"/>).
 /// </summary>
 internal sealed class FitEnvironment
 {
@@ -27,8 +25,6 @@ internal sealed class FitEnvironment
 
     /// <summary>Reports a message (a line starting with "warning:" is reported as an ML.NET warning).</summary>
     internal void Log(string source, string message) => log(source, message);
-
-    internal static FitEnvironment From(LegacyContext context) => new(context.NextSeed, () => context.Device, context.WriteLog);
 
     internal static FitEnvironment From(IHostEnvironment environment, string name)
     {

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLDefense.Data;
-using MLDefense.Legacy;
 
 namespace MLDefense.Defenses;
 

@@ -1,6 +1,5 @@
-using MLDefense.Data;
 
-namespace MLDefense.Legacy.Tests;
+namespace MLDefense.Tests;
 
 /// <summary>How many tensors are alive, for the tests that prove work frees what it creates.</summary>
 internal static class LiveTensors
