@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLDefense.Samples.ImageApi;
-using KnownDatasets = MLDefense.Data.KnownDatasets;
+using MLDefense.Data;
 
 namespace MLDefense.Samples.Tests;
 

@@ -1,7 +1,6 @@
 using MLDefense.Attacks;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Evaluation;
 using MLDefense.Classifiers;
 

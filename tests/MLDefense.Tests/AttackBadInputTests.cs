@@ -1,6 +1,5 @@
 using MLDefense.Attacks;
 using MLDefense.Data;
-using MLDefense.Legacy;
 
 namespace MLDefense.Tests;
 

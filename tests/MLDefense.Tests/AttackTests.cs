@@ -1,4 +1,3 @@
-using MLDefense.Legacy.Tests;
 using MLDefense.Attacks;
 
 namespace MLDefense.Tests;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using static MLDefense.Tests.CliRunner;
 
 namespace MLDefense.Tests;

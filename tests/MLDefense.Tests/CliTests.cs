@@ -4,7 +4,6 @@ using MLDefense.Benchmarks;
 using MLDefense.Cli;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using static MLDefense.Tests.CliRunner;
 using MLDefense.Classifiers;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using KnownDatasets = MLDefense.Data.KnownDatasets;
+using MLDefense.Data;
 using MLDefense.Jobs;
 using static MLDefense.Tests.CliRunner;
 

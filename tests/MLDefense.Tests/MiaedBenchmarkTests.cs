@@ -1,5 +1,4 @@
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Benchmarks;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;

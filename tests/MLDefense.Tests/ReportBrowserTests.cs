@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MLDefense.Cli;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Reporting;
 using static MLDefense.Tests.ReportFixtures;
 

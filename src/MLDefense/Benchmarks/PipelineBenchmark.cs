@@ -4,7 +4,6 @@ using Microsoft.ML.Data;
 using MLDefense.Classifiers;
 using MLDefense.Data;
 using MLDefense.Defenses;
-using KnownDatasets = MLDefense.Data.KnownDatasets;
 
 namespace MLDefense.Benchmarks;
 

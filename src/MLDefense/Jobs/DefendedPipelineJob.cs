@@ -7,7 +7,6 @@ using MLDefense.Data;
 using MLDefense.Defenses;
 using MLDefense.Evaluation;
 using MLDefense.Reporting;
-using KnownDatasets = MLDefense.Data.KnownDatasets;
 using MLDefense.Classifiers;
 
 namespace MLDefense.Jobs;

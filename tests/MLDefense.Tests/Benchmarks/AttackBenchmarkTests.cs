@@ -1,7 +1,5 @@
-using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Legacy;
 
 namespace MLDefense.Tests.Benchmarks;
 

@@ -1,4 +1,3 @@
-using MLDefense.Legacy.Tests;
 using MLDefense.Benchmarks;
 
 namespace MLDefense.Tests.Benchmarks;

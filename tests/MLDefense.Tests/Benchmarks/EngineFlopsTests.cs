@@ -1,6 +1,5 @@
 using MLDefense.Benchmarks;
 using MLDefense.Data;
-using MLDefense.Legacy;
 using MLDefense.Defenses;
 
 namespace MLDefense.Tests.Benchmarks;

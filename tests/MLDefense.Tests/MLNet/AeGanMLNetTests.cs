@@ -3,7 +3,6 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLDefense.Defenses;
-using Legacy = MLDefense.Legacy;
 
 namespace MLDefense.Tests.MLNet;
 
@@ -29,14 +28,16 @@ public sealed class AeGanMLNetTests
         public bool AeGanFlag { get; set; }
     }
 
-    /// <summary>The first <paramref name="count"/> MNIST images (../shared/datasets).</summary>
+    /// <summary>The first <paramref name="count"/> MNIST images (../shared/datasets), read from the IDX files themselves (byte / 255), not through a data view.</summary>
     internal static DigitRow[] Mnist(bool train, int count)
     {
-        var legacy = new Legacy.MLContext(0);
-        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, MLDefense.Data.KnownDatasets.Mnist, train), count));
-        var pixels = (float[])view.GetColumnArray("Image");
-        var labels = (int[])view.GetColumnArray("Label");
-        return Enumerable.Range(0, count).Select(i => new DigitRow { Image = pixels.AsSpan(i * Size, Size).ToArray(), Label = (uint)labels[i] }).ToArray();
+        var files = MLDefense.Data.KnownDatasets.Resolve(MLDefense.Data.KnownDatasets.Mnist, null);
+        var (images, _, _, _, labels) = MLDefense.Data.IdxRecords.Read(files.ImagesPath(train), files.LabelsPath(train), 10);
+        return Enumerable.Range(0, count).Select(i => new DigitRow
+        {
+            Image = images.AsSpan(16 + i * Size, Size).ToArray().Select(b => b / 255f).ToArray(),
+            Label = (uint)labels[i],
+        }).ToArray();
     }
 
     /// <summary>A small AE-GAN (the tests' size: latent 16, width 8, 2 epochs) that still exercises the search.</summary>

@@ -67,7 +67,7 @@ public sealed class ClassifierMLNetTests
             var rows = digits.Select((d, i) =>
             {
                 string name = $"{i:D3}.png";
-                Torch.Images.WritePng(Path.Combine(folder, name), d.Image.Select(p => (byte)MathF.Round(p * 255)).ToArray(), 28, 28, 1);
+                MLDefense.Torch.Images.WritePng(Path.Combine(folder, name), d.Image.Select(p => (byte)MathF.Round(p * 255)).ToArray(), 28, 28, 1);
                 return new PathRow { Path = name, Label = d.Label };
             }).ToArray();
 

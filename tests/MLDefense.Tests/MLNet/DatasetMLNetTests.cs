@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Legacy = MLDefense.Legacy;
 
 namespace MLDefense.Tests.MLNet;
 
@@ -14,7 +13,7 @@ public sealed class DatasetMLNetTests
     }
 
     [TestMethod]
-    public void MnistReadsAsTheLegacyReaderDidWithKeyLabels()
+    public void MnistReadsAsTheIdxFilesHoldWithKeyLabels()
     {
         var ml = new MLContext(seed: 1);
         var view = ml.Data.LoadKnownDataset(MLDefense.Data.KnownDatasets.Mnist, train: false);
@@ -23,30 +22,30 @@ public sealed class DatasetMLNetTests
         Assert.AreEqual("Key<UInt32, 0-9>", view.Schema["Label"].Type.ToString());
         Assert.IsTrue(view.Schema["Label"].HasKeyValues(), "the class names are the label's key values");
 
-        var legacy = AeGanMLNetTests.Mnist(train: false, 50);
+        var files = AeGanMLNetTests.Mnist(train: false, 50);
         var rows = ml.Data.CreateEnumerable<AeGanMLNetTests.DigitRow>(ml.Data.TakeRows(view, 50), reuseRowObject: false).ToArray();
         for (int i = 0; i < rows.Length; i++)
         {
-            CollectionAssert.AreEqual(legacy[i].Image, rows[i].Image, $"row {i} pixels");
-            Assert.AreEqual(legacy[i].Label + 1, rows[i].Label, $"row {i}: the key is the class + 1");
+            CollectionAssert.AreEqual(files[i].Image, rows[i].Image, $"row {i} pixels");
+            Assert.AreEqual(files[i].Label + 1, rows[i].Label, $"row {i}: the key is the class + 1");
         }
         var names = ml.Data.CreateEnumerable<Named>(ml.Transforms.Conversion.MapKeyToValue("Label").Fit(view).Transform(ml.Data.TakeRows(view, 3)), false).ToArray();
-        CollectionAssert.AreEqual(legacy.Take(3).Select(r => r.Label.ToString()).ToArray(), names.Select(n => n.Label).ToArray(), "MapKeyToValue gives the class names");
+        CollectionAssert.AreEqual(files.Take(3).Select(r => r.Label.ToString()).ToArray(), names.Select(n => n.Label).ToArray(), "MapKeyToValue gives the class names");
     }
 
     [TestMethod]
-    public void CifarReadsAsTheLegacyReaderDid()
+    public void CifarReadsAsTheBinaryRecordsHold()
     {
         var ml = new MLContext(seed: 1);
         var view = ml.Data.LoadKnownDataset(MLDefense.Data.KnownDatasets.Cifar10Subset, train: true);
         Assert.AreEqual(4000L, view.GetRowCount());
         Assert.AreEqual("Vector<Single, 3, 32, 32>", view.Schema["Image"].Type.ToString());
-        var legacy = SaecMLNetTests.Cifar(train: true, 20);
+        var files = SaecMLNetTests.Cifar(train: true, 20);
         var rows = ml.Data.CreateEnumerable<SaecMLNetTests.ImageRow>(ml.Data.TakeRows(view, 20), reuseRowObject: false).ToArray();
         for (int i = 0; i < rows.Length; i++)
         {
-            CollectionAssert.AreEqual(legacy[i].Image, rows[i].Image, $"row {i} pixels");
-            Assert.AreEqual(legacy[i].Label + 1, rows[i].Label, $"row {i} label");
+            CollectionAssert.AreEqual(files[i].Image, rows[i].Image, $"row {i} pixels");
+            Assert.AreEqual(files[i].Label + 1, rows[i].Label, $"row {i} label");
         }
     }
 

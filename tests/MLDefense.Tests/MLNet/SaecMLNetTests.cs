@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLDefense.Defenses;
-using Legacy = MLDefense.Legacy;
 
 namespace MLDefense.Tests.MLNet;
 
@@ -25,13 +24,14 @@ public sealed class SaecMLNetTests
         public bool SaecFlag { get; set; }
     }
 
-    /// <summary>The first <paramref name="count"/> images of the CIFAR-10 subset (../shared/datasets), with uniform noise ±<paramref name="noise"/> on every second one.</summary>
+    /// <summary>The first <paramref name="count"/> images of the CIFAR-10 subset (../shared/datasets; one file per split), with uniform noise ±<paramref name="noise"/> on every second one.</summary>
     internal static ImageRow[] Cifar(bool train, int count, float noise = 0)
     {
-        var legacy = new Legacy.MLContext(0);
-        var view = Legacy.DataViews.Materialize(legacy.Data.TakeRows(Legacy.KnownDatasetExtensions.LoadKnownDataset(legacy.Data, MLDefense.Data.KnownDatasets.Cifar10Subset, train), count));
-        var pixels = (float[])view.GetColumnArray("Image");
-        var labels = (int[])view.GetColumnArray("Label");
+        // Read from the CIFAR-10 binary records themselves (byte / 255), not through a data view.
+        var files = MLDefense.Data.KnownDatasets.Resolve(MLDefense.Data.KnownDatasets.Cifar10Subset, null);
+        var (records, _, labels) = MLDefense.Data.Cifar10Records.Read([files.ImagesPath(train)]);
+        var pixels = records[0].AsSpan(0, count * MLDefense.Data.Cifar10Records.RecordBytes).ToArray()
+            .Where((_, i) => i % MLDefense.Data.Cifar10Records.RecordBytes != 0).Select(b => b / 255f).ToArray();
         var random = new Random(7);
         return Enumerable.Range(0, count).Select(i => new ImageRow
         {

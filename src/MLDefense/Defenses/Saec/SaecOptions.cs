@@ -122,6 +122,6 @@ public sealed record SaecOptions
     /// <summary>What to do with single-channel images (Eq. 1's map is zero for them). Default <see cref="SaecGreyscalePolicy.UseImage"/>.</summary>
     public SaecGreyscalePolicy GreyscalePolicy { get; init; } = SaecGreyscalePolicy.UseImage;
 
-    /// <summary>The seed of the uniform noise of Fit; null draws one from the context (<see cref="Legacy.MLContext.NextSeed"/>).</summary>
+    /// <summary>The seed of the uniform noise of Fit; null draws one from the MLContext's seed.</summary>
     public int? Seed { get; init; }
 }

@@ -1,9 +1,13 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLDefense.Data;
-namespace MLDefense.Legacy.Tests;
+using MLDefense.Tests.MLNet;
 
+namespace MLDefense.Tests.Data;
+
+/// <summary>The dataset readers (IDX, CIFAR-10 binary, the known datasets) as ML.NET data views: contents, compression, bad files.</summary>
 [TestClass]
 public sealed class ReadersTests
 {
@@ -54,26 +58,26 @@ public sealed class ReadersTests
     {
         var images = IdxImages(3, 2, 4, i => (byte)(i * 7));
         var labels = IdxLabels(2, 0, 9);
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         // The gzipped pair carries no .gz extension and the raw pair does: detection must be by magic bytes.
         var raw = ml.Data.LoadIdxImages(Write("images.gz", images), Write("labels.gz", labels));
-        var gz = ml.Data.LoadIdxImages(Write("images.idx", Gzip(images)), Write("labels.idx", Gzip(labels)), "Pixels", "Class");
+        var gz = ml.Data.LoadIdxImages(Write("images.idx", Gzip(images)), Write("labels.idx", Gzip(labels)));
 
-        Assert.AreEqual("Image: Image 1x2x4, Label: Int32", raw.Schema.ToString());
-        Assert.AreEqual(new ImageShape(1, 2, 4), gz.Schema["Pixels"].ImageShape);
+        Assert.AreEqual("Vector<Single, 1, 2, 4>", raw.Schema["Image"].Type.ToString());
+        Assert.AreEqual("Key<UInt32, 0-9>", raw.Schema["Label"].Type.ToString(), "K = the largest label + 1 without class names");
         Assert.AreEqual(3L, raw.GetRowCount());
-        var batch = raw.GetBatches(10).Single();
-        CollectionAssert.AreEqual(images.Skip(16).Select(b => b / 255f).ToArray(), batch.Get<float>("Image"));
-        CollectionAssert.AreEqual(new[] { 2, 0, 9 }, batch.Get<int>("Label"));
-        var gzBatch = gz.GetBatches(10).Single();
-        CollectionAssert.AreEqual(batch.Get<float>("Image"), gzBatch.Get<float>("Pixels"));
-        CollectionAssert.AreEqual(batch.Get<int>("Label"), gzBatch.Get<int>("Class"));
+        var batch = TestViews.Read(raw);
+        CollectionAssert.AreEqual(images.Skip(16).Select(b => b / 255f).ToArray(), batch.Floats("Image"));
+        CollectionAssert.AreEqual(new[] { 2, 0, 9 }, batch.Classes("Label"));
+        var gzBatch = TestViews.Read(gz);
+        CollectionAssert.AreEqual(batch.Floats("Image"), gzBatch.Floats("Image"));
+        CollectionAssert.AreEqual(batch.Classes("Label"), gzBatch.Classes("Label"));
     }
 
     [TestMethod]
     public void IdxRejectsBadFilesNamingThem()
     {
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         var images = Write("images", IdxImages(3, 2, 2, i => (byte)i));
         var labels = Write("labels", IdxLabels(1, 2, 3));
 
@@ -104,13 +108,15 @@ public sealed class ReadersTests
     {
         var first = CifarRecords((3, i => (byte)(i % 251)), (9, i => (byte)(i / 1024 * 100)));
         var second = CifarRecords((0, _ => 255));
-        var view = new MLContext(1).Data.LoadCifar10Binary(Write("a.bin", first), Write("b.bin", Gzip(second)));
+        var view = new MLContext(seed: 1).Data.LoadCifar10Binary(Write("a.bin", first), Write("b.bin", Gzip(second)));
 
-        Assert.AreEqual("Image: Image 3x32x32, Label: Int32", view.Schema.ToString());
-        CollectionAssert.AreEqual(Cifar10Records.ClassNames.ToArray(), view.Schema["Label"].Annotations!.SlotNames!.ToArray());
-        var batch = view.GetBatches(8).Single();
-        CollectionAssert.AreEqual(new[] { 3, 9, 0 }, batch.Get<int>("Label"));
-        var pixels = batch.Get<float>("Image");
+        Assert.AreEqual("Vector<Single, 3, 32, 32>", view.Schema["Image"].Type.ToString());
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        view.Schema["Label"].GetKeyValues(ref names);
+        CollectionAssert.AreEqual(Cifar10Records.ClassNames.ToArray(), names.DenseValues().Select(n => n.ToString()).ToArray(), "the class names are the label's key values");
+        var batch = TestViews.Read(view);
+        CollectionAssert.AreEqual(new[] { 3, 9, 0 }, batch.Classes("Label"));
+        var pixels = batch.Floats("Image");
         Assert.AreEqual(3 * 3072, pixels.Length);
         Assert.AreEqual(1000 % 251 / 255f, pixels[1000]);
         Assert.AreEqual(0f, pixels[3072 + 5], "record 2: red plane");
@@ -122,7 +128,7 @@ public sealed class ReadersTests
     [TestMethod]
     public void CifarRejectsPartialRecordsAndBadLabels()
     {
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         var partial = Assert.ThrowsExactly<InvalidDataException>(() => ml.Data.LoadCifar10Binary(Write("partial.bin", CifarRecords((1, _ => 0))[..^7])));
         StringAssert.Contains(partial.Message, "partial.bin");
         StringAssert.Contains(partial.Message, "not a whole number of 3073-byte");
@@ -136,19 +142,21 @@ public sealed class ReadersTests
     public void RealMnistHasItsPublishedCountsLabelsAndPixels()
     {
         var files = KnownDatasets.Resolve(KnownDatasets.Mnist);
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadIdxImages(files.TrainImagesPath, files.TrainLabelsPath);
         var test = ml.Data.LoadKnownDataset("mnist", train: false);
         Assert.AreEqual(60000L, train.GetRowCount());
         Assert.AreEqual(10000L, test.GetRowCount());
-        Assert.AreEqual(new ImageShape(1, 28, 28), train.Schema["Image"].ImageShape);
-        var first = train.GetBatches(5).First();
-        CollectionAssert.AreEqual(new[] { 5, 0, 4, 1, 9 }, first.Get<int>("Label"));
-        var image = first.Get<float>("Image");
+        Assert.AreEqual("Vector<Single, 1, 28, 28>", train.Schema["Image"].Type.ToString());
+        var first = TestViews.Read(ml.Data.TakeRows(train, 5));
+        CollectionAssert.AreEqual(new[] { 5, 0, 4, 1, 9 }, first.Classes("Label"));
+        var image = first.Floats("Image");
         Assert.AreEqual(3 / 255f, image[5 * 28 + 12], "image 0, row 5, column 12");
         Assert.AreEqual(240 / 255f, image[14 * 28 + 14], "image 0, row 14, column 14");
         Assert.AreEqual(0f, image[0]);
-        Assert.AreEqual("7", test.Schema["Label"].Annotations!.SlotNames![7]);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        test.Schema["Label"].GetKeyValues(ref names);
+        Assert.AreEqual("7", names.GetValues()[7].ToString());
     }
 
     [TestMethod]
@@ -163,15 +171,15 @@ public sealed class ReadersTests
             gzip.CopyTo(buffer);
             raw = buffer.ToArray();
         }
-        var ml = new MLContext(1);
+        var ml = new MLContext(seed: 1);
         var train = ml.Data.LoadKnownDataset(KnownDatasets.Cifar10Subset, train: true);
         var test = ml.Data.LoadCifar10Binary(files.TestImagesPath);
         Assert.AreEqual(4000L, train.GetRowCount());
         Assert.AreEqual(raw.Length / 3073L, train.GetRowCount());
         Assert.AreEqual(1000L, test.GetRowCount());
-        var batch = train.GetBatches(2).First();
-        CollectionAssert.AreEqual(new int[] { raw[0], raw[3073] }, batch.Get<int>("Label"));
-        var image = batch.Get<float>("Image");
+        var batch = TestViews.Read(ml.Data.TakeRows(train, 2));
+        CollectionAssert.AreEqual(new int[] { raw[0], raw[3073] }, batch.Classes("Label"));
+        var image = batch.Floats("Image");
         foreach (int i in new[] { 0, 1023, 1024, 2048, 3071 }) Assert.AreEqual(raw[1 + i] / 255f, image[i], $"pixel value {i} of record 0");
         Assert.AreEqual(raw[3073 + 1 + 77] / 255f, image[3072 + 77], "record 1");
     }
@@ -183,9 +191,9 @@ public sealed class ReadersTests
         Assert.AreEqual(KnownDatasetFormat.Idx, files.Format);
         Assert.AreEqual("Ankle boot", files.ClassNames[9]);
         Assert.IsTrue(File.Exists(files.TestLabelsPath));
-        var test = new MLContext(1).Data.LoadKnownDataset("fashion-mnist", train: false);
+        var test = new MLContext(seed: 1).Data.LoadKnownDataset("fashion-mnist", train: false);
         Assert.AreEqual(10000L, test.GetRowCount());
-        Assert.AreEqual(new ImageShape(1, 28, 28), test.Schema["Image"].ImageShape);
+        Assert.AreEqual("Vector<Single, 1, 28, 28>", test.Schema["Image"].Type.ToString());
     }
 
     [TestMethod]
@@ -204,30 +212,5 @@ public sealed class ReadersTests
         StringAssert.Contains(fashion.Message, "apt-get install dataset-fashion-mnist");
         var unknown = Assert.ThrowsExactly<ArgumentException>(() => KnownDatasets.Resolve("imagenet"));
         StringAssert.Contains(unknown.Message, "mnist, fashion-mnist, cifar10-subset");
-    }
-
-    [TestMethod]
-    public void ImageFolderListsClassesInNameOrderWithTheirFiles()
-    {
-        var png = Images.EncodePng(new byte[] { 1, 2, 3, 4 }, 2, 2, 1);
-        foreach (var (cls, file) in new[] { ("zebra", "b.png"), ("zebra", "a.JPG"), ("cat", "x.bmp"), ("cat", "sub/y.jpeg"), ("cat", "z.ppm"), ("cat", "notes.txt"), (".cache", "h.png"), ("empty", "") })
-        {
-            Directory.CreateDirectory(Path.Combine(folder, cls, Path.GetDirectoryName(file) ?? ""));
-            if (file != "") File.WriteAllBytes(Path.Combine(folder, cls, file), png);
-        }
-        File.WriteAllBytes(Path.Combine(folder, "top-level.png"), png);
-
-        var view = new MLContext(1).Data.LoadImagesFromFolder(folder);
-        Assert.AreEqual("ImagePath: Text, Label: Int32", view.Schema.ToString());
-        CollectionAssert.AreEqual(new[] { "cat", "empty", "zebra" }, view.Schema["Label"].Annotations!.SlotNames!.ToArray());
-        var batch = view.GetBatches(10).Single();
-        CollectionAssert.AreEqual(new[] { "cat/sub/y.jpeg", "cat/x.bmp", "zebra/a.JPG", "zebra/b.png" },
-            batch.Get<string>("ImagePath").Select(p => Path.GetRelativePath(folder, p)).ToArray());
-        Assert.IsTrue(batch.Get<string>("ImagePath").All(Path.IsPathRooted));
-        CollectionAssert.AreEqual(new[] { 0, 0, 2, 2 }, batch.Get<int>("Label"));
-
-        var ml = new MLContext(1);
-        Assert.ThrowsExactly<DirectoryNotFoundException>(() => ml.Data.LoadImagesFromFolder(Path.Combine(folder, "nope")));
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => ml.Data.LoadImagesFromFolder(Path.Combine(folder, "empty"))).Message, "no sub-folders");
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace MLDefense.Torch.Tests;
+namespace MLDefense.Tests.Torch;
 
 [TestClass]
 public sealed class SafetensorsTests

@@ -4,7 +4,7 @@ using F = TorchSharp.torch.nn.functional;
 using MLDefense.Data;
 using MLDefense.Tests;
 
-namespace MLDefense.Legacy.Tests;
+namespace MLDefense.Tests.Torch;
 
 /// <summary>
 /// What MLDefense relies on from its engine, TorchSharp 0.107 on libtorch 2.10: bit-identical CPU training from a

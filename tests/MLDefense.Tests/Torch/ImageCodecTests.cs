@@ -1,7 +1,7 @@
 using System.Text;
 
 using MLDefense.Data;
-namespace MLDefense.Legacy.Tests;
+namespace MLDefense.Tests.Torch;
 
 [TestClass]
 public sealed class ImageCodecTests

@@ -1,2 +1,0 @@
-// Tests share process-wide state (the seed, live-handle counters), so they run one at a time.
-[assembly: DoNotParallelize]
