@@ -74,7 +74,7 @@ public sealed class AttackEstimator : IEstimator<AttackTransformer>
 /// so a pipeline that contains it cannot be written with <c>ml.Model.Save</c>. Rebuild it from the loaded classifier instead.
 /// It does not own the classifier: dispose the classifier yourself when done.</para>
 /// </remarks>
-public sealed class AttackTransformer : ITransformer
+public sealed class AttackTransformer : BatchedTransformer
 {
     private readonly IDifferentiableClassifier classifier;
     private readonly CancellationToken cancellationToken;
@@ -126,26 +126,10 @@ public sealed class AttackTransformer : ITransformer
 
     // Not saved: it holds a live classifier.
 
-    bool ITransformer.IsRowToRowMapper => true;
-
-    /// <summary>The input schema plus the adversarial image column (the classifier's input type, Single [C, H, W]).</summary>
-    /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
-
-    /// <summary>A lazy view adding the adversarial images, attacked <see cref="AttackBatchSize"/> rows at a time.</summary>
-    /// <exception cref="ArgumentException">The image or label column is missing or does not fit the classifier (the message names it).</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new BatchedDataView(input, Mapper(input.Schema));
-    }
-
-    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
-
-    void ICanSaveModel.Save(ModelSaveContext context) => throw new NotSupportedException(
+    private protected override void SaveModel(ModelSaveContext context) => throw new NotSupportedException(
         $"{Attack.Name} transform: an attack is an evaluation step holding a live classifier and is not saved into a model; save the pipeline without it.");
 
-    private BatchMapper Mapper(DataViewSchema inputSchema)
+    private protected override IRowBatchMapper Mapper(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ImageColumns.Check(inputSchema, ImageColumnName, classifier.InputShape, $"the image {Attack.Name} perturbs", "the shape the classifier takes");

@@ -28,7 +28,7 @@ namespace MLDefense.Classifiers;
 /// weights as safetensors; loading rebuilds the architecture and loads the weights strictly. A model whose network
 /// came from an unnamed <see cref="ImageClassifierOptions.CustomModule"/> delegate cannot be saved.</para>
 /// </remarks>
-public sealed class ImageClassifierTransformer : ITransformer, ILoadableComponent<ImageClassifierTransformer>, IDifferentiableClassifier, IDisposable
+public sealed class ImageClassifierTransformer : BatchedTransformer, ILoadableComponent<ImageClassifierTransformer>, IDifferentiableClassifier, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseImageClassifier";
@@ -228,23 +228,7 @@ public sealed class ImageClassifierTransformer : ITransformer, ILoadableComponen
         return [.. columns];
     }
 
-    bool ITransformer.IsRowToRowMapper => true;
-
-    /// <summary>The input schema plus Score, PredictedLabel and (when emitted) the feature map.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
-
-    /// <summary>A lazy view adding Score, PredictedLabel and the feature map, computed 256 images at a time.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new BatchedDataView(input, Mapper(input.Schema));
-    }
-
-    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
-
-    private BatchMapper Mapper(DataViewSchema inputSchema)
+    private protected override IRowBatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ImageColumns.Check(inputSchema, ImageColumnName, InputShape, "the image the classifier reads", $"the input {ModelDescription} was trained on");
@@ -268,7 +252,7 @@ public sealed class ImageClassifierTransformer : ITransformer, ILoadableComponen
 
     static ComponentFormat ILoadableComponent<ImageClassifierTransformer>.Format { get; } = new("MLDIMCLS", 1, LoaderSignature, "image classifier");
 
-    void ICanSaveModel.Save(ModelSaveContext context)
+    private protected override void SaveModel(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         CheckSavable();

@@ -29,7 +29,7 @@ namespace MLDefense.Defenses;
 /// and the weights of F and G (safetensors streams); the
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
 /// </remarks>
-public sealed class AeGanTransformer : ITransformer, ILoadableComponent<AeGanTransformer>, IDisposable
+public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<AeGanTransformer>, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseAeGanPurifier";
@@ -278,23 +278,7 @@ public sealed class AeGanTransformer : ITransformer, ILoadableComponent<AeGanTra
         new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ITransformer.IsRowToRowMapper => true;
-
-    /// <summary>The input schema plus the purified image, the score and the flag.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
-
-    /// <summary>A lazy view adding the purified image, the score and the flag, computed in batches of 256 images.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new BatchedDataView(input, Mapper(input.Schema));
-    }
-
-    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
-
-    private BatchMapper Mapper(DataViewSchema inputSchema)
+    private protected override IRowBatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         var shape = ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image AE-GAN purifies", "the shape AE-GAN was trained on");
@@ -312,7 +296,7 @@ public sealed class AeGanTransformer : ITransformer, ILoadableComponent<AeGanTra
 
     static ComponentFormat ILoadableComponent<AeGanTransformer>.Format { get; } = new("MLDAEGAN", 1, LoaderSignature, "AE-GAN purifier");
 
-    void ICanSaveModel.Save(ModelSaveContext context)
+    private protected override void SaveModel(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ComponentWriter.Write<AeGanTransformer>(context, writer =>

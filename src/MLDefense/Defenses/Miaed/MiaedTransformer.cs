@@ -87,7 +87,7 @@ public sealed record MiaedModelInfo : IFittedImageDefense
 /// <see cref="Info"/>, and the weights of the encoder and the simple network (safetensors streams). The decoder and the three discriminators serve only training and are neither
 /// kept nor saved.</para>
 /// </remarks>
-public sealed class MiaedTransformer : ITransformer, ILoadableComponent<MiaedTransformer>, IDisposable
+public sealed class MiaedTransformer : BatchedTransformer, ILoadableComponent<MiaedTransformer>, IDisposable
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
     internal const string LoaderSignature = "MLDefenseMiaed";
@@ -239,23 +239,7 @@ public sealed class MiaedTransformer : ITransformer, ILoadableComponent<MiaedTra
         new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ITransformer.IsRowToRowMapper => true;
-
-    /// <summary>The input schema plus the score and flag.</summary>
-    /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
-
-    /// <summary>A lazy view adding the score and flag, computed in batches of 256 rows.</summary>
-    /// <exception cref="ArgumentException">The image or probabilities column is missing or of the wrong shape (the message names it).</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new BatchedDataView(input, Mapper(input.Schema));
-    }
-
-    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
-
-    private BatchMapper Mapper(DataViewSchema inputSchema)
+    private protected override IRowBatchMapper Mapper(DataViewSchema inputSchema)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image MIAED encodes", "the shape MIAED was trained on");
@@ -274,7 +258,7 @@ public sealed class MiaedTransformer : ITransformer, ILoadableComponent<MiaedTra
 
     static ComponentFormat ILoadableComponent<MiaedTransformer>.Format { get; } = new("MLDMIAED", 1, LoaderSignature, "MIAED detector");
 
-    void ICanSaveModel.Save(ModelSaveContext context)
+    private protected override void SaveModel(ModelSaveContext context)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ComponentWriter.Write<MiaedTransformer>(context, writer =>

@@ -23,7 +23,7 @@ namespace MLDefense.Defenses;
 /// outside [0, 1] (another component's output) are scored as they are. Transform is safe to call from several
 /// threads. Saving (ML.NET's <c>Model.Save</c>) writes the options and <see cref="Calibration"/> as JSON streams.</para>
 /// </remarks>
-public sealed class SaecTransformer : ITransformer, ILoadableComponent<SaecTransformer>
+public sealed class SaecTransformer : BatchedTransformer, ILoadableComponent<SaecTransformer>
 {
     private const string CalibrationFileName = "calibration.json";
 
@@ -83,23 +83,7 @@ public sealed class SaecTransformer : ITransformer, ILoadableComponent<SaecTrans
         new(options.FlagColumnName, BooleanDataViewType.Instance),
     ];
 
-    bool ITransformer.IsRowToRowMapper => true;
-
-    /// <summary>The input schema plus the score and flag columns.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchedDataView.OutputSchema(inputSchema, Mapper(inputSchema));
-
-    /// <summary>A lazy view adding the score and flag, computed in batches of 256 images.</summary>
-    /// <exception cref="ArgumentException">The image column is missing or not an image of <see cref="InputShape"/> (the message names it).</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new BatchedDataView(input, Mapper(input.Schema));
-    }
-
-    IRowToRowMapper ITransformer.GetRowToRowMapper(DataViewSchema inputSchema) => new BatchedRowMapper(inputSchema, Mapper(inputSchema));
-
-    private BatchMapper Mapper(DataViewSchema inputSchema)
+    private protected override IRowBatchMapper Mapper(DataViewSchema inputSchema)
     {
         var shape = ImageColumns.Check(inputSchema, Options.ImageColumnName, InputShape, "the image SAEC scores", "the shape SAEC was calibrated on");
         SaecEstimator.CheckGeometry(shape, Options);
@@ -116,7 +100,7 @@ public sealed class SaecTransformer : ITransformer, ILoadableComponent<SaecTrans
 
     static ComponentFormat ILoadableComponent<SaecTransformer>.Format { get; } = new("MLDSAEC_", 1, LoaderSignature, "SAEC detector");
 
-    void ICanSaveModel.Save(ModelSaveContext context) =>
+    private protected override void SaveModel(ModelSaveContext context) =>
         ComponentWriter.Write<SaecTransformer>(context, writer =>
         {
             writer.WriteOptions(Options);
