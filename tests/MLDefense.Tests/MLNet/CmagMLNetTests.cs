@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLDefense.Attacks;
 using MLDefense.Classifiers;
 using MLDefense.Defenses;
+using MLDefense.Legacy.Tests;
 
 namespace MLDefense.Tests.MLNet;
 
@@ -268,6 +269,25 @@ public sealed class CmagMLNetTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [TestMethod]
+    public void FitTransformAndACancelledFitLeaveNoTensorAlive()
+    {
+        var (ml, _, trainRows, testRows) = Fixture.Value;
+        var train = View(ml, trainRows.Take(100));
+        var test = View(ml, testRows.Take(10));
+        var options = Tiny with { ReconstructorEpochs = 1, GlobalReconstructorEpochs = 1, ReconstructionColumnName = "CmagReconstruction" };
+        long before = LiveTensors.Count();
+        using (var model = ml.Transforms.Defenses.Cmag(options).Fit(train))
+            Assert.AreEqual(10, model.Transform(test).GetColumn<float>("CmagScore").Count());
+        Assert.AreEqual(before, LiveTensors.Count(), "Fit, Transform and Dispose free every tensor they made");
+        using var stop = new CancellationTokenSource();
+        Assert.ThrowsExactly<OperationCanceledException>(() => ml.Transforms.Defenses.Cmag(options with
+        {
+            ReconstructorEpochs = 3, Progress = new CancelAfter(stop, 1), CancellationToken = stop.Token,
+        }).Fit(train));
+        Assert.AreEqual(before, LiveTensors.Count(), "a cancelled Fit frees every network and tensor it built");
     }
 
     private sealed class FiveClassRow

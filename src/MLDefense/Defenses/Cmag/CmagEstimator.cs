@@ -38,8 +38,8 @@ namespace MLDefense.Defenses;
 /// image's N values (mean squared error) rather than summed, so that both terms have comparable scales and μ = 0.5 balances them,
 /// as in Zhao et al.'s mixed loss whose μ the paper adopts; the printed sum would weigh the L2 term N times more. (c) SSIM is
 /// the windowed SSIM index of the paper's Ref. [33] (<see cref="SsimWindow.Gaussian"/>, see <see cref="CmagOptions.SsimWindow"/> for why;
-/// Eq. 6–10 over the whole image is <see cref="SsimWindow.Global"/>); see <see cref="Ssim"/> for the printed typos of Eq. 7 and 9. (d) The paper gives no epoch counts: 50 per stage by default. (e) LR reads the classifier's
-/// probabilities and applies T itself: softmax(z/T) = softmax(log softmax(z) / T). (f) The held-out calibration rows are the project's
+/// Eq. 6–10 over the whole image is <see cref="SsimWindow.Global"/>); see <see cref="Ssim"/> for the printed typos of Eq. 7 and 9.
+/// (d) The paper gives no epoch counts: 50 per stage by default. (e) LR reads the classifier's probabilities and applies T itself: softmax(z/T) = softmax(log softmax(z) / T). (f) The held-out calibration rows are the project's
 /// (DESIGN.md); the paper takes its thresholds on the whole training set.</para>
 /// <para>Input and output columns:</para>
 /// <list type="table">
