@@ -271,6 +271,30 @@ public sealed class CmagMLNetTests
         }
     }
 
+    private sealed class CmagOutput
+    {
+        public float CmagSsim { get; set; }
+        public float CmagScore { get; set; }
+        public bool CmagFlag { get; set; }
+    }
+
+    [TestMethod]
+    public void PredictionEngineScoresOneRowAsTheDataViewDoes()
+    {
+        var (ml, _, trainRows, testRows) = Fixture.Value;
+        using var model = ml.Transforms.Defenses.Cmag(Tiny with { ReconstructorEpochs = 1, GlobalReconstructorEpochs = 1, InferenceBatchSize = 1 })
+            .Fit(View(ml, trainRows.Take(100)));
+        var batch = ml.Data.CreateEnumerable<CmagOutput>(model.Transform(View(ml, testRows.Take(5))), reuseRowObject: false).ToArray();
+        using var engine = ml.Model.CreatePredictionEngine<ClassifiedRow, CmagOutput>(model);
+        for (int i = 0; i < 5; i++)
+        {
+            var one = engine.Predict(testRows[i]);
+            Assert.AreEqual(batch[i].CmagSsim, one.CmagSsim, $"row {i}");
+            Assert.AreEqual(batch[i].CmagScore, one.CmagScore, $"row {i}");
+            Assert.AreEqual(batch[i].CmagFlag, one.CmagFlag, $"row {i}");
+        }
+    }
+
     [TestMethod]
     public void FitTransformAndACancelledFitLeaveNoTensorAlive()
     {
