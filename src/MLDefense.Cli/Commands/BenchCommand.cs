@@ -22,6 +22,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchAttacksCommand.Create(globals, console));
         bench.Subcommands.Add(BenchAeganCommand.Create(globals, console));
         bench.Subcommands.Add(BenchMiaedCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchCmagCommand.Create(globals, console));
         bench.Subcommands.Add(BenchPipelineCommand.Create(globals, console));
         return bench;
     }

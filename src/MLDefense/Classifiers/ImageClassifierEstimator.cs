@@ -143,7 +143,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         options.CustomModule is not null ? "the custom module" : $"architecture {options.Architecture}";
 
     private NotSupportedException NoFeatureMap() => new(
-        $"FeatureMapColumnName '{options.FeatureMapColumnName}' was set, but {ModelDescription} does not expose a feature map: return a FeatureMapClassifier from the custom module factory.");
+        $"FeatureMapColumnName '{options.FeatureMapColumnName}' was set, but {ModelDescription} does not expose a feature map (what model-aware defenses such as CMAG read): return a FeatureMapClassifier from the custom module factory.");
 
     private Module<Tensor, Tensor> BuildNetwork(ImageShape shape, int classCount)
     {

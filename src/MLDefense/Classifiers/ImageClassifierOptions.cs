@@ -22,8 +22,13 @@ public sealed class ImageClassifierOptions
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>
-    /// When set, the fitted transformer also emits the last convolutional feature map (float vector [C', H', W'])
-    /// under this name, for model-aware defenses. Default null (not emitted).
+    /// When set, the fitted transformer also emits the last convolutional feature map — the output of the network's
+    /// <see cref="FeatureMapClassifier.Features"/> trunk, f_fm(x) in CMAG's notation — as a Single vector [C′, H′, W′]
+    /// under this name (ML.NET type <c>Vector&lt;Single, C′, H′, W′&gt;</c>), for model-aware defenses: CMAG
+    /// (<c>ml.Transforms.Defenses.Cmag</c>) reads it. The built-in architectures' shapes are
+    /// <see cref="ClassifierArchitectures.FeatureMapShape"/>'s (C1: 64×11×11); a custom module must be a
+    /// <see cref="FeatureMapClassifier"/>, else Fit fails saying so. ONNX models and ML.NET's own trainers have no such
+    /// column. Saved with the model. Default null (not emitted).
     /// </summary>
     public string? FeatureMapColumnName { get; set; }
 

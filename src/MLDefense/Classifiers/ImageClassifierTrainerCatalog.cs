@@ -21,12 +21,15 @@ public static class ImageClassifierTrainerCatalog
     /// <param name="architecture">The built-in network.</param>
     /// <param name="epochs">Passes over the data (null: the architecture's default).</param>
     /// <param name="batchSize">Images per step (null: the architecture's default).</param>
+    /// <param name="featureMapColumnName">When set, the trained classifier also emits its last convolutional feature map under this name
+    /// (a Single vector [C′, H′, W′]), which model-aware defenses such as CMAG read (see <see cref="ImageClassifierOptions.FeatureMapColumnName"/>).</param>
     public static ImageClassifierEstimator ImageClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Image", ClassifierArchitecture architecture = ClassifierArchitecture.MnistC1,
-        int? epochs = null, int? batchSize = null) =>
+        int? epochs = null, int? batchSize = null, string? featureMapColumnName = null) =>
         catalog.ImageClassifier(new ImageClassifierOptions
         {
             LabelColumnName = labelColumnName, ImageColumnName = featureColumnName, Architecture = architecture, Epochs = epochs, BatchSize = batchSize,
+            FeatureMapColumnName = featureMapColumnName,
         });
 
     /// <summary>An image classifier with every setting of <see cref="ImageClassifierOptions"/> (see <see cref="ImageClassifierEstimator"/>).</summary>

@@ -61,7 +61,10 @@ public sealed class ImageClassifierTransformer : BatchedTransformer, ILoadableCo
     public string ScoreColumnName => info.ScoreColumnName;
     /// <summary>The predicted-class column added.</summary>
     public string PredictedLabelColumnName => info.PredictedLabelColumnName;
-    /// <summary>The feature-map column added, or null when none is emitted.</summary>
+    /// <summary>
+    /// The feature-map column added (<see cref="ImageClassifierOptions.FeatureMapColumnName"/>: the last convolutional feature map,
+    /// Single [C′, H′, W′] of <see cref="FeatureMapShape"/>, which CMAG reads), or null when none is emitted.
+    /// </summary>
     public string? FeatureMapColumnName => info.FeatureMapColumnName;
 
     /// <summary>The epoch-end reports of training (empty for a loaded model).</summary>

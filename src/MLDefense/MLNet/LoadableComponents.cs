@@ -9,3 +9,4 @@ using MLDefense.Classifiers;
 [assembly: LoadableClass(typeof(AeGanTransformer), typeof(ComponentLoader<AeGanTransformer>), null, typeof(SignatureLoadModel), "AE-GAN purifier", AeGanTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(MiaedTransformer), typeof(ComponentLoader<MiaedTransformer>), null, typeof(SignatureLoadModel), "MIAED detector", MiaedTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(MLDefense.Classifiers.ImageClassifierTransformer), typeof(ComponentLoader<MLDefense.Classifiers.ImageClassifierTransformer>), null, typeof(SignatureLoadModel), "image classifier", MLDefense.Classifiers.ImageClassifierTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(CmagTransformer), typeof(ComponentLoader<CmagTransformer>), null, typeof(SignatureLoadModel), "CMAG detector", CmagTransformer.LoaderSignature)]
