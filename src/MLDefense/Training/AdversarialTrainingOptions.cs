@@ -154,8 +154,8 @@ public class AdversarialTrainingOptions
         rules.Require(CheckpointPath is null || !string.IsNullOrWhiteSpace(CheckpointPath), nameof(CheckpointPath), CheckpointPath, "must be a file path (or null for no checkpoint)");
     }
 
-    /// <summary>The step size actually used.</summary>
-    internal double Step => StepSize ?? Epsilon / 4;
+    /// <summary>The PGD step size used: <see cref="StepSize"/>, or ε/4.</summary>
+    public double Step => StepSize ?? Epsilon / 4;
 
     /// <summary>The image-classifier options that build, read and wrap the network (its own loop is replaced).</summary>
     internal ImageClassifierOptions ClassifierOptions(int seed) => new()
@@ -166,7 +166,7 @@ public class AdversarialTrainingOptions
         CancellationToken = CancellationToken,
     };
 
-    /// <summary>The learning rate of a 1-based epoch under the milestones.</summary>
-    internal double LearningRateAt(int epoch) =>
+    /// <summary>The learning rate of a 1-based epoch: the initial rate times γ per milestone already passed (MultiStepLR).</summary>
+    public double LearningRateAt(int epoch) =>
         LearningRate * Math.Pow(LearningRateGamma, LearningRateMilestones.Count(m => m < epoch));
 }
