@@ -23,6 +23,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchAeganCommand.Create(globals, console));
         bench.Subcommands.Add(BenchMiaedCommand.Create(globals, console));
         bench.Subcommands.Add(BenchPipelineCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchNamidCommand.Create(globals, console));
         return bench;
     }
 
