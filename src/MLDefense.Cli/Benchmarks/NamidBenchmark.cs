@@ -83,6 +83,7 @@ public static class NamidBenchmark
                 train = ml.Data.Cache(train);
                 var testView = ml.Data.TakeRows(ml.Data.LoadKnownDataset(c.Dataset, train: false, dataDirectory), c.TestImages);
                 NamidMiEstimators? estimators = null;
+                ImageClassifierTransformer? standardAt = null;
                 try
                 {
                     foreach (var m in Methods.Where(m => methods is null || methods.Contains(m.Name)).OrderBy(m => m.Namid))
@@ -105,7 +106,9 @@ public static class NamidBenchmark
                         {
                             if (estimators is null)
                             {
-                                using var target = new AdversarialTrainingEstimator(ml, TargetOptions(options)).Fit(train);
+                                // h_θ0: this seed's standard_at model (trained with the same settings), or one trained here.
+                                using var trainedTarget = standardAt is null ? new AdversarialTrainingEstimator(ml, TargetOptions(options)).Fit(train) : null;
+                                var target = standardAt ?? trainedTarget!;
                                 var estimatorOptions = new NamidOptions { Epsilon = c.Epsilon, Seed = seed, EstimatorHiddenSize = 512, EstimatorEpochs = 5, EstimatorBatchSize = 400, CancellationToken = token };
                                 estimators = new NamidEstimator(ml, estimatorOptions).FitMiEstimators(train, target);
                                 notes.Add($"{c.Dataset} seed {seed}: Eq. 6 selected {estimators.SelectedSamples} of {c.TrainImages} training images for the MI estimators (hidden size 512, 5 epochs).");
@@ -122,7 +125,8 @@ public static class NamidBenchmark
                             secondsPerEpoch = watch.Elapsed.TotalSeconds / c.Epochs;
                             timedImages = c.TrainImages;
                         }
-                        using (model)
+                        if (m.Name == "standard_at") standardAt = model;
+                        using (m.Name == "standard_at" ? null : model)
                         {
                             report($"{c.Dataset} seed {seed}: attacking {m.Name}");
                             using var test = LabelledImages.Load(ml, testView, c.TestImages, model.Device);
@@ -137,6 +141,7 @@ public static class NamidBenchmark
                 finally
                 {
                     estimators?.Dispose();
+                    standardAt?.Dispose();
                 }
             }
             foreach (var ((method, attack), values) in results)
