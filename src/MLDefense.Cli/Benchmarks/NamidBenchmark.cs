@@ -43,6 +43,8 @@ public static class NamidBenchmark
         ("namid_no_adversarial_mi", AdversarialTrainingMethod.StandardAT, true, true, false, 0.1),
         ("namid_no_natural_mi", AdversarialTrainingMethod.StandardAT, true, false, true, 0.1),
         ("namid_lambda0", AdversarialTrainingMethod.StandardAT, true, true, true, 0.0),
+        ("namid_t_lambda0", AdversarialTrainingMethod.Trades, true, true, true, 0.0),
+        ("namid_m_lambda0", AdversarialTrainingMethod.Mart, true, true, true, 0.0),
     ];
 
     /// <summary>The quick run: Fashion-MNIST with C1, 2000 training and 500 test images, 5 epochs, 1 seed.</summary>

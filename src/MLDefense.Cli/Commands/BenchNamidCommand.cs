@@ -15,24 +15,32 @@ public static class BenchNamidCommand
         var quick = CommonOptions.Quick("A short run: Fashion-MNIST only (C1, 2000 training and 500 test images, 5 epochs), one seed.");
         var json = CommonOptions.Json("{\"quick\", \"seconds\", \"standard_at_seconds_per_epoch\", \"train_images\", \"paper_scale_hours_estimate\", \"notes\", "
             + "\"rows\": [{\"dataset\", \"method\", \"attack\", \"mean_accuracy\", \"std\", \"seeds\"}]}");
+        var methods = new Option<string?>("--methods")
+        {
+            Description = "Run only these methods (comma-separated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
+                + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.",
+        };
         var command = new Command("namid",
             "NAMID (Zhou et al., ICML 2022) on each adversarial-training loss against Standard AT, TRADES and MART, with Fig. 5's ablations, on equal footing "
           + "(same architecture, data, seed, epochs, PGD-10 training with step eps/4; SGD momentum 0.9, weight decay 2e-4, batch 64, lr 0.02 / 10 at 75% and 90% "
           + "of the epochs): natural accuracy, L-inf PGD-40, CW-L2 and L2 PGD-40. Full run: Fashion-MNIST (C1) and the CIFAR-10 subset (C2), 3 seeds. "
           + "Prints a paper-scale cost estimate from the measured standard-AT epoch.")
         {
-            quick, json,
+            quick, json, methods,
         };
         command.SetAction(parseResult =>
         {
             var settings = globals.Read(parseResult);
             bool isQuick = parseResult.GetValue(quick);
             var jsonFile = parseResult.GetValue(json);
+            var only = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             return CommandRunner.Run(console, settings, context =>
             {
+                var unknown = only?.Where(m => NamidBenchmark.Methods.All(k => k.Name != m)).ToArray();
+                if (unknown is { Length: > 0 }) throw new ArgumentException($"--methods: unknown method(s) {string.Join(", ", unknown)}.");
                 var result = ProgressDisplay.Run(context.Console, display =>
                     NamidBenchmark.Run(isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases, isQuick ? 1 : 3, settings.Seed, settings.DataDirectory,
-                        settings.Device, stage => display.Report(stage, "", 0), context.Cancellation));
+                        settings.Device, stage => display.Report(stage, "", 0), context.Cancellation, only));
                 Render(context.Console.Out, result, isQuick);
                 JsonResults.Write(context.Console, jsonFile, ToJson(result, isQuick));
                 return 0;
