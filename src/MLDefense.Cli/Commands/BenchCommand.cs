@@ -24,6 +24,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchMiaedCommand.Create(globals, console));
         bench.Subcommands.Add(BenchCmagCommand.Create(globals, console));
         bench.Subcommands.Add(BenchPipelineCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchNamidCommand.Create(globals, console));
         return bench;
     }
 

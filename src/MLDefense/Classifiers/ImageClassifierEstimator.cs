@@ -80,6 +80,16 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     /// <summary>Checks the data, then trains. Throws <see cref="ArgumentException"/> naming the column for bad input.</summary>
     public ImageClassifierTransformer Fit(IDataView input)
     {
+        var data = ReadTrainingData(input);
+        return FitCore(data.Shape, data.Pixels, data.Labels, data.ClassCount, data.KeyValues);
+    }
+
+    /// <summary>
+    /// Fit's first half, shared with the robust trainers (<c>MLDefense.Training</c>): checks the schema and every value,
+    /// and reads the training rows (pixels, classes 0..K−1, K when the label's key or the options fix it, the key values).
+    /// </summary>
+    internal (ImageShape Shape, float[] Pixels, int[] Labels, int? ClassCount, Data.KeyValues? KeyValues) ReadTrainingData(IDataView input)
+    {
         ArgumentNullException.ThrowIfNull(input);
         string imageName = options.ImageColumnName, labelName = options.LabelColumnName;
         var shape = ImageColumns.Check(input.Schema, imageName, RequiredShape, "the image the classifier reads", $"the input {ModelDescription} takes");
@@ -90,8 +100,16 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         var batches = DataViewBatches.Read(input, [imageName, labelName], 8192, options.CancellationToken)
             .Select(b => (b.Get<float>(imageName), LabelColumns.Classes(b, labelName, labelKind), b.FirstPosition));
         var (pixels, labels) = Gather(batches, shape, options.ClassCount ?? keyCount);
-        return FitCore(shape, pixels, labels, options.ClassCount ?? keyCount, keyValues);
+        return (shape, pixels, labels, options.ClassCount ?? keyCount, keyValues);
     }
+
+    /// <summary>
+    /// Another training loop for the network FitCore builds (the robust trainers' adversarial training): it trains
+    /// <paramref name="network"/> (on <paramref name="device"/>, seeded with <paramref name="seed"/>) on all rows and returns
+    /// the epoch-end reports.
+    /// </summary>
+    internal delegate IReadOnlyList<ClassifierTrainingProgress> NetworkTraining(Module<Tensor, Tensor> network, ImageShape shape, int classCount,
+        float[] pixels, int[] labels, int seed, Device device);
 
     /// <summary>
     /// Registers a named custom network, so that a model trained with <see cref="ImageClassifierOptions.CustomModuleName"/>
@@ -153,7 +171,12 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         return custom is FeatureMapClassifier ? custom : TensorCensus.Record(custom);
     }
 
-    private ImageClassifierTransformer FitCore(ImageShape shape, float[] pixels, int[] labels, int? knownClassCount, Data.KeyValues? keyValues)
+    /// <summary>
+    /// Builds the network, trains it (with this estimator's loop, or with <paramref name="training"/> when given) and wraps
+    /// it in the transformer; what it built is freed when training throws.
+    /// </summary>
+    internal ImageClassifierTransformer FitCore(ImageShape shape, float[] pixels, int[] labels, int? knownClassCount, Data.KeyValues? keyValues,
+        NetworkTraining? training = null)
     {
         var token = options.CancellationToken;
         int classCount = knownClassCount ?? labels.Max() + 1;
@@ -187,7 +210,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
             if (options.FeatureMapColumnName is not null)
                 featureMapShape = ImageClassifierTransformer.ProbeFeatureMapShape(network, shape, device) ?? throw NoFeatureMap();
 
-            var history = Train(network, shape, pixels, labels, trainRows, validationRows, settings, device, token);
+            IReadOnlyList<ClassifierTrainingProgress> history = training is null ? Train(network, shape, pixels, labels, trainRows, validationRows, settings, device, token)
+                : training(network, shape, classCount, pixels, labels, seed, device);
             network.eval();
             var info = new ImageClassifierModelInfo
             {

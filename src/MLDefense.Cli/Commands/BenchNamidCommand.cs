@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MLDefense.Benchmarks;
+using MLDefense.Cli.Infrastructure;
+using Spectre.Console;
+
+namespace MLDefense.Cli.Commands;
+
+/// <summary><c>mldefense bench namid</c>: NAMID against Standard AT, TRADES and MART (issue 26).</summary>
+public static class BenchNamidCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(GlobalOptions globals, CliConsole console)
+    {
+        var quick = CommonOptions.Quick("A short run: Fashion-MNIST only (C1, 2000 training and 500 test images, 5 epochs), one seed.");
+        var json = CommonOptions.Json("{\"quick\", \"seconds\", \"standard_at_seconds_per_epoch\", \"train_images\", \"paper_scale_hours_estimate\", \"notes\", "
+            + "\"rows\": [{\"dataset\", \"method\", \"attack\", \"mean_accuracy\", \"std\", \"seeds\"}]}");
+        var methods = new Option<string?>("--methods")
+        {
+            Description = "Run only these methods (comma-separated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
+                + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.",
+        };
+        var command = new Command("namid",
+            "NAMID (Zhou et al., ICML 2022) on each adversarial-training loss against Standard AT, TRADES and MART, with Fig. 5's ablations, on equal footing "
+          + "(same architecture, data, seed, epochs, PGD-10 training with step eps/4; SGD momentum 0.9, weight decay 2e-4, batch 64, lr 0.02 / 10 at 75% and 90% "
+          + "of the epochs): natural accuracy, L-inf PGD-40, CW-L2 and L2 PGD-40. Full run: Fashion-MNIST (C1) and the CIFAR-10 subset (C2), 3 seeds. "
+          + "Prints a paper-scale cost estimate from the measured standard-AT epoch.")
+        {
+            quick, json, methods,
+        };
+        command.SetAction(parseResult =>
+        {
+            var settings = globals.Read(parseResult);
+            bool isQuick = parseResult.GetValue(quick);
+            var jsonFile = parseResult.GetValue(json);
+            var only = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            return CommandRunner.Run(console, settings, context =>
+            {
+                var unknown = only?.Where(m => NamidBenchmark.Methods.All(k => k.Name != m)).ToArray();
+                if (unknown is { Length: > 0 }) throw new ArgumentException($"--methods: unknown method(s) {string.Join(", ", unknown)}.");
+                var result = ProgressDisplay.Run(context.Console, display =>
+                    NamidBenchmark.Run(isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases, isQuick ? 1 : 3, settings.Seed, settings.DataDirectory,
+                        settings.Device, stage => display.Report(stage, "", 0), context.Cancellation, only));
+                Render(context.Console.Out, result, isQuick);
+                JsonResults.Write(context.Console, jsonFile, ToJson(result, isQuick));
+                return 0;
+            });
+        });
+        return command;
+    }
+
+    private static void Render(IAnsiConsole console, NamidBenchmarkResult r, bool quick)
+    {
+        var table = new Table().Title(quick ? "NAMID benchmark (quick run)" : "NAMID benchmark")
+            .Caption(Markup.Escape($"{r.TotalSeconds:F0} s · standard AT {r.StandardAtSecondsPerEpoch:F1} s/epoch on {r.TrainImages} images · paper scale (ResNet-18, "
+                + $"50,000 CIFAR-10 images, 100 epochs of PGD-10) ≈ {r.PaperScaleHoursEstimate:F0} h here, scaled by FLOPs"))
+            .AddColumn("dataset").AddColumn("method").AddColumn("attack").AddNumberColumns("accuracy", "std", "seeds");
+        foreach (var row in r.Rows)
+            table.AddRow(Markup.Escape(row.Dataset), Markup.Escape(row.Method), row.Attack, $"{row.MeanAccuracy:P2}", $"{row.Std:P2}", $"{row.Seeds}");
+        console.Write(table);
+        foreach (var note in r.Notes) console.WriteLine(Markup.Escape(note));
+    }
+
+    private static JsonObject ToJson(NamidBenchmarkResult r, bool quick) => new()
+    {
+        ["quick"] = quick,
+        ["seconds"] = Math.Round(r.TotalSeconds, 1),
+        ["standard_at_seconds_per_epoch"] = Math.Round(r.StandardAtSecondsPerEpoch, 2),
+        ["train_images"] = r.TrainImages,
+        ["paper_scale_hours_estimate"] = Math.Round(r.PaperScaleHoursEstimate, 0),
+        ["notes"] = new JsonArray(r.Notes.Select(n => (JsonNode)JsonValue.Create(n)).ToArray()),
+        ["rows"] = new JsonArray(r.Rows.Select(row => (JsonNode)new JsonObject
+        {
+            ["dataset"] = row.Dataset, ["method"] = row.Method, ["attack"] = row.Attack,
+            ["mean_accuracy"] = row.MeanAccuracy, ["std"] = row.Std, ["seeds"] = row.Seeds,
+        }).ToArray()),
+    };
+}
