@@ -214,6 +214,11 @@ public static class ClassifierTraining
             Device: model.Device.ToString(), History: model.TrainingHistory.Where(p => p.EpochCompleted).ToArray());
     }
 
+    /// <summary>A known dataset's training and test splits, each cut to its first rows (all for null).</summary>
+    public static (IDataView Train, IDataView Test) LoadSplits(MLContext ml, string dataset, string? dataDirectory, int? trainImages, int? testImages) =>
+        (Slice(ml, ml.Data.LoadKnownDataset(dataset, train: true, dataDirectory), trainImages),
+         Slice(ml, ml.Data.LoadKnownDataset(dataset, train: false, dataDirectory), testImages));
+
     /// <summary>The first <paramref name="count"/> rows, or all rows for null.</summary>
     public static IDataView Slice(MLContext ml, IDataView data, int? count) => count is int n ? ml.Data.TakeRows(data, n) : data;
 

@@ -273,8 +273,7 @@ public static class MiaedBenchmark
     {
         report("load", "", 0);
         var ml = Runtime.CreateMLContext(options.Seed, options.Device);
-        var train = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), c.TrainImages);
-        var testView = ClassifierTraining.Slice(ml, ml.Data.LoadKnownDataset(c.Dataset, train: false, options.DataDirectory), c.TestImages);
+        var (train, testView) = ClassifierTraining.LoadSplits(ml, c.Dataset, options.DataDirectory, c.TrainImages, c.TestImages);
         cancellationToken.ThrowIfCancellationRequested();
         report("load", "", 1);
 
