@@ -383,6 +383,35 @@ public sealed class AeGanTests
     }
 
     [TestMethod]
+    public void KeptCheckpointExtendsTheTrainingToTheModelOfTheLongerFit()
+    {
+        var data = FirstRows(MnistTrain.Value, 200);
+        string path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}", "purifier.checkpoint");
+        var options = Tiny(epochs: 3);
+        using var uninterrupted = new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(options).Fit(data);
+
+        using var first = new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(options with { Epochs = 2, CheckpointPath = path, KeepCheckpoint = true }).Fit(data);
+        Assert.IsTrue(File.Exists(path), "a kept checkpoint outlives the finished Fit");
+        var fewer = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(
+            options with { Epochs = 1, CheckpointPath = path }).Fit(data));
+        StringAssert.Contains(fewer.Message, "completed 2 epochs, more than this Fit's 1");
+
+        var epochs = new List<int>();
+        var recordEpochs = new SynchronousProgress<AeGanTrainingProgress>(p => { if (p.EpochCompleted) epochs.Add(p.Epoch); });
+        using var extended = new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(options with { CheckpointPath = path, Progress = recordEpochs }).Fit(data);
+        CollectionAssert.AreEqual(new[] { 3 }, epochs, "the longer Fit trains the one epoch the kept checkpoint lacks");
+        Assert.IsFalse(File.Exists(path), "without KeepCheckpoint the finished Fit deletes it");
+        using var images = TestImages(20, extended.Device);
+        using var expected = uninterrupted.Purify(images);
+        using var actual = extended.Purify(images);
+        using var shorter = first.Purify(images);
+        CollectionAssert.AreEqual(expected.data<float>().ToArray(), actual.data<float>().ToArray(), "2 + 1 epochs give the 3-epoch model bit for bit");
+        CollectionAssert.AreNotEqual(expected.data<float>().ToArray(), shorter.data<float>().ToArray(), "the 2-epoch model differs from the 3-epoch one");
+        Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(options with { KeepCheckpoint = true }));
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    [TestMethod]
     public void UnreadableCheckpointIsAClearError()
     {
         string path = Path.Combine(Path.GetTempPath(), $"aegan-{Guid.NewGuid():N}.checkpoint");

@@ -283,6 +283,40 @@ public sealed class MiaedTests
     }
 
     [TestMethod]
+    public void KeptCheckpointExtendsTheTrainingToTheDetectorOfTheLongerFit()
+    {
+        var train = Training(120);
+        string path = Path.Combine(Path.GetTempPath(), $"miaed-{Guid.NewGuid():N}", "detector.checkpoint");
+        var options = Tiny(epochs: 3);
+        using var uninterrupted = new MLContext(seed: 1).Transforms.Defenses.Miaed(options).Fit(train);
+
+        using var first = new MLContext(seed: 1).Transforms.Defenses.Miaed(options with { Epochs = 2, CheckpointPath = path, KeepCheckpoint = true }).Fit(train);
+        Assert.IsTrue(File.Exists(path), "a kept checkpoint outlives the finished Fit");
+        Assert.AreEqual(2, first.Options.Epochs);
+        Assert.IsFalse(first.Options.KeepCheckpoint, "the fitted detector carries no checkpoint setting");
+
+        var fewer = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.Miaed(
+            options with { Epochs = 1, CheckpointPath = path }).Fit(train));
+        StringAssert.Contains(fewer.Message, "completed 2 epochs, more than this Fit's 1");
+
+        var epochs = new List<int>();
+        var recordEpochs = new SynchronousProgress<MiaedTrainingProgress>(p =>
+        {
+            if (p.Stage == MiaedTrainingStage.Autoencoder && p.EpochCompleted) epochs.Add(p.Epoch);
+        });
+        using var extended = new MLContext(seed: 1).Transforms.Defenses.Miaed(options with { CheckpointPath = path, Progress = recordEpochs }).Fit(train);
+        CollectionAssert.AreEqual(new[] { 3 }, epochs, "the longer Fit trains the one epoch the kept checkpoint lacks");
+        Assert.IsFalse(File.Exists(path), "without KeepCheckpoint the finished Fit deletes it");
+        var (pixels, labels) = Synthetic(60, 7);
+        var test = View(pixels, null, Probabilities(labels));
+        var expected = TestViews.Read(uninterrupted.Transform(test)).Floats("MiaedScore");
+        CollectionAssert.AreEqual(expected, TestViews.Read(extended.Transform(test)).Floats("MiaedScore"), "2 + 1 epochs give the 3-epoch detector bit for bit");
+        CollectionAssert.AreNotEqual(expected, TestViews.Read(first.Transform(test)).Floats("MiaedScore"), "the 2-epoch detector differs from the 3-epoch one");
+        Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.Miaed(options with { KeepCheckpoint = true }));
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    [TestMethod]
     public void FitTransformSaveLoadAndDisposeLeaveNoTensorBehind()
     {
         var ml = new MLContext(seed: 8);

@@ -49,7 +49,7 @@ internal static class AdversarialTrainingLoop
         var modules = new List<(string Name, Module Module)> { ("classifier", network) };
         if (extension is not null) modules.AddRange(extension.Modules);
         var optimizers = new List<(string Name, OptimizerHelper Optimizer)> { ("sgd", optimizer) };
-        int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
+        int resumed = checkpoint?.Restore(modules, optimizers, o.Epochs) ?? 0;
         if (resumed > 0) fitting.Log(logSource, $"resumed from the checkpoint {checkpoint!.FilePath} after epoch {resumed} of {o.Epochs}");
         else extension?.Prepare?.Invoke(images, classes);
 

@@ -94,6 +94,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         rules.Require(o.SearchSteps >= 0, nameof(o.SearchSteps), o.SearchSteps, "must be ≥ 0");
         rules.Require(o.SearchStepSize >= 0 && double.IsFinite(o.SearchStepSize), nameof(o.SearchStepSize), o.SearchStepSize, "must be a finite number ≥ 0");
         rules.Require(o.CheckpointPath is null || !string.IsNullOrWhiteSpace(o.CheckpointPath), nameof(o.CheckpointPath), o.CheckpointPath, "must be a file path (or null for no checkpoint)");
+        rules.Require(!o.KeepCheckpoint || o.CheckpointPath is not null, nameof(o.KeepCheckpoint), o.KeepCheckpoint, "needs a CheckpointPath to keep");
         rules.Require(o.SearchHalvingInterval >= 1, nameof(o.SearchHalvingInterval), o.SearchHalvingInterval, "must be at least 1");
         OptionRules.RequireColumnNames("AE-GAN", [o.ImageColumnName],
             ("purified", o.OutputColumnName), ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
@@ -157,9 +158,9 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         };
         Fitting.Log(LogSource, $"calibrated on {count} clean images: threshold {threshold:G5} ({Options.Distance}), " +
             $"training false-positive rate {calibration.TrainingFalsePositiveRate:P2} (target {Options.TargetFalsePositiveRate:P2}), median score {calibration.CleanMedianScore:G5}");
-        var fitted = networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default, CheckpointPath = null },
+        var fitted = networks.HandOver(new AeGanTransformer(Options with { Progress = null, CancellationToken = default, CheckpointPath = null, KeepCheckpoint = false },
                                                             calibration, encoder, generator, device));
-        checkpoint?.Delete();
+        if (!Options.KeepCheckpoint) checkpoint?.Delete();
         return fitted;
     }
 
@@ -168,7 +169,6 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
     {
         ["latent_dimension"] = Options.LatentDimension,
         ["base_channels"] = Options.BaseChannels,
-        ["epochs"] = Options.Epochs,
         ["batch_size"] = Options.BatchSize,
         ["learning_rate"] = Options.LearningRate,
         ["adam_beta1"] = Options.AdamBeta1,
@@ -191,7 +191,7 @@ public sealed class AeGanEstimator : DefenseEstimator<AeGanOptions, AeGanTransfo
         int resumed = 0;
         if (checkpoint is not null)
         {
-            resumed = checkpoint.Restore(modules, step.Optimizers);
+            resumed = checkpoint.Restore(modules, step.Optimizers, Options.Epochs);
             // The noise levels come from a .NET generator; the epochs done drew these.
             for (long i = 0; i < (long)resumed * batchesPerEpoch; i++) noiseLevels.NextDouble();
             if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint.FilePath} after epoch {resumed} of {Options.Epochs}");

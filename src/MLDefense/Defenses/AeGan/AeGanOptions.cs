@@ -158,11 +158,21 @@ public sealed record AeGanOptions
     /// generators (the CPU's and, on a GPU, the device's) — and from which it resumes when the file exists: a Fit stopped by
     /// cancellation, a crash or a power cut goes on after its last completed epoch and ends with the same model, bit for
     /// bit, as an uninterrupted Fit. Fit refuses a checkpoint of another run (other training settings, seed, device or
-    /// data), naming what differs, and deletes the file once it has fitted the model. Not saved with the model. Default
+    /// data), naming what differs, and deletes the file once it has fitted the model (unless <see cref="KeepCheckpoint"/>). Not saved with the model. Default
     /// null: no checkpoint (training 60 epochs on all of MNIST takes about 8 hours on two CPU cores, see <c>bench engine</c>).
     /// </summary>
     [JsonIgnore]
     public string? CheckpointPath { get; init; }
+
+    /// <summary>
+    /// Whether Fit leaves its checkpoint (<see cref="CheckpointPath"/>) in place once it has fitted the model, instead of
+    /// deleting it. Kept, a later Fit with more <see cref="Epochs"/> and otherwise the same settings, seed and data
+    /// continues the training where this one ended, and ends where one uninterrupted Fit of as many epochs would: the
+    /// epochs do not shape the steps (a constant Adam learning rate), so they are not among the settings a checkpoint must
+    /// match. This is how accuracy against epochs is measured (<c>mldefense bench aegan --curve</c>). Not saved. Default false.
+    /// </summary>
+    [JsonIgnore]
+    public bool KeepCheckpoint { get; init; }
 
     /// <summary>The seed of initialisation, shuffling, the prior and the noise; null draws one from the context.</summary>
     public int? Seed { get; init; }

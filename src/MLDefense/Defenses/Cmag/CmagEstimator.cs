@@ -331,7 +331,7 @@ public sealed class CmagEstimator : DefenseEstimator<CmagOptions, CmagTransforme
         using var grOptimizer = torch.optim.Adam(networks.Gr.parameters(), Options.LearningRate);
         var modules = new List<(string, Module)> { ("fmr", networks.Fmr), ("lr", networks.Lr), ("gr", networks.Gr) };
         var optimizers = new List<(string, OptimizerHelper)> { ("fmr", fmrOptimizer), ("lr", lrOptimizer), ("gr", grOptimizer) };
-        int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
+        int resumed = checkpoint?.Restore(modules, optimizers, firstEpochs + secondEpochs) ?? 0;
         if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after epoch {resumed} of {firstEpochs} + {secondEpochs}");
         int reportEvery = Math.Max(1, batchesPerEpoch / 20);
         var clock = Stopwatch.StartNew();

@@ -122,6 +122,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var rules = new OptionRules(nameof(MiaedOptions));
         static bool NonNegative(double v) => v >= 0 && double.IsFinite(v);
         rules.Require(o.CheckpointPath is null || !string.IsNullOrWhiteSpace(o.CheckpointPath), nameof(o.CheckpointPath), o.CheckpointPath, "must be a file path (or null for no checkpoint)");
+        rules.Require(!o.KeepCheckpoint || o.CheckpointPath is not null, nameof(o.KeepCheckpoint), o.KeepCheckpoint, "needs a CheckpointPath to keep");
         rules.Require(o.TargetFalsePositiveRate is >= 0 and < 1, nameof(o.TargetFalsePositiveRate), o.TargetFalsePositiveRate, "(a target false-positive rate) must be in [0, 1)");
         rules.Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
         rules.Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
@@ -218,8 +219,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             Seed = seed,
         };
         Fitting.Log(LogSource, info.ToString());
-        var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null }, info, encoder, simpleNetwork, device));
-        checkpoint?.Delete();
+        var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null, KeepCheckpoint = false }, info, encoder, simpleNetwork, device));
+        if (!Options.KeepCheckpoint) checkpoint?.Delete();
         return fitted;
     }
 
@@ -242,7 +243,6 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             ["latent_noise"] = o.LatentNoiseStandardDeviation,
             ["prior_standard_deviation"] = o.PriorStandardDeviation,
             ["gradient_penalty_weight"] = o.GradientPenaltyWeight,
-            ["epochs"] = o.Epochs,
             ["batch_size"] = o.BatchSize,
             ["learning_rate"] = o.LearningRate,
             ["adam_betas"] = $"{o.AdamBeta1} {o.AdamBeta2}",
@@ -305,7 +305,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         Fitting.Log(LogSource, $"training the MI dual autoencoder on {autoencoder.Device}: {rows} images, {Options.Epochs} epochs, batch {batchSize}, " +
             $"global MI {(Options.UseGlobalMi ? "on" : "off")}, local MI {(Options.UseLocalMi ? "on" : "off")}, prior matching {(Options.UsePriorMatching ? "on" : "off")}");
         var (modules, optimizers) = autoencoder.CheckpointParts();
-        int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
+        int resumed = checkpoint?.Restore(modules, optimizers, Options.Epochs) ?? 0;
         if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after autoencoder epoch {resumed} of {Options.Epochs}");
         for (int epoch = resumed + 1; epoch <= Options.Epochs; epoch++)
         {

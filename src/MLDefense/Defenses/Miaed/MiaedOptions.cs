@@ -154,11 +154,21 @@ public sealed record MiaedOptions
     /// exists: a Fit stopped by cancellation, a crash or a power cut goes on after its last completed autoencoder epoch and
     /// ends with the same detector, bit for bit, as an uninterrupted Fit (the simple network, minutes on frozen latents,
     /// is trained again). Fit refuses a checkpoint of another run (other settings, seed, device or training images), naming
-    /// what differs, and deletes the file once it has fitted the detector. Not saved with the model. Default null: no
+    /// what differs, and deletes the file once it has fitted the detector (unless <see cref="KeepCheckpoint"/>). Not saved with the model. Default null: no
     /// checkpoint (the paper's 100 epochs on MNIST take about 46 hours on two CPU cores, see <c>bench engine</c>).
     /// </summary>
     [JsonIgnore]
     public string? CheckpointPath { get; init; }
+
+    /// <summary>
+    /// Whether Fit leaves its checkpoint (<see cref="CheckpointPath"/>) in place once it has fitted the model, instead of
+    /// deleting it. Kept, a later Fit with more <see cref="Epochs"/> and otherwise the same settings, seed and data
+    /// continues the training where this one ended, and ends where one uninterrupted Fit of as many epochs would: the
+    /// epochs do not shape the steps (a constant Adam learning rate), so they are not among the settings a checkpoint must
+    /// match. This is how accuracy against epochs is measured (<c>mldefense bench miaed --curve</c>). Not saved. Default false.
+    /// </summary>
+    [JsonIgnore]
+    public bool KeepCheckpoint { get; init; }
 
     /// <summary>The seed of initialisation, shuffling, noise and prior samples; null draws one from the context.</summary>
     public int? Seed { get; init; }

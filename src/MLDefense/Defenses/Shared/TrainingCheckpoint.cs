@@ -100,11 +100,13 @@ internal sealed class TrainingCheckpoint
 
     /// <summary>
     /// Loads the checkpoint into the modules, optimisers and generators and returns the epochs it completed, or returns 0
-    /// (touching nothing) when there is no such file.
+    /// (touching nothing) when there is no such file. A checkpoint of fewer epochs than the resuming Fit's
+    /// <paramref name="epochs"/> is continued — for a training whose epochs do not shape its steps (a constant learning
+    /// rate), this is how one run is extended (see the options' <c>KeepCheckpoint</c>); one of more epochs is refused.
     /// </summary>
-    /// <exception cref="ArgumentException">The checkpoint belongs to another run; the message names what differs.</exception>
+    /// <exception cref="ArgumentException">The checkpoint belongs to another run, or completed more than <paramref name="epochs"/> epochs; the message names what differs.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable checkpoint.</exception>
-    public int Restore(IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, OptimizerHelper Optimizer)> optimizers)
+    public int Restore(IReadOnlyList<(string Name, Module Module)> modules, IReadOnlyList<(string Name, OptimizerHelper Optimizer)> optimizers, int epochs)
     {
         if (!File.Exists(path)) return 0;
         try
@@ -119,7 +121,10 @@ internal sealed class TrainingCheckpoint
             if (differences.Count > 0)
                 throw new ArgumentException($"The checkpoint '{path}' was written by another training run ({string.Join("; ", differences)}); " +
                     "resume with the settings and data it was written with, or delete it (or choose another checkpoint path) to start afresh.");
-            int epochs = (int?)header["epochs_completed"] ?? throw new InvalidDataException("it does not say how many epochs it completed");
+            int completed = (int?)header["epochs_completed"] ?? throw new InvalidDataException("it does not say how many epochs it completed");
+            if (completed > epochs)
+                throw new ArgumentException($"The checkpoint '{path}' completed {completed} epochs, more than this Fit's {epochs}; " +
+                    "ask for at least as many epochs, or delete it (or choose another checkpoint path) to start afresh.");
 
             foreach (var (name, module) in modules)
             {
@@ -140,7 +145,7 @@ internal sealed class TrainingCheckpoint
                 using var state = torch.tensor(bytes, [bytes.Length]);
                 generator.Set(state);
             }
-            return epochs;
+            return completed;
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or ExternalException or IOException or InvalidOperationException)
         {
