@@ -82,6 +82,40 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void ALearningCurveProbesEachEpochOnceAndEndsWithTheDetectorOfOneUninterruptedFit()
+    {
+        string folder = Path.Combine(temp, "curve");
+        var plain = Toy() with { Iterations = 5, AblationVariants = [] };
+        var options = plain with { DetectorDirectory = folder, CurveEpochs = [1], CurveTestImages = 30 };
+        var uninterrupted = MiaedBenchmark.Run(plain).Cases.Single();
+        var first = MiaedBenchmark.Run(options).Cases.Single();
+
+        CollectionAssert.AreEqual(new[] { 1, 2 }, first.Curve.Select(p => p.Epoch).ToArray(), "the probe, then the final detector");
+        Assert.IsTrue(first.Curve.All(p => p.TestImages == 30 && p.Rows.Count == 10 && p.Rows.All(r => r.Evaluated == 30)));
+        Assert.AreEqual(uninterrupted.Detectors[0].Info.Threshold, first.Detectors[0].Info.Threshold, "1 + 1 epochs give the 2-epoch detector");
+        CollectionAssert.AreEqual(uninterrupted.Results.Select(r => r.Row).ToArray(), first.Results.Select(r => r.Row).ToArray(),
+                                  "the final detector is evaluated on every test image, as without a curve");
+        CollectionAssert.AreNotEqual(first.Curve[0].Rows.Select(r => r.Auc).ToArray(), first.Curve[1].Rows.Select(r => r.Auc).ToArray(),
+                                     "the probes score different detectors");
+        CollectionAssert.AreEquivalent(new[] { "miaed-mnist-full.zip", "miaed-mnist-full.checkpoint", "miaed-mnist-full.curve.json" },
+                                       Directory.GetFiles(folder).Select(Path.GetFileName).ToArray(), "the checkpoint is kept, so the curve can be extended");
+
+        var details = new List<string>();
+        var second = MiaedBenchmark.Run(options, new InlineProgress<MiaedBenchmarkProgress>(p => details.Add(p.Detail))).Cases.Single();
+        Assert.IsFalse(details.Any(s => s.StartsWith("autoencoder epoch", StringComparison.Ordinal)), "a finished curve trains nothing again");
+        Assert.AreEqual(Path.Combine(folder, "miaed-mnist-full.zip"), second.Detectors[0].Source);
+        CollectionAssert.AreEqual(first.Curve.SelectMany(p => p.Rows).ToArray(), second.Curve.SelectMany(p => p.Rows).ToArray(), "the kept probes are read back");
+
+        var longer = MiaedBenchmark.Run(options with { CurveEpochs = [1, 2], Detector = options.Detector with { Epochs = 3 } },
+                                        new InlineProgress<MiaedBenchmarkProgress>(p => details.Add(p.Detail))).Cases.Single();
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, longer.Curve.Select(p => p.Epoch).ToArray(), "extending the training adds the new epoch's probe");
+        Assert.IsTrue(details.Any(s => s.StartsWith("autoencoder epoch 3/3", StringComparison.Ordinal)) && !details.Any(s => s.StartsWith("autoencoder epoch 1/", StringComparison.Ordinal)),
+                      "only the third epoch is trained");
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MiaedBenchmark.Run(plain with { CurveEpochs = [1] })).Message, "DetectorDirectory");
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => MiaedBenchmark.Run(options with { CurveEpochs = [5] })).Message, "[1, 2]");
+    }
+
+    [TestMethod]
     public void ADetectorFolderKeepsTheFittedDetectorsAndASecondRunLoadsThemInsteadOfFitting()
     {
         string folder = Path.Combine(temp, "detectors");

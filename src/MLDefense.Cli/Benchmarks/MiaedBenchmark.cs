@@ -290,11 +290,14 @@ public static class MiaedBenchmark
             if (c.Dataset == options.AblationDataset) variants.AddRange(options.AblationVariants);
             var detectors = new List<MiaedFittedVariant>();
             var fitted = new List<MiaedTransformer>();
+            IReadOnlyList<LearningCurvePoint<MiaedRow>> curve = [];
             try
             {
                 foreach (var variant in variants)
                 {
-                    var (miaed, detector) = LoadOrFit(ml, c, variant, options, classifier, withProbabilities, report, cancellationToken);
+                    var (miaed, detector) = variant == MiaedVariant.Full && options.CurveEpochs.Count > 0
+                        ? FitAlongCurve(ml, c, options, classifier, withProbabilities, test, report, out curve, cancellationToken)
+                        : LoadOrFit(ml, c, variant, options, classifier, withProbabilities, report, cancellationToken);
                     fitted.Add(miaed);
                     detectors.Add(detector);
                 }
@@ -304,25 +307,90 @@ public static class MiaedBenchmark
                 foreach (var attack in Attacks(c, options))
                 {
                     // One protocol run per attack: every detector is judged on the same kept images, and the attack runs once.
-                    var evaluated = new List<MiaedProtocolDetector>
-                    {
-                        new(MiaedVariant.Full.Name, DivergenceDetector(classifier, full)),
-                        new(MiaedVariant.Full.Name + ArgmaxSuffix, ArgmaxDetector(classifier, full)),
-                    };
+                    var evaluated = FullModelDetectors(classifier, full);
                     if (attack.Name == AblationAttack)
                         for (int v = 1; v < variants.Count; v++) evaluated.Add(new(variants[v].Name, DivergenceDetector(classifier, fitted[v])));
-                    var protocolProgress = new InlineProgress<EvaluationProgress>(p => report(attack.Name, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
-                    report(attack.Name, "", 0);
-                    var protocolOptions = new MiaedProtocolOptions { Dataset = c.Dataset, BatchSize = options.BatchSize, Seed = (ulong)options.Seed };
-                    results.AddRange(MiaedProtocol.Run(classifier, attack, test.Images, test.Labels, evaluated, protocolOptions, protocolProgress, cancellationToken));
+                    results.AddRange(Evaluate(c, options, classifier, attack, test.Images, test.Labels, evaluated, attack.Name, report, cancellationToken));
                 }
-                return new MiaedBenchmarkCaseResult(c, source, accuracy, checked((int)ClassifierTraining.CountRows(train)), test.Count, detectors, results);
+                return new MiaedBenchmarkCaseResult(c, source, accuracy, checked((int)ClassifierTraining.CountRows(train)), test.Count, detectors, results, curve);
             }
             finally
             {
                 foreach (var miaed in fitted) miaed.Dispose();
             }
         }
+    }
+
+    /// <summary>The full model under both rules: <c>full</c> (JS divergence at the calibrated threshold) and <c>full-argmax</c>.</summary>
+    private static List<MiaedProtocolDetector> FullModelDetectors(ImageClassifierTransformer classifier, MiaedTransformer full) =>
+    [
+        new(MiaedVariant.Full.Name, DivergenceDetector(classifier, full)),
+        new(MiaedVariant.Full.Name + ArgmaxSuffix, ArgmaxDetector(classifier, full)),
+    ];
+
+    private static IReadOnlyList<MiaedResult> Evaluate(MiaedBenchmarkCase c, MiaedBenchmarkOptions options, ImageClassifierTransformer classifier,
+        IAdversarialAttack attack, Tensor images, Tensor labels, IReadOnlyList<MiaedProtocolDetector> detectors, string stage,
+        Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        var protocolProgress = new InlineProgress<EvaluationProgress>(p => report(stage, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
+        report(stage, "", 0);
+        var protocolOptions = new MiaedProtocolOptions { Dataset = c.Dataset, BatchSize = options.BatchSize, Seed = (ulong)options.Seed };
+        return MiaedProtocol.Run(classifier, attack, images, labels, detectors, protocolOptions, protocolProgress, cancellationToken);
+    }
+
+    /// <summary>The file in <see cref="MiaedBenchmarkOptions.DetectorDirectory"/> that keeps a case's learning curve: <c>miaed-DATASET-full.curve.json</c>.</summary>
+    public static string CurveFileName(MiaedBenchmarkCase c) => Path.ChangeExtension(DetectorFileName(c, MiaedVariant.Full), ".curve.json");
+
+    /// <summary>
+    /// The full model along its learning curve (<see cref="MiaedBenchmarkOptions.CurveEpochs"/>): for each stage not yet in
+    /// the curve file, MIAED is fitted to the stage's epochs (continuing the kept checkpoint) and evaluated against every attack
+    /// on the first <see cref="MiaedBenchmarkOptions.CurveTestImages"/> test images; the last stage's detector is the case's
+    /// (saved as its zip, and loaded from there when the curve is complete).
+    /// </summary>
+    private static (MiaedTransformer Detector, MiaedFittedVariant Description) FitAlongCurve(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options,
+        ImageClassifierTransformer classifier, IDataView withProbabilities, LabelledImages test, Action<string, string, double> report,
+        out IReadOnlyList<LearningCurvePoint<MiaedRow>> curve, CancellationToken cancellationToken)
+    {
+        string directory = options.DetectorDirectory!;
+        string curvePath = Path.Combine(directory, CurveFileName(c));
+        var points = LearningCurves.Read<MiaedRow>(curvePath);
+        var stages = LearningCurves.Stages(options.CurveEpochs, options.Detector.Epochs);
+        int images = Math.Min(options.CurveTestImages, test.Count);
+        using var curveImages = test.Images.narrow(0, 0, images);
+        using var curveLabels = test.Labels.narrow(0, 0, images);
+        (MiaedTransformer, MiaedFittedVariant)? final = null;
+        foreach (int epochs in stages)
+        {
+            bool last = epochs == stages[^1];
+            if (points.ContainsKey(epochs) && !last) continue;
+            if (last && points.ContainsKey(epochs) && File.Exists(Path.Combine(directory, DetectorFileName(c, MiaedVariant.Full))))
+            {
+                final = LoadOrFit(ml, c, MiaedVariant.Full, options, classifier, withProbabilities, report, cancellationToken);
+                break;
+            }
+            var stageOptions = options with { Detector = options.Detector with { Epochs = epochs, KeepCheckpoint = true } };
+            // The final stage's detector is saved as the case's zip (replacing one of fewer epochs a shorter curve left there).
+            string? zip = last ? Path.GetFullPath(Path.Combine(directory, DetectorFileName(c, MiaedVariant.Full))) : null;
+            var (miaed, description) = Fit(ml, c, MiaedVariant.Full, stageOptions, classifier, withProbabilities, zip, report, cancellationToken);
+            try
+            {
+                var rows = new List<MiaedRow>();
+                foreach (var attack in Attacks(c, options))
+                    rows.AddRange(Evaluate(c, options, classifier, attack, curveImages, curveLabels, FullModelDetectors(classifier, miaed),
+                                           $"curve epoch {epochs} {attack.Name}", report, cancellationToken).Select(r => r.Row));
+                points[epochs] = new LearningCurvePoint<MiaedRow>(epochs, images, description.FitSeconds, rows);
+                LearningCurves.Write(curvePath, points.Values);
+            }
+            catch
+            {
+                miaed.Dispose();
+                throw;
+            }
+            if (last) final = (miaed, description);
+            else miaed.Dispose();
+        }
+        curve = [.. points.Values.Where(p => stages.Contains(p.Epoch))];
+        return final!.Value;
     }
 
     /// <summary>
@@ -360,11 +428,21 @@ public static class MiaedBenchmark
             return (loaded, new MiaedFittedVariant(variant, loaded.Info, 0, DescribeDetector(o), path));
         }
 
+        return Fit(ml, c, variant, options, classifier, withProbabilities, path, report, cancellationToken);
+    }
+
+    /// <summary>A variant's detector fitted on the training images with the classifier's probabilities and, with a <paramref name="path"/>, saved there (its checkpoint beside it).</summary>
+    private static (MiaedTransformer Detector, MiaedFittedVariant Description) Fit(MLContext ml, MiaedBenchmarkCase c, MiaedVariant variant,
+        MiaedBenchmarkOptions options, ImageClassifierTransformer classifier, IDataView withProbabilities, string? path, Action<string, string, double> report,
+        CancellationToken cancellationToken)
+    {
+        string stage = variant == MiaedVariant.Full ? "miaed" : $"miaed {variant.Name}";
+        string? checkpoint = options.DetectorDirectory is { } directory ? Path.GetFullPath(Path.Combine(directory, Path.ChangeExtension(DetectorFileName(c, variant), ".checkpoint"))) : null;
         var detectorOptions = variant.Apply(options.Detector) with
         {
             ProbabilitiesColumnName = classifier.ScoreColumnName,
             Seed = options.Seed,
-            CheckpointPath = path is null ? null : Path.ChangeExtension(path, ".checkpoint"),
+            CheckpointPath = checkpoint,
             CancellationToken = cancellationToken,
             Progress = new InlineProgress<MiaedTrainingProgress>(p => report(stage, Describe(p), Fraction(p))),
         };

@@ -91,6 +91,20 @@ public sealed record MiaedBenchmarkOptions
     /// </summary>
     public string? DetectorDirectory { get; init; }
 
+    /// <summary>
+    /// The autoencoder epochs at which the full model is probed on its way to the detector's <see cref="MiaedOptions.Epochs"/>
+    /// (a learning curve: accuracy under each attack against epochs). At each, the full model is fitted to that many epochs —
+    /// continuing the previous probe's training through its kept checkpoint (<see cref="MiaedOptions.KeepCheckpoint"/>), so the
+    /// curve costs one training plus a calibration and an evaluation per probe — and evaluated against every attack on the first
+    /// <see cref="CurveTestImages"/> test images; the final detector is probed too. The probes are kept in
+    /// <c>miaed-DATASET-full.curve.json</c> in <see cref="DetectorDirectory"/> (required), so an interrupted run does not
+    /// repeat them. Empty (default): no curve.
+    /// </summary>
+    public IReadOnlyList<int> CurveEpochs { get; init; } = [];
+
+    /// <summary>The first this-many test images each probe of the curve is evaluated on. Default 1 000.</summary>
+    public int CurveTestImages { get; init; } = 1000;
+
     /// <summary>Images per attack and scoring batch. Default 256.</summary>
     public int BatchSize { get; init; } = ProtocolSupport.DefaultBatchSize;
 
@@ -143,6 +157,8 @@ public sealed record MiaedBenchmarkOptions
         if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
             throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
         if (DetectorDirectory is { } folder && File.Exists(folder)) throw new ArgumentException($"The detector folder {folder} is a file.");
+        if (LearningCurves.Problem(CurveEpochs, Detector.Epochs, DetectorDirectory, CurveTestImages, nameof(DetectorDirectory)) is { } curve)
+            throw new ArgumentException($"{nameof(CurveEpochs)}: {curve}");
         if (Iterations < 1) throw new ArgumentOutOfRangeException(nameof(Iterations), Iterations, "Iterations must be at least 1.");
         CarliniWagner.Validate();
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");

@@ -19,8 +19,10 @@ public sealed record MiaedFittedVariant(MiaedVariant Variant, MiaedModelInfo Inf
 /// <param name="TestImages">The test images evaluated.</param>
 /// <param name="Detectors">The full model first, then the ablation variants fitted for this case (none outside the ablation dataset).</param>
 /// <param name="Results">One result per attack (variant <c>full</c>), then the ablation's FGSM results per variant.</param>
+/// <param name="Curve">The full model's learning curve (<see cref="MiaedBenchmarkOptions.CurveEpochs"/>), by epoch; empty without one.</param>
 public sealed record MiaedBenchmarkCaseResult(MiaedBenchmarkCase Case, string Classifier, double ClassifierAccuracy, int TrainImages, int TestImages,
-                                              IReadOnlyList<MiaedFittedVariant> Detectors, IReadOnlyList<MiaedResult> Results)
+                                              IReadOnlyList<MiaedFittedVariant> Detectors, IReadOnlyList<MiaedResult> Results,
+                                              IReadOnlyList<LearningCurvePoint<MiaedRow>> Curve)
 {
     /// <summary>The full model under every attack (MIAED Table 7), with the default rule (<c>full</c>) and the argmax rule (<c>full-argmax</c>).</summary>
     public IReadOnlyList<MiaedResult> AttackResults => Results.Where(r => MiaedBenchmark.IsFullModel(r.Row)).ToList();

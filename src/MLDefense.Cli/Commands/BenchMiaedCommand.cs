@@ -64,11 +64,14 @@ public static class BenchMiaedCommand
                         + "fitted with (listed per detector), not this command's --detector-* options. Default: fit every detector, save nothing.",
             HelpName = "DIR",
         };
+        var curve = CommonOptions.Curve("the full model (MIAED's autoencoder epochs)", "--detectors");
+        var curveImages = CommonOptions.CurveImages(new MiaedBenchmarkOptions().CurveTestImages);
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
             + "\"fit_seconds\", \"settings\", \"source\"}]}], \"rows\": [{\"dataset\", \"attack\", \"variant\", \"recall\", \"precision\", \"f1\", \"specificity\", \"accuracy\", \"auc\", "
-            + "\"evaluated\", \"candidates\", \"kept\", \"threshold\", \"target\", \"meets_target\"}], \"ablation\": {\"full_minus_caed\", \"target\", \"meets_target\"}} "
+            + "\"evaluated\", \"candidates\", \"kept\", \"threshold\", \"target\", \"meets_target\"}], \"ablation\": {\"full_minus_caed\", \"target\", \"meets_target\"}, "
+            + "\"curve\": [{\"dataset\", \"epoch\", \"test_images\", \"fit_seconds\", \"attack\", \"variant\", \"accuracy\", \"specificity\", \"recall\", \"auc\", \"kept\"}]} "
             + "— rates in [0, 1]; target (the accuracy needed, with specificity >= 0.98) and meets_target are null for rows without a target; "
             + "precision is null when nothing was flagged");
 
@@ -85,13 +88,15 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, curve, curveImages, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
         {
             if (result.GetResult(detectorFolder) is { } folder && !folder.Errors.Any() && result.GetValue(detectorFolder) is { } dir && File.Exists(dir.FullName))
                 result.AddError($"--detectors: {dir.FullName} is a file, not a folder.");
+            if (result.GetResult(curve) is { } curveResult && !curveResult.Errors.Any() && result.GetResult(detectorFolder) is null)
+                result.AddError("--curve: a learning curve keeps its checkpoint and probes in a folder: give --detectors DIR.");
             // The raw tokens, not GetValue: a value that failed to parse already has its own error, and GetValue would throw.
             if (result.GetResult(quick)?.Errors.Any() == true || result.GetResult(only)?.Errors.Any() == true) return;
             var keys = result.GetResult(only) is { } onlyResult ? CommonOptions.SplitList(onlyResult.Tokens) : null;
@@ -122,6 +127,8 @@ public static class BenchMiaedCommand
                     BaseChannels = parseResult.GetValue(detectorWidth) ?? detector.BaseChannels,
                 },
                 DetectorDirectory = parseResult.GetValue(detectorFolder)?.FullName,
+                CurveEpochs = parseResult.GetValue(curve) ?? [],
+                CurveTestImages = parseResult.GetValue(curveImages) ?? preset.CurveTestImages,
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
@@ -194,7 +201,25 @@ public static class BenchMiaedCommand
                 console.TextOut.WriteLine($"target full - caed accuracy: {gap * 100:F2} points (>= {MiaedBenchmark.TargetFullOverCaed * 100:F0}): "
                                         + $"{(gap >= MiaedBenchmark.TargetFullOverCaed ? "pass" : "fail")}");
         }
+        foreach (var c in r.Cases.Where(c => c.Curve.Count > 0))
+        {
+            console.TextOut.WriteLine();
+            console.TextOut.WriteLine($"{c.Case.Key} learning curve (full model; accuracy, default rule / argmax rule, on the first {c.Curve[0].TestImages} test images):");
+            console.TextOut.WriteLine(LearningCurveTable(c.Curve.Select(p => (p.Epoch, p.Rows.Select(row => (row.Attack, row.Variant, row.Accuracy))))));
+        }
         if (shortens is not null) console.TextOut.WriteLine($"--quick shortens: {shortens}");
+    }
+
+    /// <summary>A learning curve as Markdown: one row per epoch, one column per attack, each cell the accuracies of its series joined by " / ".</summary>
+    internal static string LearningCurveTable(IEnumerable<(int Epoch, IEnumerable<(string Attack, string Series, double Accuracy)> Cells)> points)
+    {
+        var rows = points.Select(p => (p.Epoch, Cells: p.Cells.ToList())).ToList();
+        var attacks = rows.SelectMany(p => p.Cells.Select(x => x.Attack)).Distinct().ToList();
+        var table = new MarkdownTable([MarkdownColumn.Numeric("Epoch"), .. attacks.Select(MarkdownColumn.Numeric)]);
+        foreach (var (epoch, cells) in rows)
+            table.AddRow([epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                          .. attacks.Select(a => string.Join(" / ", cells.Where(x => x.Attack == a).Select(x => MarkdownTable.Percent(x.Accuracy))))]);
+        return table.ToString();
     }
 
     private static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
@@ -248,5 +273,19 @@ public static class BenchMiaedCommand
         ["ablation"] = r.FullOverCaed is double gap
             ? new JsonObject { ["full_minus_caed"] = gap, ["target"] = MiaedBenchmark.TargetFullOverCaed, ["meets_target"] = gap >= MiaedBenchmark.TargetFullOverCaed }
             : null,
+        ["curve"] = new JsonArray(r.Cases.SelectMany(c => c.Curve.SelectMany(p => p.Rows.Select(row => (JsonNode)new JsonObject
+        {
+            ["dataset"] = c.Case.Dataset,
+            ["epoch"] = p.Epoch,
+            ["test_images"] = p.TestImages,
+            ["fit_seconds"] = JsonResults.Seconds(p.FitSeconds),
+            ["attack"] = row.Attack,
+            ["variant"] = row.Variant,
+            ["accuracy"] = Number(row.Accuracy),
+            ["specificity"] = Number(row.Specificity),
+            ["recall"] = Number(row.Recall),
+            ["auc"] = Number(row.Auc),
+            ["kept"] = row.Kept,
+        }))).ToArray()),
     };
 }

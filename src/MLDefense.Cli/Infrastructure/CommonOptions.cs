@@ -65,6 +65,24 @@ public static class CommonOptions
     public static Option<bool> Quick(string description) => new("--quick") { Description = description };
 
     /// <summary>
+    /// <c>--curve EPOCHS</c>: the epochs (comma-separated, e.g. <c>5,10,20,40</c>) at which a long training is probed on its
+    /// way to its last epoch — a learning curve (<see cref="Benchmarks.LearningCurves"/>).
+    /// </summary>
+    public static Option<IReadOnlyList<int>?> Curve(string what, string folderOption) => OptionParsers.Create<IReadOnlyList<int>?>("--curve",
+        $"Probe {what} at these epochs on its way to its last one (comma-separated, e.g. 5,10,20,40; the last epoch is probed too): a learning curve, "
+      + $"each probe continuing the previous one's training through the checkpoint kept in the {folderOption} folder (required), then evaluated on the "
+      + "first --curve-images test images; the probes done are kept there, so an interrupted run resumes without repeating them. Default: no curve.",
+        "EPOCHS", result =>
+        {
+            try { return Benchmarks.LearningCurves.ParseEpochs(result.Tokens[0].Value); }
+            catch (FormatException e) { result.AddError($"--curve: {e.Message}"); return null; }
+        });
+
+    /// <summary><c>--curve-images N</c>: the test images each probe of <see cref="Curve"/> is evaluated on.</summary>
+    public static Option<int?> CurveImages(int defaultImages) => OptionParsers.Create("--curve-images",
+        $"Evaluate each probe of --curve on the first N test images. Default: {defaultImages}.", "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
+
+    /// <summary>
     /// <c>--only KEY[,KEY...]</c>, repeatable: the cases of a bench to run. <paramref name="check"/> throws an
     /// <see cref="ArgumentException"/> for a list it rejects; its message becomes the one-line error.
     /// </summary>
