@@ -107,6 +107,47 @@ public sealed class AeGanBenchmarkTests
         StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(cifar)).Message, "takes 1x28x28 images");
     }
 
+    [TestMethod]
+    public void ALearningCurveProbesEachEpochOnceAndEndsWithThePurifierOfOneUninterruptedTraining()
+    {
+        string data = Directory.CreateTempSubdirectory("mldefense-aegan-curve-").FullName;
+        try
+        {
+            SyntheticIdx.Write(Path.Combine(data, KnownDatasets.Mnist), trainRows: 200, testRows: 40, seed: 4);
+            string folder = Path.Combine(data, "purifiers");
+            var plain = new AeGanBenchmarkOptions
+            {
+                Cases = [new AeGanBenchmarkCase(KnownDatasets.Mnist, ClassifierEpochs: 2, ClassifierTrainImages: null, PurifierEpochs: 2, PurifierTrainImages: null,
+                                                PurifierBaseChannels: 4, PurifierLearningRate: 1e-3, PurifierBatchSize: 50, TestImages: 40, DefenseGanImages: 0,
+                                                BpdaImages: 0, PurifierLatentDimension: 8)],
+                SearchSteps = 2, PgdIterations = 3, CarliniWagner = new CarliniWagnerBudget(1, 5, 0.1), DataDirectory = data, Device = ComputeDevice.Cpu,
+            };
+            var options = plain with { PurifierSaveDirectory = folder, CurveEpochs = [1], CurveTestImages = 20 };
+            var uninterrupted = AeGanBenchmark.Run(plain).Cases.Single();
+            var first = AeGanBenchmark.Run(options).Cases.Single();
+
+            CollectionAssert.AreEqual(new[] { 1, 2 }, first.Curve.Select(p => p.Epoch).ToArray(), "the probe, then the final purifier");
+            Assert.IsTrue(first.Curve.All(p => p.TestImages == 20 && p.Rows.Count == 9 && p.Rows.All(r => r.Images == 20)), "3 attacks x none, magnet, aegan on 20 images");
+            CollectionAssert.AreEqual(new[] { "none", "magnet", "aegan" }, first.Curve[0].Rows.Take(3).Select(r => r.Method).ToArray());
+            Assert.AreEqual(uninterrupted.Calibration.Threshold, first.Calibration.Threshold, "1 + 1 epochs give the 2-epoch purifier");
+            CollectionAssert.AreEqual(uninterrupted.Rows.Select(r => r.Accuracy).ToArray(), first.Rows.Select(r => r.Accuracy).ToArray(),
+                                      "the final purifier is evaluated on every test image, as without a curve");
+            CollectionAssert.AreEquivalent(new[] { "aegan-mnist.zip", "aegan-mnist.checkpoint", "aegan-mnist.curve.json" },
+                                           Directory.GetFiles(folder).Select(Path.GetFileName).ToArray());
+
+            var stages = new List<string>();
+            var second = AeGanBenchmark.Run(options, new InlineProgress<AeGanBenchmarkProgress>(p => stages.Add(p.Stage))).Cases.Single();
+            CollectionAssert.AreEqual(first.Curve.SelectMany(p => p.Rows).ToArray(), second.Curve.SelectMany(p => p.Rows).ToArray(), "the kept probes are read back");
+            Assert.IsFalse(stages.Any(s => s.StartsWith("curve epoch", StringComparison.Ordinal)), "nothing is probed again");
+            Assert.AreEqual(first.Calibration.Threshold, second.Calibration.Threshold, "the final purifier is refitted from its kept checkpoint");
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(plain with { CurveEpochs = [1] })).Message, "PurifierSaveDirectory");
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     /// <summary>Logits negated (optionally claiming another input shape), counting its calls.</summary>
     private sealed class NegatedClassifier(IDifferentiableClassifier inner, ImageShape? shape = null) : IDifferentiableClassifier
     {

@@ -147,7 +147,7 @@ public static class AeGanBenchmark
             var truth = ProtocolSupport.CheckInputs(classifier, test.Images, test.Labels, options.BatchSize);
             double classifierAccuracy = Accuracy(classifier, test.Images, truth);
 
-            var (loadedOrTrained, purifierSource, purifierSeconds, lastEpoch) = LoadOrTrainPurifier(ml, c, options, trainAll, report, cancellationToken);
+            var (loadedOrTrained, purifierSource, purifierSeconds, lastEpoch, curve) = LoadOrTrainPurifier(ml, c, options, trainAll, classifier, test, report, cancellationToken);
             using var purifier = loadedOrTrained.WithSearch(steps: options.SearchSteps, stepSize: options.SearchStepSize ?? new AeGanOptions().SearchStepSize);
             if (purifier.InputShape != classifier.InputShape)
                 throw new ArgumentException($"The purifier for {c.Dataset} ({purifierSource ?? "trained here"}) takes {purifier.InputShape} images, A {classifier.InputShape}.");
@@ -168,41 +168,12 @@ public static class AeGanBenchmark
             report("search", "tracing ‖G(z) − x‖²", 1);
 
             var rows = new List<AeGanBenchmarkRow>();
-            int searchedByAeGan = 0;
-            var methods = new List<(AeGanMethod Method, int Steps, Func<double> SearchedFraction)>
-            {
-                (new AeGanMethod("none", x => x.alias()), 0, () => 0),
-                (new AeGanMethod("magnet", purifier.MagNetReconstruct), 0, () => 0),
-            };
-            if (c.DefenseGanImages > 0)
-                methods.Add((new AeGanMethod("defensegan", x => purifier.DefenseGanSearch(x, options.DefenseGanRestarts, options.DefenseGanIterations, options.Seed),
-                                             c.DefenseGanImages), options.DefenseGanRestarts * options.DefenseGanIterations, () => 1));
-            int aeganInputs = 0;
-            methods.Add((new AeGanMethod("aegan", x =>
-            {
-                var (purified, _, flags) = purifier.PurifyWithScores(x);
-                searchedByAeGan += flags.Count(f => f);
-                aeganInputs += flags.Length;
-                return purified;
-            }), options.SearchSteps, () => aeganInputs == 0 ? 0 : searchedByAeGan / (double)aeganInputs));
-
+            var methods = PurificationMethods(purifier, c, options, c.DefenseGanImages > 0);
             var aeganOnDefenseGanImages = new Dictionary<string, double>();
             var defenseGanAccuracy = new Dictionary<string, double>();
             foreach (var (attackName, attack) in WhiteBoxAttacks(options))
             {
-                searchedByAeGan = aeganInputs = 0;
-                var attackProgress = new InlineProgress<EvaluationProgress>(p => report(attackName, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
-                report(attackName, "", 0);
-                var results = AeGanProtocol.Run(classifier, attack, test.Images, test.Labels, methods.Select(m => m.Method).ToArray(),
-                                                null,
-                                                new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = attackName, BatchSize = options.BatchSize },
-                                                attackProgress, cancellationToken);
-                for (int k = 0; k < methods.Count; k++)
-                {
-                    var r = results[k].Row;
-                    rows.Add(new AeGanBenchmarkRow(c.Dataset, attackName, r.Method, r.Accuracy, r.CleanAccuracy, r.UndefendedAccuracy, r.UndefendedCleanAccuracy,
-                                                   r.MsPerImage, methods[k].Steps, methods[k].SearchedFraction(), r.Evaluated, Target(c.Dataset, attackName, r.Method)));
-                }
+                var results = EvaluateWhiteBox(c, options, classifier, attackName, attack, test.Images, test.Labels, methods, attackName, rows, report, cancellationToken);
                 if (c.DefenseGanImages > 0)
                 {
                     var dgan = results[methods.FindIndex(m => m.Method.Name == "defensegan")];
@@ -215,18 +186,18 @@ public static class AeGanBenchmark
 
             if (c.BpdaImages > 0)
             {
-                searchedByAeGan = aeganInputs = 0;
                 report(BpdaAttackName, "", 0);
                 var bpda = new AeGanBpdaClassifier(purifier, classifier);
                 using var images = test.Images.narrow(0, 0, Math.Min(c.BpdaImages, test.Count));
                 using var labels = test.Labels.narrow(0, 0, Math.Min(c.BpdaImages, test.Count));
                 var aegan = methods[^1];
+                aegan.Reset();
                 var result = AeGanProtocol.Run(classifier, Pgd(options), images, labels, [aegan.Method], null,
                     new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = BpdaAttackName, AttackedModel = bpda, BatchSize = options.BatchSize },
                     new InlineProgress<EvaluationProgress>(p => report(BpdaAttackName, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction)),
                     cancellationToken)[0].Row;
                 rows.Add(new AeGanBenchmarkRow(c.Dataset, BpdaAttackName, result.Method, result.Accuracy, result.CleanAccuracy, result.UndefendedAccuracy,
-                                               result.UndefendedCleanAccuracy, result.MsPerImage, aegan.Steps, aegan.SearchedFraction(), result.Evaluated, null));
+                                               result.UndefendedCleanAccuracy, result.MsPerImage, aegan.Steps, aegan.SearchedFraction, result.Evaluated, null));
             }
 
             var detection = Detection(classifier, purifier, detector, test, options, c.Dataset, report, cancellationToken);
@@ -238,12 +209,69 @@ public static class AeGanBenchmark
                                                 purifier.Calibration.TrainingImageCount, purifierSeconds, lastEpoch,
                                                 purifier.Calibration, cleanFlagged, purifier.Options.SearchStepSize, trace, cost, rows, detection)
             {
+                Curve = curve,
                 PurifierSource = purifierSource,
                 ClassifierSource = classifierSource,
                 AtLeastAsAccurateAsDefenseGan = defenseGanAccuracy.Count == 0 ? null
                     : defenseGanAccuracy.All(pair => aeganOnDefenseGanImages[pair.Key] >= pair.Value),
             };
         }
+    }
+
+    /// <summary>
+    /// A purification method of the rows and the share of its inputs it searched: counted since the last <see cref="Reset"/>
+    /// for a method that reports its flags (AE-GAN+sr), else <paramref name="searchedFraction"/> (0: none, magnet; 1: the
+    /// Defense-GAN-style search, which searches every input).
+    /// </summary>
+    private sealed class PurificationMethod(string name, Func<PurificationMethod, Func<Tensor, Tensor>> purify, int steps, double searchedFraction, int? imageLimit = null)
+    {
+        private int inputs, searched;
+
+        public AeGanMethod Method => field ??= new(name, purify(this), imageLimit);
+        public int Steps => steps;
+        public double SearchedFraction => inputs == 0 ? searchedFraction : searched / (double)inputs;
+        public void Reset() => inputs = searched = 0;
+        public void Count(bool[] flags) { inputs += flags.Length; searched += flags.Count(f => f); }
+    }
+
+    /// <summary>The rows' methods: none, magnet, (the Defense-GAN-style search,) AE-GAN+sr — last.</summary>
+    private static List<PurificationMethod> PurificationMethods(AeGanTransformer purifier, AeGanBenchmarkCase c, AeGanBenchmarkOptions options, bool defenseGan)
+    {
+        var methods = new List<PurificationMethod>
+        {
+            new("none", _ => x => x.alias(), 0, 0),
+            new("magnet", _ => purifier.MagNetReconstruct, 0, 0),
+        };
+        if (defenseGan)
+            methods.Add(new("defensegan", _ => x => purifier.DefenseGanSearch(x, options.DefenseGanRestarts, options.DefenseGanIterations, options.Seed),
+                            options.DefenseGanRestarts * options.DefenseGanIterations, 1, c.DefenseGanImages));
+        methods.Add(new("aegan", self => x =>
+        {
+            var (purified, _, flags) = purifier.PurifyWithScores(x);
+            self.Count(flags);
+            return purified;
+        }, options.SearchSteps, 0));
+        return methods;
+    }
+
+    /// <summary>One white-box attack on the classifier, every method purifying the same adversarial examples; its rows are added to <paramref name="rows"/>.</summary>
+    private static IReadOnlyList<AeGanResult> EvaluateWhiteBox(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier,
+        string attackName, IAdversarialAttack attack, Tensor images, Tensor labels, IReadOnlyList<PurificationMethod> methods, string stage,
+        List<AeGanBenchmarkRow> rows, Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        foreach (var m in methods) m.Reset();
+        var attackProgress = new InlineProgress<EvaluationProgress>(p => report(stage, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
+        report(stage, "", 0);
+        var results = AeGanProtocol.Run(classifier, attack, images, labels, methods.Select(m => m.Method).ToArray(), null,
+                                        new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = attackName, BatchSize = options.BatchSize },
+                                        attackProgress, cancellationToken);
+        for (int k = 0; k < methods.Count; k++)
+        {
+            var r = results[k].Row;
+            rows.Add(new AeGanBenchmarkRow(c.Dataset, attackName, r.Method, r.Accuracy, r.CleanAccuracy, r.UndefendedAccuracy, r.UndefendedCleanAccuracy,
+                                           r.MsPerImage, methods[k].Steps, methods[k].SearchedFraction, r.Evaluated, Target(c.Dataset, attackName, r.Method)));
+        }
+        return results;
     }
 
     private static IEnumerable<(string Name, IAdversarialAttack Attack)> WhiteBoxAttacks(AeGanBenchmarkOptions options)
@@ -261,8 +289,9 @@ public static class AeGanBenchmark
     /// losses) or trained by Alg. 1 on the clean training images (source null) and saved when asked; the caller applies the
     /// benchmark's search settings to either.
     /// </summary>
-    private static (AeGanTransformer Purifier, string? Source, double Seconds, AeGanTrainingProgress? LastEpoch) LoadOrTrainPurifier(MLContext ml,
-        AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDataView trainAll, Action<string, string, double> report, CancellationToken cancellationToken)
+    private static (AeGanTransformer Purifier, string? Source, double Seconds, AeGanTrainingProgress? LastEpoch, IReadOnlyList<LearningCurvePoint<AeGanBenchmarkRow>> Curve)
+        LoadOrTrainPurifier(MLContext ml, AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDataView trainAll, IDifferentiableClassifier classifier,
+                            LabelledImages test, Action<string, string, double> report, CancellationToken cancellationToken)
     {
         if (options.PurifierPaths.TryGetValue(c.Dataset, out var path))
         {
@@ -273,14 +302,67 @@ public static class AeGanBenchmark
             if (model is IEnumerable<ITransformer> chain)
                 foreach (var other in chain.Where(t => !ReferenceEquals(t, found))) (other as IDisposable)?.Dispose();
             report("load AE-GAN", Path.GetFileName(path), 1);
-            return (found, Path.GetFullPath(path), 0, null);
+            return (found, Path.GetFullPath(path), 0, null, []);
         }
 
+        var purifierTrain = ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages);
+        int epochs = c.PurifierEpochs ?? new AeGanOptions().Epochs;
+        if (options.CurveEpochs.Count == 0)
+        {
+            var (purifier, seconds, lastEpoch) = TrainPurifier(ml, c, options, purifierTrain, epochs, save: true, report, cancellationToken);
+            return (purifier, null, seconds, lastEpoch, []);
+        }
+
+        // The learning curve: the purifier trained to each stage in turn (continuing the kept checkpoint), probed where the curve file lacks the stage.
+        string curvePath = Path.Combine(options.PurifierSaveDirectory!, $"aegan-{c.Dataset}.curve.json");
+        var points = LearningCurves.Read<AeGanBenchmarkRow>(curvePath);
+        var stages = LearningCurves.Stages(options.CurveEpochs, epochs);
+        int images = Math.Min(options.CurveTestImages, test.Count);
+        using var curveImages = test.Images.narrow(0, 0, images);
+        using var curveLabels = test.Labels.narrow(0, 0, images);
+        double total = 0;
+        foreach (int stage in stages)
+        {
+            bool last = stage == stages[^1];
+            if (points.ContainsKey(stage) && !last) continue;
+            var (trained, seconds, lastEpoch) = TrainPurifier(ml, c, options, purifierTrain, stage, save: last, report, cancellationToken, keepCheckpoint: true);
+            total += seconds;
+            var purifier = trained.WithSearch(steps: options.SearchSteps, stepSize: options.SearchStepSize ?? new AeGanOptions().SearchStepSize);
+            try
+            {
+                if (!points.ContainsKey(stage))
+                {
+                    var rows = new List<AeGanBenchmarkRow>();
+                    var methods = PurificationMethods(purifier, c, options, defenseGan: false);
+                    foreach (var (attackName, attack) in WhiteBoxAttacks(options))
+                        EvaluateWhiteBox(c, options, classifier, attackName, attack, curveImages, curveLabels, methods, $"curve epoch {stage} {attackName}", rows,
+                                         report, cancellationToken);
+                    points[stage] = new LearningCurvePoint<AeGanBenchmarkRow>(stage, images, seconds, rows);
+                    LearningCurves.Write(curvePath, points.Values);
+                }
+            }
+            catch
+            {
+                purifier.Dispose();
+                throw;
+            }
+            if (last) return (purifier, null, total, lastEpoch, [.. points.Values.Where(p => stages.Contains(p.Epoch))]);
+            purifier.Dispose();
+        }
+        throw new InvalidOperationException("A learning curve ends with its last stage.");
+    }
+
+    /// <summary>AE-GAN trained by Alg. 1 on the clean training images for <paramref name="epochs"/> epochs, checkpointed in (and, with <paramref name="save"/>, saved to) the save folder when there is one.</summary>
+    private static (AeGanTransformer Purifier, double Seconds, AeGanTrainingProgress? LastEpoch) TrainPurifier(MLContext ml, AeGanBenchmarkCase c,
+        AeGanBenchmarkOptions options, IDataView purifierTrain, int epochs, bool save, Action<string, string, double> report, CancellationToken cancellationToken,
+        bool keepCheckpoint = false)
+    {
         AeGanTrainingProgress? lastEpoch = null;
         var defaults = new AeGanOptions();
         var purifierOptions = new AeGanOptions
         {
-            Epochs = c.PurifierEpochs ?? defaults.Epochs,
+            Epochs = epochs,
+            KeepCheckpoint = keepCheckpoint,
             BaseChannels = c.PurifierBaseChannels ?? defaults.BaseChannels,
             LearningRate = c.PurifierLearningRate ?? defaults.LearningRate,
             BatchSize = c.PurifierBatchSize ?? defaults.BatchSize,
@@ -298,12 +380,11 @@ public static class AeGanBenchmark
             }),
         };
         report("train AE-GAN", "", 0);
-        var purifierTrain = ClassifierTraining.Slice(ml, trainAll, c.PurifierTrainImages);
         var clock = Stopwatch.StartNew();
         var purifier = ml.Transforms.Defenses.AeGanPurifier(purifierOptions).Fit(purifierTrain);
         double seconds = clock.Elapsed.TotalSeconds;
         report("train AE-GAN", purifier.Calibration.ToString(), 1);
-        if (options.PurifierSaveDirectory is { } directory)
+        if (save && options.PurifierSaveDirectory is { } directory)
         {
             try
             {
@@ -316,7 +397,7 @@ public static class AeGanBenchmark
                 throw;
             }
         }
-        return (purifier, null, seconds, lastEpoch);
+        return (purifier, seconds, lastEpoch);
     }
 
     private static (ImageClassifierTransformer Classifier, string? Source, string Description, double Seconds) LoadOrTrain(MLContext ml, AeGanBenchmarkCase c,

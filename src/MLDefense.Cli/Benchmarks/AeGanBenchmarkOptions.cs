@@ -54,6 +54,21 @@ public sealed record AeGanBenchmarkOptions
     /// </summary>
     public string? PurifierSaveDirectory { get; init; }
 
+    /// <summary>
+    /// The epochs at which each purifier the run trains is probed on its way to its last epoch (a learning curve: accuracy
+    /// under each white-box attack against epochs). At each, AE-GAN is fitted to that many epochs — continuing the previous
+    /// probe's training through its kept checkpoint (<see cref="AeGanOptions.KeepCheckpoint"/>), so the curve costs one training
+    /// plus a calibration and an evaluation per probe — and none, magnet and aegan are evaluated against FGSM, PGD and CW-L2
+    /// on the first <see cref="CurveTestImages"/> test images; the final purifier is probed too. The probes are kept in
+    /// <c>aegan-DATASET.curve.json</c> in <see cref="PurifierSaveDirectory"/> (required), so an interrupted run does not
+    /// repeat them; the checkpoint stays there too, so a later run with more epochs extends the curve. Cases whose purifier
+    /// is given (<see cref="PurifierPaths"/>) have no curve. Empty (default): no curve.
+    /// </summary>
+    public IReadOnlyList<int> CurveEpochs { get; init; } = [];
+
+    /// <summary>The first this-many test images each probe of the curve is evaluated on. Default 1 000.</summary>
+    public int CurveTestImages { get; init; } = 1000;
+
     /// <summary>L, the purifier's search steps for flagged images. Default 15 (the paper's AE-GAN+sr setting).</summary>
     public int SearchSteps { get; init; } = 15;
 
@@ -106,6 +121,9 @@ public sealed record AeGanBenchmarkOptions
                 throw new ArgumentException($"Benchmark case {c.Dataset}: {why}");
             if (c.TestImages < 1 || c.DefenseGanImages < 0 || c.BpdaImages < 0)
                 throw new ArgumentOutOfRangeException(nameof(Cases), $"Benchmark case {c.Dataset}: image counts must be positive.");
+            if (!PurifierPaths.ContainsKey(c.Dataset) &&
+                LearningCurves.Problem(CurveEpochs, c.PurifierEpochs ?? new AeGanOptions().Epochs, PurifierSaveDirectory, CurveTestImages, nameof(PurifierSaveDirectory)) is { } curve)
+                throw new ArgumentException($"{nameof(CurveEpochs)} (case {c.Dataset}): {curve}");
         }
         CheckPaths(ModelPaths, "model");
         CheckPaths(PurifierPaths, "purifier");

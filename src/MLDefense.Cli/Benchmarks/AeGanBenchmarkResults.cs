@@ -90,6 +90,9 @@ public sealed record AeGanBenchmarkCaseResult(AeGanBenchmarkCase Case, string Cl
     public bool CleanAccuracyWithinTolerance => Rows.Where(r => r.Method == "aegan" && r.Attack != AeGanBenchmark.BpdaAttackName)
         .All(r => r.UndefendedCleanAccuracy - r.CleanAccuracy <= AeGanBenchmark.CleanAccuracyTolerance + 1e-12);
 
+    /// <summary>The purifier's learning curve (<see cref="AeGanBenchmarkOptions.CurveEpochs"/>), by epoch; empty without one.</summary>
+    public IReadOnlyList<LearningCurvePoint<AeGanBenchmarkRow>> Curve { get; init; } = [];
+
     /// <summary>The purifier's zip (full path) when it was loaded, or null when it was trained for this run.</summary>
     public string? PurifierSource { get; init; }
 

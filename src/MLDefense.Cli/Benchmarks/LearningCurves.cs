@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MLDefense.Evaluation;
 
 namespace MLDefense.Benchmarks;
 
@@ -71,4 +73,16 @@ internal static class LearningCurves
     public static IReadOnlyList<int> ParseEpochs(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(item => int.TryParse(item, out int e) && e > 0 ? e : throw new FormatException($"'{item}' is not a positive number of epochs."))
         .Distinct().Order().ToArray();
+
+    /// <summary>A learning curve as Markdown: one row per epoch, one column per attack, each cell the accuracies of its series joined by " / ".</summary>
+    public static string Table(IEnumerable<(int Epoch, IEnumerable<(string Attack, string Series, double Accuracy)> Cells)> points)
+    {
+        var rows = points.Select(p => (p.Epoch, Cells: p.Cells.ToList())).ToList();
+        var attacks = rows.SelectMany(p => p.Cells.Select(x => x.Attack)).Distinct().ToList();
+        var table = new MarkdownTable([MarkdownColumn.Numeric("Epoch"), .. attacks.Select(MarkdownColumn.Numeric)]);
+        foreach (var (epoch, cells) in rows)
+            table.AddRow([epoch.ToString(CultureInfo.InvariantCulture),
+                          .. attacks.Select(a => string.Join(" / ", cells.Where(x => x.Attack == a).Select(x => MarkdownTable.Percent(x.Accuracy))))]);
+        return table.ToString();
+    }
 }

@@ -84,6 +84,8 @@ public static class BenchAeganCommand
         var bpdaImages = OptionParsers.Create("--bpda-images", "Attack the first N test images through the purifier (BPDA-PGD; 0 skips it). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].BpdaImages} with --quick, else {full.Cases[0].BpdaImages}.",
                                           "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
+        var curve = CommonOptions.Curve("each purifier the run trains (AE-GAN's epochs)", "--save-purifiers");
+        var curveImages = CommonOptions.CurveImages(new AeGanBenchmarkOptions().CurveTestImages);
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"cw_settings\", \"total_seconds\", "
             + "\"cases\": [{\"dataset\", \"classifier\", \"classifier_accuracy\", \"classifier_train_seconds\", \"purifier\", \"purifier_epochs\", \"purifier_train_images\", "
             + "\"purifier_width\", \"purifier_reconstruction_weight\", \"purifier_latent_dimension\", \"purifier_noise_bound\", \"purifier_learning_rate\", \"purifier_batch_size\", \"purifier_train_seconds\", \"purifier_losses\", \"threshold\", \"training_fpr\", \"clean_test_flagged\", \"search_step_size\", "
@@ -91,7 +93,8 @@ public static class BenchAeganCommand
             + "\"defensegan_ms_per_image\", \"speedup\", \"target_speedup\", \"meets_target\"}, \"clean_within_1_5_points\", \"at_least_as_accurate_as_defensegan\", "
             + "\"detection\": [{\"epsilon\", \"auc\", \"tpr_at_fpr_5pct\", \"tpr\", \"fpr\", \"pairs\"}]}], "
             + "\"rows\": [{\"dataset\", \"attack\", \"method\", \"accuracy\", \"ms_per_image\", \"search_steps\", \"clean_accuracy\", \"undefended_accuracy\", "
-            + "\"undefended_clean_accuracy\", \"searched_fraction\", \"images\", \"target\", \"meets_target\"}]} — attack BPDA-PGD is the defense-aware row; "
+            + "\"undefended_clean_accuracy\", \"searched_fraction\", \"images\", \"target\", \"meets_target\"}], "
+            + "\"curve\": [{\"dataset\", \"epoch\", \"test_images\", \"fit_seconds\", \"attack\", \"method\", \"accuracy\", \"clean_accuracy\", \"searched_fraction\"}]} — attack BPDA-PGD is the defense-aware row; "
             + "target and meets_target are null for rows without a target");
 
         var command = new Command("aegan",
@@ -103,8 +106,13 @@ public static class BenchAeganCommand
           + "the cost of both searches. Targets (full run, AE-GAN+sr): MNIST >= 0.97 on all three attacks; Fashion-MNIST FGSM >= 0.80, PGD >= 0.81, "
           + $"CW >= 0.76; clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
-            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, purifierRate, purifierBatch, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, json,
+            quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, purifierRate, purifierBatch, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages, curve, curveImages, json,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(curve) is { } curveResult && !curveResult.Errors.Any() && result.GetResult(savePurifiers) is null)
+                result.AddError("--curve: a learning curve keeps its checkpoint and probes in a folder: give --save-purifiers DIR.");
+        });
         command.SetAction(parseResult =>
         {
             var settings = globals.Read(parseResult);
@@ -134,6 +142,8 @@ public static class BenchAeganCommand
                 ModelPaths = Paths(model),
                 PurifierPaths = Paths(purifier),
                 PurifierSaveDirectory = parseResult.GetValue(savePurifiers)?.FullName,
+                CurveEpochs = parseResult.GetValue(curve) ?? [],
+                CurveTestImages = parseResult.GetValue(curveImages) ?? preset.CurveTestImages,
                 SearchSteps = parseResult.GetValue(searchSteps) ?? preset.SearchSteps,
                 SearchStepSize = parseResult.GetValue(stepSize) ?? preset.SearchStepSize,
                 DefenseGanRestarts = parseResult.GetValue(restarts) ?? preset.DefenseGanRestarts,
@@ -241,6 +251,13 @@ public static class BenchAeganCommand
         console.Out.MarkupLine(Markup.Escape($"{BenchmarkRunText.Caption(r)} · CW-L2: {r.CarliniWagnerSettings}."));
         foreach (var c in r.Cases)
             console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset}: classifier {c.Classifier}; purifier {c.PurifierSource ?? "trained for this run"}."));
+        foreach (var c in r.Cases.Where(c => c.Curve.Count > 0))
+        {
+            console.Out.WriteLine();
+            console.Out.MarkupLine(Markup.Escape($"{c.Case.Dataset} learning curve (accuracy, none / magnet / aegan, on the first {c.Curve[0].TestImages} test images):"));
+            console.TextOut.WriteLine(LearningCurves.Table(c.Curve.Select(p => (p.Epoch,
+                p.Rows.Select(row => (row.Attack, row.Method, row.Accuracy)).Concat(p.Rows.Where(row => row.Attack == "FGSM").Select(row => ("clean", row.Method, row.CleanAccuracy)))))));
+        }
         if (quick)
             console.Out.MarkupLine(Markup.Escape($"--quick shortens: {AeGanBenchmark.Describe(r.Cases)}."
                 + (r.Cases.Any(c => c.PurifierSource is not null) ? " A loaded purifier keeps the AE-GAN settings it was trained with (in the table above)." : "")));
@@ -329,6 +346,18 @@ public static class BenchAeganCommand
             ["target"] = row.Target,
             ["meets_target"] = row.MeetsTarget,
         }).ToArray()),
+        ["curve"] = new JsonArray(r.Cases.SelectMany(c => c.Curve.SelectMany(p => p.Rows.Select(row => (JsonNode)new JsonObject
+        {
+            ["dataset"] = c.Case.Dataset,
+            ["epoch"] = p.Epoch,
+            ["test_images"] = p.TestImages,
+            ["fit_seconds"] = JsonResults.Seconds(p.FitSeconds),
+            ["attack"] = row.Attack,
+            ["method"] = row.Method,
+            ["accuracy"] = row.Accuracy,
+            ["clean_accuracy"] = row.CleanAccuracy,
+            ["searched_fraction"] = row.SearchedFraction,
+        }))).ToArray()),
     };
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;

@@ -205,21 +205,9 @@ public static class BenchMiaedCommand
         {
             console.TextOut.WriteLine();
             console.TextOut.WriteLine($"{c.Case.Key} learning curve (full model; accuracy, default rule / argmax rule, on the first {c.Curve[0].TestImages} test images):");
-            console.TextOut.WriteLine(LearningCurveTable(c.Curve.Select(p => (p.Epoch, p.Rows.Select(row => (row.Attack, row.Variant, row.Accuracy))))));
+            console.TextOut.WriteLine(LearningCurves.Table(c.Curve.Select(p => (p.Epoch, p.Rows.Select(row => (row.Attack, row.Variant, row.Accuracy))))));
         }
         if (shortens is not null) console.TextOut.WriteLine($"--quick shortens: {shortens}");
-    }
-
-    /// <summary>A learning curve as Markdown: one row per epoch, one column per attack, each cell the accuracies of its series joined by " / ".</summary>
-    internal static string LearningCurveTable(IEnumerable<(int Epoch, IEnumerable<(string Attack, string Series, double Accuracy)> Cells)> points)
-    {
-        var rows = points.Select(p => (p.Epoch, Cells: p.Cells.ToList())).ToList();
-        var attacks = rows.SelectMany(p => p.Cells.Select(x => x.Attack)).Distinct().ToList();
-        var table = new MarkdownTable([MarkdownColumn.Numeric("Epoch"), .. attacks.Select(MarkdownColumn.Numeric)]);
-        foreach (var (epoch, cells) in rows)
-            table.AddRow([epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                          .. attacks.Select(a => string.Join(" / ", cells.Where(x => x.Attack == a).Select(x => MarkdownTable.Percent(x.Accuracy))))]);
-        return table.ToString();
     }
 
     private static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
