@@ -230,6 +230,26 @@ public sealed class ReportHtmlTests
     }
 
     [TestMethod]
+    public void ALearningCurveGetsAccuracyAgainstEpochsPerDatasetWithALinePerAttackAndMethod()
+    {
+        var curve = new JsonArray();
+        foreach (var epoch in new[] { 1, 5, 10 })
+            foreach (var attack in new[] { "FGSM", "PGD" })
+                foreach (var method in new[] { "none", "aegan" })
+                    curve.Add(new JsonObject { ["dataset"] = "mnist", ["epoch"] = epoch, ["test_images"] = 500, ["attack"] = attack, ["method"] = method,
+                                               ["accuracy"] = method == "none" ? 0.1 : 0.5 + epoch / 100.0 });
+        var rows = new JsonArray(new JsonObject { ["dataset"] = "mnist", ["attack"] = "FGSM", ["method"] = "aegan", ["accuracy"] = 0.6 });
+
+        var charts = Charts(BenchmarkReport.Section(Input(new JsonObject { ["rows"] = rows, ["curve"] = curve })));
+
+        var line = charts.OfType<LineChart>().Single();
+        Assert.AreEqual("epoch", line.XLabel);
+        CollectionAssert.AreEqual(new[] { "FGSM · none", "FGSM · aegan", "PGD · none", "PGD · aegan" }, line.Series.Select(s => s.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { 0.51, 0.55, 0.6 }, line.Series[1].Points.Select(p => p.Y).ToArray(), "one point per epoch, in order");
+        Assert.IsFalse(charts.OfType<LineChart>().Any(c => c.Title.Contains("test_images", StringComparison.Ordinal)), "not drawn as a training history");
+    }
+
+    [TestMethod]
     public void DefendedPipelineRowsGetAccuracyAndFlagBars()
     {
         var rows = new JsonArray();

@@ -231,6 +231,33 @@ public static class BenchmarkCharts
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="rows"/> are a learning curve (<c>bench miaed --curve</c>, <c>bench aegan --curve</c>): each
+    /// has a numeric <c>"epoch"</c> and <c>"accuracy"</c> and a string <c>"attack"</c>.
+    /// </summary>
+    public static bool IsLearningCurve(IReadOnlyList<JsonObject> rows) => rows.Count > 0 && rows.All(r =>
+        double.IsFinite(ReportInputs.Number(r, "epoch")) && double.IsFinite(ReportInputs.Number(r, "accuracy")) && ReportInputs.Text(r, "attack").Length > 0);
+
+    /// <summary>
+    /// A learning curve (<see cref="IsLearningCurve"/>): per dataset, accuracy against training epochs, one line per attack
+    /// and series (the row's <c>"variant"</c> or <c>"method"</c>) — the evidence for whether more training closes a gap.
+    /// </summary>
+    public static IEnumerable<ReportBlock> LearningCurve(IReadOnlyList<JsonObject> rows)
+    {
+        foreach (var dataset in rows.GroupBy(r => ReportInputs.Text(r, "dataset")))
+        {
+            var lines = dataset.GroupBy(r => Join(ReportInputs.Text(r, "attack"), Join(ReportInputs.Text(r, "variant"), ReportInputs.Text(r, "method"), ""), " · "))
+                .Select(g => new LineSeries(g.Key, g.Select(r => new ChartPoint(ReportInputs.Number(r, "epoch"), ReportInputs.Number(r, "accuracy"))).OrderBy(p => p.X).ToList()))
+                .ToList();
+            for (int start = 0; start < lines.Count; start += MaxCurvesPerChart)
+                yield return new ChartBlock(new LineChart
+                {
+                    Title = Join("Accuracy against training epochs", dataset.Key, " — "), XLabel = "epoch", YLabel = "accuracy", XMin = 0, YMin = 0, YMax = 1,
+                    Series = lines.Skip(start).Take(MaxCurvesPerChart).ToList(),
+                }, "The benchmark's evaluation of the model after each probed epoch (on the first test images, as the rows say), one line per attack and method or variant.");
+        }
+    }
+
     /// <summary>Training curves: for an array of objects that all have a numeric <c>"epoch"</c> (e.g. <c>train-classifier</c>'s <c>"history"</c>), one chart per other numeric property.</summary>
     public static IEnumerable<ReportBlock> History(NamedRows table)
     {

@@ -42,7 +42,7 @@ public static class BenchmarkReport
         if (rows.Count > 0) blocks.Add(RowTable(input.Kind == BenchmarkKind.Generic ? "rows" : "Results", rows, CellFormatter(input.Kind, rows)));
         foreach (var table in input.Tables)
         {
-            blocks.AddRange(BenchmarkCharts.History(table));
+            blocks.AddRange(BenchmarkCharts.IsLearningCurve(table.Rows) ? BenchmarkCharts.LearningCurve(table.Rows) : BenchmarkCharts.History(table));
             blocks.AddRange(BenchmarkCharts.Roc(table.Rows, BenchmarkKind.Generic));
             blocks.Add(RowTable(table.Name, table.Rows, null));
         }
