@@ -352,6 +352,12 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--purifier-learning-rate", "0")]
     [DataRow("bench", "aegan", "--purifier-batch-size", "1")]
     [DataRow("bench", "aegan", "--json", "/no/such/folder/out.json")]
+    [DataRow("bench", "aegan", "--curve", "5,10")]
+    [DataRow("bench", "aegan", "--curve", "5,ten", "--save-purifiers", "/tmp")]
+    [DataRow("bench", "aegan", "--curve", "0", "--save-purifiers", "/tmp")]
+    [DataRow("bench", "aegan", "--curve-images", "0")]
+    [DataRow("bench", "miaed", "--curve", "5")]
+    [DataRow("bench", "miaed", "--curve", "-5", "--detectors", "/tmp")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {
         AssertUsageError(Run(args));
