@@ -251,7 +251,7 @@ public sealed class CliBenchMiaedTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
-                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>" })
+                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>", "--ablation <VARIANTS>", "--curve <EPOCHS>", "--curve-images <N>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -357,6 +357,8 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--curve", "0", "--save-purifiers", "/tmp")]
     [DataRow("bench", "aegan", "--curve-images", "0")]
     [DataRow("bench", "miaed", "--curve", "5")]
+    [DataRow("bench", "miaed", "--ablation", "caed,caed")]
+    [DataRow("bench", "miaed", "--ablation", "full")]
     [DataRow("bench", "miaed", "--curve", "-5", "--detectors", "/tmp")]
     public void BadArgumentsExitWithCode2AndOneLine(params string[] args)
     {

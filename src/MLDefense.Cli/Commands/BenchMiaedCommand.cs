@@ -64,6 +64,19 @@ public static class BenchMiaedCommand
                         + "fitted with (listed per detector), not this command's --detector-* options. Default: fit every detector, save nothing.",
             HelpName = "DIR",
         };
+        var ablationNames = new MiaedBenchmarkOptions().AblationVariants.Select(v => v.Name).ToArray();
+        var ablation = OptionParsers.Create<MiaedVariant[]?>("--ablation",
+            $"The ablation's variants besides the full model (Table 10, on mnist/c1), comma-separated: {string.Join(", ", ablationNames)}, or none. "
+          + $"Each is a training as long as the full model's. Default: all (with --quick: {MiaedVariant.Caed.Name}).", "VARIANTS", result =>
+            {
+                var names = result.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (names is ["none"]) return [];
+                var all = new MiaedBenchmarkOptions().AblationVariants;
+                var chosen = names.Select(n => all.FirstOrDefault(v => v.Name == n)).ToArray();
+                if (names.Length == 0 || chosen.Any(v => v is null) || chosen.Distinct().Count() != chosen.Length)
+                    result.AddError($"--ablation: '{result.Tokens[0].Value}' is not a list of distinct variants among {string.Join(", ", ablationNames)}, or none.");
+                return chosen.OfType<MiaedVariant>().ToArray();
+            });
         var curve = CommonOptions.Curve("the full model (MIAED's autoencoder epochs)", "--detectors");
         var curveImages = CommonOptions.CurveImages(new MiaedBenchmarkOptions().CurveTestImages);
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
@@ -88,7 +101,7 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, curve, curveImages, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, ablation, curve, curveImages, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -127,6 +140,7 @@ public static class BenchMiaedCommand
                     BaseChannels = parseResult.GetValue(detectorWidth) ?? detector.BaseChannels,
                 },
                 DetectorDirectory = parseResult.GetValue(detectorFolder)?.FullName,
+                AblationVariants = parseResult.GetValue(ablation) ?? preset.AblationVariants,
                 CurveEpochs = parseResult.GetValue(curve) ?? [],
                 CurveTestImages = parseResult.GetValue(curveImages) ?? preset.CurveTestImages,
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
