@@ -320,6 +320,25 @@ public static class AeGanBenchmark
         int images = Math.Min(options.CurveTestImages, test.Count);
         using var curveImages = test.Images.narrow(0, 0, images);
         using var curveLabels = test.Labels.narrow(0, 0, images);
+        // The attacks target the classifier alone: every probe sees the same examples, crafted once.
+        var attacks = WhiteBoxAttacks(options).Select(a => (a.Name, Attack: new ReplayedAttack(a.Attack))).ToList();
+        try
+        {
+            return TrainAlongCurve(ml, c, options, purifierTrain, classifier, curveImages, curveLabels, attacks, curvePath, points, stages, report, cancellationToken);
+        }
+        finally
+        {
+            foreach (var (_, attack) in attacks) attack.Dispose();
+        }
+    }
+
+    private static (AeGanTransformer Purifier, string? Source, double Seconds, AeGanTrainingProgress? LastEpoch, IReadOnlyList<LearningCurvePoint<AeGanBenchmarkRow>> Curve)
+        TrainAlongCurve(MLContext ml, AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDataView purifierTrain, IDifferentiableClassifier classifier,
+                        Tensor curveImages, Tensor curveLabels, IReadOnlyList<(string Name, ReplayedAttack Attack)> attacks, string curvePath,
+                        SortedDictionary<int, LearningCurvePoint<AeGanBenchmarkRow>> points, IReadOnlyList<int> stages, Action<string, string, double> report,
+                        CancellationToken cancellationToken)
+    {
+        int images = (int)curveImages.size(0);
         double total = 0;
         foreach (int stage in stages)
         {
@@ -334,7 +353,7 @@ public static class AeGanBenchmark
                 {
                     var rows = new List<AeGanBenchmarkRow>();
                     var methods = PurificationMethods(purifier, c, options, defenseGan: false);
-                    foreach (var (attackName, attack) in WhiteBoxAttacks(options))
+                    foreach (var (attackName, attack) in attacks)
                         EvaluateWhiteBox(c, options, classifier, attackName, attack, curveImages, curveLabels, methods, $"curve epoch {stage} {attackName}", rows,
                                          report, cancellationToken);
                     points[stage] = new LearningCurvePoint<AeGanBenchmarkRow>(stage, images, seconds, rows);

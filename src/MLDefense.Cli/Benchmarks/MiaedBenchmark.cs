@@ -358,6 +358,26 @@ public static class MiaedBenchmark
         int images = Math.Min(options.CurveTestImages, test.Count);
         using var curveImages = test.Images.narrow(0, 0, images);
         using var curveLabels = test.Labels.narrow(0, 0, images);
+        // The attacks target the classifier alone: every probe sees the same examples, crafted once.
+        var attacks = Attacks(c, options).Select(a => new ReplayedAttack(a)).ToList();
+        try
+        {
+            return FitAlongCurve(ml, c, options, classifier, withProbabilities, curveImages, curveLabels, attacks, curvePath, points, stages, report, out curve,
+                                 cancellationToken);
+        }
+        finally
+        {
+            foreach (var attack in attacks) attack.Dispose();
+        }
+    }
+
+    private static (MiaedTransformer Detector, MiaedFittedVariant Description) FitAlongCurve(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options,
+        ImageClassifierTransformer classifier, IDataView withProbabilities, Tensor curveImages, Tensor curveLabels, IReadOnlyList<ReplayedAttack> attacks,
+        string curvePath, SortedDictionary<int, LearningCurvePoint<MiaedRow>> points, IReadOnlyList<int> stages, Action<string, string, double> report,
+        out IReadOnlyList<LearningCurvePoint<MiaedRow>> curve, CancellationToken cancellationToken)
+    {
+        string directory = options.DetectorDirectory!;
+        int images = (int)curveImages.size(0);
         (MiaedTransformer, MiaedFittedVariant)? final = null;
         foreach (int epochs in stages)
         {
@@ -375,7 +395,7 @@ public static class MiaedBenchmark
             try
             {
                 var rows = new List<MiaedRow>();
-                foreach (var attack in Attacks(c, options))
+                foreach (var attack in attacks)
                     rows.AddRange(Evaluate(c, options, classifier, attack, curveImages, curveLabels, FullModelDetectors(classifier, miaed),
                                            $"curve epoch {epochs} {attack.Name}", report, cancellationToken).Select(r => r.Row));
                 points[epochs] = new LearningCurvePoint<MiaedRow>(epochs, images, description.FitSeconds, rows);
