@@ -19,7 +19,7 @@ public sealed class AeGanTests
     private static readonly ImageShape Mnist = new(1, 28, 28);
     private static readonly Lazy<IDataView> MnistTrain = new(() => LoadMnist(train: true, 400));
     private static readonly Lazy<IDataView> MnistTest = new(() => LoadMnist(train: false, 200));
-    private static readonly Lazy<AeGanTransformer> Trained = new(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(Tiny()).Fit(MnistTrain.Value));
+    private static readonly Lazy<AeGanTransformer> Trained = new(() => new MLContext(seed: 1).Transforms.Defenses.AeGanPurifier(Tiny(epochs: 6)).Fit(MnistTrain.Value));
 
     /// <summary>A configuration that trains in seconds on two CPU cores; the higher learning rate makes up for the few steps.</summary>
     private static AeGanOptions Tiny(AeGanSearchPolicy policy = AeGanSearchPolicy.WhenFlagged, int epochs = 4) => new()

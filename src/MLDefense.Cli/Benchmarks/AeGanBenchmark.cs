@@ -20,10 +20,13 @@ namespace MLDefense.Benchmarks;
 /// <see cref="AeGanBpdaClassifier"/>), the search's effect on ‖G(z) − x‖², and the cost of both searches.
 /// </summary>
 /// <remarks>
-/// <para>Targets (the issue, from Table 1's white-box rows, for the full run): AE-GAN+sr's accuracy on MNIST ≥ 0.97 for
-/// FGSM, PGD and CW; on Fashion-MNIST FGSM ≥ 0.80, PGD ≥ 0.81, CW ≥ 0.76; clean accuracy after purification within 1.5
-/// points of the undefended classifier's; at least as accurate as the Defense-GAN-style search while at least 50× cheaper
-/// per searched image. A quick run is not expected to meet them.</para>
+/// <para>Targets (the issue, for the full run): AE-GAN+sr's accuracy on MNIST ≥ 0.97 for FGSM, PGD and CW; on Fashion-MNIST
+/// FGSM ≥ 0.80, PGD ≥ 0.81, CW ≥ 0.76; clean accuracy after purification within 1.5 points of the undefended classifier's;
+/// at least as accurate as the Defense-GAN-style search while at least 50× cheaper per searched image. A quick run is not
+/// expected to meet them. The issue took those accuracies from Table 1's white-box rows, where the attack knows the
+/// defense and differentiates through it (Sec. 3.1); this benchmark's attacks know the classifier only — the paper's
+/// gray-box setting, whose AE-GAN+sr figures are lower (MNIST FGSM 0.882, PGD 0.910, CW 0.915; Fashion-MNIST FGSM 0.604,
+/// Table 2) — so the rows carry both (<see cref="Target"/> and <see cref="PaperGrayBox"/>).</para>
 /// <para>Attack settings: FGSM ε = 0.3; PGD L∞ ε = 0.3, step 0.01, <see cref="AeGanBenchmarkOptions.PgdIterations"/>
 /// iterations, random start (Madry et al.'s MNIST setting; the paper does not list its own); CW-L2 κ = 0 with the
 /// options' binary-search steps and iterations (as <c>bench attacks</c>).</para>
@@ -108,6 +111,20 @@ public static class AeGanBenchmark
         ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.80,
         ("aegan", KnownDatasets.FashionMnist, "PGD") => 0.81,
         ("aegan", KnownDatasets.FashionMnist, "CW-L2") => 0.76,
+        _ => null,
+    };
+
+    /// <summary>
+    /// AE-GAN+sr's accuracy in the paper's gray-box rows — the attack computed on the classifier alone, as this benchmark's
+    /// white-box rows are — for an attack on a dataset, or null where the paper gives none (Table 1 MNIST; Fashion-MNIST
+    /// FGSM from Table 2, L = 10, its PGD and CW cells being unreadable in the paper's text).
+    /// </summary>
+    public static double? PaperGrayBox(string dataset, string attack, string method) => (method, dataset, attack) switch
+    {
+        ("aegan", KnownDatasets.Mnist, "FGSM") => 0.882,
+        ("aegan", KnownDatasets.Mnist, "PGD") => 0.910,
+        ("aegan", KnownDatasets.Mnist, "CW-L2") => 0.915,
+        ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.604,
         _ => null,
     };
 
@@ -254,7 +271,7 @@ public static class AeGanBenchmark
         return methods;
     }
 
-    /// <summary>One white-box attack on the classifier, every method purifying the same adversarial examples; its rows are added to <paramref name="rows"/>.</summary>
+    /// <summary>One attack on the classifier alone (the paper's gray-box setting), every method purifying the same adversarial examples; its rows are added to <paramref name="rows"/>.</summary>
     private static IReadOnlyList<AeGanResult> EvaluateWhiteBox(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier,
         string attackName, IAdversarialAttack attack, Tensor images, Tensor labels, IReadOnlyList<PurificationMethod> methods, string stage,
         List<AeGanBenchmarkRow> rows, Action<string, string, double> report, CancellationToken cancellationToken)

@@ -21,7 +21,8 @@ public sealed record AeGanProtocolOptions
 
     /// <summary>
     /// The model the attack differentiates through; null (default) attacks the classifier itself, as the paper's
-    /// "white-box" rows do. A wrapper around purifier and classifier (e.g. <see cref="Defenses.AeGanBpdaClassifier"/>)
+    /// gray-box rows do (Sec. 3.1: the attacker knows the classifier, not the defense; its white-box rows attack through the
+    /// defense). A wrapper around purifier and classifier (e.g. <see cref="Defenses.AeGanBpdaClassifier"/>)
     /// makes the attack defense-aware. Predictions always come from the classifier.
     /// </summary>
     public IDifferentiableClassifier? AttackedModel { get; init; }
@@ -48,8 +49,9 @@ public sealed record AeGanMethod(string Name, Func<Tensor, Tensor> Purify, int? 
 /// reconstruction error (ROC / AUC).
 /// </summary>
 /// <remarks>
-/// <para>Attacks are computed on the classifier alone (the paper's "white-box" rows attack the classifier, not the
-/// purifier) unless <see cref="AeGanProtocolOptions.AttackedModel"/> names another model; each batch is attacked once,
+/// <para>Attacks are computed on the classifier alone — the paper's gray-box setting (Sec. 3.1: complete access to the
+/// classifier, none to the defense; its white-box rows attack through the defense, as Defense-GAN's code does by
+/// differentiating through the unrolled search) — unless <see cref="AeGanProtocolOptions.AttackedModel"/> names another model; each batch is attacked once,
 /// and every method then purifies the same clean and adversarial images, which are classified. A row's
 /// <c>accuracy</c> is the accuracy on purified AEs, <c>clean_accuracy</c> on purified clean images, and the undefended
 /// accuracies sit beside them. <c>ms_per_image</c> is the method's wall time per image (both sets; on CUDA the device
