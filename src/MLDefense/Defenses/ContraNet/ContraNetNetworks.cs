@@ -48,7 +48,9 @@ internal static class SpectralNorm
                 u.copy_(next);
             }
         }
-        var sigma = u.dot(matrix.mv(v));
+        // A copy of u: a later forward pass in the same graph (D on real, then on fake images) updates u in place, which must not
+        // change what this pass's backward reads (PyTorch's spectral_norm clones u and v for the same reason).
+        var sigma = u.clone().dot(matrix.mv(v));
         return (weight / sigma).MoveToOuterDisposeScope();
     }
 
@@ -120,26 +122,23 @@ internal sealed class ConditionalBatchNorm : Module<Tensor, Tensor, Tensor>
     public ConditionalBatchNorm(long channels, long classes) : base(nameof(ConditionalBatchNorm))
     {
         Norm = this.Register("norm", torch.nn.BatchNorm2d(channels, affine: false));
-        Gain = this.Register("gain", torch.nn.Embedding(classes, channels));
-        Bias = this.Register("bias", torch.nn.Embedding(classes, channels));
-        using (torch.no_grad())
-        {
-            Gain.weight!.zero_();
-            Bias.weight!.zero_();
-        }
+        gain = new Parameter(torch.zeros(classes, channels));
+        bias = new Parameter(torch.zeros(classes, channels));
+        register_parameter("gain", gain);
+        register_parameter("bias", bias);
     }
 
+    private readonly Parameter gain, bias;
+
     public BatchNorm2d Norm { get; }
-    public Embedding Gain { get; }
-    public Embedding Bias { get; }
 
     public override Tensor forward(Tensor x, Tensor labels)
     {
         using var scope = torch.NewDisposeScope();
         var normalised = Norm.forward(x);
-        var gain = Gain.forward(labels).unsqueeze(-1).unsqueeze(-1);
-        var bias = Bias.forward(labels).unsqueeze(-1).unsqueeze(-1);
-        return (normalised * (gain + 1) + bias).MoveToOuterDisposeScope();
+        var g = gain.index_select(0, labels).unsqueeze(-1).unsqueeze(-1);
+        var b = bias.index_select(0, labels).unsqueeze(-1).unsqueeze(-1);
+        return (normalised * (g + 1) + b).MoveToOuterDisposeScope();
     }
 }
 
