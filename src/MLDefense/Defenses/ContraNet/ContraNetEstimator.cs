@@ -302,7 +302,7 @@ public sealed class ContraNetEstimator : DefenseEstimator<ContraNetOptions, Cont
         using var metricOptimizer = torch.optim.SGD(networks.Metric.parameters(), Options.MetricLearningRate, momentum: Options.MetricMomentum);
         var modules = new List<(string, Module)> { ("encoder", networks.Encoder), ("generator", networks.Generator), ("discriminator", discriminator), ("metric", networks.Metric) };
         var optimizers = new List<(string, OptimizerHelper)> { ("encoder", encoderOptimizer), ("generator", generatorOptimizer), ("discriminator", discriminatorOptimizer), ("metric", metricOptimizer) };
-        int resumed = checkpoint?.Restore(modules, optimizers) ?? 0;
+        int resumed = checkpoint?.Restore(modules, optimizers, ganEpochs + metricEpochs) ?? 0;
         if (resumed > 0) Fitting.Log(LogSource, $"resumed from the checkpoint {checkpoint!.FilePath} after epoch {resumed} of {ganEpochs} + {metricEpochs}");
         var clock = Stopwatch.StartNew();
         double dLoss = double.NaN, gLoss = double.NaN, distLoss = double.NaN, klLoss = double.NaN, tripletLoss = double.NaN;
