@@ -10,3 +10,5 @@ using MLDefense.Classifiers;
 [assembly: LoadableClass(typeof(MiaedTransformer), typeof(ComponentLoader<MiaedTransformer>), null, typeof(SignatureLoadModel), "MIAED detector", MiaedTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(MLDefense.Classifiers.ImageClassifierTransformer), typeof(ComponentLoader<MLDefense.Classifiers.ImageClassifierTransformer>), null, typeof(SignatureLoadModel), "image classifier", MLDefense.Classifiers.ImageClassifierTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(CmagTransformer), typeof(ComponentLoader<CmagTransformer>), null, typeof(SignatureLoadModel), "CMAG detector", CmagTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(FeatureSqueezingTransformer), typeof(ComponentLoader<FeatureSqueezingTransformer>), null, typeof(SignatureLoadModel), "Feature Squeezing detector", FeatureSqueezingTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(MixDefenseCascadeTransformer), typeof(ComponentLoader<MixDefenseCascadeTransformer>), null, typeof(SignatureLoadModel), "MixDefense cascade", MixDefenseCascadeTransformer.LoaderSignature)]
