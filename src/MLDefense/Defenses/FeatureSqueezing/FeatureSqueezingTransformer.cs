@@ -29,7 +29,7 @@ public sealed class FeatureSqueezingTransformer : BatchedTransformer, ILoadableC
     private const string ClassifierPrefix = "classifier.";
 
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
-    internal const string LoaderSignature = "MLDefenseFeatureSqueezing";
+    internal const string LoaderSignature = "MLDefenseFeatSqueeze";
 
     private readonly ImageClassifierTransformer classifier;
 

@@ -13,7 +13,7 @@ namespace MLDefense.Defenses;
 public sealed class MixDefenseCascadeTransformer : BatchedTransformer, ILoadableComponent<MixDefenseCascadeTransformer>
 {
     /// <summary>The name ML.NET's component catalog finds the loader by (<c>MLNet/LoadableComponents.cs</c>).</summary>
-    internal const string LoaderSignature = "MLDefenseMixDefenseCascade";
+    internal const string LoaderSignature = "MLDefenseMixDefense";
 
     internal MixDefenseCascadeTransformer(MixDefenseCascadeOptions options) => Options = options;
 
