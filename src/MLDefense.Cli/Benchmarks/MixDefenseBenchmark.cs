@@ -76,11 +76,11 @@ public static class MixDefenseBenchmark
     public static IReadOnlyList<MixDefenseBenchmarkCase> QuickCases { get; } =
     [
         new(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, QuickMnist, L2Of(QuickMnist, Grey), ClassifierEpochs: 2, TrainImages: 8_000, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 2, MagNetWidth: 16),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
         new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 5, TrainImages: 6_000,
-            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 2, MagNetWidth: 16),
+            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
         new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 5, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 2, MagNetWidth: 16),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
     ];
 
     /// <summary>The quick run's CW-L2 budget: 1 binary-search step × 200 iterations from c = 10 (a larger c buys success within fewer iterations).</summary>
@@ -215,6 +215,8 @@ public static class MixDefenseBenchmark
                 {
                     Epochs = c.MagNetEpochs ?? new AeGanOptions().Epochs,
                     BaseChannels = c.MagNetWidth ?? new AeGanOptions().BaseChannels,
+                    LearningRate = c.MagNetLearningRate ?? new AeGanOptions().LearningRate,
+                    BatchSize = c.MagNetBatchSize ?? new AeGanOptions().BatchSize,
                     SearchPolicy = AeGanSearchPolicy.Never,
                     TargetFalsePositiveRate = options.DetectorFalsePositiveRate,
                     Seed = options.Seed,

@@ -15,8 +15,11 @@ namespace MLDefense.Benchmarks;
 /// <param name="BudgetFreeImages">The first this-many of them attacked by CW-L2 and DeepFool; null = all of <paramref name="TestImages"/>.</param>
 /// <param name="MagNetEpochs">Epochs of the MagNet-style autoencoder (AE-GAN's F and G); null = AE-GAN's 60.</param>
 /// <param name="MagNetWidth">Its base channel width; null = AE-GAN's 64.</param>
+/// <param name="MagNetLearningRate">Its Adam learning rate; null = AE-GAN's 2e-4.</param>
+/// <param name="MagNetBatchSize">Its minibatch; null = AE-GAN's 100.</param>
 public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitecture Architecture, IReadOnlyList<double> LinfBudgets, IReadOnlyList<double> L2Budgets,
-    int? ClassifierEpochs = null, int? TrainImages = null, int? TestImages = null, int? BudgetFreeImages = null, int? MagNetEpochs = null, int? MagNetWidth = null)
+    int? ClassifierEpochs = null, int? TrainImages = null, int? TestImages = null, int? BudgetFreeImages = null, int? MagNetEpochs = null, int? MagNetWidth = null,
+    double? MagNetLearningRate = null, int? MagNetBatchSize = null)
 {
     /// <summary>Its shape in words, for "--quick shortens".</summary>
     public string Describe()
@@ -24,7 +27,8 @@ public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitect
         static string N(int? n) => n?.ToString(CultureInfo.InvariantCulture) ?? "all";
         int epochs = ClassifierEpochs ?? ClassifierArchitectures.TrainingDefaults(Architecture).Epochs;
         return $"{Dataset}: {ClassifierTraining.ShortName(Architecture)} {epochs} epochs on {N(TrainImages)} training images, {N(TestImages)} test images " +
-               $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs at width {MagNetWidth ?? 64}";
+               $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs at width {MagNetWidth ?? 64} " +
+               $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100})";
     }
 }
 
