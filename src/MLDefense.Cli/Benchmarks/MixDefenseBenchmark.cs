@@ -108,7 +108,7 @@ public static class MixDefenseBenchmark
     }
 
     /// <summary>A detector layer as the benchmark scores it: a batched score, its threshold, and for MagNet the reformer the classifier reads through.</summary>
-    internal sealed record Layer(string Name, Func<Tensor, float[]> Score, double Threshold, Func<Tensor, Tensor>? Reform = null);
+    public sealed record Layer(string Name, Func<Tensor, float[]> Score, double Threshold, Func<Tensor, Tensor>? Reform = null);
 
     private static (IDataView Train, IDataView Test) Load(MLContext ml, MixDefenseBenchmarkCase c, MixDefenseBenchmarkOptions options)
     {
@@ -233,7 +233,7 @@ public static class MixDefenseBenchmark
     }
 
     /// <summary>A cascade: flagged when any layer flags; its score max over layers of (score − threshold), threshold 0.</summary>
-    internal static Layer Cascade(string name, IReadOnlyList<Layer> layers) => new(name, images =>
+    public static Layer Cascade(string name, IReadOnlyList<Layer> layers) => new(name, images =>
     {
         var combined = new float[images.shape[0]];
         Array.Fill(combined, float.NegativeInfinity);
@@ -246,7 +246,7 @@ public static class MixDefenseBenchmark
     }, 0);
 
     /// <summary>The bins of CW-L2's and DeepFool's successful AEs sorted by L2: (start, end) ranges into the sorted order, at least <paramref name="minimum"/> each.</summary>
-    internal static IReadOnlyList<(int Start, int End)> Bins(int successes, int minimum, int maximumBins)
+    public static IReadOnlyList<(int Start, int End)> Bins(int successes, int minimum, int maximumBins)
     {
         int count = Math.Min(maximumBins, successes / minimum);
         return Enumerable.Range(0, count).Select(b => (b * successes / count, (b + 1) * successes / count)).ToList();

@@ -22,11 +22,21 @@ public static class BenchMixDefenseCommand
             + "\"rows\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\"}], "
             + "\"clean\": [{\"dataset\", \"method\", \"clean_accuracy\"}], \"points\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"pairs\", \"attacked\", "
             + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs]}");
-        var methods = new Option<string?>("--methods")
+        var methods = new Option<string[]>("--methods")
         {
-            Description = $"Evaluate only these methods (comma-separated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all. "
+            Description = $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all. "
                 + $"{string.Join(" and ", MixDefenseBenchmark.PendingMethods)} need ContraNet, which is not merged yet.",
-            HelpName = "METHOD[,METHOD...]",
+            HelpName = "METHOD",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var names = CommonOptions.SplitList(result.Tokens);
+                var unknown = names.Where(n => !MixDefenseBenchmark.AvailableMethods.Contains(n)).ToArray();
+                if (unknown.Length > 0)
+                    result.AddError($"--methods: {string.Join(", ", unknown)} is not one of {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}"
+                        + (unknown.Any(MixDefenseBenchmark.PendingMethods.Contains) ? $" ({string.Join(", ", MixDefenseBenchmark.PendingMethods)} need ContraNet, not merged yet)." : "."));
+                return names;
+            },
         };
         var all = MixDefenseBenchmark.FullCases.Select(c => c.Dataset).ToArray();
         var only = CommonOptions.Only($"Run only these datasets: {string.Join(", ", all)}. Default: all.", "DATASET", names =>
@@ -34,11 +44,22 @@ public static class BenchMixDefenseCommand
             var unknown = names.Where(n => !all.Contains(n)).ToArray();
             if (unknown.Length > 0) throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", all)}.");
         });
-        var model = new Option<string[]>("--model")
+        var model = new Option<Dictionary<string, string>>("--model")
         {
             Description = "A trained classifier to use instead of training one, as DATASET=PATH.zip (repeatable), e.g. from `mldefense train-classifier`.",
             HelpName = "DATASET=PATH",
-            AllowMultipleArgumentsPerToken = false,
+            CustomParser = result =>
+            {
+                var paths = new Dictionary<string, string>();
+                foreach (var entry in result.Tokens.Select(t => t.Value))
+                {
+                    int eq = entry.IndexOf('=');
+                    if (eq <= 0 || !all.Contains(entry[..eq])) result.AddError($"--model: expected DATASET=PATH with DATASET one of {string.Join(", ", all)}; got '{entry}'.");
+                    else if (!File.Exists(entry[(eq + 1)..])) result.AddError($"--model: {entry[(eq + 1)..]} does not exist.");
+                    else paths[entry[..eq]] = entry[(eq + 1)..];
+                }
+                return paths;
+            },
         };
 
         var command = new Command("mixdefense",
@@ -54,19 +75,11 @@ public static class BenchMixDefenseCommand
             var settings = globals.Read(parseResult);
             bool isQuick = parseResult.GetValue(quick);
             var jsonFile = parseResult.GetValue(json);
-            var methodList = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var methodList = parseResult.GetValue(methods);
             var datasets = parseResult.GetValue(only);
-            var models = parseResult.GetValue(model) ?? [];
+            var paths = parseResult.GetValue(model) ?? [];
             return CommandRunner.Run(console, settings, context =>
             {
-                var paths = new Dictionary<string, string>();
-                foreach (var entry in models)
-                {
-                    int eq = entry.IndexOf('=');
-                    if (eq <= 0 || !all.Contains(entry[..eq])) throw new ArgumentException($"--model: expected DATASET=PATH with DATASET one of {string.Join(", ", all)}; got '{entry}'.");
-                    if (!File.Exists(entry[(eq + 1)..])) throw new ArgumentException($"--model: {entry[(eq + 1)..]} does not exist.");
-                    paths[entry[..eq]] = entry[(eq + 1)..];
-                }
                 var cases = isQuick ? MixDefenseBenchmark.QuickCases : MixDefenseBenchmark.FullCases;
                 if (datasets is { Length: > 0 }) cases = cases.Where(c => datasets.Contains(c.Dataset)).ToList();
                 var options = new MixDefenseBenchmarkOptions
