@@ -1,3 +1,4 @@
+using Microsoft.ML;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Classifiers;
@@ -28,6 +29,20 @@ public sealed class MixDefenseBenchmarkTests
         using var images = torch.zeros(4, 1, 2, 2);
         var flags = cascade.Score(images).Select(s => s > cascade.Threshold).ToArray();
         CollectionAssert.AreEqual(new[] { false, true, true, true }, flags);
+    }
+
+    [TestMethod]
+    public void AColumnLayerScoresThroughTheMLNetChainAsTheTensorApiDoes()
+    {
+        // The path ContraNet will take (classifier's columns → detector's score column), checked here with Feature Squeezing.
+        var (ml, classifier, trainRows, testRows) = MLNet.FeatureSqueezingTests.Fixture.Value;
+        using var fs = ml.Transforms.Defenses.FeatureSqueezing(classifier).Fit(ml.Data.LoadFromEnumerable(trainRows.Take(100)));
+        var chain = classifier.AsEstimator("Image").Append(ml.Transforms.Defenses.FeatureSqueezing(classifier)).Fit(ml.Data.LoadFromEnumerable(trainRows.Take(100)));
+        var layer = MixDefenseBenchmark.ColumnLayer("fs", chain, "FeatureSqueezingScore", fs.Threshold);
+        using var images = torch.tensor(testRows.Take(20).SelectMany(r => r.Image).ToArray(), [20, 1, 28, 28]);
+        using var direct = fs.Score(images);
+        CollectionAssert.AreEqual(direct.data<float>().ToArray(), layer.Score(images));
+        Assert.AreEqual(fs.Threshold, layer.Threshold);
     }
 
     [TestMethod]

@@ -232,6 +232,15 @@ public static class MixDefenseBenchmark
         }
     }
 
+    /// <summary>
+    /// A layer scored through a fitted ML.NET chain and its score column: each batch of images becomes a data view with an <c>Image</c> column,
+    /// goes through <paramref name="chain"/>, and <paramref name="scoreColumnName"/> is read back (<see cref="EvaluatedDetector.FromTransformer"/>).
+    /// This is how ContraNet joins once merged — it reads the classifier's <c>Score</c> column, so its chain starts with the classifier:
+    /// <c>ColumnLayer("contranet", classifier.AsEstimator("Image").Append(ml.Transforms.Defenses.ContraNet(...)).Fit(train), "ContraNetScore", threshold)</c>.
+    /// </summary>
+    public static Layer ColumnLayer(string name, ITransformer chain, string scoreColumnName, double threshold, string imageColumnName = "Image") =>
+        new(name, EvaluatedDetector.FromTransformer(name, chain, scoreColumnName, threshold, imageColumnName).Score, threshold);
+
     /// <summary>A cascade: flagged when any layer flags; its score max over layers of (score − threshold), threshold 0.</summary>
     public static Layer Cascade(string name, IReadOnlyList<Layer> layers) => new(name, images =>
     {
