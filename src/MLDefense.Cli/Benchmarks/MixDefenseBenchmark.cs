@@ -76,11 +76,11 @@ public static class MixDefenseBenchmark
     public static IReadOnlyList<MixDefenseBenchmarkCase> QuickCases { get; } =
     [
         new(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, QuickMnist, L2Of(QuickMnist, Grey), ClassifierEpochs: 2, TrainImages: 8_000, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
-        new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 5, TrainImages: 6_000,
-            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
+        new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 4, TrainImages: 5_000,
+            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
         new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 5, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
     ];
 
     /// <summary>The quick run's CW-L2 budget: 1 binary-search step × 200 iterations from c = 10 (a larger c buys success within fewer iterations).</summary>
@@ -223,7 +223,7 @@ public static class MixDefenseBenchmark
                     CancellationToken = token,
                     Progress = new InlineProgress<AeGanTrainingProgress>(p => report($"epoch {p.Epoch}/{p.Epochs} · reconstruction {p.ReconstructionLoss:F4}",
                         p.Epochs * p.BatchesPerEpoch == 0 ? 0 : ((p.Epoch - 1) * (double)p.BatchesPerEpoch + p.Batch) / ((double)p.Epochs * p.BatchesPerEpoch))),
-                }).Fit(train);
+                }).Fit(c.MagNetTrainImages is int n ? ml.Data.TakeRows(train, n) : train);
                 disposables.Add(magnet);
                 return new Layer(name, images => TensorData.ToArray(magnet.ReconstructionError(images)), magnet.Threshold, magnet.MagNetReconstruct);
             }

@@ -17,9 +17,10 @@ namespace MLDefense.Benchmarks;
 /// <param name="MagNetWidth">Its base channel width; null = AE-GAN's 64.</param>
 /// <param name="MagNetLearningRate">Its Adam learning rate; null = AE-GAN's 2e-4.</param>
 /// <param name="MagNetBatchSize">Its minibatch; null = AE-GAN's 100.</param>
+/// <param name="MagNetTrainImages">It trains (and calibrates) on the first this-many training images; null = all of them.</param>
 public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitecture Architecture, IReadOnlyList<double> LinfBudgets, IReadOnlyList<double> L2Budgets,
     int? ClassifierEpochs = null, int? TrainImages = null, int? TestImages = null, int? BudgetFreeImages = null, int? MagNetEpochs = null, int? MagNetWidth = null,
-    double? MagNetLearningRate = null, int? MagNetBatchSize = null)
+    double? MagNetLearningRate = null, int? MagNetBatchSize = null, int? MagNetTrainImages = null)
 {
     /// <summary>Its shape in words, for "--quick shortens".</summary>
     public string Describe()
@@ -27,7 +28,7 @@ public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitect
         static string N(int? n) => n?.ToString(CultureInfo.InvariantCulture) ?? "all";
         int epochs = ClassifierEpochs ?? ClassifierArchitectures.TrainingDefaults(Architecture).Epochs;
         return $"{Dataset}: {ClassifierTraining.ShortName(Architecture)} {epochs} epochs on {N(TrainImages)} training images, {N(TestImages)} test images " +
-               $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs at width {MagNetWidth ?? 64} " +
+               $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs on {N(MagNetTrainImages ?? TrainImages)} images at width {MagNetWidth ?? 64} " +
                $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100})";
     }
 }
