@@ -113,7 +113,11 @@ public sealed class FeatureSqueezingTransformer : BatchedTransformer, ILoadableC
     {
         var options = reader.ReadOptions<FeatureSqueezingOptions>();
         var calibration = reader.ReadJson<FeatureSqueezingCalibration>(CalibrationFileName);
-        var shape = DefenseModelFiles.Check(options, calibration, FeatureSqueezingEstimator.CheckOptions);
+        var shape = DefenseModelFiles.Check(options, calibration, FeatureSqueezingEstimator.CheckOptions, (_, c, _) =>
+        {
+            if (c.BitDepth is < 0 or > 8 || c.MedianWindow is < 0 or > 8 || (c.BitDepth == 0 && c.MedianWindow == 0))
+                throw new ArgumentException($"calibration.json describes impossible squeezers (bit depth {c.BitDepth}, median window {c.MedianWindow}).");
+        });
         var classifier = ImageClassifierTransformer.ReadFrom(reader, ClassifierPrefix);
         if (classifier.InputShape != shape)
         {
