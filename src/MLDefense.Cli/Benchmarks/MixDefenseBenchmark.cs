@@ -205,7 +205,11 @@ public static class MixDefenseBenchmark
             }
             case "fs":
             {
-                var fs = ml.Transforms.Defenses.FeatureSqueezing(classifier, new FeatureSqueezingOptions { TargetFalsePositiveRate = options.DetectorFalsePositiveRate }).Fit(train);
+                var fs = ml.Transforms.Defenses.FeatureSqueezing(classifier, new FeatureSqueezingOptions
+                {
+                    TargetFalsePositiveRate = options.DetectorFalsePositiveRate, CancellationToken = token,
+                    Progress = new InlineProgress<(long Scored, long? Total)>(p => report($"{p.Scored} clean images scored", p.Total is long t && t > 0 ? p.Scored / (double)t : 0)),
+                }).Fit(train);
                 disposables.Add(fs);
                 return new Layer(name, images => TensorData.ToArray(fs.Score(images)), fs.Threshold);
             }

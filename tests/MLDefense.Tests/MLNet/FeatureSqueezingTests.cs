@@ -186,6 +186,19 @@ public sealed class FeatureSqueezingTests
     }
 
     [TestMethod]
+    public void FitReportsProgressAndStopsWhenCancelled()
+    {
+        var (ml, classifier, trainRows, _) = Fixture.Value;
+        var data = ml.Data.LoadFromEnumerable(trainRows.Take(300));
+        var reports = new List<(long Scored, long? Total)>();
+        using (ml.Transforms.Defenses.FeatureSqueezing(classifier, new FeatureSqueezingOptions { Progress = new Classifiers.ImageClassifierTestData.Recorder<(long, long?)>(reports.Add) }).Fit(data)) { }
+        CollectionAssert.AreEqual(new long[] { 256, 300 }, reports.Select(r => r.Scored).ToArray(), "one report per batch of 256");
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        Assert.ThrowsExactly<OperationCanceledException>(() => ml.Transforms.Defenses.FeatureSqueezing(classifier, new FeatureSqueezingOptions { CancellationToken = cancel.Token }).Fit(data));
+    }
+
+    [TestMethod]
     public void FlagsFgsmExamplesFarMoreOftenThanCleanImages()
     {
         var (ml, classifier, trainRows, testRows) = Fixture.Value;

@@ -77,14 +77,17 @@ public sealed class FeatureSqueezingEstimator : DefenseEstimator<FeatureSqueezin
         int bits = Options.BitDepthFor(shape.Channels);
         var scores = new List<float>();
         long[] batchShape = [0, shape.Channels, shape.Height, shape.Width];
-        foreach (var batch in DataViewBatches.Read(input, [column], DefenseInference.ChunkSize))
+        long? total = input.GetRowCount();
+        foreach (var batch in DataViewBatches.Read(input, [column], DefenseInference.ChunkSize, Options.CancellationToken))
         {
+            Options.CancellationToken.ThrowIfCancellationRequested();
             var pixels = batch.Get<float>(column);
             ImageColumns.CheckPixelRange(pixels, shape.Size, batch.FirstPosition, column);
             batchShape[0] = batch.RowCount;
             using var scope = torch.NewDisposeScope();
             var images = torch.tensor(pixels, batchShape, device: classifier.Device);
             scores.AddRange(TensorData.ToArray(FeatureSqueezers.Score(classifier, images, bits, Options.MedianWindow)));
+            Options.Progress?.Report((scores.Count, total));
         }
         if (scores.Count < MinimumTrainingImages) throw TooFewImages(scores.Count);
 

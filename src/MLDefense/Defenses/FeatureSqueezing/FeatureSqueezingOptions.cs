@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MLDefense.Defenses;
 
 /// <summary>
@@ -36,6 +38,14 @@ public sealed record FeatureSqueezingOptions
     /// flags 5% of legitimate examples (Sec. 5.1), and MixDefense's authors drop 5% of benign images per sub-detector.
     /// </summary>
     public double TargetFalsePositiveRate { get; init; } = 0.05;
+
+    /// <summary>Receives (images scored, images in the data when known) as Fit scores the clean images. Not saved. Default null.</summary>
+    [JsonIgnore]
+    public IProgress<(long Scored, long? Total)>? Progress { get; init; }
+
+    /// <summary>Stops Fit between batches: it throws <see cref="OperationCanceledException"/>. Not saved.</summary>
+    [JsonIgnore]
+    public CancellationToken CancellationToken { get; init; }
 
     /// <summary>The bit depth used for images of <paramref name="channels"/> channels (see <see cref="BitDepth"/>).</summary>
     public int BitDepthFor(int channels) => BitDepth ?? (channels == 1 ? 1 : 5);
