@@ -25,6 +25,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchCmagCommand.Create(globals, console));
         bench.Subcommands.Add(BenchPipelineCommand.Create(globals, console));
         bench.Subcommands.Add(BenchNamidCommand.Create(globals, console));
+        bench.Subcommands.Add(BenchMixDefenseCommand.Create(globals, console));
         return bench;
     }
 

@@ -121,6 +121,7 @@ public static class ReportCommand
     public static string KindName(BenchmarkKind kind) => kind switch
     {
         BenchmarkKind.MixDefenseSweep => "saec (MixDefense sweep)",
+        BenchmarkKind.MixDefenseMethods => "mixdefense (methods on the same AEs)",
         BenchmarkKind.Attacks => "attacks",
         BenchmarkKind.Engine => "engine",
         BenchmarkKind.Classifier => "classifier",

@@ -40,6 +40,38 @@ public static class BenchmarkCharts
     }
 
     /// <summary>
+    /// <c>bench mixdefense</c>, as MixDefense Fig. 5–6 lay it out: per dataset, attack and norm, Acc_Detector against the budget ε with one
+    /// line per method (SAEC, FS, MagNet, the cascade...), then Acc_RC likewise with the undefended classifier's accuracy on the same
+    /// adversarial examples (from the file's <c>"points"</c>) as a grey "none" line. CIFAR-style L∞ budgets are in 1/255.
+    /// </summary>
+    public static IEnumerable<ReportBlock> MixDefenseMethods(IReadOnlyList<JsonObject> rows, JsonArray? points)
+    {
+        var in255ths = DatasetsInTwoHundredFiftyFifths(rows);
+        var undefended = points?.OfType<JsonObject>().ToList() ?? [];
+        foreach (var group in rows.GroupBy(r => (Dataset: ReportInputs.Text(r, "dataset"), Attack: ReportInputs.Text(r, "attack"), Norm: ReportInputs.Text(r, "norm"))))
+        {
+            bool scaled = group.Key.Norm == "linf" && in255ths.Contains(group.Key.Dataset);
+            string where = Join(group.Key.Dataset, Join(group.Key.Attack, NormName(group.Key.Norm), " "));
+            string xLabel = scaled ? $"ε ({NormName(group.Key.Norm)}, in 1/255)" : $"ε ({NormName(group.Key.Norm)})";
+            double x(JsonObject r) => ReportInputs.Number(r, "epsilon") * (scaled ? 255 : 1);
+            List<LineSeries> ByMethod(string metric) => group.GroupBy(r => ReportInputs.Text(r, "method"))
+                .Select(g => new LineSeries(g.Key, g.Select(r => new ChartPoint(x(r), ReportInputs.Number(r, metric))).OrderBy(p => p.X).ToList())).ToList();
+
+            yield return new ChartBlock(new LineChart { Title = $"Acc_Detector — {where}", XLabel = xLabel, YLabel = "Acc_Detector", XMin = 0, YMin = 0, YMax = 1, Series = ByMethod("acc_detector") },
+                "Detection accuracy on the balanced set (each successful adversarial example with its clean image) against the budget, one line per method, "
+                + "every method on the same adversarial examples, as in MixDefense Fig. 5. CW-L2 and DeepFool points are bins of their examples sorted by L2 (ε = the bin's largest).");
+            var rc = ByMethod("acc_rc");
+            var none = undefended.Where(p => ReportInputs.Text(p, "dataset") == group.Key.Dataset && ReportInputs.Text(p, "attack") == group.Key.Attack
+                                            && ReportInputs.Text(p, "norm") == group.Key.Norm)
+                                 .Select(p => new ChartPoint(x(p), ReportInputs.Number(p, "adversarial_accuracy"))).OrderBy(p => p.X).ToList();
+            if (none.Count > 0) rc.Insert(0, new LineSeries("none (classifier alone)", none));
+            yield return new ChartBlock(new LineChart { Title = $"Acc_RC — {where}", XLabel = xLabel, YLabel = "Acc_RC", XMin = 0, YMin = 0, YMax = 1, Series = rc },
+                "Accuracy of the robust classifier, Acc_RC = (#detected + #correctly classified) / #adversarial examples (Eq. 8), as in MixDefense Fig. 6; "
+                + "\"none\" is the undefended classifier's accuracy on the same examples.");
+        }
+    }
+
+    /// <summary>
     /// <c>bench attacks</c>: clean and adversarial accuracy per attack (lower adversarial accuracy = stronger attack);
     /// adversarial accuracy against ε when an attack was run at several budgets; the mean perturbation sizes; and the
     /// speed comparison of the <c>"speed"</c> object when present.

@@ -29,6 +29,7 @@ public static class BenchmarkReport
         blocks.AddRange(input.Kind switch
         {
             BenchmarkKind.MixDefenseSweep => BenchmarkCharts.MixDefense(rows),
+            BenchmarkKind.MixDefenseMethods => BenchmarkCharts.MixDefenseMethods(rows, input.Root?["points"] as JsonArray),
             BenchmarkKind.Attacks => BenchmarkCharts.Attacks(rows, input.Root?["speed"] as JsonObject),
             BenchmarkKind.Engine => BenchmarkCharts.EngineSpeed(rows, "Engine speed", target: null),
             BenchmarkKind.Classifier => BenchmarkCharts.Classifier(rows),
@@ -57,6 +58,7 @@ public static class BenchmarkReport
         var what = input.Kind switch
         {
             BenchmarkKind.MixDefenseSweep => "Detection under the MixDefense protocol (bench saec)",
+            BenchmarkKind.MixDefenseMethods => "MixDefense's detectors and baselines on the same adversarial examples (bench mixdefense)",
             BenchmarkKind.Attacks => "Attack strength (bench attacks)",
             BenchmarkKind.Engine => "Engine speed against PyTorch (bench engine)",
             BenchmarkKind.Classifier => "Classifier accuracy (bench classifier)",
@@ -104,7 +106,7 @@ public static class BenchmarkReport
 
     private static Func<JsonObject, string, TableCell?>? CellFormatter(BenchmarkKind kind, IReadOnlyList<JsonObject> rows)
     {
-        if (kind != BenchmarkKind.MixDefenseSweep) return null;
+        if (kind is not (BenchmarkKind.MixDefenseSweep or BenchmarkKind.MixDefenseMethods)) return null;
         var in255ths = BenchmarkCharts.DatasetsInTwoHundredFiftyFifths(rows);
         return (row, column) =>
             column == "epsilon" && ReportInputs.Text(row, "norm") == "linf" && in255ths.Contains(ReportInputs.Text(row, "dataset"))

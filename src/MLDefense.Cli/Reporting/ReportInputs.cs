@@ -11,6 +11,8 @@ public enum BenchmarkKind
     Generic,
     /// <summary>MixDefense protocol rows (<c>bench saec</c>, <c>evaluate</c>): attack, norm, epsilon, acc_detector.</summary>
     MixDefenseSweep,
+    /// <summary><c>bench mixdefense</c> rows: the MixDefense protocol per method (attack, norm, epsilon, method, acc_detector).</summary>
+    MixDefenseMethods,
     /// <summary><c>bench attacks</c> (or <c>attack</c>) rows: attack, adversarial_accuracy.</summary>
     Attacks,
     /// <summary><c>bench engine</c> rows: case, mldefense_images_per_s.</summary>
@@ -94,6 +96,7 @@ public static class ReportInputs
         (BenchmarkKind.Miaed, ["variant", "recall", "specificity", "accuracy"]),
         (BenchmarkKind.DefendedPipeline, ["set", "purified_accuracy", "any_flagged"]),
         (BenchmarkKind.AeGan, ["attack", "method", "accuracy"]),
+        (BenchmarkKind.MixDefenseMethods, ["attack", "norm", "epsilon", "method", "acc_detector"]),
         (BenchmarkKind.MixDefenseSweep, ["attack", "norm", "epsilon", "acc_detector"]),
         (BenchmarkKind.Attacks, ["attack", "adversarial_accuracy"]),
         (BenchmarkKind.Engine, ["case", "mldefense_images_per_s"]),

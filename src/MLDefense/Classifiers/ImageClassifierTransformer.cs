@@ -169,6 +169,44 @@ public sealed class ImageClassifierTransformer : BatchedTransformer, ILoadableCo
         };
     }
 
+    /// <summary>A transformer sharing this one's weights and columns (for a component that holds the classifier, e.g. Feature Squeezing); the caller disposes it.</summary>
+    internal ImageClassifierTransformer Share()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return new(shared.Acquire(), info, Device, FeatureMapShape, savable, TrainingHistory);
+    }
+
+    /// <summary>Writes the classifier's description and weights into another component's folder, under names starting with <paramref name="prefix"/>.</summary>
+    internal void WriteInto(ComponentWriter writer, string prefix)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        CheckSavable();
+        writer.WriteJson(prefix + "options.json", info);
+        writer.WriteModule(Network, prefix + "weights.safetensors");
+    }
+
+    /// <summary>Reads a classifier <see cref="WriteInto"/> wrote (the caller disposes it).</summary>
+    internal static ImageClassifierTransformer ReadFrom(ComponentReader reader, string prefix)
+    {
+        var info = reader.ReadJson<ImageClassifierModelInfo>(prefix + "options.json");
+        var network = BuildFor(info);
+        info.LabelKeyValues?.Check(info.ClassCount);
+        var device = reader.Device;
+        var shared = new SharedNetwork(network);
+        try
+        {
+            reader.ReadModule(network, prefix + "weights.safetensors");
+            network.to(device);
+            network.eval();
+            return new ImageClassifierTransformer(shared, info, device, null, savable: true, []);
+        }
+        catch
+        {
+            shared.Release();
+            throw;
+        }
+    }
+
     private string ModelDescription => info.Architecture is { } a ? $"architecture {a}" : info.CustomModuleName is { } n ? $"custom module '{n}'" : "the custom module";
 
     /// <summary>The network on consecutive images (row-major pixels), 256 at a time: probabilities, classes 0..K−1, and feature maps when emitted.</summary>

@@ -11,3 +11,5 @@ using MLDefense.Classifiers;
 [assembly: LoadableClass(typeof(MLDefense.Classifiers.ImageClassifierTransformer), typeof(ComponentLoader<MLDefense.Classifiers.ImageClassifierTransformer>), null, typeof(SignatureLoadModel), "image classifier", MLDefense.Classifiers.ImageClassifierTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(CmagTransformer), typeof(ComponentLoader<CmagTransformer>), null, typeof(SignatureLoadModel), "CMAG detector", CmagTransformer.LoaderSignature)]
 [assembly: LoadableClass(typeof(ContraNetTransformer), typeof(ComponentLoader<ContraNetTransformer>), null, typeof(SignatureLoadModel), "ContraNet detector", ContraNetTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(FeatureSqueezingTransformer), typeof(ComponentLoader<FeatureSqueezingTransformer>), null, typeof(SignatureLoadModel), "Feature Squeezing detector", FeatureSqueezingTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(MixDefenseCascadeTransformer), typeof(ComponentLoader<MixDefenseCascadeTransformer>), null, typeof(SignatureLoadModel), "MixDefense cascade", MixDefenseCascadeTransformer.LoaderSignature)]

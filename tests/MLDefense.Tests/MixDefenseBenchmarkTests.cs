@@ -1,0 +1,134 @@
+using Microsoft.ML;
+using System.Text.Json.Nodes;
+using MLDefense.Benchmarks;
+using MLDefense.Classifiers;
+using MLDefense.Reporting;
+using static MLDefense.Tests.CliRunner;
+
+namespace MLDefense.Tests;
+
+/// <summary><c>bench mixdefense</c>: its perturbation bins, the cascade's rule, a tiny run end to end, its command line and its report charts.</summary>
+[TestClass]
+public sealed class MixDefenseBenchmarkTests
+{
+    [TestMethod]
+    public void BinsHoldEquallyManySuccessfulExamplesAndAtLeastTheMinimum()
+    {
+        CollectionAssert.AreEqual(new[] { (0, 50), (50, 100), (100, 150), (150, 200), (200, 250) }, MixDefenseBenchmark.Bins(250, 50, 5).ToArray());
+        CollectionAssert.AreEqual(new[] { (0, 60), (60, 120) }, MixDefenseBenchmark.Bins(120, 50, 5).ToArray());
+        CollectionAssert.AreEqual(new[] { (0, 100), (100, 200), (200, 301) }, MixDefenseBenchmark.Bins(301, 100, 3).ToArray());
+        Assert.AreEqual(0, MixDefenseBenchmark.Bins(99, 100, 5).Count, "fewer than the minimum: the point is dropped");
+    }
+
+    [TestMethod]
+    public void TheCascadeFlagsWhenAnyLayerFlags()
+    {
+        var a = new MixDefenseBenchmark.Layer("a", _ => [0.1f, 0.9f, 0.1f, 0.9f], 0.5);
+        var b = new MixDefenseBenchmark.Layer("b", _ => [1f, 1f, 3f, 3f], 2);
+        var cascade = MixDefenseBenchmark.Cascade("a+b", [a, b]);
+        using var images = torch.zeros(4, 1, 2, 2);
+        var flags = cascade.Score(images).Select(s => s > cascade.Threshold).ToArray();
+        CollectionAssert.AreEqual(new[] { false, true, true, true }, flags);
+    }
+
+    [TestMethod]
+    public void AColumnLayerScoresThroughTheMLNetChainAsTheTensorApiDoes()
+    {
+        // The path ContraNet will take (classifier's columns → detector's score column), checked here with Feature Squeezing.
+        var (ml, classifier, trainRows, testRows) = MLNet.FeatureSqueezingTests.Fixture.Value;
+        using var fs = ml.Transforms.Defenses.FeatureSqueezing(classifier).Fit(ml.Data.LoadFromEnumerable(trainRows.Take(100)));
+        var chain = classifier.AsEstimator("Image").Append(ml.Transforms.Defenses.FeatureSqueezing(classifier)).Fit(ml.Data.LoadFromEnumerable(trainRows.Take(100)));
+        var layer = MixDefenseBenchmark.ColumnLayer("fs", chain, "FeatureSqueezingScore", fs.Threshold);
+        using var images = torch.tensor(testRows.Take(20).SelectMany(r => r.Image).ToArray(), [20, 1, 28, 28]);
+        using var direct = fs.Score(images);
+        CollectionAssert.AreEqual(direct.data<float>().ToArray(), layer.Score(images));
+        Assert.AreEqual(fs.Threshold, layer.Threshold);
+    }
+
+    [TestMethod]
+    public void ATinyRunGivesEveryMethodARowAtEveryKeptPointOnTheSameExamples()
+    {
+        var options = new MixDefenseBenchmarkOptions
+        {
+            Cases = [new("mnist", ClassifierArchitecture.MnistC1, [0.3], [4.2], ClassifierEpochs: 2, TrainImages: 1000, TestImages: 80, BudgetFreeImages: 40)],
+            Methods = ["saec", "fs", "saec+fs"],
+            BimIterations = 2, MinimumPairs = 10, MaximumBins = 2, CarliniWagner = new CarliniWagnerBudget(1, 20, 10), BatchSize = 64,
+            Device = ComputeDevice.Cpu,
+        };
+        var result = MixDefenseBenchmark.Run(options);
+        var c = result.Cases.Single();
+        Assert.IsTrue(c.Points.Count >= 4, $"the FGSM, BIM and FGM points of an 80-image run keep at least 10 pairs: kept {c.Points.Count}, dropped {c.Dropped.Count} (accuracy {c.ClassifierAccuracy})");
+        foreach (var p in c.Points)
+        {
+            var rows = c.Rows.Where(r => r.Attack == p.Attack && r.Norm == p.Norm && r.Epsilon == p.Epsilon).ToDictionary(r => r.Method);
+            CollectionAssert.AreEquivalent(new[] { "saec", "fs", "saec+fs" }, rows.Keys.ToArray(), $"{p.Attack} {p.Norm} {p.Epsilon}");
+            foreach (var r in rows.Values)
+                foreach (var v in new[] { r.AccDetector, r.AccRc, r.Tpr, r.Fpr, r.Auc }) Assert.IsTrue(v is >= 0 and <= 1, $"{r}");
+            // The cascade flags whatever either layer flags, on the same examples.
+            Assert.IsTrue(rows["saec+fs"].Tpr >= Math.Max(rows["saec"].Tpr, rows["fs"].Tpr) - 1e-12, $"{p.Attack} {p.Norm} {p.Epsilon}: cascade TPR");
+            Assert.IsTrue(rows["saec+fs"].Fpr >= Math.Max(rows["saec"].Fpr, rows["fs"].Fpr) - 1e-12, $"{p.Attack} {p.Norm} {p.Epsilon}: cascade FPR");
+            Assert.IsTrue(p.Pairs >= 10 && p.Pairs <= p.Attacked);
+        }
+        Assert.IsTrue(c.Dropped.All(d => d.Pairs < 10));
+        var clean = c.CleanRows.ToDictionary(r => r.Method);
+        Assert.AreEqual(c.ClassifierAccuracy, clean["none"].CleanAccuracy);
+        Assert.IsTrue(clean["saec+fs"].CleanAccuracy <= Math.Min(clean["saec"].CleanAccuracy, clean["fs"].CleanAccuracy) + 1e-12, "the cascade rejects what either rejects");
+        Assert.IsTrue(clean["fs"].CleanAccuracy <= clean["none"].CleanAccuracy);
+    }
+
+    [TestMethod]
+    public void OptionsNameWhatIsMissing()
+    {
+        var pending = Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = ["mixdefense"] }));
+        StringAssert.Contains(pending.Message, "ContraNet");
+        Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = [] }));
+        Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions
+        {
+            Cases = [new("mnist", ClassifierArchitecture.CifarC2, [0.1], [])],
+        }));
+    }
+
+    [TestMethod]
+    public void HelpListsTheOptionsAndTheRowShape()
+    {
+        var (code, output, error) = Run("bench", "mixdefense", "--help");
+        Assert.AreEqual(0, code, error);
+        foreach (var option in new[] { "--quick", "--json <PATH>", "--methods", "--only", "--model" }) StringAssert.Contains(output, option);
+        StringAssert.Contains(output, "\"dataset\", \"attack\", \"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\"");
+        StringAssert.Contains(output, "\"clean_accuracy\"");
+        StringAssert.Contains(output, "ContraNet");
+    }
+
+    [TestMethod]
+    public void BadArgumentsExitWithCode2AndOneLine()
+    {
+        string[][] cases =
+        [
+            ["bench", "mixdefense", "--methods", "contranet"],
+            ["bench", "mixdefense", "--methods", "saec,bogus"],
+            ["bench", "mixdefense", "--only", "imagenet"],
+            ["bench", "mixdefense", "--model", "mnist=/no/such/model.zip"],
+            ["bench", "mixdefense", "--model", "svhn=x.zip"],
+        ];
+        foreach (var args in cases) AssertUsageError(Run(args), string.Join(' ', args));
+    }
+
+    [TestMethod]
+    public void ReportDrawsOneLinePerMethodAndTheUndefendedClassifier()
+    {
+        JsonObject Row(string method, double epsilon, double acc) => new()
+        {
+            ["dataset"] = "cifar10-subset", ["attack"] = "FGSM", ["norm"] = "linf", ["epsilon"] = epsilon, ["method"] = method,
+            ["acc_detector"] = acc, ["acc_rc"] = acc, ["tpr"] = acc, ["fpr"] = 0.05, ["auc"] = acc,
+        };
+        var rows = new List<JsonObject> { Row("saec", 2 / 255.0, 0.5), Row("saec", 8 / 255.0, 0.99), Row("fs", 2 / 255.0, 0.7), Row("fs", 8 / 255.0, 0.8) };
+        var points = new JsonArray(new JsonObject { ["dataset"] = "cifar10-subset", ["attack"] = "FGSM", ["norm"] = "linf", ["epsilon"] = 2 / 255.0, ["adversarial_accuracy"] = 0.3 },
+                                   new JsonObject { ["dataset"] = "cifar10-subset", ["attack"] = "FGSM", ["norm"] = "linf", ["epsilon"] = 8 / 255.0, ["adversarial_accuracy"] = 0.1 });
+        var charts = BenchmarkCharts.MixDefenseMethods(rows, points).OfType<ChartBlock>().Select(b => (LineChart)b.Chart).ToList();
+        Assert.AreEqual(2, charts.Count, "Acc_Detector and Acc_RC for the one dataset, attack and norm");
+        CollectionAssert.AreEqual(new[] { "saec", "fs" }, charts[0].Series.Select(s => s.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "none (classifier alone)", "saec", "fs" }, charts[1].Series.Select(s => s.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { 2.0, 8.0 }, charts[0].Series[0].Points.Select(p => Math.Round(p.X, 9)).ToArray(), "CIFAR L∞ budgets in 1/255");
+        Assert.AreEqual(BenchmarkKind.MixDefenseMethods, ReportInputs.Classify(rows));
+    }
+}
