@@ -77,10 +77,34 @@ public sealed class MixDefenseBenchmarkTests
     }
 
     [TestMethod]
+    public void ContraNetAndTheMixDefenseCascadeGetRowsOnTheSameExamples()
+    {
+        var options = new MixDefenseBenchmarkOptions
+        {
+            Cases = [new("mnist", ClassifierArchitecture.MnistC1, [0.3], [], ClassifierEpochs: 2, TrainImages: 600, TestImages: 60, BudgetFreeImages: 0,
+                         ContraNetEpochs: 1, ContraNetWidth: 8)],
+            Methods = ["saec", "contranet", "mixdefense"],
+            BimIterations = 2, MinimumPairs = 10, MaximumBins = 1, CarliniWagner = new CarliniWagnerBudget(1, 5, 10), BatchSize = 64,
+            Device = ComputeDevice.Cpu,
+        };
+        var c = MixDefenseBenchmark.Run(options).Cases.Single();
+        Assert.IsTrue(c.Points.Count >= 1, $"kept {c.Points.Count}, dropped {c.Dropped.Count}");
+        foreach (var p in c.Points)
+        {
+            var rows = c.Rows.Where(r => r.Attack == p.Attack && r.Norm == p.Norm && r.Epsilon == p.Epsilon).ToDictionary(r => r.Method);
+            CollectionAssert.AreEquivalent(new[] { "saec", "contranet", "mixdefense" }, rows.Keys.ToArray());
+            Assert.IsTrue(rows["mixdefense"].Tpr >= Math.Max(rows["saec"].Tpr, rows["contranet"].Tpr) - 1e-12, "the cascade flags what either layer flags");
+            Assert.IsTrue(rows["contranet"].Auc is >= 0 and <= 1);
+        }
+        var clean = c.CleanRows.ToDictionary(r => r.Method);
+        Assert.IsTrue(clean["mixdefense"].CleanAccuracy <= Math.Min(clean["saec"].CleanAccuracy, clean["contranet"].CleanAccuracy) + 1e-12);
+    }
+
+    [TestMethod]
     public void OptionsNameWhatIsMissing()
     {
-        var pending = Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = ["mixdefense"] }));
-        StringAssert.Contains(pending.Message, "ContraNet");
+        var unknown = Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = ["contra-net"] }));
+        StringAssert.Contains(unknown.Message, "contranet, saec+fs, mixdefense");
         Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = [] }));
         Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions
         {
@@ -104,7 +128,7 @@ public sealed class MixDefenseBenchmarkTests
     {
         string[][] cases =
         [
-            ["bench", "mixdefense", "--methods", "contranet"],
+            ["bench", "mixdefense", "--methods", "contra-net"],
             ["bench", "mixdefense", "--methods", "saec,bogus"],
             ["bench", "mixdefense", "--only", "imagenet"],
             ["bench", "mixdefense", "--model", "mnist=/no/such/model.zip"],

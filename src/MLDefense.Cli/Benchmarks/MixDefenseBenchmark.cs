@@ -25,8 +25,8 @@ namespace MLDefense.Benchmarks;
 /// as detector score (5%), and G(F(x)) as the reformed image the classifier sees for Acc_RC and clean accuracy (MagNet's own
 /// autoencoders are smaller and trained without the GAN term). <c>saec+fs</c>: the cascade of Fig. 1 with Feature Squeezing standing in
 /// for ContraNet — flagged when either layer flags (<see cref="MixDefenseCascadeTransformer"/>'s rule), scored max over layers of
-/// (score − threshold) for the AUC. <c>contranet</c> and <c>mixdefense</c> (= SAEC + ContraNet) are listed in <see cref="PendingMethods"/> until
-/// ContraNet is merged: adding them is one case in <c>FitLayer</c> and one entry in <see cref="Cascades"/>.</para>
+/// (score − threshold) for the AUC. <c>contranet</c>: <see cref="ContraNetEstimator"/> (5%), its label y' the classifier's argmax.
+/// <c>mixdefense</c>: the cascade of Fig. 1, SAEC then ContraNet.</para>
 /// <para><b>Budgets.</b> As <c>bench saec</c>: L2 budgets ε₂ = ε∞·√(C·H·W)/2 of the L∞ ones (<see cref="SaecBenchmark.MatchingL2Budget"/>);
 /// BIM takes <see cref="MixDefenseBenchmarkOptions.BimIterations"/> steps of ε/4. CW-L2 and DeepFool have no budget: their AEs are sorted
 /// by ‖x′ − x‖₂ and cut into at most <see cref="MixDefenseBenchmarkOptions.MaximumBins"/> bins of equally many successful AEs (at least
@@ -38,18 +38,16 @@ namespace MLDefense.Benchmarks;
 public static class MixDefenseBenchmark
 {
     /// <summary>The methods this build can evaluate.</summary>
-    public static IReadOnlyList<string> AvailableMethods { get; } = ["saec", "fs", "magnet", "saec+fs"];
-
-    /// <summary>The issue's methods that need ContraNet (issue 24's layer 2), not merged yet.</summary>
-    public static IReadOnlyList<string> PendingMethods { get; } = ["contranet", "mixdefense"];
+    public static IReadOnlyList<string> AvailableMethods { get; } = ["saec", "fs", "magnet", "contranet", "saec+fs", "mixdefense"];
 
     /// <summary>The default method set: all available ones.</summary>
     public static IReadOnlyList<string> DefaultMethods { get; } = AvailableMethods;
 
-    /// <summary>The cascades: a method flagged when any of its layers flags. <c>mixdefense</c> = saec + contranet joins once ContraNet is merged.</summary>
+    /// <summary>The cascades: a method flagged when any of its layers flags — <c>mixdefense</c> (Fig. 1: SAEC, then ContraNet) and <c>saec+fs</c> (FS in ContraNet's place).</summary>
     public static IReadOnlyDictionary<string, string[]> Cascades { get; } = new Dictionary<string, string[]>
     {
         ["saec+fs"] = ["saec", "fs"],
+        ["mixdefense"] = ["saec", "contranet"],
     };
 
     /// <summary>MNIST's L∞ budgets: 0.05, 0.1, 0.2, 0.3.</summary>
@@ -76,11 +74,14 @@ public static class MixDefenseBenchmark
     public static IReadOnlyList<MixDefenseBenchmarkCase> QuickCases { get; } =
     [
         new(KnownDatasets.Mnist, ClassifierArchitecture.MnistC1, QuickMnist, L2Of(QuickMnist, Grey), ClassifierEpochs: 2, TrainImages: 8_000, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000,
+            ContraNetEpochs: 5, ContraNetWidth: 16),
         new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 4, TrainImages: 5_000,
-            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
+            TestImages: 400, BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000,
+            ContraNetEpochs: 5, ContraNetWidth: 16),
         new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, QuickColour, L2Of(QuickColour, Colour), ClassifierEpochs: 5, TestImages: 400,
-            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000),
+            BudgetFreeImages: 200, MagNetEpochs: 4, MagNetWidth: 16, MagNetLearningRate: 1e-3, MagNetBatchSize: 50, MagNetTrainImages: 3_000,
+            ContraNetEpochs: 5, ContraNetWidth: 16),
     ];
 
     /// <summary>The quick run's CW-L2 budget: 1 binary-search step × 200 iterations from c = 10 (a larger c buys success within fewer iterations).</summary>
@@ -192,7 +193,7 @@ public static class MixDefenseBenchmark
         }
     }
 
-    /// <summary>Fits one detector layer on the clean training images. ContraNet joins here as one more case once merged.</summary>
+    /// <summary>Fits one detector layer on the clean training images.</summary>
     private static Layer FitLayer(string name, MLContext ml, ImageClassifierTransformer classifier, IDataView train, MixDefenseBenchmarkCase c,
                                   MixDefenseBenchmarkOptions options, List<IDisposable> disposables, Action<string, double> report, CancellationToken token)
     {
@@ -230,6 +231,28 @@ public static class MixDefenseBenchmark
                 }).Fit(c.MagNetTrainImages is int n ? ml.Data.TakeRows(train, n) : train);
                 disposables.Add(magnet);
                 return new Layer(name, images => TensorData.ToArray(magnet.ReconstructionError(images)), magnet.Threshold, magnet.MagNetReconstruct);
+            }
+            case "contranet":
+            {
+                // ContraNet reads the classifier's Score column at Fit (its labels y' at inference are the classifier's argmax, Sec. 4.3).
+                var defaults = new ContraNetOptions();
+                int width = c.ContraNetWidth ?? defaults.GeneratorWidth;
+                var contranet = ml.Transforms.Defenses.ContraNet(new ContraNetOptions
+                {
+                    ScoreColumnName = classifier.ScoreColumnName,
+                    GanEpochs = c.ContraNetEpochs ?? defaults.GanEpochs, MetricEpochs = c.ContraNetEpochs ?? defaults.MetricEpochs,
+                    GeneratorWidth = width, DiscriminatorWidth = width, MetricWidth = width,
+                    TargetFalsePositiveRate = options.DetectorFalsePositiveRate, Seed = options.Seed, CancellationToken = token,
+                    Progress = new InlineProgress<ContraNetTrainingProgress>(p => report(p.ToString(), 0)),
+                }).Fit(classifier.Transform(train));
+                disposables.Add(contranet);
+                return new Layer(name, images =>
+                {
+                    using var scope = torch.NewDisposeScope();
+                    Tensor predicted;
+                    using (torch.no_grad()) predicted = classifier.Logits(images).argmax(1);
+                    return TensorData.ToArray(contranet.Score(images, predicted));
+                }, contranet.Threshold);
             }
             default:
                 throw new ArgumentException($"Method '{name}' is not available in this build; available: {string.Join(", ", AvailableMethods)}.");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MLDefense.Classifiers;
 using MLDefense.Data;
+using MLDefense.Defenses;
 
 namespace MLDefense.Benchmarks;
 
@@ -18,9 +19,11 @@ namespace MLDefense.Benchmarks;
 /// <param name="MagNetLearningRate">Its Adam learning rate; null = AE-GAN's 2e-4.</param>
 /// <param name="MagNetBatchSize">Its minibatch; null = AE-GAN's 100.</param>
 /// <param name="MagNetTrainImages">It trains (and calibrates) on the first this-many training images; null = all of them.</param>
+/// <param name="ContraNetEpochs">ContraNet's cGAN epochs and its metric model's; null = <see cref="ContraNetOptions"/>' defaults (the authors' 100 each).</param>
+/// <param name="ContraNetWidth">ContraNet's generator, discriminator and metric-model widths; null = <see cref="ContraNetOptions"/>' default (32).</param>
 public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitecture Architecture, IReadOnlyList<double> LinfBudgets, IReadOnlyList<double> L2Budgets,
     int? ClassifierEpochs = null, int? TrainImages = null, int? TestImages = null, int? BudgetFreeImages = null, int? MagNetEpochs = null, int? MagNetWidth = null,
-    double? MagNetLearningRate = null, int? MagNetBatchSize = null, int? MagNetTrainImages = null)
+    double? MagNetLearningRate = null, int? MagNetBatchSize = null, int? MagNetTrainImages = null, int? ContraNetEpochs = null, int? ContraNetWidth = null)
 {
     /// <summary>Its shape in words, for "--quick shortens".</summary>
     public string Describe()
@@ -29,7 +32,8 @@ public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitect
         int epochs = ClassifierEpochs ?? ClassifierArchitectures.TrainingDefaults(Architecture).Epochs;
         return $"{Dataset}: {ClassifierTraining.ShortName(Architecture)} {epochs} epochs on {N(TrainImages)} training images, {N(TestImages)} test images " +
                $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs on {N(MagNetTrainImages ?? TrainImages)} images at width {MagNetWidth ?? 64} " +
-               $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100})";
+               $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100}), " +
+               $"ContraNet {ContraNetEpochs ?? new ContraNetOptions().GanEpochs} cGAN + {ContraNetEpochs ?? new ContraNetOptions().MetricEpochs} metric epochs at width {ContraNetWidth ?? new ContraNetOptions().GeneratorWidth}";
     }
 }
 
@@ -85,7 +89,7 @@ public sealed record MixDefenseBenchmarkOptions
         var unknown = Methods.Where(m => !MixDefenseBenchmark.AvailableMethods.Contains(m)).ToArray();
         if (unknown.Length > 0)
             throw new ArgumentException($"Unknown method(s) {string.Join(", ", unknown)}; available: {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}" +
-                $"{(unknown.Any(MixDefenseBenchmark.PendingMethods.Contains) ? $" ({string.Join(", ", MixDefenseBenchmark.PendingMethods)} need ContraNet, not merged yet)" : "")}.");
+                ".");
         if (BimIterations < 1) throw new ArgumentOutOfRangeException(nameof(BimIterations), BimIterations, "BimIterations must be at least 1.");
         if (MinimumPairs < 1) throw new ArgumentOutOfRangeException(nameof(MinimumPairs), MinimumPairs, "MinimumPairs must be at least 1.");
         if (MaximumBins < 1) throw new ArgumentOutOfRangeException(nameof(MaximumBins), MaximumBins, "MaximumBins must be at least 1.");

@@ -24,8 +24,8 @@ public static class BenchMixDefenseCommand
             + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs]}");
         var methods = new Option<string[]>("--methods")
         {
-            Description = $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all. "
-                + $"{string.Join(" and ", MixDefenseBenchmark.PendingMethods)} need ContraNet, which is not merged yet.",
+            Description = $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all "
+                + "(mixdefense is SAEC then ContraNet, Fig. 1; saec+fs puts Feature Squeezing in ContraNet's place).",
             HelpName = "METHOD",
             AllowMultipleArgumentsPerToken = true,
             CustomParser = result =>
@@ -33,8 +33,7 @@ public static class BenchMixDefenseCommand
                 var names = CommonOptions.SplitList(result.Tokens);
                 var unknown = names.Where(n => !MixDefenseBenchmark.AvailableMethods.Contains(n)).ToArray();
                 if (unknown.Length > 0)
-                    result.AddError($"--methods: {string.Join(", ", unknown)} is not one of {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}"
-                        + (unknown.Any(MixDefenseBenchmark.PendingMethods.Contains) ? $" ({string.Join(", ", MixDefenseBenchmark.PendingMethods)} need ContraNet, not merged yet)." : "."));
+                    result.AddError($"--methods: {string.Join(", ", unknown)} is not one of {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}.");
                 return names;
             },
         };
@@ -153,7 +152,6 @@ public static class BenchMixDefenseCommand
         ["cw_budget"] = r.CarliniWagner,
         ["minimum_pairs"] = r.MinimumPairs,
         ["methods"] = new JsonArray(r.Methods.Select(m => (JsonNode?)m).ToArray()),
-        ["pending_methods"] = new JsonArray(MixDefenseBenchmark.PendingMethods.Select(m => (JsonNode?)m).ToArray()),
         ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject
         {
             ["dataset"] = c.Case.Dataset,
