@@ -145,6 +145,12 @@ internal static class MLNetWorkout
         };
     }
 
+    /// <summary>
+    /// The same rows, columns and values; floats agree to a relative 10⁻⁵. Why not bit for bit: in another process libtorch's
+    /// CPU kernels may take another vector path (memory alignment decides) and sum in another order, which moves the last
+    /// digit — seen once under load in AE-GAN's searched <c>Purified</c> column (0.50675225 against 0.5067523). A model
+    /// that loaded wrongly differs by far more.
+    /// </summary>
     internal static void AssertSameData(Table expected, Table actual, string what)
     {
         Assert.AreEqual(expected.Rows, actual.Rows, $"{what}: rows");
@@ -154,10 +160,23 @@ internal static class MLNetWorkout
             for (int row = 0; row < values.Count; row++)
             {
                 object a = values[row], b = actual.Columns[name][row];
-                if (a is Array arrayA) CollectionAssert.AreEqual(arrayA, (Array)b, $"{what}: column '{name}', row {row}");
+                if (a is float[] floatsA)
+                {
+                    var floatsB = (float[])b;
+                    Assert.AreEqual(floatsA.Length, floatsB.Length, $"{what}: column '{name}', row {row}: length");
+                    for (int i = 0; i < floatsA.Length; i++) AssertClose(floatsA[i], floatsB[i], $"{what}: column '{name}', row {row}, element {i}");
+                }
+                else if (a is float x) AssertClose(x, (float)b, $"{what}: column '{name}', row {row}");
+                else if (a is Array arrayA) CollectionAssert.AreEqual(arrayA, (Array)b, $"{what}: column '{name}', row {row}");
                 else Assert.AreEqual(a, b, $"{what}: column '{name}', row {row}");
             }
         }
+    }
+
+    private static void AssertClose(float expected, float actual, string what)
+    {
+        if (expected.Equals(actual)) return;   // equal values, both NaN, or the same infinity
+        Assert.IsTrue(Math.Abs(expected - actual) <= 1e-5 * Math.Max(1, Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
     }
 
     internal static long CountRows(IDataView view)
