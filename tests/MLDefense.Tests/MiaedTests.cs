@@ -21,8 +21,8 @@ public sealed class MiaedTests
     /// <summary>The paper's structure at a toy size (the defaults are paper-scale).</summary>
     private static MiaedOptions Tiny(int epochs = 3) => new()
     {
-        NetworkVariant = MiaedNetworkVariant.Mnist,
-        BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+        
+        BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
         SimpleNetworkHiddenUnits = [32, 16], SimpleNetworkEpochs = 20, SimpleNetworkLearningRate = 1e-2,
         Epochs = epochs, BatchSize = 32, LearningRate = 1e-3, Seed = 1, TargetFalsePositiveRate = 0.05,
     };
@@ -373,7 +373,7 @@ public sealed class MiaedTests
         var train = TestViews.Read(ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: true), 600));
         var labels = train.Classes("Label");
         var withScores = WithProbabilities(train, Probabilities(labels, 10), 10);
-        using var model = ml.Transforms.Defenses.Miaed(Tiny(epochs: 3) with { NetworkVariant = MiaedNetworkVariant.Auto, LatentDimension = 16, SimpleNetworkEpochs = 30 }).Fit(withScores);
+        using var model = ml.Transforms.Defenses.Miaed(Tiny(epochs: 3) with { LatentDimension = 16, SimpleNetworkEpochs = 30 }).Fit(withScores);
         Assert.AreEqual(new ImageShape(1, 28, 28), model.InputShape);
         Console.WriteLine($"MNIST slice: {model.Info}");
         // A toy encoder (4-8 channels, 16-d latent) after 3 epochs on 600 digits: well above chance, far from the paper's encoder.
@@ -413,7 +413,7 @@ public sealed class MiaedTests
         var newLabels = newDigits.Classes("Label");
         var options = Tiny(epochs: 1) with
         {
-            NetworkVariant = MiaedNetworkVariant.Auto, LatentDimension = 16, SimpleNetworkHiddenUnits = [256, 256], SimpleNetworkDropout = 0,
+            LatentDimension = 16, SimpleNetworkHiddenUnits = [256, 256], SimpleNetworkDropout = 0,
             SimpleNetworkEpochs = 40, CalibrationFraction = 0.5, TargetFalsePositiveRate = target,
         };
         using var model = ml.Transforms.Defenses.Miaed(options).Fit(WithProbabilities(train, Probabilities(trainLabels, 10), 10));

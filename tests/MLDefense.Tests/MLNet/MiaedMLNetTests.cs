@@ -11,8 +11,8 @@ public sealed class MiaedMLNetTests
 {
     private static MiaedOptions Tiny => new()
     {
-        NetworkVariant = MiaedNetworkVariant.Mnist,
-        BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+        
+        BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
         SimpleNetworkHiddenUnits = [32, 16], SimpleNetworkEpochs = 5, SimpleNetworkLearningRate = 1e-2,
         Epochs = 1, BatchSize = 32, LearningRate = 1e-3, Seed = 1, TargetFalsePositiveRate = 0.05,
         ImageColumnName = "Image", ProbabilitiesColumnName = "Score", LabelColumnName = "LabelKey",
