@@ -203,7 +203,7 @@ public sealed class MiaedBenchmarkTests
             Assert.IsFalse(paperRun.Contains(term, StringComparison.Ordinal), $"the paper's {term} is not a departure: {paperRun}");
         StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "batch 256");
         StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "α 0.1, β 0.1, γ 0.0001, ε 10, δ 10, prior N(0, 5²)");
-        StringAssert.Contains(MiaedBenchmark.DescribeOfficialWeights(), "noisy-latent weight δ 10 (paper 1)");
+        StringAssert.Contains(MiaedBenchmark.DescribeOfficialWeights(), "reconstruction weight ε 10 (paper 1), noisy-latent weight δ 10 (1)");
     }
 
     [TestMethod]

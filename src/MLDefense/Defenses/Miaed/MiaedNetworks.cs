@@ -30,10 +30,42 @@ internal sealed record MiaedArchitecture(ImageShape Image, int BaseChannels, int
 }
 
 /// <summary>
+/// How MIAED's encoder and decoder start: He-normal weights (N(0, 2/fan_in), fan_in = C_in·k² or the FC's inputs) and
+/// zero biases, as the authors' code initialises its encoder and decoder (Keras' he_normal and zero biases; the paper
+/// gives no initialisation).
+/// </summary>
+/// <remarks>
+/// Why not libtorch's default (uniform with a variance of 1/(3·fan_in)): without batch norm, each of the encoder's
+/// ReLU layers then shrinks the signal's variance about sixfold, so after four convolutions and the FC the latents of
+/// different images differ by about 0.1% of their size (measured: a spread of 0.0014 over an MNIST batch) and the first
+/// epochs are spent recovering from nearly constant latents. He initialisation keeps the variance through ReLU layers.
+/// </remarks>
+internal static class MiaedInitialization
+{
+    public static void HeNormal(Module network)
+    {
+        using var _ = torch.no_grad();
+        foreach (var layer in network.modules())
+        {
+            var (weight, bias) = layer switch
+            {
+                Conv2d c => (c.weight, c.bias),
+                Linear l => (l.weight, l.bias),
+                _ => (null, null),
+            };
+            if (weight is null) continue;
+            torch.nn.init.kaiming_normal_(weight, mode: torch.nn.init.FanInOut.FanIn, nonlinearity: torch.nn.init.NonlinearityType.ReLU);
+            if (bias is not null) torch.nn.init.zeros_(bias);
+        }
+    }
+}
+
+/// <summary>
 /// MIAED's encoder E, Gao et al.'s Table 3: (Conv(B, 3×3, stride 1, same padding), ReLU) × 2, max-pool 2×2,
 /// (Conv(2B, 3×3), ReLU) × 2, max-pool 2×2 — whose output is the feature map M(x) the MI terms of Eq. 9 and 10 read —
 /// then flatten and a linear FC to the latent E(x) (Table 3's "Fully Connected 64", no activation). No batch
-/// normalisation. B = 16 on MNIST (M(x) 32×7×7), 32 on CIFAR-10 (M(x) 64×8×8).
+/// normalisation. B = 16 on MNIST (M(x) 32×7×7), 32 on CIFAR-10 (M(x) 64×8×8). He-normal initialisation
+/// (<see cref="MiaedInitialization"/>).
 /// </summary>
 /// <remarks>
 /// M(x) is taken after the second pooling, as in the authors' code (its MNIST encoder model ends at the pooled map, and
@@ -54,6 +86,7 @@ internal sealed class MiaedEncoder : Module<Tensor, Tensor>
         Head = this.Register("head", torch.nn.Sequential(
             torch.nn.Flatten(),
             torch.nn.Linear(a.FeatureSize, a.LatentDimension)));
+        MiaedInitialization.HeNormal(this);
         TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
@@ -73,7 +106,8 @@ internal sealed class MiaedEncoder : Module<Tensor, Tensor>
 /// <summary>
 /// MIAED's decoder G, Gao et al.'s Table 3: FC d → 2B·(H/4)·(W/4), ReLU, reshape to [2B, H/4, W/4], up-sample 2×2
 /// (nearest, as Keras' UpSampling2D), (Conv(2B, 3×3, same), ReLU) × 2, up-sample 2×2, (Conv(B, 3×3), ReLU) × 2,
-/// Conv(C, 3×3), sigmoid — so outputs lie in [0, 1] like the inputs. No batch normalisation.
+/// Conv(C, 3×3), sigmoid — so outputs lie in [0, 1] like the inputs. No batch normalisation. He-normal initialisation
+/// (<see cref="MiaedInitialization"/>).
 /// </summary>
 internal sealed class MiaedDecoder : Module<Tensor, Tensor>
 {
@@ -95,6 +129,7 @@ internal sealed class MiaedDecoder : Module<Tensor, Tensor>
             torch.nn.Conv2d(b, b, 3, padding: 1), torch.nn.ReLU(),
             torch.nn.Conv2d(b, a.Image.Channels, 3, padding: 1),
             torch.nn.Sigmoid()));
+        MiaedInitialization.HeNormal(this);
         TensorCensus.Record(this);   // see TensorCensus: TorchSharp counts each parameter's source tensor for ever
     }
 
