@@ -142,7 +142,7 @@ public sealed record MiaedOptions
     /// ends with the same detector, bit for bit, as an uninterrupted Fit (the simple network, minutes on frozen latents,
     /// is trained again). Fit refuses a checkpoint of another run (other settings, seed, device or training images), naming
     /// what differs, and deletes the file once it has fitted the detector (unless <see cref="KeepCheckpoint"/>). Not saved with the model. Default null: no
-    /// checkpoint (the paper's 100 epochs on MNIST take about 46 hours on two CPU cores, see <c>bench engine</c>).
+    /// checkpoint (the paper's 100 epochs on MNIST take hours on two CPU cores, see <c>bench engine</c>).
     /// </summary>
     [JsonIgnore]
     public string? CheckpointPath { get; init; }
