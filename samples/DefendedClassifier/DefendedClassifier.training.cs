@@ -17,12 +17,12 @@ public enum NetworkSize
 
     /// <summary>
     /// Narrower networks with learning rates raised to 1e-3 to suit a short run (the default): AE-GAN+sr at half the
-    /// paper's width (32-64-128, latent 64); MIAED at a quarter (16-32 convolutions, 256 hidden units, latent 32,
-    /// discriminators of 128, simple network 512-256).
+    /// paper's width (32-64-128, latent 64); MIAED with Table 3's autoencoder (convolutions 16-16-32-32 on grey images)
+    /// but latent 32, discriminators of 128 and a simple network 512-256.
     /// </summary>
     Small,
 
-    /// <summary>The papers' networks and learning rates (AE-GAN+sr Tables 4 and 6; MIAED Sec. 4.1 and Table 4).</summary>
+    /// <summary>The papers' networks and learning rates (AE-GAN+sr Tables 4 and 6; MIAED Sec. 4.1 and Tables 3 and 4).</summary>
     Paper,
 }
 
@@ -201,12 +201,12 @@ public partial class DefendedClassifier
         {
             NetworkSize.Tiny => paper with
             {
-                BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+                BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
                 SimpleNetworkHiddenUnits = [32, 16], BatchSize = 32, LearningRate = 1e-3, SimpleNetworkLearningRate = 1e-2,
             },
             NetworkSize.Small => paper with
             {
-                BaseChannels = 16, EncoderHiddenUnits = 256, LatentDimension = 32, DiscriminatorHiddenUnits = 128,
+                LatentDimension = 32, DiscriminatorHiddenUnits = 128,
                 SimpleNetworkHiddenUnits = [512, 256], LearningRate = 1e-3,
             },
             _ => paper,

@@ -31,7 +31,7 @@ public sealed class MiaedBenchmarkTests
         Cases = [MiaedBenchmark.FullCases[0] with { ClassifierEpochs = 3 }],
         Detector = new MiaedOptions
         {
-            BaseChannels = 4, EncoderHiddenUnits = 16, LatentDimension = 8, DiscriminatorHiddenUnits = 16, SimpleNetworkHiddenUnits = [32],
+            BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16, SimpleNetworkHiddenUnits = [32],
             Epochs = 2, BatchSize = 32, LearningRate = 1e-3, SimpleNetworkEpochs = 10, TargetFalsePositiveRate = 0.1, CalibrationFraction = 0.2,
         },
         AblationVariants = [MiaedVariant.Caed],
@@ -175,39 +175,56 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
-    public void OfficialWeightsChangeOnlyTheReconstructionWeightAndThePriorAndTheRunSaysSo()
+    public void OfficialWeightsSetTheOfficialCodesLossWeightsPriorAndBatchAndTheRunSaysSo()
     {
         var quick = MiaedBenchmark.QuickDetector;
         var official = MiaedBenchmark.WithOfficialWeights(quick);
 
+        // The official code's MNIST arguments: both reconstruction streams × 10, MI terms × 0.1, prior × 1e-4, N(0, 5²), batch 256.
         Assert.AreEqual(10, official.ReconstructionWeight);
+        Assert.AreEqual(10, official.NoiseReconstructionWeight);
+        Assert.AreEqual(0.1, official.GlobalMiWeight);
+        Assert.AreEqual(0.1, official.LocalMiWeight);
+        Assert.AreEqual(1e-4, official.PriorWeight);
         Assert.AreEqual(5, official.PriorStandardDeviation);
-        Assert.AreEqual(quick with { ReconstructionWeight = official.ReconstructionWeight, PriorStandardDeviation = official.PriorStandardDeviation }, official,
-                        "nothing else changes");
+        Assert.AreEqual(256, official.BatchSize);
+        Assert.AreEqual(quick with
+        {
+            ReconstructionWeight = 10, NoiseReconstructionWeight = 10, GlobalMiWeight = 0.1, LocalMiWeight = 0.1, PriorWeight = 1e-4,
+            PriorStandardDeviation = 5, BatchSize = 256,
+        }, official, "nothing else changes: epochs, learning rate, networks");
         var described = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick with { Detector = official });
-        StringAssert.Contains(described, "reconstruction weight ε 10 instead of 1");
-        StringAssert.Contains(described, "prior N(0, 5²) instead of N(0, 1²)");
-        Assert.IsFalse(MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick).Contains("N(0,", StringComparison.Ordinal), "the paper's weights are not a departure");
-        StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "ε 10, δ 1, prior N(0, 5²)");
+        foreach (var change in new[] { "reconstruction weight ε 10 instead of 1", "noisy-latent weight δ 10 instead of 1", "global MI weight α 0.1 instead of 0.01",
+                                       "local MI weight β 0.1 instead of 0.01", "prior weight γ 0.0001 instead of 0.001", "prior N(0, 5²) instead of N(0, 1²)",
+                                       "batch 256 instead of 128" })
+            StringAssert.Contains(described, change);
+        var paperRun = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick);
+        foreach (var term in new[] { "N(0,", "weight", "batch" })
+            Assert.IsFalse(paperRun.Contains(term, StringComparison.Ordinal), $"the paper's {term} is not a departure: {paperRun}");
+        StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "batch 256");
+        StringAssert.Contains(MiaedBenchmark.DescribeDetector(official), "α 0.1, β 0.1, γ 0.0001, ε 10, δ 10, prior N(0, 5²)");
+        StringAssert.Contains(MiaedBenchmark.DescribeOfficialWeights(), "reconstruction weight ε 10 (paper 1), noisy-latent weight δ 10 (1)");
     }
 
     [TestMethod]
-    public void PaperNetworksWidenTheQuickDetectorAndKeepItsTraining()
+    public void PaperNetworksGiveTheQuickDetectorTable4sSimpleNetworkAndKeepItsTraining()
     {
         var quick = MiaedBenchmark.QuickDetector;
-        var widened = MiaedBenchmark.WithPaperNetworks(quick);
+        Assert.IsNull(quick.BaseChannels, "the quick run's autoencoder is Table 3's already");
+        var widened = MiaedBenchmark.WithPaperNetworks(quick with { BaseChannels = 8 });
 
-        var paper = new MiaedOptions();
-        Assert.AreEqual(paper.BaseChannels, widened.BaseChannels);
-        Assert.AreEqual(paper.EncoderHiddenUnits, widened.EncoderHiddenUnits);
-        CollectionAssert.AreEqual(paper.SimpleNetworkHiddenUnits.ToArray(), widened.SimpleNetworkHiddenUnits.ToArray());
+        Assert.IsNull(widened.BaseChannels, "Table 3's width, chosen from the image");
+        CollectionAssert.AreEqual(new[] { 1024, 512 }, widened.SimpleNetworkHiddenUnits.ToArray(), "Table 4's simple network");
         Assert.AreEqual(quick.Epochs, widened.Epochs);
         Assert.AreEqual(quick.LearningRate, widened.LearningRate);
         Assert.AreEqual(quick.SimpleNetworkEpochs, widened.SimpleNetworkEpochs);
         var described = MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick with { Detector = widened });
         StringAssert.Contains(described, "7 of 100 autoencoder epochs");
-        foreach (var size in new[] { "base channels", "encoder FC", "simple network 256" })
+        foreach (var size in new[] { "base channels", "simple network 256" })
             Assert.IsFalse(described.Contains(size, StringComparison.Ordinal), $"{size} is the paper's: {described}");
+        StringAssert.Contains(MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick with { Detector = quick with { BaseChannels = 8 } }),
+                              "base channels 8 instead of Table 3's (16 grey, 32 colour)");
+        StringAssert.Contains(MiaedBenchmark.DescribeShortening(MiaedBenchmarkOptions.Quick), "simple network 256-128 instead of 1024-512");
     }
 
     [TestMethod]

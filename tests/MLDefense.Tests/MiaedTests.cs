@@ -21,8 +21,8 @@ public sealed class MiaedTests
     /// <summary>The paper's structure at a toy size (the defaults are paper-scale).</summary>
     private static MiaedOptions Tiny(int epochs = 3) => new()
     {
-        NetworkVariant = MiaedNetworkVariant.Mnist,
-        BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+        
+        BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
         SimpleNetworkHiddenUnits = [32, 16], SimpleNetworkEpochs = 20, SimpleNetworkLearningRate = 1e-2,
         Epochs = epochs, BatchSize = 32, LearningRate = 1e-3, Seed = 1, TargetFalsePositiveRate = 0.05,
     };
@@ -283,6 +283,35 @@ public sealed class MiaedTests
     }
 
     [TestMethod]
+    public void ACheckpointOfTheFormerDeepInfoMaxStyleNetworksIsRefusedNamingTheNetworks()
+    {
+        var train = Training(120);
+        string path = Path.Combine(Path.GetTempPath(), $"miaed-{Guid.NewGuid():N}", "detector.checkpoint");
+        var options = Tiny(epochs: 1);
+        using (new MLContext(seed: 1).Transforms.Defenses.Miaed(options with { CheckpointPath = path, KeepCheckpoint = true }).Fit(train)) { }
+        // What a checkpoint written before MIAED followed Table 3 described: stride-2 convolutions and an FC hidden layer, no "networks".
+        using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            var entry = zip.GetEntry("checkpoint.json")!;
+            System.Text.Json.Nodes.JsonObject header;
+            using (var reader = new StreamReader(entry.Open())) header = System.Text.Json.Nodes.JsonNode.Parse(reader.ReadToEnd())!.AsObject();
+            var run = header["run"]!.AsObject();
+            Assert.IsTrue(run.Remove("networks"), "a Table 3 checkpoint names its networks");
+            run["downsamplings"] = 2;
+            run["encoder_hidden_units"] = 1024;
+            entry.Delete();
+            using var writer = new StreamWriter(zip.CreateEntry("checkpoint.json").Open());
+            writer.Write(header.ToJsonString());
+        }
+
+        var refused = Assert.Throws<ArgumentException>(() => new MLContext(seed: 1).Transforms.Defenses.Miaed(
+            options with { Epochs = 2, CheckpointPath = path }).Fit(train));
+        StringAssert.Contains(refused.Message, "networks: missing there, \"Table 3:");
+        Assert.IsTrue(File.Exists(path), "a refused checkpoint is left alone");
+        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    [TestMethod]
     public void KeptCheckpointExtendsTheTrainingToTheDetectorOfTheLongerFit()
     {
         var train = Training(120);
@@ -343,11 +372,12 @@ public sealed class MiaedTests
     }
 
     [TestMethod]
-    [DataRow(1, 28, 28, 128 * 7 * 7)]
-    [DataRow(3, 32, 32, 256 * 4 * 4)]
-    public void PaperSizedNetworksTakeAStepOnMnistAndCifarShapes(int channels, int height, int width, int featureSize)
+    [DataRow(1, 28, 28, 32 * 7 * 7, 116_784, 127_505)]
+    [DataRow(3, 32, 32, 64 * 8 * 8, 327_776, 368_675)]
+    public void PaperSizedNetworksAreTable3sAndTakeAStepOnMnistAndCifarShapes(int channels, int height, int width, int featureSize,
+        int encoderParameters, int decoderParameters)
     {
-        // Default options: the paper's widths (latent 64, FC 1024, discriminators 256-256-1) and every term switched on.
+        // Default options: Table 3's widths (16 on grey images, 32 on colour ones), latent 64, discriminators 256-256-1 (Table 4), every term on.
         var shape = new ImageShape(channels, height, width);
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(12);
@@ -363,7 +393,18 @@ public sealed class MiaedTests
         CollectionAssert.AreEqual(new long[] { 4, 64 }, latents.shape);
         CollectionAssert.AreEqual(images.shape, autoencoder.Decoder.forward(latents).shape);
         int globalInputs = (int)autoencoder.GlobalMiInputSize;
-        Assert.AreEqual(64 + featureSize, globalInputs, "the global discriminator reads the latent and the whole last feature map");
+        Assert.AreEqual(64 + featureSize, globalInputs, "the global discriminator reads the latent and the whole pooled feature map M(x)");
+        // Table 3 by hand. MNIST encoder: 3×3 convolutions 1→16, 16→16, 16→32, 32→32 (weights + biases) and FC 1568→64;
+        // decoder: FC 64→1568, convolutions 32→32 twice, 32→16, 16→16, 16→1. CIFAR-10: 3→32, 32→32, 32→64, 64→64, FC 4096→64
+        // and FC 64→4096, 64→64 twice, 64→32, 32→32, 32→3.
+        Assert.AreEqual(encoderParameters, autoencoder.Encoder.parameters().Sum(p => p.numel()));
+        Assert.AreEqual(decoderParameters, autoencoder.Decoder.parameters().Sum(p => p.numel()));
+        var layers = autoencoder.Encoder.modules().Concat(autoencoder.Decoder.modules()).Select(m => m.GetType().Name).ToList();
+        Assert.AreEqual(4 + 5, layers.Count(n => n == "Conv2d"), string.Join(", ", layers));
+        Assert.AreEqual(2, layers.Count(n => n == "MaxPool2d"));
+        Assert.AreEqual(2, layers.Count(n => n == "Upsample"));
+        Assert.IsFalse(layers.Any(n => n.StartsWith("BatchNorm", StringComparison.Ordinal) || n.StartsWith("ConvTranspose", StringComparison.Ordinal)),
+                       $"Table 3 has no batch norm and no transposed convolution: {string.Join(", ", layers)}");
     }
 
     [TestMethod]
@@ -373,7 +414,7 @@ public sealed class MiaedTests
         var train = TestViews.Read(ml.Data.TakeRows(ml.Data.LoadKnownDataset(KnownDatasets.Mnist, train: true), 600));
         var labels = train.Classes("Label");
         var withScores = WithProbabilities(train, Probabilities(labels, 10), 10);
-        using var model = ml.Transforms.Defenses.Miaed(Tiny(epochs: 3) with { NetworkVariant = MiaedNetworkVariant.Auto, LatentDimension = 16, SimpleNetworkEpochs = 30 }).Fit(withScores);
+        using var model = ml.Transforms.Defenses.Miaed(Tiny(epochs: 3) with { LatentDimension = 16, SimpleNetworkEpochs = 30 }).Fit(withScores);
         Assert.AreEqual(new ImageShape(1, 28, 28), model.InputShape);
         Console.WriteLine($"MNIST slice: {model.Info}");
         // A toy encoder (4-8 channels, 16-d latent) after 3 epochs on 600 digits: well above chance, far from the paper's encoder.
@@ -413,7 +454,7 @@ public sealed class MiaedTests
         var newLabels = newDigits.Classes("Label");
         var options = Tiny(epochs: 1) with
         {
-            NetworkVariant = MiaedNetworkVariant.Auto, LatentDimension = 16, SimpleNetworkHiddenUnits = [256, 256], SimpleNetworkDropout = 0,
+            LatentDimension = 16, SimpleNetworkHiddenUnits = [256, 256], SimpleNetworkDropout = 0,
             SimpleNetworkEpochs = 40, CalibrationFraction = 0.5, TargetFalsePositiveRate = target,
         };
         using var model = ml.Transforms.Defenses.Miaed(options).Fit(WithProbabilities(train, Probabilities(trainLabels, 10), 10));

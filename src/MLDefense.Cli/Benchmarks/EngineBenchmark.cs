@@ -220,7 +220,8 @@ public sealed record EngineBenchmarkResult(int Threads, string Device, string To
 /// AE-GAN+sr's training step and purification with Table 6's networks at the library's defaults (width 64, latent 128,
 /// Adam 2e-4 with β₁ 0.5, noise σ fixed at half the bound, 0.15, so that both engines do the same work), batches of 100
 /// (Table 4) random 28×28×1 images; and MIAED's training step with Table 3's MNIST networks at the library's defaults
-/// (base 64, encoder FC 1024, latent 64, discriminators 256, Adam 1e-4), batches of 128 (Sec. 4.1).
+/// (3×3 convolutions 16, 16, 32, 32 with two max poolings, FC 64; latent 64, discriminators 256, Adam 1e-4), batches of
+/// 128 (Sec. 4.1).
 /// </summary>
 /// <remarks>
 /// Rounds alternate between the engines (MLDefense, PyTorch, MLDefense, PyTorch...) so that drifts of the machine

@@ -103,35 +103,29 @@ public static class EngineFlops
     }
 
     /// <summary>
-    /// MIAED's networks at <paramref name="options"/>' sizes (every ablation switch on): encoder E (convolutions, then
-    /// FC), decoder G, global and local MI discriminators, prior critic (<see cref="MiaedAutoencoder"/>).
+    /// MIAED's networks at <paramref name="options"/>' sizes (every ablation switch on; Table 3 and 4): encoder E (four
+    /// same-padded 3×3 convolutions B, B, 2B, 2B around two 2×2 max poolings, then the FC to the latent), decoder G (the FC
+    /// to the map, then 3×3 convolutions 2B, 2B at H/2 × W/2 and B, B, C at H × W after each 2× up-sampling), global and
+    /// local MI discriminators, prior critic (<see cref="MiaedAutoencoder"/>).
     /// </summary>
     public static (NetworkFlops Encoder, NetworkFlops Decoder, NetworkFlops GlobalMi, NetworkFlops LocalMi, NetworkFlops Critic) Miaed(MiaedOptions options, ImageShape shape)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(shape);
         var a = MiaedEstimator.ResolveArchitecture(options, shape);
-        var encoder = new List<double>();
-        int channels = shape.Channels, height = shape.Height, width = shape.Width;
-        for (int i = 0; i < a.Downsamplings; i++)
+        int b = a.BaseChannels, c = a.FeatureChannels, h = shape.Height, w = shape.Width;
+        var encoder = new List<double>
         {
-            height /= 2;
-            width /= 2;
-            encoder.Add(Conv2d(channels, a.BaseChannels << i, 4, height, width));
-            channels = a.BaseChannels << i;
-        }
-        encoder.Add(Linear(a.FeatureSize, a.EncoderHiddenUnits));
-        encoder.Add(Linear(a.EncoderHiddenUnits, a.LatentDimension));
-        var decoder = new List<double> { Linear(a.LatentDimension, a.EncoderHiddenUnits), Linear(a.EncoderHiddenUnits, a.FeatureSize) };
-        height = a.FeatureHeight;
-        width = a.FeatureWidth;
-        for (int i = a.Downsamplings - 1; i >= 0; i--)
+            Conv2d(shape.Channels, b, 3, h, w), Conv2d(b, b, 3, h, w),
+            Conv2d(b, c, 3, h / 2, w / 2), Conv2d(c, c, 3, h / 2, w / 2),
+            Linear(a.FeatureSize, a.LatentDimension),
+        };
+        var decoder = new List<double>
         {
-            int outChannels = i == 0 ? shape.Channels : a.BaseChannels << (i - 1);
-            decoder.Add(ConvTranspose2d(a.BaseChannels << i, outChannels, 4, height, width));
-            height *= 2;
-            width *= 2;
-        }
+            Linear(a.LatentDimension, a.FeatureSize),
+            Conv2d(c, c, 3, h / 2, w / 2), Conv2d(c, c, 3, h / 2, w / 2),
+            Conv2d(c, b, 3, h, w), Conv2d(b, b, 3, h, w), Conv2d(b, shape.Channels, 3, h, w),
+        };
         int hidden = a.DiscriminatorHiddenUnits, locations = a.FeatureHeight * a.FeatureWidth;
         NetworkFlops Mlp(long inputs) => new([Linear(inputs, hidden), Linear(hidden, hidden), Linear(hidden, 1)]);
         var local = new NetworkFlops([Linear(a.FeatureChannels + a.LatentDimension, hidden) * locations, Linear(hidden, hidden) * locations,

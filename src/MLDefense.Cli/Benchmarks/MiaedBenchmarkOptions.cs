@@ -125,7 +125,7 @@ public sealed record MiaedBenchmarkOptions
 
     /// <summary>
     /// The quick run, sized for about 10–15 minutes on two CPU cores (with a trained C1 given): MNIST with C1 only (<see cref="MiaedBenchmark.QuickCases"/>),
-    /// MIAED narrowed and shortened (<see cref="MiaedBenchmark.QuickDetector"/>), the ablation reduced to the full model
+    /// MIAED shortened, with a narrower simple network (<see cref="MiaedBenchmark.QuickDetector"/>), the ablation reduced to the full model
     /// against CAED, CW-L2 with <see cref="CarliniWagnerBudget.Quick"/>.
     /// </summary>
     public static MiaedBenchmarkOptions Quick => new()

@@ -15,8 +15,10 @@ batch 100 of random 28x28x1 images (MLDefense's AeGanNetworks.cs, AeGanTrainingS
   aegan_purify      Alg. 2 with the search on every image: F(x), G(F(x)), the per-image L1 score, 15 steps of
                     gradient descent on ||G(z) - x||^2 from F(x) (step 0.1 halved every 5 steps; a step that raises an
                     image's distance is not taken and halves its step), G(z_L), eval mode
-MIAED case: the MI dual autoencoder of Gao et al. (Table 3's MNIST variant at the paper's sizes: base 64, encoder FC
-1024, latent 64, discriminators 256), batch 128 of random 28x28x1 images (MLDefense's MiaedAutoencoder.TrainStep).
+MIAED case: the MI dual autoencoder of Gao et al. (Table 3's MNIST networks: 3x3 same-padded convolutions 16, 16,
+max-pool, 32, 32, max-pool, linear FC 64; decoder FC 7x7x32 + ReLU, up-sample, convolutions 32, 32, up-sample, 16, 16,
+1 + sigmoid; no batch norm; He-normal initialisation; discriminators 256, Table 4), batch 128 of random 28x28x1 images (MLDefense's
+MiaedNetworks.cs and MiaedAutoencoder.TrainStep).
   miaed_train_step  Eq. 15: reconstruction and latent-noise streams (sigma 0.1), global MI (Eq. 9) and local MI
                     (Eq. 10) Jensen-Shannon estimates, the prior-matching term (Eq. 11); one Adam step (1e-4, betas
                     (0.5, 0.999)) on E, G and the MI discriminators, then one on the WGAN-GP prior critic
@@ -51,8 +53,7 @@ AEGAN_LATENT = 128
 AEGAN_SIGMA = 0.15
 MATMUL = 1024
 MIAED_BATCH = 128
-MIAED_WIDTH = 64
-MIAED_HIDDEN = 1024
+MIAED_WIDTH = 16
 MIAED_LATENT = 64
 MIAED_DISCRIMINATOR = 256
 CASES = ("train_step", "input_gradient", "classifier_a_train_step", "aegan_train_step", "aegan_purify", "miaed_train_step")
@@ -236,22 +237,38 @@ def roll(batch):
     return torch.cat([batch[1:], batch[:1]], 0)
 
 
+def he_normal(*networks):
+    """MiaedInitialization.HeNormal: He-normal weights (fan in, ReLU gain) and zero biases for every conv and FC."""
+    with torch.no_grad():
+        for network in networks:
+            for layer in network.modules():
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
+
+
 class MiaedTrainStep:
     batch = MIAED_BATCH
     weights = {"global": 0.01, "local": 0.01, "prior": 0.001, "reconstruction": 1.0, "noise": 1.0}
 
     def __init__(self, device, seed):
         torch.manual_seed(seed)
-        w, h, d, k = MIAED_WIDTH, MIAED_HIDDEN, MIAED_DISCRIMINATOR, MIAED_LATENT
+        w, d, k = MIAED_WIDTH, MIAED_DISCRIMINATOR, MIAED_LATENT
         features = 2 * w * 7 * 7
         self.convolutions = nn.Sequential(
-            nn.Conv2d(1, w, 4, 2, 1), nn.ReLU(), nn.Conv2d(w, 2 * w, 4, 2, 1), nn.BatchNorm2d(2 * w), nn.ReLU()).to(device)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, k)).to(device)
+            nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2)).to(device)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(features, k)).to(device)
+        he_normal(self.convolutions, self.head)
         self.decoder = nn.Sequential(
-            nn.Linear(k, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Linear(h, features), nn.BatchNorm1d(features), nn.ReLU(),
-            nn.Unflatten(1, (2 * w, 7, 7)),
-            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(), nn.ConvTranspose2d(w, 1, 4, 2, 1),
-            nn.Sigmoid()).to(device)
+            nn.Linear(k, features), nn.ReLU(), nn.Unflatten(1, (2 * w, 7, 7)),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w, 1, 3, padding=1), nn.Sigmoid()).to(device)
+        he_normal(self.decoder)
         self.global_mi = mlp(k + features, d).to(device)
         self.local_mi = nn.Sequential(
             nn.Conv2d(2 * w + k, d, 1), nn.ReLU(), nn.Conv2d(d, d, 1), nn.ReLU(), nn.Conv2d(d, 1, 1)).to(device)

@@ -35,20 +35,19 @@ public static class BenchMiaedCommand
         var detectorEpochs = OptionParsers.Create("--detector-epochs", "MIAED's autoencoder epochs instead of the preset's. Default: "
                                                       + $"{MiaedBenchmark.QuickDetector.Epochs} with --quick, else {paper.Epochs} (the paper's).",
                                                     "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
-        var detectorWidth = OptionParsers.Create("--detector-width", "MIAED's base channels (of the encoder's first convolution; each further one doubles them) instead of the preset's. Default: "
-                                                     + $"{MiaedBenchmark.QuickDetector.BaseChannels} with --quick, else {paper.BaseChannels} (Deep InfoMax's encoder, as the paper).",
+        var detectorWidth = OptionParsers.Create("--detector-width", "MIAED's base channels B (of the encoder's first two convolutions; the next two have 2B, Table 3) instead of the preset's. Default: "
+                                                     + "Table 3's width, 16 on grey images and 32 on colour ones (with or without --quick).",
                                                    "C", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var paperNetworks = new Option<bool>("--paper-networks")
         {
-            Description = $"MIAED's networks at the paper's sizes (base channels {paper.BaseChannels}, encoder FC {paper.EncoderHiddenUnits}, "
-                        + $"simple network {string.Join('-', paper.SimpleNetworkHiddenUnits)}) with the preset's epochs and learning rate. "
-                        + "Default: the preset's sizes (with --quick, narrower networks); --detector-width still sets the base channels.",
+            Description = "MIAED's networks at the paper's sizes: Table 3's autoencoder at its width and Table 4's simple network "
+                        + $"{string.Join('-', paper.SimpleNetworkHiddenUnits)}, with the preset's epochs and learning rate. "
+                        + $"Default: the preset's sizes (with --quick, a simple network {string.Join('-', MiaedBenchmark.QuickDetector.SimpleNetworkHiddenUnits)}); --detector-width still sets the base channels.",
         };
         var officialWeights = new Option<bool>("--official-weights")
         {
-            Description = $"MIAED's loss with the official code's weights where they depart from the paper's: reconstruction weight "
-                        + $"{MiaedBenchmark.OfficialReconstructionWeight} instead of {paper.ReconstructionWeight}, prior N(0, {MiaedBenchmark.OfficialPriorStandardDeviation}²) "
-                        + $"instead of N(0, {paper.PriorStandardDeviation}²). Default: the paper's.",
+            Description = $"MIAED's loss and batch with the official code's values where they depart from the paper's: {MiaedBenchmark.DescribeOfficialWeights()}. "
+                        + "Default: the paper's.",
         };
         var trainImages = OptionParsers.Create("--train-images", "Fit MIAED on the first N training images instead of the case's (the classifier a run trains "
                                                     + "uses them too). Default: the preset's (with --quick: "

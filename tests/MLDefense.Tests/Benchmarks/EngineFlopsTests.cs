@@ -56,16 +56,19 @@ public sealed class EngineFlopsTests
     [TestMethod]
     public void MiaedOnATinyConfiguration()
     {
-        // MNIST variant on 8×8×1 (8 → 4 → 2), base 2, FC 3, latent 2, discriminators 4: feature map 4×2×2, by hand.
-        var options = new MiaedOptions { NetworkVariant = MiaedNetworkVariant.Mnist, BaseChannels = 2, EncoderHiddenUnits = 3, LatentDimension = 2, DiscriminatorHiddenUnits = 4 };
+        // Table 3's networks on 8×8×1 (8 → 4 → 2 by the poolings), base 2 (convolutions 2, 2, 4, 4), latent 2,
+        // discriminators 4: feature map 4×2×2 = 16, by hand. Encoder convolutions 2·Cin·Cout·9·H·W at 8×8, 8×8, 4×4, 4×4.
+        var options = new MiaedOptions { BaseChannels = 2, LatentDimension = 2, DiscriminatorHiddenUnits = 4 };
         var (e, g, global, local, critic) = EngineFlops.Miaed(options, new ImageShape(1, 8, 8));
-        CollectionAssert.AreEqual(new[] { 1_024.0, 1_024, 96, 12 }, e.Layers.ToArray());
-        CollectionAssert.AreEqual(new[] { 12.0, 96, 1_024, 1_024 }, g.Layers.ToArray());
+        CollectionAssert.AreEqual(new[] { 2_304.0, 4_608, 2_304, 4_608, 64 }, e.Layers.ToArray());
+        // FC 2 → 16, convolutions 4 → 4 twice at 4×4, then 4 → 2, 2 → 2 and 2 → 1 at 8×8.
+        CollectionAssert.AreEqual(new[] { 64.0, 4_608, 4_608, 9_216, 4_608, 2_304 }, g.Layers.ToArray());
         CollectionAssert.AreEqual(new[] { 144.0, 32, 8 }, global.Layers.ToArray());
         CollectionAssert.AreEqual(new[] { 192.0, 128, 32 }, local.Layers.ToArray(), "1×1 convolutions at 4 locations");
         CollectionAssert.AreEqual(new[] { 16.0, 32, 8 }, critic.Layers.ToArray());
-        // Eq. 15's step 21,764; the gradient penalty 336; the critic on latents and prior samples 304.
-        Assert.AreEqual(22_404, EngineFlops.MiaedTrainStep(options, new ImageShape(1, 8, 8)));
+        // Eq. 15's step: E 3·13,888 − 2,304 = 39,360, G twice 2·3·25,408 = 152,448, the MI discriminators 1,104 + 2,112,
+        // the critic on y 168: 195,192; the gradient penalty 336; the critic on latents and prior samples 304.
+        Assert.AreEqual(195_832, EngineFlops.MiaedTrainStep(options, new ImageShape(1, 8, 8)));
     }
 
     [TestMethod]

@@ -83,7 +83,7 @@ public sealed class ClassifierMLNetTests
                 .Append(ml.MulticlassClassification.Trainers.ImageClassifier(Quick("Purified")))
                 .Append(ml.Transforms.Defenses.Miaed(new MiaedOptions
                 {
-                    NetworkVariant = MiaedNetworkVariant.Mnist, BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+                    BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
                     SimpleNetworkHiddenUnits = [32, 16], SimpleNetworkEpochs = 3, Epochs = 1, BatchSize = 32, Seed = 1,
                     ImageColumnName = "Purified", ProbabilitiesColumnName = "Score", LabelColumnName = "LabelKey",
                 }))

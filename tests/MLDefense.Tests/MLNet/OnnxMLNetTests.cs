@@ -43,7 +43,7 @@ public sealed class OnnxMLNetTests
             var classified = new TransformerChain<ITransformer>(saec, onnxClassifier);
             var miaed = ml.Transforms.Defenses.Miaed(new MiaedOptions
             {
-                NetworkVariant = MiaedNetworkVariant.Mnist, BaseChannels = 4, EncoderHiddenUnits = 32, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
+                BaseChannels = 4, LatentDimension = 8, DiscriminatorHiddenUnits = 16,
                 SimpleNetworkHiddenUnits = [32, 16], SimpleNetworkEpochs = 3, Epochs = 1, BatchSize = 32, Seed = 1,
                 ImageColumnName = "Image", ProbabilitiesColumnName = "Score", LabelColumnName = "LabelKey",
             }).Fit(classified.Transform(train));

@@ -26,7 +26,7 @@ public sealed record MiaedLossTerms(double Total, double? GlobalMi, double? Loca
 /// <remarks>
 /// <para>One <see cref="TrainStep"/> on a batch x:</para>
 /// <list type="number">
-/// <item><description>M = the last convolution's feature map, y = E(x) the 64-d latent; x̂ = G(y), x̃ = G(y + ξ), ξ ~ N(0, σ²I).</description></item>
+/// <item><description>M = the encoder's pooled feature map after its last convolution (32×7×7 on MNIST, Table 3), y = E(x) the 64-d latent; x̂ = G(y), x̃ = G(y + ξ), ξ ~ N(0, σ²I).</description></item>
 /// <item><description>L_rec = mean (x − x̂)² (Eq. 13) and L_noise = mean (x̂ − x̃)² (Eq. 14): the squared norms of the
 /// paper averaged over pixels, so the weights do not depend on the image size. Both streams backpropagate into
 /// G and E: the second teaches G to map a latent neighbourhood to one image, which is what makes it "dual".</description></item>
@@ -56,7 +56,7 @@ public sealed class MiaedAutoencoder : IDisposable
     private bool disposed;
 
     /// <summary>Builds the untrained networks for images of <paramref name="imageShape"/> on <paramref name="device"/>.</summary>
-    /// <exception cref="ArgumentException">The image shape does not fit the network variant.</exception>
+    /// <exception cref="ArgumentException">The image shape does not fit the encoder (H and W must be divisible by 4).</exception>
     public MiaedAutoencoder(MiaedOptions options, ImageShape imageShape, Device device)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -102,7 +102,7 @@ public sealed class MiaedAutoencoder : IDisposable
     /// <summary>The decoder G: latents [N, d] → images [N, C, H, W] in [0, 1].</summary>
     public Module<Tensor, Tensor> Decoder => decoder;
 
-    /// <summary>The global MI discriminator's input size: the latent size plus the flattened last feature map (Eq. 9).</summary>
+    /// <summary>The global MI discriminator's input size: the latent size plus the flattened feature map M(x) (Eq. 9).</summary>
     public long GlobalMiInputSize => architecture.LatentDimension + architecture.FeatureSize;
 
     /// <summary>Whether the global MI discriminator exists (<see cref="MiaedOptions.UseGlobalMi"/>).</summary>

@@ -31,11 +31,13 @@ namespace MLDefense.Defenses;
 /// clean images more often than the target (it agrees with the target model better on its own training rows), so the
 /// rows are held out. <see cref="MiaedModelInfo"/> reports the rate reached on them.</description></item>
 /// </list>
-/// <para>Networks (Tables 3 and 4 were not available; see <see cref="MiaedNetworkVariant"/>): encoder = stride-2 4×4
-/// convolutions 64-128 (28×28, MNIST variant; feature map M 128×7×7) or 64-128-256 (32×32, CIFAR variant; M 256×4×4),
-/// then FC 1024-BN-ReLU, FC 64 — Deep InfoMax's encoder, on which MIAED's MI terms are built; decoder = its mirror
-/// with a sigmoid output; global MI and prior discriminators FC 256-256-1, local MI discriminator 1×1 convolutions
-/// 256-256-1 (Table 4).</para>
+/// <para>Networks (Tables 3 and 4; <see cref="MiaedEncoder"/>, <see cref="MiaedDecoder"/>): encoder = 3×3 convolutions
+/// (stride 1, same padding, ReLU) B, B, max-pool 2×2, 2B, 2B, max-pool 2×2 — the feature map M(x) the MI terms read,
+/// 32×7×7 on MNIST — then flatten and a linear FC 64; decoder = FC 2B·(H/4)·(W/4) with ReLU, reshape, up-sample 2×2,
+/// convolutions 2B, 2B, up-sample 2×2, B, B, then a convolution to the image's channels with a sigmoid; no batch
+/// normalisation; B = 16 for single-channel images (Table 3's MNIST column), 32 otherwise (its CIFAR-10 column;
+/// <see cref="MiaedOptions.BaseChannels"/>). Global MI and prior discriminators FC 256-256-1, local MI discriminator
+/// 1×1 convolutions 256-256-1 (Table 4).</para>
 /// <para>Defaults and where they come from: α = β = 0.01, γ = 0.001, ε = δ = 1, 100 epochs, batch 128, Adam 1e-4,
 /// (0.5, 0.999) — the paper (Sec. 4.1). Not in the paper and taken from the official code or from common practice:
 /// latent noise σ = 0.1 (official code), prior N(0, 1) (the official code's N(0, 5²) is
@@ -46,19 +48,17 @@ namespace MLDefense.Defenses;
 /// trains for up to 100 epochs with early stopping and learning-rate halving monitored on the latents of FGSM adversarial
 /// test images — model selection on adversarial examples, which the paper's premise (no adversarial examples needed)
 /// rules out; here it trains <see cref="MiaedOptions.SimpleNetworkEpochs"/> fixed epochs on clean latents only. Its
-/// MNIST encoder is smaller than Deep InfoMax's (3×3 convolutions 16-16, max-pool, 32-32, max-pool, then FC 64 with no
-/// hidden layer), closer to the benchmark's quick widths than to the defaults here; and its noisy test images are not
-/// clipped to [0, 1].</para>
+/// noisy test images are not clipped to [0, 1].</para>
 /// <para>Input and output columns:</para>
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
-/// <item><term><see cref="MiaedOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] with an image shape, values in [0, 1]; H, W divisible by 4 (MNIST variant) or 8 (CIFAR variant)</description></item>
+/// <item><term><see cref="MiaedOptions.ImageColumnName"/> (input)</term><description>float vector [C, H, W] with an image shape, values in [0, 1]; H, W divisible by 4 (the encoder's two 2×2 max poolings)</description></item>
 /// <item><term><see cref="MiaedOptions.ProbabilitiesColumnName"/> (input)</term><description>float vector [K]: the target model's softmax probabilities (the image classifier's <c>Score</c>)</description></item>
 /// <item><term><see cref="MiaedOptions.LabelColumnName"/> (input, Fit only)</term><description>Int32 class in [0, K)</description></item>
 /// <item><term><see cref="MiaedOptions.ScoreColumnName"/> (output)</term><description>float (Single) in [0, ln 2]: JS(p, q), higher = more adversarial</description></item>
 /// <item><term><see cref="MiaedOptions.FlagColumnName"/> (output)</term><description>Boolean: score &gt; threshold (or, with <see cref="MiaedDetectionRule.ArgmaxMismatch"/>, argmax p ≠ argmax q)</description></item>
 /// </list>
-/// <para>Bad input: a missing image or probabilities column, an image without a shape or of a shape the variant cannot
+/// <para>Bad input: a missing image or probabilities column, an image without a shape or of a shape the encoder cannot
 /// take, a probabilities column that is not a float vector of length K (= <see cref="MiaedOptions.ClassCount"/> when
 /// set), a label that is not Int32 fail in GetOutputSchema and Fit, naming the column, what was expected and what was
 /// found; a missing label fails in Fit only (GetOutputSchema describes the transformer, which needs no label), as do
@@ -127,9 +127,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         rules.Require(o.CalibrationFraction is > 0 and <= 0.5, nameof(o.CalibrationFraction), o.CalibrationFraction, "(the share of rows held out for calibration) must be in (0, 0.5]");
         rules.Require(o.ClassCount is null or >= 2, nameof(o.ClassCount), o.ClassCount, "must be at least 2");
         rules.Require(Enum.IsDefined(o.DetectionRule), nameof(o.DetectionRule), o.DetectionRule, "must be a known rule");
-        rules.Require(Enum.IsDefined(o.NetworkVariant), nameof(o.NetworkVariant), o.NetworkVariant, "must be a known variant");
-        rules.Require(o.BaseChannels >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1");
-        rules.Require(o.EncoderHiddenUnits >= 1, nameof(o.EncoderHiddenUnits), o.EncoderHiddenUnits, "must be at least 1");
+        rules.Require(o.BaseChannels is null or >= 1, nameof(o.BaseChannels), o.BaseChannels, "must be at least 1 (or null for Table 3's width)");
         rules.Require(o.LatentDimension >= 1, nameof(o.LatentDimension), o.LatentDimension, "must be at least 1");
         rules.Require(o.DiscriminatorHiddenUnits >= 1, nameof(o.DiscriminatorHiddenUnits), o.DiscriminatorHiddenUnits, "must be at least 1");
         rules.Require(NonNegative(o.GlobalMiWeight), nameof(o.GlobalMiWeight), o.GlobalMiWeight, "must be finite and ≥ 0");
@@ -153,18 +151,14 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             ("score", o.ScoreColumnName), ("flag", o.FlagColumnName));
     }
 
-    /// <summary>The network sizes for an image shape; throws naming the image column when the variant cannot take the shape.</summary>
+    /// <summary>The network sizes for an image shape (Table 3); throws naming the image column when the shape does not fit its two poolings.</summary>
     internal static MiaedArchitecture ResolveArchitecture(MiaedOptions o, ImageShape shape)
     {
-        var variant = o.NetworkVariant == MiaedNetworkVariant.Auto
-            ? (shape.Height == 28 && shape.Width == 28 ? MiaedNetworkVariant.Mnist : MiaedNetworkVariant.Cifar)
-            : o.NetworkVariant;
-        int downsamplings = variant == MiaedNetworkVariant.Mnist ? 2 : 3;
-        int divisor = 1 << downsamplings;
+        const int divisor = 1 << MiaedArchitecture.Poolings;
         if (shape.Height % divisor != 0 || shape.Width % divisor != 0 || shape.Height < divisor || shape.Width < divisor)
-            throw new ArgumentException($"Column '{o.ImageColumnName}': the {variant} network variant halves the image {downsamplings} times and needs " +
+            throw new ArgumentException($"Column '{o.ImageColumnName}': MIAED's encoder (Table 3) halves the image with {MiaedArchitecture.Poolings} 2x2 max poolings and needs " +
                 $"a height and width divisible by {divisor} (e.g. 1x28x28 for MNIST, 3x32x32 for CIFAR-10); found {shape}.");
-        return new MiaedArchitecture(shape, downsamplings, o.BaseChannels, o.EncoderHiddenUnits, o.LatentDimension, o.DiscriminatorHiddenUnits);
+        return new MiaedArchitecture(shape, o.BaseChannels ?? MiaedArchitecture.DefaultBaseChannels(shape), o.LatentDimension, o.DiscriminatorHiddenUnits);
     }
 
     private MiaedTransformer FitCore(ImageShape shape, int classCount, (float[] Pixels, int[] Labels, float[] Probabilities) data)
@@ -205,7 +199,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var info = new MiaedModelInfo
         {
             Channels = shape.Channels, Height = shape.Height, Width = shape.Width,
-            Downsamplings = ResolveArchitecture(Options, shape).Downsamplings,
+            Networks = MiaedArchitecture.Design,
+            BaseChannels = ResolveArchitecture(Options, shape).BaseChannels,
             ClassCount = classCount,
             Threshold = threshold,
             TrainingImageCount = rows,
@@ -231,9 +226,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         var o = Options;
         return new JsonObject
         {
-            ["downsamplings"] = a.Downsamplings,
+            ["networks"] = MiaedArchitecture.Design,
             ["base_channels"] = a.BaseChannels,
-            ["encoder_hidden_units"] = a.EncoderHiddenUnits,
             ["latent_dimension"] = a.LatentDimension,
             ["discriminator_hidden_units"] = a.DiscriminatorHiddenUnits,
             ["global_mi"] = o.UseGlobalMi,

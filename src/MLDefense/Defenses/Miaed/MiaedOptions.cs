@@ -18,17 +18,6 @@ public enum MiaedDetectionRule
     ArgmaxMismatch,
 }
 
-/// <summary>The encoder/decoder variant of Gao et al.'s Table 3.</summary>
-public enum MiaedNetworkVariant
-{
-    /// <summary>Chosen from the image: 28×28 → <see cref="Mnist"/>, anything else → <see cref="Cifar"/>.</summary>
-    Auto,
-    /// <summary>Two stride-2 convolutions (28 → 14 → 7); needs H and W divisible by 4.</summary>
-    Mnist,
-    /// <summary>Three stride-2 convolutions (32 → 16 → 8 → 4); needs H and W divisible by 8.</summary>
-    Cifar,
-}
-
 /// <summary>
 /// Options of the MIAED detector (Gao et al., "Detecting Adversarial Examples on Deep Neural Networks with Mutual
 /// Information Neural Estimation", Sec. 3 and 4.1). See <see cref="MiaedEstimator"/> for the equations. Defaults are
@@ -73,14 +62,12 @@ public sealed record MiaedOptions
     /// </summary>
     public double CalibrationFraction { get; init; } = 0.1;
 
-    /// <summary>The encoder/decoder variant. Default <see cref="MiaedNetworkVariant.Auto"/>.</summary>
-    public MiaedNetworkVariant NetworkVariant { get; init; } = MiaedNetworkVariant.Auto;
-
-    /// <summary>Channels of the encoder's first convolution (doubled by each further one). Default 64 (Deep InfoMax's encoder).</summary>
-    public int BaseChannels { get; init; } = 64;
-
-    /// <summary>The encoder's (and decoder's) fully connected hidden layer. Default 1024.</summary>
-    public int EncoderHiddenUnits { get; init; } = 1024;
+    /// <summary>
+    /// B, the channels of the encoder's first two 3×3 convolutions (the next two have 2B; the decoder mirrors them): Gao et
+    /// al.'s Table 3, whose MNIST column has B = 16 and CIFAR-10 column B = 32. Null (default) takes Table 3's width for
+    /// the image: 16 for single-channel images, 32 otherwise.
+    /// </summary>
+    public int? BaseChannels { get; init; }
 
     /// <summary>The latent size d. Default 64 (Sec. 3.1).</summary>
     public int LatentDimension { get; init; } = 64;
@@ -155,7 +142,7 @@ public sealed record MiaedOptions
     /// ends with the same detector, bit for bit, as an uninterrupted Fit (the simple network, minutes on frozen latents,
     /// is trained again). Fit refuses a checkpoint of another run (other settings, seed, device or training images), naming
     /// what differs, and deletes the file once it has fitted the detector (unless <see cref="KeepCheckpoint"/>). Not saved with the model. Default null: no
-    /// checkpoint (the paper's 100 epochs on MNIST take about 46 hours on two CPU cores, see <c>bench engine</c>).
+    /// checkpoint (the paper's 100 epochs on MNIST take hours on two CPU cores, see <c>bench engine</c>).
     /// </summary>
     [JsonIgnore]
     public string? CheckpointPath { get; init; }

@@ -16,8 +16,14 @@ public sealed record MiaedModelInfo : IFittedImageDefense
     /// <summary>See <see cref="Channels"/>.</summary>
     public int Width { get; init; }
 
-    /// <summary>Stride-2 convolutions of the encoder (2 = MNIST variant, 3 = CIFAR variant).</summary>
-    public int Downsamplings { get; init; }
+    /// <summary>
+    /// The encoder's design (Gao et al.'s Table 3, <c>MiaedArchitecture.Design</c>). A model saved before MIAED followed
+    /// Table 3 (with Deep InfoMax-style networks) has none, and loading it is refused: fit it again.
+    /// </summary>
+    public string? Networks { get; init; }
+
+    /// <summary>B, the channels of the encoder's first two convolutions (Table 3: 16 on MNIST, 32 on CIFAR-10).</summary>
+    public int BaseChannels { get; init; }
 
     /// <summary>K, the class count of the simple network and the length the probabilities column must have.</summary>
     public int ClassCount { get; init; }
@@ -289,9 +295,14 @@ public sealed class MiaedTransformer : BatchedTransformer, ILoadableComponent<Mi
     /// <summary>What a loaded model must satisfy besides its options: the architecture its options give is the one it was fitted with.</summary>
     private static void CheckFitted(MiaedOptions o, MiaedModelInfo fitted, ImageShape s)
     {
-        int downsamplings = MiaedEstimator.ResolveArchitecture(o, s).Downsamplings;
-        if (downsamplings != fitted.Downsamplings)
-            throw new ArgumentException($"the options give {downsamplings} downsamplings but the model has {fitted.Downsamplings}.");
+        if (fitted.Networks != MiaedArchitecture.Design)
+            throw new ArgumentException(fitted.Networks is null
+                ? "it was saved by an earlier MLDefense whose MIAED had Deep InfoMax-style networks (strided 4x4 convolutions, an FC 1024 hidden layer, batch norm), " +
+                  "not Gao et al.'s Table 3 networks this version builds; fit the detector again."
+                : $"its networks are '{fitted.Networks}', not the '{MiaedArchitecture.Design}' this version builds; fit the detector again.");
+        int baseChannels = MiaedEstimator.ResolveArchitecture(o, s).BaseChannels;
+        if (baseChannels != fitted.BaseChannels)
+            throw new ArgumentException($"the options give base channels {baseChannels} but the model has {fitted.BaseChannels}.");
         if (fitted.ClassCount < 2) throw new ArgumentException($"the class count {fitted.ClassCount} is below 2.");
     }
 
