@@ -337,8 +337,10 @@ public static class AeGanBenchmark
         int images = Math.Min(options.CurveTestImages, test.Count);
         using var curveImages = test.Images.narrow(0, 0, images);
         using var curveLabels = test.Labels.narrow(0, 0, images);
-        // The attacks target the classifier alone: every probe sees the same examples, crafted once.
-        var attacks = WhiteBoxAttacks(options).Select(a => (a.Name, Attack: new ReplayedAttack(a.Attack))).ToList();
+        // The attacks target the classifier alone: every probe sees the same examples, crafted once (and kept in the folder, for a restarted run).
+        string settings = $"ε {Epsilon}; PGD step {PgdStepSize} × {options.PgdIterations}; CW-L2 {options.CarliniWagner.Describe()}";
+        var attacks = WhiteBoxAttacks(options)
+            .Select(a => (a.Name, Attack: new ReplayedAttack(a.Attack, Path.Combine(options.PurifierSaveDirectory!, "replays"), settings))).ToList();
         try
         {
             return TrainAlongCurve(ml, c, options, purifierTrain, classifier, curveImages, curveLabels, attacks, curvePath, points, stages, report, cancellationToken);

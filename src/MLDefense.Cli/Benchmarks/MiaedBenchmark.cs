@@ -396,8 +396,9 @@ public static class MiaedBenchmark
         int images = Math.Min(options.CurveTestImages, test.Count);
         using var curveImages = test.Images.narrow(0, 0, images);
         using var curveLabels = test.Labels.narrow(0, 0, images);
-        // The attacks target the classifier alone: every probe sees the same examples, crafted once.
-        var attacks = Attacks(c, options).Select(a => new ReplayedAttack(a)).ToList();
+        // The attacks target the classifier alone: every probe sees the same examples, crafted once (and kept in the folder, for a restarted run).
+        string settings = $"ε {c.Epsilon}; {DescribeAttacks(options)}";
+        var attacks = Attacks(c, options).Select(a => new ReplayedAttack(a, Path.Combine(directory, "replays"), settings)).ToList();
         try
         {
             return FitAlongCurve(ml, c, options, classifier, withProbabilities, curveImages, curveLabels, attacks, curvePath, points, stages, report, out curve,
