@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Reporting;
 using Spectre.Console;
 
 namespace MLDefense.Cli.Commands;
@@ -17,11 +18,15 @@ public static class BenchCmagCommand
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"cw_budget\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"train_images\", \"test_images\", \"classifier_accuracy\", \"classifier_seconds\", \"cmag_seconds\", "
             + "\"cmag_epochs\", \"cmag_batch_size\", \"reconstructor_epoch_seconds\", \"global_reconstructor_epoch_seconds\", \"thr_ssim\", \"thr_l2\", "
-            + "\"calibrated_threshold\", \"paper_rule_heldout_fpr\", \"calibrated_rule_heldout_fpr\"}], "
+            + "\"calibrated_threshold\", \"paper_rule_heldout_fpr\", \"calibrated_rule_heldout_fpr\", \"training_mean_ssim\", \"training_mean_l2\", \"baselines\": [{\"method\", \"settings\", \"thr_ssim\", \"thr_l2\", "
+            + "\"calibrated_threshold\", \"threshold_images\", \"calibration_images\", \"paper_rule_heldout_fpr\", \"calibrated_rule_heldout_fpr\", "
+            + "\"training_mean_ssim\", \"training_mean_l2\", \"test_images_scored\", \"train_seconds\", \"threshold_seconds\"}]}], "
             + "\"rows\": [{\"dataset\", \"attack\", \"intensity\", \"method\", \"rule\", \"detection_accuracy\", \"tpr\", \"fpr\", \"auc\", \"mean_ssim\", \"mean_l2\", "
-            + "\"pairs\", \"attacked\", \"meets_target\"}], \"clean\": [{\"dataset\", \"method\", \"rule\", \"clean_fpr\", \"mean_ssim\", \"mean_l2\", \"images\"}]} — "
+            + "\"pairs\", \"attacked\", \"meets_target\"}], \"clean\": [{\"dataset\", \"method\", \"rule\", \"clean_fpr\", \"mean_ssim\", \"mean_l2\", \"images\"}], "
+            + "\"image_grids\": [{\"title\", \"path\", \"rows\"}]} — method is cmag, magnet or defensegan; "
             + "detection_accuracy is the accuracy on the balanced pairs (successful AEs and their clean images), tpr the share of the AEs flagged; "
-            + "rule is paper (Alg. 2's training-set extremes) or calibrated (held-out target FPR 1%)");
+            + "rule is paper (Alg. 2's training-set extremes) or calibrated (held-out target FPR 1%). Beside the JSON file, one PNG per dataset "
+            + "(PATH-DATASET.png): a few test images, clean and attacked, with CMAG's, MagNet's and Defense-GAN's reconstructions; mldefense report shows it");
         int? Whole(System.CommandLine.Parsing.ArgumentResult r, int minimum) => OptionParsers.WholeNumber(r, minimum: minimum);
         var trainImages = OptionParsers.Create("--train-images", "Training images (classifier and CMAG) instead of the preset's.", "N", r => (int?)Whole(r, 20));
         var testImages = OptionParsers.Create("--test-images", "Test images attacked instead of the preset's.", "N", r => (int?)Whole(r, 1));
@@ -32,6 +37,22 @@ public static class BenchCmagCommand
         var cwIterations = OptionParsers.Create("--cw-iterations", "CW-L2's Adam iterations per binary-search step instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwSteps = OptionParsers.Create("--cw-steps", "CW-L2's binary-search steps instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwRate = OptionParsers.Create("--cw-learning-rate", "CW-L2's Adam learning rate instead of Carlini and Wagner's 0.01.", "LR", r => (double?)OptionParsers.PositiveNumber(r));
+        var baselines = new Option<string[]>("--baselines")
+        {
+            Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
+                + "or none. Default: both.",
+            HelpName = "METHOD",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result =>
+            {
+                var names = CommonOptions.SplitList(result.Tokens);
+                if (names.SequenceEqual(["none"])) return [];
+                var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
+                if (unknown.Length > 0 || names.Length == 0)
+                    result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
+                return names;
+            },
+        };
         var command = new Command("cmag",
             "CMAG (Han, Li, Xia 2021) under its paper's protocol: the target classifier (C1 on MNIST and Fashion-MNIST, C2 on the GTSRB subset at 32x32) "
           + "exposes its feature map and probabilities to ml.Transforms.Defenses.Cmag, fitted on the clean training images (Alg. 1: FMR and LR, then GR; "
@@ -39,9 +60,11 @@ public static class BenchCmagCommand
           + "under Alg. 2's thresholds and under a threshold calibrated to 1% FPR on held-out clean rows, and the clean FPR on all the test images. "
           + "The issue's defense-aware attack runs too: rows PGD-adaptive, L-inf PGD at eps 0.3 (20 steps of eps/10) ascending CE - w * CMAG's score "
           + "through the whole cascade, intensity = w (1, 10). "
-          + $"Target: detection accuracy >= {CmagBenchmark.TargetAccuracy:F2} in every cell. MagNet and Defense-GAN are not run.")
+          + "MagNet (x' = G(F(x))) and Defense-GAN (x' = G(z*) after its latent search) run on the same examples with one autoencoder, AE-GAN's F and G, "
+          + "trained on CMAG's training rows, and are scored with CMAG's rules (SSIM and L2 of x', Alg. 2's thresholds and the calibrated one). "
+          + $"Target: detection accuracy >= {CmagBenchmark.TargetAccuracy:F2} in every cell.")
         {
-            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate,
+            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate, baselines,
         };
         command.SetAction(parseResult =>
         {
@@ -65,6 +88,7 @@ public static class BenchCmagCommand
                     BinarySearchSteps = parseResult.GetValue(cwSteps) ?? budget.BinarySearchSteps,
                 } : null!,
                 CwLearningRate = parseResult.GetValue(cwRate) ?? 0.01,
+                Baselines = parseResult.GetValue(baselines) ?? CmagBenchmark.AvailableBaselines,
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
@@ -79,8 +103,32 @@ public static class BenchCmagCommand
             CmagBenchmark.Run(options, new InlineProgress<CmagBenchmarkProgress>(p => display.Report($"{p.Case.Dataset} {p.Stage}", p.Detail, p.Fraction)),
                 context.Cancellation));
         Render(context.Console.Out, result, quick);
-        JsonResults.Write(context.Console, jsonFile, ToJson(result, quick));
+        if (jsonFile is not null)
+        {
+            var grids = WriteImageGrids(result, jsonFile.FullName);
+            foreach (var grid in grids) context.Console.Out.MarkupLineInterpolated($"Images: [blue]{grid.Path}[/] (rows: {string.Join(", ", grid.Rows)}).");
+            var json = ToJson(result, quick);
+            string folder = Path.GetDirectoryName(jsonFile.FullName) ?? ".";
+            json["image_grids"] = new JsonArray(grids.Select(g => (JsonNode)g.ToJson(folder)).ToArray());
+            JsonResults.Write(context.Console, jsonFile, json);
+        }
         return 0;
+    }
+
+    /// <summary>Each case's examples as a PNG beside the JSON file (<c>PATH-DATASET.png</c>), with the entry <c>mldefense report</c> reads.</summary>
+    public static List<ImageGridReference> WriteImageGrids(CmagBenchmarkResult result, string jsonPath)
+    {
+        var grids = new List<ImageGridReference>();
+        string stem = Path.Combine(Path.GetDirectoryName(jsonPath) ?? ".", Path.GetFileNameWithoutExtension(jsonPath));
+        foreach (var c in result.Cases)
+        {
+            if (c.Examples is not { Rows.Count: > 0 } e) continue;
+            string path = $"{stem}-{c.Case.Dataset}.png";
+            ImageGrid.SavePng(e.Rows, e.Shape, path);
+            grids.Add(new ImageGridReference($"{c.Case.Dataset}: what each detector reconstructs (CMAG's x' is what the classifier sees, Sec. 3.3) — test images " +
+                string.Join(", ", e.TestIndices), path, e.RowNames));
+        }
+        return grids;
     }
 
     private static string F(double value, string format = "F4") => double.IsNaN(value) ? "—" : value.ToString(format, CultureInfo.InvariantCulture);
@@ -96,27 +144,40 @@ public static class BenchCmagCommand
                 $"{c.Info.PaperRuleCalibrationFalsePositiveRate:P1} / {c.Info.CalibratedRuleCalibrationFalsePositiveRate:P1}");
         console.Write(cases);
 
+        var baselineRows = r.Cases.SelectMany(c => c.Baselines.Select(b => (c.Case.Dataset, b))).ToList();
+        if (baselineRows.Count > 0)
+        {
+            var baselines = new Table().Title("The paper's comparisons, scored with CMAG's rules (same training rows, same held-out rows)")
+                .AddColumn("dataset").AddColumn("method").AddNumberColumns("Thr_SSIM", "Thr_L2", "threshold / held-out rows", "held-out FPR paper / calibrated", "test images", "s (train, thresholds)")
+                .AddColumn("settings");
+            foreach (var (dataset, b) in baselineRows)
+                baselines.AddRow(Markup.Escape(dataset), b.Method, F(b.SsimThreshold), F(b.L2Threshold), $"{b.ThresholdImages} / {b.CalibrationImages}",
+                    $"{b.PaperRuleHeldOutFpr:P1} / {b.CalibratedRuleHeldOutFpr:P1}", $"{b.TestImagesScored}", $"{b.TrainSeconds:F0}, {b.ThresholdSeconds:F0}", Markup.Escape(b.Settings));
+            console.Write(baselines);
+        }
+
         var rows = new Table().Title("Tables 3–7: balanced pairs (successful AEs and their clean images)")
             .Caption(Markup.Escape($"{BenchmarkRunText.Caption(r)} · CW-L2 {r.CwBudget} · target detection accuracy >= {CmagBenchmark.TargetAccuracy:F2}"))
-            .AddColumn("dataset").AddColumn("attack").AddNumberColumns("intensity").AddColumn("rule").AddNumberColumns("pairs", "det. acc", "TPR", "FPR", "AUC", "mean SSIM", "mean L2")
+            .AddColumn("dataset").AddColumn("attack").AddNumberColumns("intensity").AddColumn("method").AddColumn("rule").AddNumberColumns("pairs", "det. acc", "TPR", "FPR", "AUC", "mean SSIM", "mean L2")
             .AddColumn("target");
         foreach (var row in r.Cases.SelectMany(c => c.Rows))
-            rows.AddRow(Markup.Escape(row.Dataset), row.Attack, row.Intensity.ToString(CultureInfo.InvariantCulture), row.Rule, $"{row.Pairs}/{row.Attacked}",
+            rows.AddRow(Markup.Escape(row.Dataset), row.Attack, row.Intensity.ToString(CultureInfo.InvariantCulture), row.Method, row.Rule, $"{row.Pairs}/{row.Attacked}",
                 F(row.DetectionAccuracy), F(row.Tpr), F(row.Fpr), F(row.Auc), F(row.MeanSsim), F(row.MeanL2, "F3"),
-                row.Pairs == 0 ? "—" : TableText.PassFail(CmagBenchmark.MeetsTarget(row)));
+                row.Pairs == 0 || row.Method != "cmag" ? "—" : TableText.PassFail(CmagBenchmark.MeetsTarget(row)));
         console.Write(rows);
 
         var clean = new Table().Title("Clean test images (Table 7's legitimate column; the clean FPR the paper does not report)")
-            .AddColumn("dataset").AddColumn("rule").AddNumberColumns("images", "clean FPR", "mean SSIM", "mean L2");
+            .AddColumn("dataset").AddColumn("method").AddColumn("rule").AddNumberColumns("images", "clean FPR", "mean SSIM", "mean L2");
         foreach (var row in r.Cases.SelectMany(c => c.CleanRows))
-            clean.AddRow(Markup.Escape(row.Dataset), row.Rule, $"{row.Images}", F(row.CleanFpr), F(row.MeanSsim), F(row.MeanL2, "F3"));
+            clean.AddRow(Markup.Escape(row.Dataset), row.Method, row.Rule, $"{row.Images}", F(row.CleanFpr), F(row.MeanSsim), F(row.MeanL2, "F3"));
         console.Write(clean);
         if (quick) console.WriteLine($"--quick shortens: {CmagBenchmark.Describe(r.Cases.Select(c => c.Case))}");
     }
 
     private static JsonNode? Number(double value) => double.IsNaN(value) ? null : JsonValue.Create(value);
 
-    private static JsonObject ToJson(CmagBenchmarkResult r, bool quick) =>
+    /// <summary>The JSON <c>--json</c> writes, less its <c>image_grids</c> (which <see cref="WriteImageGrids"/> gives).</summary>
+    public static JsonObject ToJson(CmagBenchmarkResult r, bool quick) =>
         new(BenchmarkRunText.JsonHeader(r, quick ? CmagBenchmark.Describe(r.Cases.Select(c => c.Case)) : null))
     {
         ["cw_budget"] = r.CwBudget,
@@ -138,6 +199,25 @@ public static class BenchCmagCommand
             ["calibrated_threshold"] = c.Info.CalibratedThreshold,
             ["paper_rule_heldout_fpr"] = c.Info.PaperRuleCalibrationFalsePositiveRate,
             ["calibrated_rule_heldout_fpr"] = c.Info.CalibratedRuleCalibrationFalsePositiveRate,
+            ["training_mean_ssim"] = c.Info.TrainingMeanSsim,
+            ["training_mean_l2"] = c.Info.TrainingMeanL2,
+            ["baselines"] = new JsonArray(c.Baselines.Select(b => (JsonNode)new JsonObject
+            {
+                ["method"] = b.Method,
+                ["settings"] = b.Settings,
+                ["thr_ssim"] = b.SsimThreshold,
+                ["thr_l2"] = b.L2Threshold,
+                ["calibrated_threshold"] = b.CalibratedThreshold,
+                ["threshold_images"] = b.ThresholdImages,
+                ["calibration_images"] = b.CalibrationImages,
+                ["paper_rule_heldout_fpr"] = b.PaperRuleHeldOutFpr,
+                ["calibrated_rule_heldout_fpr"] = b.CalibratedRuleHeldOutFpr,
+                ["training_mean_ssim"] = b.TrainingMeanSsim,
+                ["training_mean_l2"] = b.TrainingMeanL2,
+                ["test_images_scored"] = b.TestImagesScored,
+                ["train_seconds"] = JsonResults.Seconds(b.TrainSeconds),
+                ["threshold_seconds"] = JsonResults.Seconds(b.ThresholdSeconds),
+            }).ToArray()),
         }).ToArray()),
         ["rows"] = new JsonArray(r.Cases.SelectMany(c => c.Rows).Select(row => (JsonNode)new JsonObject
         {
@@ -154,7 +234,7 @@ public static class BenchCmagCommand
             ["mean_l2"] = Number(row.MeanL2),
             ["pairs"] = row.Pairs,
             ["attacked"] = row.Attacked,
-            ["meets_target"] = row.Pairs == 0 ? null : CmagBenchmark.MeetsTarget(row),
+            ["meets_target"] = row.Pairs == 0 || row.Method != "cmag" ? null : CmagBenchmark.MeetsTarget(row),
         }).ToArray()),
         ["clean"] = new JsonArray(r.Cases.SelectMany(c => c.CleanRows).Select(row => (JsonNode)new JsonObject
         {
