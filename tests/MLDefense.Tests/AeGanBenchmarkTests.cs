@@ -200,8 +200,13 @@ public sealed class AeGanBenchmarkTests
             Assert.IsFalse(plain.Rows.Any(r => r.Threat == AeGanBenchmark.WhiteBox), "no white-box rows unless asked");
             CollectionAssert.AreEqual(gray.Select(r => r.Accuracy).ToArray(), plain.Rows.Select(r => r.Accuracy).ToArray(), "the gray-box rows do not change");
 
+            var fgsmOnly = AeGanBenchmark.Run(options with { WhiteBoxAttacks = ["FGSM"], Cases = [options.Cases[0] with { WhiteBoxDefenseGanImages = 0 }] }).Cases.Single();
+            CollectionAssert.AreEqual(white.Where(r => r.Attack == "FGSM" && r.AttackThrough != "defensegan-search").Select(r => r.Accuracy).ToArray(),
+                                      fgsmOnly.Rows.Where(r => r.Threat == AeGanBenchmark.WhiteBox).Select(r => r.Accuracy).ToArray(), "WhiteBoxAttacks narrows the rows");
+
             var bad = options with { WhiteBoxDefenseGanAttacks = ["BIM"] };
             StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(bad)).Message, "WhiteBoxDefenseGanAttacks");
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(options with { WhiteBoxAttacks = ["MIM"] })).Message, "WhiteBoxAttacks");
         }
         finally
         {

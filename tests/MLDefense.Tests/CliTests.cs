@@ -325,7 +325,7 @@ public sealed class CliAeganTests
         foreach (var option in new[] { "--quick", "--only", "--model", "--purifier <DATASET=PATH>", "--save-purifiers <DIR>", "--purifier-epochs",
                                        "--purifier-width", "--purifier-images", "--purifier-reconstruction-weight <LAMBDA>", "--purifier-latent <K>", "--purifier-noise-bound <B>", "--purifier-learning-rate <RATE>", "--purifier-batch-size <N>", "--search-steps",
                                        "--defensegan-restarts",
-                                       "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--white-box", "--white-box-images <N>",
+                                       "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--white-box", "--white-box-images <N>", "--white-box-attacks <ATTACKS>",
                                        "--white-box-defensegan-images <N>", "--white-box-defensegan-attacks <ATTACKS>", "--white-box-defensegan-batch-size <N>", "--json <PATH>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist: A 1 of 10 epochs", "--quick says what it shortens");
@@ -359,6 +359,7 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--curve-images", "0")]
     [DataRow("bench", "aegan", "--white-box-images", "-1")]
     [DataRow("bench", "aegan", "--white-box-defensegan-attacks", "BIM")]
+    [DataRow("bench", "aegan", "--white-box-attacks", "FGSM,MIM")]
     [DataRow("bench", "aegan", "--white-box-defensegan-batch-size", "0")]
     [DataRow("bench", "miaed", "--curve", "5")]
     [DataRow("bench", "miaed", "--ablation", "caed,caed")]
@@ -451,7 +452,8 @@ public sealed class CliAeganTests
         string white = Path.Combine(temp, "bench-aegan-white.json");
         (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
                                     "--purifier", $"mnist={saved}", "--search-steps", "2", "--images", "6", "--defensegan-images", "0", "--bpda-images", "0",
-                                    "--white-box", "--white-box-images", "4", "--white-box-defensegan-images", "2", "--white-box-defensegan-attacks", "fgsm",
+                                    "--white-box", "--white-box-images", "4", "--white-box-attacks", "FGSM,pgd,CW-L2", "--white-box-defensegan-images", "2",
+                                    "--white-box-defensegan-attacks", "fgsm",
                                     "--white-box-defensegan-batch-size", "1", "--defensegan-restarts", "2", "--defensegan-iterations", "2", "--json", white);
         Assert.AreEqual(0, code, error);
         StringAssert.Contains(output, "White-box rows");

@@ -393,7 +393,7 @@ public static class AeGanBenchmark
     }
 
     /// <summary>
-    /// The white-box rows (<see cref="AeGanBenchmarkOptions.WhiteBox"/>): each attack through G∘F (judged by magnet and aegan)
+    /// The white-box rows (<see cref="AeGanBenchmarkOptions.WhiteBox"/>): each of the chosen attacks through G∘F (judged by magnet and aegan)
     /// and through Alg. 2 with its search unrolled (judged by aegan) on the first <see cref="AeGanBenchmarkCase.WhiteBoxImages"/>
     /// test images, then the chosen attacks through the unrolled Defense-GAN-style search (judged by defensegan) on the first
     /// <see cref="AeGanBenchmarkCase.WhiteBoxDefenseGanImages"/>. The Defense-GAN-style attack draws its starts from another seed
@@ -412,7 +412,7 @@ public static class AeGanBenchmark
             using var labels = test.Labels.narrow(0, 0, n);
             var throughReconstruction = AeGanWhiteBoxClassifier.ThroughReconstruction(purifier, classifier);
             var throughSearch = AeGanWhiteBoxClassifier.ThroughSearch(purifier, classifier);
-            foreach (var (attackName, attack) in AttacksOf(options))
+            foreach (var (attackName, attack) in AttacksOf(options).Where(a => options.WhiteBoxAttacks.Contains(a.Name)))
             {
                 torch.manual_seed((long)options.Seed);
                 Evaluate(c, options, classifier, throughReconstruction, WhiteBox, "reconstruction", attackName, new TimedAttack(attack), images, labels,

@@ -97,13 +97,16 @@ public sealed record AeGanBenchmarkOptions
     /// white-box rows): FGSM, PGD and CW-L2 differentiated through the defense, as Defense-GAN's official white-box
     /// evaluation does (its reconstruction built into the attacked model, <c>back_prop=True</c> over the GD loop) —
     /// through G∘F (<see cref="AeGanWhiteBoxClassifier.ThroughReconstruction"/>, rows magnet and aegan), through Alg. 2
-    /// with the L search steps unrolled (<see cref="AeGanWhiteBoxClassifier.ThroughSearch"/>, row aegan), on the first
-    /// <see cref="AeGanBenchmarkCase.WhiteBoxImages"/> test images, and through the Defense-GAN-style search with its R·L
+    /// with the L search steps unrolled (<see cref="AeGanWhiteBoxClassifier.ThroughSearch"/>, row aegan), with the attacks of
+    /// <see cref="WhiteBoxAttacks"/> on the first <see cref="AeGanBenchmarkCase.WhiteBoxImages"/> test images, and through the Defense-GAN-style search with its R·L
     /// steps unrolled (<see cref="AeGanWhiteBoxClassifier.ThroughDefenseGanSearch"/>, row defensegan) with the attacks of
     /// <see cref="WhiteBoxDefenseGanAttacks"/> on the first <see cref="AeGanBenchmarkCase.WhiteBoxDefenseGanImages"/>.
     /// Rows carry <c>threat</c> <c>white-box</c>. Default false.
     /// </summary>
     public bool WhiteBox { get; init; }
+
+    /// <summary>The attacks run through G∘F and through the unrolled AE-GAN+sr search (of FGSM, PGD, CW-L2). Default all three.</summary>
+    public IReadOnlyList<string> WhiteBoxAttacks { get; init; } = AeGanBenchmark.Attacks;
 
     /// <summary>
     /// The attacks run through the unrolled Defense-GAN-style search (of FGSM, PGD, CW-L2). Default FGSM only: each of its
@@ -164,6 +167,8 @@ public sealed record AeGanBenchmarkOptions
         if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN
             || WhiteBoxDefenseGanBatchSize < 1)
             throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch sizes must be positive.");
+        if (WhiteBoxAttacks.FirstOrDefault(a => !AeGanBenchmark.Attacks.Contains(a)) is { } unknownAttack)
+            throw new ArgumentException($"{nameof(WhiteBoxAttacks)}: '{unknownAttack}' is not one of {string.Join(", ", AeGanBenchmark.Attacks)}.");
         if (WhiteBoxDefenseGanAttacks.FirstOrDefault(a => !AeGanBenchmark.Attacks.Contains(a)) is { } unknown)
             throw new ArgumentException($"{nameof(WhiteBoxDefenseGanAttacks)}: '{unknown}' is not one of {string.Join(", ", AeGanBenchmark.Attacks)}.");
         CarliniWagner.Validate();

@@ -99,24 +99,11 @@ public static class BenchAeganCommand
                                                     + "Defense-GAN-style search (0 skips it; each input gradient differentiates R*L steps of G twice). Default: "
                                                     + $"{AeGanBenchmark.QuickCases[0].WhiteBoxDefenseGanImages} with --quick, else {full.Cases[0].WhiteBoxDefenseGanImages}.",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 0));
-        var whiteBoxDefenseGanAttacks = new Option<string[]>("--white-box-defensegan-attacks")
-        {
-            Description = $"The attacks run through the unrolled Defense-GAN-style search, comma-separated, of {string.Join(", ", AeGanBenchmark.Attacks)}. "
-                        + $"Default: {string.Join(",", full.WhiteBoxDefenseGanAttacks)} (PGD costs its 40 iterations times as much, CW-L2 its binary steps times iterations).",
-            HelpName = "ATTACKS",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var names = CommonOptions.SplitList(result.Tokens);
-                var unknown = names.Where(n => !AeGanBenchmark.Attacks.Contains(n, StringComparer.OrdinalIgnoreCase)).ToArray();
-                if (names.Length == 0 || unknown.Length > 0)
-                {
-                    result.AddError($"--white-box-defensegan-attacks: '{string.Join(",", names.Length == 0 ? [""] : unknown)}' is not among {string.Join(", ", AeGanBenchmark.Attacks)}.");
-                    return [];
-                }
-                return names.Select(n => AeGanBenchmark.Attacks.First(a => a.Equals(n, StringComparison.OrdinalIgnoreCase))).Distinct().ToArray();
-            },
-        };
+        var whiteBoxAttacks = AttackList("--white-box-attacks", "The attacks run through G(F(x)) and through the unrolled AE-GAN+sr search, comma-separated, "
+                                         + $"of {string.Join(", ", AeGanBenchmark.Attacks)}. Default: all.");
+        var whiteBoxDefenseGanAttacks = AttackList("--white-box-defensegan-attacks", "The attacks run through the unrolled Defense-GAN-style search, "
+                                                   + $"comma-separated, of {string.Join(", ", AeGanBenchmark.Attacks)}. Default: {string.Join(",", full.WhiteBoxDefenseGanAttacks)} "
+                                                   + "(PGD costs its 40 iterations times as much, CW-L2 its binary steps times iterations).");
         var whiteBoxDefenseGanBatch = OptionParsers.Create("--white-box-defensegan-batch-size", "Images per batch of the attacks through the unrolled Defense-GAN-style "
                                                     + $"search (its graph holds R*L steps of G per image). Default: {full.WhiteBoxDefenseGanBatchSize}.",
                                                   "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -147,7 +134,7 @@ public static class BenchAeganCommand
           + $"clean accuracy within 1.5 points of A's; at least as accurate as defensegan and >= {AeGanBenchmark.TargetSpeedup:0}x cheaper per searched image.")
         {
             quick, only, model, purifier, savePurifiers, purifierEpochs, purifierWidth, purifierImages, purifierWeight, purifierLatent, purifierNoise, purifierRate, purifierBatch, searchSteps, stepSize, restarts, iterations, images, defenseGanImages, bpdaImages,
-            whiteBox, whiteBoxImages, whiteBoxDefenseGanImages, whiteBoxDefenseGanAttacks, whiteBoxDefenseGanBatch, curve, curveImages, json,
+            whiteBox, whiteBoxImages, whiteBoxAttacks, whiteBoxDefenseGanImages, whiteBoxDefenseGanAttacks, whiteBoxDefenseGanBatch, curve, curveImages, json,
         };
         command.Validators.Add(result =>
         {
@@ -192,6 +179,7 @@ public static class BenchAeganCommand
                 DefenseGanRestarts = parseResult.GetValue(restarts) ?? preset.DefenseGanRestarts,
                 DefenseGanIterations = parseResult.GetValue(iterations) ?? preset.DefenseGanIterations,
                 WhiteBox = parseResult.GetValue(whiteBox),
+                WhiteBoxAttacks = parseResult.GetValue(whiteBoxAttacks) is { Length: > 0 } chosen ? chosen : preset.WhiteBoxAttacks,
                 WhiteBoxDefenseGanAttacks = parseResult.GetValue(whiteBoxDefenseGanAttacks) is { Length: > 0 } dganAttacks ? dganAttacks : preset.WhiteBoxDefenseGanAttacks,
                 WhiteBoxDefenseGanBatchSize = parseResult.GetValue(whiteBoxDefenseGanBatch) ?? preset.WhiteBoxDefenseGanBatchSize,
                 DataDirectory = settings.DataDirectory,
@@ -203,6 +191,25 @@ public static class BenchAeganCommand
         });
         return command;
     }
+
+    /// <summary>A comma-separated (or repeated) list of the benchmark's attacks, case-insensitive, returned in their own spelling.</summary>
+    private static Option<string[]> AttackList(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "ATTACKS",
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var names = CommonOptions.SplitList(result.Tokens);
+            var unknown = names.Where(n => !AeGanBenchmark.Attacks.Contains(n, StringComparer.OrdinalIgnoreCase)).ToArray();
+            if (names.Length == 0 || unknown.Length > 0)
+            {
+                result.AddError($"{name}: '{string.Join(",", names.Length == 0 ? [""] : unknown)}' is not among {string.Join(", ", AeGanBenchmark.Attacks)}.");
+                return [];
+            }
+            return names.Select(n => AeGanBenchmark.Attacks.First(a => a.Equals(n, StringComparison.OrdinalIgnoreCase))).Distinct().ToArray();
+        },
+    };
 
     /// <summary>A repeatable DATASET=PATH option whose dataset must be one of <paramref name="datasets"/> and whose file must exist.</summary>
     private static Option<string[]> DatasetPaths(string name, string description, string[] datasets) => new(name)
