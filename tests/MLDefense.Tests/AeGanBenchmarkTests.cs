@@ -87,7 +87,7 @@ public sealed class AeGanBenchmarkTests
     }
 
     [TestMethod]
-    public void QuickPresetSaysWhatItShortensAndTargetsFollowTheIssue()
+    public void QuickPresetSaysWhatItShortensAndRowsAreGradedByTheirThreat()
     {
         var quick = AeGanBenchmark.Describe(AeGanBenchmark.QuickCases);
         StringAssert.Contains(quick, "mnist: A 1 of 10 epochs on the first 10000 training images");
@@ -95,11 +95,24 @@ public sealed class AeGanBenchmarkTests
         StringAssert.Contains(quick, "fashion-mnist:");
         StringAssert.Contains(AeGanBenchmark.Describe(AeGanBenchmark.FullCases), "AE-GAN 60 epochs at width 64 on all training images");
 
-        Assert.AreEqual(0.97, AeGanBenchmark.Target(KnownDatasets.Mnist, "CW-L2", "aegan"));
-        Assert.AreEqual(0.81, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "PGD", "aegan"));
-        Assert.AreEqual(0.76, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "CW-L2", "aegan"));
+        // White-box rows: the issue's bars (Table 1's white-box row); gray-box rows: the paper's gray-box figures.
+        Assert.AreEqual(0.97, AeGanBenchmark.Target(KnownDatasets.Mnist, "CW-L2", "aegan", AeGanBenchmark.WhiteBox));
+        Assert.AreEqual(0.81, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "PGD", "aegan", AeGanBenchmark.WhiteBox));
+        Assert.AreEqual(0.76, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "CW-L2", "aegan", AeGanBenchmark.WhiteBox));
+        Assert.AreEqual(0.915, AeGanBenchmark.Target(KnownDatasets.Mnist, "CW-L2", "aegan"));
+        Assert.AreEqual(0.882, AeGanBenchmark.Target(KnownDatasets.Mnist, "FGSM", "aegan", AeGanBenchmark.GrayBox));
+        Assert.AreEqual(0.604, AeGanBenchmark.Target(KnownDatasets.FashionMnist, "FGSM", "aegan"));
+        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.FashionMnist, "PGD", "aegan"), "the paper's Fashion-MNIST gray-box PGD is unreadable");
+        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, "FGSM", "magnet", AeGanBenchmark.WhiteBox), "targets apply to AE-GAN+sr only");
         Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, "FGSM", "magnet"), "targets apply to AE-GAN+sr only");
-        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, AeGanBenchmark.BpdaAttackName, "aegan"), "BPDA has no target yet");
+        Assert.IsNull(AeGanBenchmark.Target(KnownDatasets.Mnist, AeGanBenchmark.BpdaAttackName, "aegan", AeGanBenchmark.WhiteBox), "BPDA has no target");
+        Assert.Throws<ArgumentOutOfRangeException>(() => AeGanBenchmark.Target(KnownDatasets.Mnist, "FGSM", "aegan", "black-box"));
+        // Table 1's MagNet column: white 0.293 / 0.012 / 0.013 against gray 0.561 / 0.673 / 0.881 — the white row attacks through the reconstruction.
+        Assert.AreEqual(0.293, AeGanBenchmark.PaperWhiteBox(KnownDatasets.Mnist, "FGSM", "magnet"));
+        Assert.AreEqual(0.561, AeGanBenchmark.PaperGrayBox(KnownDatasets.Mnist, "FGSM", "magnet"));
+        Assert.AreEqual(0.984, AeGanBenchmark.PaperWhiteBox(KnownDatasets.Mnist, "FGSM", "aegan"));
+        Assert.AreEqual(0.852, AeGanBenchmark.PaperWhiteBox(KnownDatasets.FashionMnist, "PGD", "defensegan"));
+        Assert.AreEqual(AeGanBenchmark.PaperWhiteBox(KnownDatasets.Mnist, "PGD", "none"), AeGanBenchmark.PaperGrayBox(KnownDatasets.Mnist, "PGD", "none"));
 
         var missing = AeGanBenchmarkOptions.Quick with { ModelPaths = new Dictionary<string, string> { [KnownDatasets.Mnist] = "/no/such/model.zip" } };
         Assert.Throws<FileNotFoundException>(() => AeGanBenchmark.Run(missing));
@@ -141,6 +154,59 @@ public sealed class AeGanBenchmarkTests
             Assert.IsFalse(stages.Any(s => s.StartsWith("curve epoch", StringComparison.Ordinal)), "nothing is probed again");
             Assert.AreEqual(first.Calibration.Threshold, second.Calibration.Threshold, "the final purifier is refitted from its kept checkpoint");
             StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(plain with { CurveEpochs = [1] })).Message, "PurifierSaveDirectory");
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void WhiteBoxRowsAttackThroughTheDefenseAndAreGradedAgainstTheWhiteBoxBars()
+    {
+        string data = Directory.CreateTempSubdirectory("mldefense-aegan-whitebox-").FullName;
+        try
+        {
+            SyntheticIdx.Write(Path.Combine(data, KnownDatasets.Mnist), trainRows: 200, testRows: 20, seed: 5);
+            var options = new AeGanBenchmarkOptions
+            {
+                Cases = [new AeGanBenchmarkCase(KnownDatasets.Mnist, ClassifierEpochs: 2, ClassifierTrainImages: null, PurifierEpochs: 1, PurifierTrainImages: null,
+                                                PurifierBaseChannels: 4, PurifierLearningRate: 1e-3, PurifierBatchSize: 50, TestImages: 12, DefenseGanImages: 0,
+                                                BpdaImages: 0, PurifierLatentDimension: 8, WhiteBoxImages: 6, WhiteBoxDefenseGanImages: 3)],
+                SearchSteps = 3, PgdIterations = 2, DefenseGanRestarts = 2, DefenseGanIterations = 3, CarliniWagner = new CarliniWagnerBudget(1, 3, 0.1),
+                DataDirectory = data, Device = ComputeDevice.Cpu, WhiteBox = true, BatchSize = 4,
+            };
+            var result = AeGanBenchmark.Run(options).Cases.Single();
+
+            var gray = result.Rows.Where(r => r.Threat == AeGanBenchmark.GrayBox).ToList();
+            var white = result.Rows.Where(r => r.Threat == AeGanBenchmark.WhiteBox).ToList();
+            Assert.AreEqual(9, gray.Count, "3 attacks x none, magnet, aegan on A alone");
+            Assert.IsTrue(gray.All(r => r.AttackThrough == "classifier" && r.Images == 12));
+            Assert.IsTrue(gray.Where(r => r.Method == "aegan").All(r => r.Target == AeGanBenchmark.PaperGrayBox(KnownDatasets.Mnist, r.Attack, "aegan")),
+                          "gray-box rows are graded against the paper's gray-box row");
+            var keys = white.Select(r => $"{r.Attack}/{r.AttackThrough}/{r.Method}").ToArray();
+            var expected = AeGanBenchmark.Attacks.SelectMany(a => new[] { $"{a}/reconstruction/magnet", $"{a}/reconstruction/aegan", $"{a}/search/aegan" })
+                .Append("FGSM/defensegan-search/defensegan").ToArray();
+            CollectionAssert.AreEqual(expected, keys, "through G∘F (magnet, aegan), through the unrolled search (aegan), and FGSM through the Defense-GAN-style search");
+            Assert.IsTrue(white.Where(r => r.AttackThrough != "defensegan-search").All(r => r.Images == 6));
+            Assert.AreEqual(3, white.Single(r => r.AttackThrough == "defensegan-search").Images);
+            Assert.IsTrue(white.Where(r => r.Method == "aegan").All(r => r.Target == 0.97), "white-box AE-GAN+sr rows carry the issue's bars");
+            Assert.IsTrue(white.Where(r => r.Method != "aegan").All(r => r.Target is null));
+            Assert.IsTrue(white.All(r => r.AttackMsPerImage > 0 && r.Accuracy is >= 0 and <= 1));
+            Assert.IsTrue(white.Where(r => r.Method == "aegan").All(r => r.SearchSteps == 3));
+            Assert.AreEqual(2 * 3, white.Single(r => r.Method == "defensegan").SearchSteps, "R·L");
+
+            var plain = AeGanBenchmark.Run(options with { WhiteBox = false }).Cases.Single();
+            Assert.IsFalse(plain.Rows.Any(r => r.Threat == AeGanBenchmark.WhiteBox), "no white-box rows unless asked");
+            CollectionAssert.AreEqual(gray.Select(r => r.Accuracy).ToArray(), plain.Rows.Select(r => r.Accuracy).ToArray(), "the gray-box rows do not change");
+
+            var fgsmOnly = AeGanBenchmark.Run(options with { WhiteBoxAttacks = ["FGSM"], Cases = [options.Cases[0] with { WhiteBoxDefenseGanImages = 0 }] }).Cases.Single();
+            CollectionAssert.AreEqual(white.Where(r => r.Attack == "FGSM" && r.AttackThrough != "defensegan-search").Select(r => r.Accuracy).ToArray(),
+                                      fgsmOnly.Rows.Where(r => r.Threat == AeGanBenchmark.WhiteBox).Select(r => r.Accuracy).ToArray(), "WhiteBoxAttacks narrows the rows");
+
+            var bad = options with { WhiteBoxDefenseGanAttacks = ["BIM"] };
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(bad)).Message, "WhiteBoxDefenseGanAttacks");
+            StringAssert.Contains(Assert.Throws<ArgumentException>(() => AeGanBenchmark.Run(options with { WhiteBoxAttacks = ["MIM"] })).Message, "WhiteBoxAttacks");
         }
         finally
         {

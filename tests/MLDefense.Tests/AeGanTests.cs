@@ -1,3 +1,4 @@
+using MLDefense.Attacks;
 using System.Diagnostics;
 using MLDefense.Data;
 using Microsoft.ML;
@@ -522,9 +523,9 @@ public sealed class AeGanTests
     }
 
     /// <summary>A fixed random linear classifier: its input gradient is W's row, pulled back through whatever precedes it.</summary>
-    private sealed class LinearProbe(Device device) : IDifferentiableClassifier, IDisposable
+    private sealed class LinearProbe(Device device, ImageShape? shape = null, ScalarType dtype = ScalarType.Float32) : IDifferentiableClassifier, IDisposable
     {
-        private readonly Tensor weights = torch.tensor(RandomWeights(), [10, 784], device: device);
+        private readonly Tensor weights = torch.tensor(RandomWeights(), [10, 784], device: device).to(dtype);
 
         private static float[] RandomWeights()
         {
@@ -533,7 +534,7 @@ public sealed class AeGanTests
         }
 
         public Device Device => device;
-        public ImageShape InputShape => Mnist;
+        public ImageShape InputShape => shape ?? Mnist;
         public int ClassCount => 10;
         public IReadOnlyList<int>? FeatureMapShape => null;
         public Tensor Logits(Tensor images)
@@ -616,6 +617,204 @@ public sealed class AeGanTests
         }
         Assert.IsTrue(actual.isfinite().all().item<bool>());
         using (var norm = actual.abs().sum()) Assert.IsTrue(norm.item<float>() > 0, "the gradient reaches the input");
+    }
+
+    /// <summary>Σ w ⊙ G(z_L) for the unrolled search from <paramref name="start"/> toward <paramref name="images"/> (a scalar loss to differentiate).</summary>
+    private static Tensor SearchedLoss(Module<Tensor, Tensor> generator, Tensor start, Tensor images, Tensor weights, int steps, double stepSize)
+    {
+        using var scope = torch.NewDisposeScope();
+        var z = AeGanPurification.SearchLatent(generator, start, images, steps, stepSize, halvingInterval: 2, unrolled: true);
+        return (generator.forward(z) * weights).sum().MoveToOuterDisposeScope();
+    }
+
+    [TestMethod]
+    public void UnrolledSearchesHaveTheGradientOfFiniteDifferences()
+    {
+        // The trained G copied to float64, so central differences are exact to about 1e-9; three digits and a noise image as targets.
+        using var scope = torch.NewDisposeScope();
+        var model = Trained.Value;
+        using var generator = new AeGanGenerator(Mnist, latentDimension: 16, baseChannels: 8);
+        generator.load_state_dict(model.Generator.state_dict());
+        generator.to(ScalarType.Float64);
+        generator.eval();
+        var random = new Random(13);
+        var noise = Array.ConvertAll(new float[Mnist.Size], _ => random.NextSingle());
+        var images32 = torch.tensor([.. Pixels(FirstRows(MnistTest.Value, 3)), .. noise], [4, 1, 28, 28], device: model.Device);
+        Tensor start;
+        using (torch.no_grad()) start = model.Encoder.forward(images32).to(ScalarType.Float64);
+        var images = images32.to(ScalarType.Float64);
+        torch.manual_seed(3);
+        var weights = torch.randn([4, 1, 28, 28], ScalarType.Float64);
+        var direction = torch.randn([4, 1, 28, 28], ScalarType.Float64);
+        var startDirection = torch.randn([4, 16], ScalarType.Float64);
+        const int steps = 6;
+        const double eta = 0.5, h = 1e-6;
+
+        // The unrolled search ends at the plain search's codes; with η = 0.5 some of its 6 steps are rejected, so the safeguard is in play.
+        var trace = new List<double>();
+        var plain = AeGanPurification.SearchLatent(generator, start, images, steps, eta, 2, trace);
+        Console.WriteLine("mean ‖G(z_t) − x‖²: " + string.Join(", ", trace.Select(v => v.ToString("F4"))));
+        int rejected = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            var alone = new List<double>();
+            AeGanPurification.SearchLatent(generator, start.narrow(0, i, 1), images.narrow(0, i, 1), steps, eta, 2, alone);
+            rejected += Enumerable.Range(1, steps).Count(t => alone[t] == alone[t - 1]);
+        }
+        Assert.IsTrue(rejected > 0, "a step is rejected somewhere (an image's distance stays put)");
+        var x = images.detach().requires_grad_();
+        var z0 = start.detach().requires_grad_();
+        var unrolledCodes = AeGanPurification.SearchLatent(generator, z0, x, steps, eta, 2, unrolled: true);
+        Assert.IsTrue(unrolledCodes.requires_grad, "the unrolled search keeps its history");
+        Assert.IsFalse(plain.requires_grad);
+        Assert.IsTrue((unrolledCodes - plain).abs().max().item<double>() < 1e-12, "the same values either way");
+        Assert.IsTrue(trace[^1] < trace[0]);
+
+        var loss = SearchedLoss(generator, z0, x, weights, steps, eta);
+        var gradients = torch.autograd.grad([loss], [x, z0]);
+        double analytic = (gradients[0] * direction).sum().item<double>() + (gradients[1] * startDirection).sum().item<double>();
+        using (torch.no_grad())
+        {
+            double up = SearchedLoss(generator, start + startDirection * h, images + direction * h, weights, steps, eta).item<double>();
+            double down = SearchedLoss(generator, start - startDirection * h, images - direction * h, weights, steps, eta).item<double>();
+            double numeric = (up - down) / (2 * h);
+            Console.WriteLine($"unrolled AE-GAN search: directional derivative {analytic:G8} (autograd) vs {numeric:G8} (central differences)");
+            Assert.AreEqual(numeric, analytic, 1e-6 * Math.Max(1, Math.Abs(numeric)));
+        }
+        // The start does not depend on the images here, so their gradient comes from the unrolled steps alone (none without the unrolling).
+        double throughSearchOnly = (gradients[0] * direction).sum().item<double>();
+        Assert.IsTrue(Math.Abs(throughSearchOnly) > 1e-6, $"the images' own gradient comes through the unrolled steps: {throughSearchOnly}");
+
+        // The Defense-GAN-style projection: 2 random starts × 5 momentum steps, unrolled.
+        Tensor Projected(Tensor target) => (AeGanPurification.DefenseGanProjection(generator, target, 16, restarts: 2, iterations: 5, stepSize: 0.02, seed: 4,
+                                                                                    unrolled: true) * weights).sum();
+        var y = images.detach().requires_grad_();
+        var projectionGradient = torch.autograd.grad([Projected(y)], [y])[0];
+        double projectionAnalytic = (projectionGradient * direction).sum().item<double>();
+        using (torch.no_grad())
+        {
+            double numeric = (Projected(images + direction * h).item<double>() - Projected(images - direction * h).item<double>()) / (2 * h);
+            Console.WriteLine($"unrolled Defense-GAN-style search: {projectionAnalytic:G8} (autograd) vs {numeric:G8} (central differences)");
+            Assert.AreEqual(numeric, projectionAnalytic, 1e-6 * Math.Max(1, Math.Abs(numeric)));
+            Assert.IsTrue(Math.Abs(numeric) > 1e-6);
+        }
+    }
+
+    [TestMethod]
+    public void WhiteBoxWrapperPurifiesForwardAndDifferentiatesThroughTheUnrolledSearch()
+    {
+        var model = Trained.Value;
+        using var probe = new LinearProbe(model.Device);
+        var whiteBox = AeGanWhiteBoxClassifier.ThroughSearch(model, probe);
+        var reconstruction = AeGanWhiteBoxClassifier.ThroughReconstruction(model, probe);
+        Assert.AreEqual(AeGanWhiteBoxPath.Search, whiteBox.Path);
+        Assert.AreEqual(10, whiteBox.ClassCount);
+        Assert.IsNull(whiteBox.FeatureMapShape);
+
+        // Clean digits (mostly not flagged: G(F(x))) and uniform noise (flagged: searched).
+        var random = new Random(9);
+        var pixels = Pixels(FirstRows(MnistTest.Value, 6));
+        var noise = Array.ConvertAll(new float[4 * Mnist.Size], _ => random.NextSingle());
+        using var images = torch.tensor([.. pixels, .. noise], [10, 1, 28, 28], device: model.Device);
+        var (purified, _, flags) = model.PurifyWithScores(images);
+        using (purified)
+        {
+            Assert.IsTrue(flags.Skip(6).All(f => f) && flags.Take(6).Any(f => !f), "both branches of Alg. 2 are in the batch");
+            using var logits = whiteBox.Logits(images);
+            using var expected = probe.Logits(purified);
+            using (var difference = (logits - expected).abs().max()) Assert.IsTrue(difference.item<float>() < 1e-3f, $"forward differs by {difference.item<float>()}");
+        }
+
+        using (var warm = InputGradient(whiteBox.Logits, images)) { }
+        long before = LiveTensors.Count();
+        using (var again = InputGradient(whiteBox.Logits, images)) { }
+        Assert.AreEqual(before, LiveTensors.Count(), "the unrolled graph is freed with its tensors");
+        using var actual = InputGradient(whiteBox.Logits, images);
+        using var plain = InputGradient(reconstruction.Logits, images);
+        using var bpda = InputGradient(new AeGanBpdaClassifier(model, probe).Logits, images);
+        Assert.IsTrue(actual.isfinite().all().item<bool>());
+        for (int row = 0; row < 10; row++)
+        {
+            using var a = actual[row];
+            using var p = plain[row];
+            using var b = bpda[row];
+            using var gap = (a - p).abs().max();
+            using var bpdaGap = (a - b).abs().max();
+            using var scale = b.abs().max();
+            if (!flags[row]) Assert.IsTrue(gap.item<float>() < 1e-5f, $"row {row}: unflagged, the gradient is that of G(F(x))");
+            else Assert.IsTrue(bpdaGap.item<float>() > 1e-2f * scale.item<float>(), $"row {row}: searched, the unrolled gradient differs from BPDA's ({bpdaGap.item<float>()} of {scale.item<float>()})");
+        }
+    }
+
+    [TestMethod]
+    public void WhiteBoxWrapperGradientMatchesFiniteDifferencesOnATinyPurifier()
+    {
+        // A purifier trained one epoch, its networks converted to float64 so that central differences are exact to about
+        // 1e-9 (in float32 the steps' ReLU Jacobians jump within any usable h); clean digits and noise, every image searched.
+        using var tiny = new MLContext(seed: 4).Transforms.Defenses.AeGanPurifier(Tiny(AeGanSearchPolicy.Always, epochs: 1) with { SearchSteps = 6 })
+            .Fit(FirstRows(MnistTrain.Value, 200));
+        tiny.Encoder.to(ScalarType.Float64);
+        tiny.Generator.to(ScalarType.Float64);
+        using var probe = new LinearProbe(tiny.Device, dtype: ScalarType.Float64);
+        var whiteBox = AeGanWhiteBoxClassifier.ThroughSearch(tiny, probe);
+        using var scope = torch.NewDisposeScope();
+        var random = new Random(21);
+        var noise = Array.ConvertAll(new float[2 * Mnist.Size], _ => random.NextSingle());
+        var images = torch.tensor([.. Pixels(FirstRows(MnistTest.Value, 2)), .. noise], [4, 1, 28, 28], device: tiny.Device).to(ScalarType.Float64);
+
+        var gradient = InputGradient(whiteBox.Logits, images);
+        var bpda = InputGradient(new AeGanBpdaClassifier(tiny, probe).Logits, images);
+        torch.manual_seed(5);
+        var direction = torch.randn([4, 1, 28, 28], ScalarType.Float64).to(tiny.Device);
+        const double h = 1e-6;
+        Tensor Logit(Tensor x) { using var _ = torch.no_grad(); return whiteBox.Logits(x).narrow(1, 3, 1).view(4); }
+        var numeric = ((Logit(images + direction * h) - Logit(images - direction * h)) / (2 * h)).data<double>().ToArray();
+        var analytic = (gradient * direction).flatten(1).sum(1).data<double>().ToArray();
+        var straight = (bpda * direction).flatten(1).sum(1).data<double>().ToArray();
+        for (int row = 0; row < 4; row++)
+        {
+            Console.WriteLine($"row {row}: directional derivative {analytic[row]:G8} (unrolled), {numeric[row]:G8} (central differences), {straight[row]:G8} (BPDA)");
+            Assert.AreEqual(numeric[row], analytic[row], 1e-6 * Math.Max(1, Math.Abs(numeric[row])), $"row {row}");
+            Assert.IsTrue(Math.Abs(straight[row] - numeric[row]) > 1e-3 * Math.Abs(numeric[row]), $"row {row}: BPDA's gradient is not the true one");
+        }
+    }
+
+    [TestMethod]
+    public void WhiteBoxAttacksThroughAnIdentityPurifierAreThePlainAttacks()
+    {
+        var model = Trained.Value;
+        using var probe = new LinearProbe(model.Device);
+        using var images = TestImages(8, model.Device);
+        using var labels = torch.tensor(new long[] { 7, 2, 1, 0, 4, 1, 4, 9 }, device: model.Device);
+        var identity = new PurifiedClassifier(probe, x => x.alias());
+        IAdversarialAttack[] attacks =
+        [
+            new FastGradientAttack(new FastGradientOptions { Epsilon = 0.3 }),
+            new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = 0.3, StepSize = 0.01, Iterations = 5 }),
+            new CarliniWagnerL2Attack(new CarliniWagnerL2Options { BinarySearchSteps = 2, MaxIterations = 10, InitialConstant = 1 }),
+        ];
+        foreach (var attack in attacks)
+        {
+            torch.manual_seed(12);
+            using var expected = attack.Generate(probe, images, labels);
+            torch.manual_seed(12);
+            using var actual = attack.Generate(identity, images, labels);
+            CollectionAssert.AreEqual(expected.data<float>().ToArray(), actual.data<float>().ToArray(), $"{attack.Name} through the identity is {attack.Name}");
+        }
+
+        // AE-GAN+sr with its search switched off is G(F(x)): the white-box attack through it is the one through the reconstruction.
+        using var never = new MLContext(seed: 5).Transforms.Defenses.AeGanPurifier(Tiny(AeGanSearchPolicy.Never, epochs: 1)).Fit(FirstRows(MnistTrain.Value, 200));
+        var fgsm = new FastGradientAttack(new FastGradientOptions { Epsilon = 0.3 });
+        using var throughSearch = fgsm.Generate(AeGanWhiteBoxClassifier.ThroughSearch(never, probe), images, labels);
+        using var throughReconstruction = fgsm.Generate(AeGanWhiteBoxClassifier.ThroughReconstruction(never, probe), images, labels);
+        using var onProbe = fgsm.Generate(probe, images, labels);
+        CollectionAssert.AreEqual(throughReconstruction.data<float>().ToArray(), throughSearch.data<float>().ToArray());
+        CollectionAssert.AreNotEqual(onProbe.data<float>().ToArray(), throughSearch.data<float>().ToArray(), "going through G∘F changes the attack");
+
+        var wrong = new LinearProbe(model.Device, new ImageShape(1, 32, 32));
+        Assert.Throws<ArgumentException>(() => AeGanWhiteBoxClassifier.ThroughSearch(model, wrong));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AeGanWhiteBoxClassifier.ThroughDefenseGanSearch(model, probe, restarts: 0));
+        wrong.Dispose();
     }
 
     /// <summary>Reports on the training thread (<see cref="Progress{T}"/> would post to the thread pool, after Fit returns).</summary>

@@ -325,7 +325,8 @@ public sealed class CliAeganTests
         foreach (var option in new[] { "--quick", "--only", "--model", "--purifier <DATASET=PATH>", "--save-purifiers <DIR>", "--purifier-epochs",
                                        "--purifier-width", "--purifier-images", "--purifier-reconstruction-weight <LAMBDA>", "--purifier-latent <K>", "--purifier-noise-bound <B>", "--purifier-learning-rate <RATE>", "--purifier-batch-size <N>", "--search-steps",
                                        "--defensegan-restarts",
-                                       "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--json <PATH>" })
+                                       "--defensegan-iterations", "--images", "--defensegan-images", "--bpda-images", "--white-box", "--white-box-images <N>", "--white-box-attacks <ATTACKS>",
+                                       "--white-box-defensegan-images <N>", "--white-box-defensegan-attacks <ATTACKS>", "--white-box-defensegan-batch-size <N>", "--json <PATH>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist: A 1 of 10 epochs", "--quick says what it shortens");
         StringAssert.Contains(output, "Default: 15 (the paper's)");
@@ -356,6 +357,10 @@ public sealed class CliAeganTests
     [DataRow("bench", "aegan", "--curve", "5,ten", "--save-purifiers", "/tmp")]
     [DataRow("bench", "aegan", "--curve", "0", "--save-purifiers", "/tmp")]
     [DataRow("bench", "aegan", "--curve-images", "0")]
+    [DataRow("bench", "aegan", "--white-box-images", "-1")]
+    [DataRow("bench", "aegan", "--white-box-defensegan-attacks", "BIM")]
+    [DataRow("bench", "aegan", "--white-box-attacks", "FGSM,MIM")]
+    [DataRow("bench", "aegan", "--white-box-defensegan-batch-size", "0")]
     [DataRow("bench", "miaed", "--curve", "5")]
     [DataRow("bench", "miaed", "--ablation", "caed,caed")]
     [DataRow("bench", "miaed", "--ablation", "full")]
@@ -440,6 +445,33 @@ public sealed class CliAeganTests
         Assert.AreEqual((double)c["clean_test_flagged"]!, (double)reloaded["clean_test_flagged"]!, "the same detector on the same images");
         Assert.AreEqual(0.05, (double)reloaded["search_step_size"]!, "the command's search settings replace the saved ones");
         Assert.AreEqual(4, reloaded["search_trace"]!["clean"]!.AsArray().Count, "L + 1 distances with --search-steps 3");
+        foreach (var row in reloadedRun["rows"]!.AsArray())
+            Assert.AreEqual("gray-box", (string?)row!["threat"], "without --white-box every row attacks A alone");
+
+        // --white-box adds the rows whose attacks go through the defense, each marked and graded by its threat.
+        string white = Path.Combine(temp, "bench-aegan-white.json");
+        (code, output, error) = Run("bench", "aegan", "--quick", "--only", "mnist", "--threads", "1", "--data", Path.Combine(temp, "data"),
+                                    "--purifier", $"mnist={saved}", "--search-steps", "2", "--images", "6", "--defensegan-images", "0", "--bpda-images", "0",
+                                    "--white-box", "--white-box-images", "4", "--white-box-attacks", "FGSM,pgd,CW-L2", "--white-box-defensegan-images", "2",
+                                    "--white-box-defensegan-attacks", "fgsm",
+                                    "--white-box-defensegan-batch-size", "1", "--defensegan-restarts", "2", "--defensegan-iterations", "2", "--json", white);
+        Assert.AreEqual(0, code, error);
+        StringAssert.Contains(output, "White-box rows");
+        StringAssert.Contains(output, "A∘AE-GAN+sr, search unrolled");
+        var whiteRows = JsonNode.Parse(File.ReadAllText(white))!["rows"]!.AsArray().Select(r => r!).ToList();
+        var whiteBox = whiteRows.Where(r => (string?)r["threat"] == "white-box").ToList();
+        CollectionAssert.AreEquivalent(new[] { "reconstruction", "search", "defensegan-search" }, whiteBox.Select(r => (string)r["attack_through"]!).Distinct().ToArray());
+        Assert.AreEqual(3 * 3 + 1, whiteBox.Count, "per attack: magnet and aegan through G∘F, aegan through the search; FGSM through the Defense-GAN-style search");
+        foreach (var row in whiteBox)
+        {
+            Assert.IsTrue((double)row["attack_ms_per_image"]! > 0);
+            Assert.AreEqual((string?)row["attack_through"] == "defensegan-search" ? 2 : 4, (int)row["images"]!);
+            Assert.IsNotNull(row["paper_white_box"], "Table 1 has every MNIST white-box cell");
+            Assert.AreEqual((string?)row["method"] == "aegan" ? 0.97 : null, (double?)row["target"]);
+        }
+        var grayAegan = whiteRows.First(r => (string?)r["threat"] == "gray-box" && (string?)r["method"] == "aegan" && (string?)r["attack"] == "FGSM");
+        Assert.AreEqual(0.882, (double)grayAegan["target"]!, "gray-box rows are graded against the paper's gray-box figure");
+        Assert.AreEqual("classifier", (string?)grayAegan["attack_through"]);
     }
 
     [TestMethod]

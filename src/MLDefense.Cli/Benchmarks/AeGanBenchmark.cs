@@ -17,16 +17,25 @@ namespace MLDefense.Benchmarks;
 /// L iterations, <see cref="AeGanTransformer.DefenseGanSearch"/>); <c>aegan</c>, AE-GAN+sr (Alg. 2, L = 15). Also: the
 /// accuracy on purified clean images, the detection AUC of the reconstruction error for FGSM ε ∈ {0.1, 0.2, 0.3}, the
 /// accuracy under BPDA-PGD (PGD through purifier and classifier with the search treated as the identity,
-/// <see cref="AeGanBpdaClassifier"/>), the search's effect on ‖G(z) − x‖², and the cost of both searches.
+/// <see cref="AeGanBpdaClassifier"/>), the search's effect on ‖G(z) − x‖², and the cost of both searches; with
+/// <see cref="AeGanBenchmarkOptions.WhiteBox"/>, also the paper's white-box rows (attacks through the defense,
+/// <see cref="AeGanWhiteBoxClassifier"/>).
 /// </summary>
 /// <remarks>
 /// <para>Targets (the issue, for the full run): AE-GAN+sr's accuracy on MNIST ≥ 0.97 for FGSM, PGD and CW; on Fashion-MNIST
 /// FGSM ≥ 0.80, PGD ≥ 0.81, CW ≥ 0.76; clean accuracy after purification within 1.5 points of the undefended classifier's;
 /// at least as accurate as the Defense-GAN-style search while at least 50× cheaper per searched image. A quick run is not
 /// expected to meet them. The issue took those accuracies from Table 1's white-box rows, where the attack knows the
-/// defense and differentiates through it (Sec. 3.1); this benchmark's attacks know the classifier only — the paper's
+/// defense and differentiates through it (Sec. 3.1). The main rows' attacks know the classifier only — the paper's
 /// gray-box setting, whose AE-GAN+sr figures are lower (MNIST FGSM 0.882, PGD 0.910, CW 0.915; Fashion-MNIST FGSM 0.604,
-/// Table 2) — so the rows carry both (<see cref="Target"/> and <see cref="PaperGrayBox"/>).</para>
+/// Table 2) — so each row is graded against its own threat's figure (<see cref="Target"/>): gray-box rows against the
+/// paper's gray-box row (<see cref="PaperGrayBox"/>), white-box rows against the issue's bars; both of the paper's figures
+/// ride along (<see cref="PaperGrayBox"/>, <see cref="PaperWhiteBox"/>).</para>
+/// <para>White-box rows (<see cref="AeGanBenchmarkOptions.WhiteBox"/>) follow Defense-GAN's official <c>whitebox.py</c>, which
+/// the paper says it adopts for Defense-GAN: the attacked model is the classifier after the purifier, and the attack's
+/// gradient runs through the purifier's computation, a latent search's gradient steps included (unrolled, with second
+/// derivatives of G). AE-GAN+sr gets two: through G∘F (the cheaper attack, no search; MagNet's white-box row is this one)
+/// and through Alg. 2 with its L steps unrolled.</para>
 /// <para>Attack settings: FGSM ε = 0.3; PGD L∞ ε = 0.3, step 0.01, <see cref="AeGanBenchmarkOptions.PgdIterations"/>
 /// iterations, random start (Madry et al.'s MNIST setting; the paper does not list its own); CW-L2 κ = 0 with the
 /// options' binary-search steps and iterations (as <c>bench attacks</c>).</para>
@@ -45,8 +54,14 @@ public static class AeGanBenchmark
     /// <summary>The methods, in Table 1's column order.</summary>
     public static IReadOnlyList<string> Methods { get; } = ["none", "magnet", "defensegan", "aegan"];
 
-    /// <summary>The white-box attacks, in Table 1's row order.</summary>
+    /// <summary>The attacks, in Table 1's row order.</summary>
     public static IReadOnlyList<string> Attacks { get; } = ["FGSM", "PGD", "CW-L2"];
+
+    /// <summary>The threat of rows whose attack is computed on the classifier alone (Sec. 3.1).</summary>
+    public const string GrayBox = "gray-box";
+
+    /// <summary>The threat of rows whose attack differentiates through the defense (Sec. 3.1; BPDA-PGD too).</summary>
+    public const string WhiteBox = "white-box";
 
     private const double Epsilon = 0.3, PgdStepSize = 0.01;
     private static readonly double[] DetectionBudgets = [0.1, 0.2, 0.3];
@@ -54,8 +69,10 @@ public static class AeGanBenchmark
     /// <summary>The full run: every image, the paper's training (see <see cref="AeGanBenchmarkOptions.Full"/>).</summary>
     public static IReadOnlyList<AeGanBenchmarkCase> FullCases { get; } =
     [
-        new(KnownDatasets.Mnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000),
-        new(KnownDatasets.FashionMnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000),
+        new(KnownDatasets.Mnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000,
+            WhiteBoxImages: 1_000, WhiteBoxDefenseGanImages: 10),
+        new(KnownDatasets.FashionMnist, null, null, null, null, null, null, null, TestImages: 10_000, DefenseGanImages: 1_000, BpdaImages: 1_000,
+            WhiteBoxImages: 1_000, WhiteBoxDefenseGanImages: 10),
     ];
 
     /// <summary>
@@ -63,12 +80,16 @@ public static class AeGanBenchmark
     /// the first 10 000 training images; AE-GAN for 2 epochs at width w = 16 on the first 8 000, with Adam at 1e-3 on
     /// batches of 50 (Table 4's 2e-4 on batches of 100 barely leaves the initialisation in so few steps); the first 200 test
     /// images attacked and purified by none, magnet and aegan, the first 3 of them by the Defense-GAN-style search (R·L =
-    /// 2 000 generator gradients per image, the costliest part), the first 40 under BPDA.
+    /// 2 000 generator gradients per image, the costliest part), the first 40 under BPDA; with
+    /// <see cref="AeGanBenchmarkOptions.WhiteBox"/>, the first 40 attacked through the defense and the first 2 through the
+    /// unrolled Defense-GAN-style search.
     /// </summary>
     public static IReadOnlyList<AeGanBenchmarkCase> QuickCases { get; } =
     [
-        new(KnownDatasets.Mnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40),
-        new(KnownDatasets.FashionMnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40),
+        new(KnownDatasets.Mnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40,
+            WhiteBoxImages: 40, WhiteBoxDefenseGanImages: 2),
+        new(KnownDatasets.FashionMnist, 1, 10_000, 2, 8_000, 16, 1e-3, 50, TestImages: 200, DefenseGanImages: 3, BpdaImages: 40,
+            WhiteBoxImages: 40, WhiteBoxDefenseGanImages: 2),
     ];
 
     /// <summary>How cases depart from the full training and image counts, in words (for the CLI's help).</summary>
@@ -104,29 +125,87 @@ public static class AeGanBenchmark
         static string Text(double value) => value.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The accuracy the issue asks of AE-GAN+sr for an attack on a dataset, or null.</summary>
-    public static double? Target(string dataset, string attack, string method) => (method, dataset, attack) switch
+    /// <summary>
+    /// The accuracy a row of AE-GAN+sr is graded against, or null: for a white-box row (<paramref name="threat"/>
+    /// <see cref="WhiteBox"/>, an attack through the defense other than BPDA) the issue's bars, taken from Table 1's
+    /// white-box row (MNIST ≥ 0.97 on FGSM, PGD and CW; Fashion-MNIST FGSM ≥ 0.80, PGD ≥ 0.81, CW ≥ 0.76); for a gray-box
+    /// row the paper's gray-box figure (<see cref="PaperGrayBox"/>).
+    /// </summary>
+    public static double? Target(string dataset, string attack, string method, string threat = GrayBox) => threat switch
     {
-        ("aegan", KnownDatasets.Mnist, "FGSM" or "PGD" or "CW-L2") => 0.97,
-        ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.80,
-        ("aegan", KnownDatasets.FashionMnist, "PGD") => 0.81,
-        ("aegan", KnownDatasets.FashionMnist, "CW-L2") => 0.76,
+        GrayBox => method == "aegan" ? PaperGrayBox(dataset, attack, method) : null,
+        WhiteBox => (method, dataset, attack) switch
+        {
+            ("aegan", KnownDatasets.Mnist, "FGSM" or "PGD" or "CW-L2") => 0.97,
+            ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.80,
+            ("aegan", KnownDatasets.FashionMnist, "PGD") => 0.81,
+            ("aegan", KnownDatasets.FashionMnist, "CW-L2") => 0.76,
+            _ => null,
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(threat), threat, $"The threat is {GrayBox} or {WhiteBox}."),
+    };
+
+    /// <summary>
+    /// The paper's accuracy in Table 1's gray-box rows — the attack computed on the classifier alone — for a method (none,
+    /// magnet, defensegan, aegan) under an attack on a dataset, or null where the paper gives none: MNIST from Table 1;
+    /// Fashion-MNIST only AE-GAN+sr's FGSM, from Table 2 (L = 10), Table 1's Fashion-MNIST gray-box row being unreadable in
+    /// the paper's text.
+    /// </summary>
+    public static double? PaperGrayBox(string dataset, string attack, string method) => (dataset, method, attack) switch
+    {
+        (KnownDatasets.Mnist, "none", "FGSM") => 0.144,
+        (KnownDatasets.Mnist, "none", "PGD") => 0.007,
+        (KnownDatasets.Mnist, "none", "CW-L2") => 0.008,
+        (KnownDatasets.Mnist, "aegan", "FGSM") => 0.882,
+        (KnownDatasets.Mnist, "aegan", "PGD") => 0.910,
+        (KnownDatasets.Mnist, "aegan", "CW-L2") => 0.915,
+        (KnownDatasets.Mnist, "magnet", "FGSM") => 0.561,
+        (KnownDatasets.Mnist, "magnet", "PGD") => 0.673,
+        (KnownDatasets.Mnist, "magnet", "CW-L2") => 0.881,
+        (KnownDatasets.Mnist, "defensegan", "FGSM") => 0.880,
+        (KnownDatasets.Mnist, "defensegan", "PGD") => 0.913,
+        (KnownDatasets.Mnist, "defensegan", "CW-L2") => 0.918,
+        (KnownDatasets.FashionMnist, "aegan", "FGSM") => 0.604,
         _ => null,
     };
 
     /// <summary>
-    /// AE-GAN+sr's accuracy in the paper's gray-box rows — the attack computed on the classifier alone, as this benchmark's
-    /// white-box rows are — for an attack on a dataset, or null where the paper gives none (Table 1 MNIST; Fashion-MNIST
-    /// FGSM from Table 2, L = 10, its PGD and CW cells being unreadable in the paper's text).
+    /// The paper's accuracy in Table 1's white-box rows — the attack differentiated through the defense — for a method (none,
+    /// magnet, defensegan, aegan) under an attack on a dataset (MNIST and Fashion-MNIST), or null where the paper gives none.
+    /// The <c>none</c> column equals the gray-box one (there is no defense to know).
     /// </summary>
-    public static double? PaperGrayBox(string dataset, string attack, string method) => (method, dataset, attack) switch
+    public static double? PaperWhiteBox(string dataset, string attack, string method) => (dataset, method, attack) switch
     {
-        ("aegan", KnownDatasets.Mnist, "FGSM") => 0.882,
-        ("aegan", KnownDatasets.Mnist, "PGD") => 0.910,
-        ("aegan", KnownDatasets.Mnist, "CW-L2") => 0.915,
-        ("aegan", KnownDatasets.FashionMnist, "FGSM") => 0.604,
+        (KnownDatasets.Mnist, "none", "FGSM") => 0.144,
+        (KnownDatasets.Mnist, "none", "PGD") => 0.007,
+        (KnownDatasets.Mnist, "none", "CW-L2") => 0.008,
+        (KnownDatasets.Mnist, "aegan", "FGSM") => 0.984,
+        (KnownDatasets.Mnist, "aegan", "PGD") => 0.982,
+        (KnownDatasets.Mnist, "aegan", "CW-L2") => 0.979,
+        (KnownDatasets.Mnist, "magnet", "FGSM") => 0.293,
+        (KnownDatasets.Mnist, "magnet", "PGD") => 0.012,
+        (KnownDatasets.Mnist, "magnet", "CW-L2") => 0.013,
+        (KnownDatasets.Mnist, "defensegan", "FGSM") => 0.981,
+        (KnownDatasets.Mnist, "defensegan", "PGD") => 0.989,
+        (KnownDatasets.Mnist, "defensegan", "CW-L2") => 0.981,
+        (KnownDatasets.FashionMnist, "none", "FGSM") => 0.073,
+        (KnownDatasets.FashionMnist, "none", "PGD") => 0.028,
+        (KnownDatasets.FashionMnist, "none", "CW-L2") => 0.062,
+        (KnownDatasets.FashionMnist, "aegan", "FGSM") => 0.804,
+        (KnownDatasets.FashionMnist, "aegan", "PGD") => 0.816,
+        (KnownDatasets.FashionMnist, "aegan", "CW-L2") => 0.767,
+        (KnownDatasets.FashionMnist, "magnet", "FGSM") => 0.199,
+        (KnownDatasets.FashionMnist, "magnet", "PGD") => 0.071,
+        (KnownDatasets.FashionMnist, "magnet", "CW-L2") => 0.084,
+        (KnownDatasets.FashionMnist, "defensegan", "FGSM") => 0.814,
+        (KnownDatasets.FashionMnist, "defensegan", "PGD") => 0.852,
+        (KnownDatasets.FashionMnist, "defensegan", "CW-L2") => 0.810,
         _ => null,
     };
+
+    /// <summary>The paper's figure for a row's threat (<see cref="PaperGrayBox"/> or <see cref="PaperWhiteBox"/>).</summary>
+    public static double? Paper(AeGanBenchmarkRow row) => row.Attack == BpdaAttackName ? null
+        : row.Threat == WhiteBox ? PaperWhiteBox(row.Dataset, row.Attack, row.Method) : PaperGrayBox(row.Dataset, row.Attack, row.Method);
 
     /// <summary>Runs the cases in order (see the class summary).</summary>
     /// <param name="options">What to run.</param>
@@ -188,9 +267,10 @@ public static class AeGanBenchmark
             var methods = PurificationMethods(purifier, c, options, c.DefenseGanImages > 0);
             var aeganOnDefenseGanImages = new Dictionary<string, double>();
             var defenseGanAccuracy = new Dictionary<string, double>();
-            foreach (var (attackName, attack) in WhiteBoxAttacks(options))
+            foreach (var (attackName, attack) in AttacksOf(options))
             {
-                var results = EvaluateWhiteBox(c, options, classifier, attackName, attack, test.Images, test.Labels, methods, attackName, rows, report, cancellationToken);
+                var results = EvaluateGrayBox(c, options, classifier, attackName, new TimedAttack(attack), test.Images, test.Labels, methods, attackName, rows, report,
+                                              cancellationToken);
                 if (c.DefenseGanImages > 0)
                 {
                     var dgan = results[methods.FindIndex(m => m.Method.Name == "defensegan")];
@@ -209,16 +289,22 @@ public static class AeGanBenchmark
                 using var labels = test.Labels.narrow(0, 0, Math.Min(c.BpdaImages, test.Count));
                 var aegan = methods[^1];
                 aegan.Reset();
-                var result = AeGanProtocol.Run(classifier, Pgd(options), images, labels, [aegan.Method], null,
+                var pgd = new TimedAttack(Pgd(options));
+                var result = AeGanProtocol.Run(classifier, pgd, images, labels, [aegan.Method], null,
                     new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = BpdaAttackName, AttackedModel = bpda, BatchSize = options.BatchSize },
                     new InlineProgress<EvaluationProgress>(p => report(BpdaAttackName, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction)),
                     cancellationToken)[0].Row;
                 rows.Add(new AeGanBenchmarkRow(c.Dataset, BpdaAttackName, result.Method, result.Accuracy, result.CleanAccuracy, result.UndefendedAccuracy,
-                                               result.UndefendedCleanAccuracy, result.MsPerImage, aegan.Steps, aegan.SearchedFraction, result.Evaluated, null));
+                                               result.UndefendedCleanAccuracy, result.MsPerImage, aegan.Steps, aegan.SearchedFraction, result.Evaluated, null)
+                {
+                    Threat = WhiteBox, AttackThrough = "bpda", AttackMsPerImage = pgd.MsPerImage,
+                });
             }
 
+            if (options.WhiteBox) EvaluateWhiteBox(c, options, classifier, purifier, methods, test, rows, report, cancellationToken);
+
             var detection = Detection(classifier, purifier, detector, test, options, c.Dataset, report, cancellationToken);
-            var defenseGanRows = rows.Where(r => r.Method == "defensegan").ToArray();
+            var defenseGanRows = rows.Where(r => r.Method == "defensegan" && r.Threat == GrayBox).ToArray();
             var cost = defenseGanRows.Length > 0
                 ? new AeGanSearchCost(2 * trace.Images, aeganSearchMs, defenseGanRows[0].Images, defenseGanRows.Average(r => r.MsPerImage))
                 : null;
@@ -272,26 +358,121 @@ public static class AeGanBenchmark
     }
 
     /// <summary>One attack on the classifier alone (the paper's gray-box setting), every method purifying the same adversarial examples; its rows are added to <paramref name="rows"/>.</summary>
-    private static IReadOnlyList<AeGanResult> EvaluateWhiteBox(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier,
+    private static IReadOnlyList<AeGanResult> EvaluateGrayBox(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier,
         string attackName, IAdversarialAttack attack, Tensor images, Tensor labels, IReadOnlyList<PurificationMethod> methods, string stage,
-        List<AeGanBenchmarkRow> rows, Action<string, string, double> report, CancellationToken cancellationToken)
+        List<AeGanBenchmarkRow> rows, Action<string, string, double> report, CancellationToken cancellationToken) =>
+        Evaluate(c, options, classifier, null, GrayBox, "classifier", attackName, attack, images, labels, methods, options.BatchSize, stage, rows, report,
+                 cancellationToken);
+
+    /// <summary>
+    /// One attack on <paramref name="attacked"/> (null: the classifier), every method purifying the same adversarial examples
+    /// and A judging them; the rows (marked with the threat and what the attack went through, graded by <see cref="Target"/>)
+    /// are added to <paramref name="rows"/>.
+    /// </summary>
+    private static IReadOnlyList<AeGanResult> Evaluate(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier,
+        IDifferentiableClassifier? attacked, string threat, string through, string attackName, IAdversarialAttack attack, Tensor images, Tensor labels,
+        IReadOnlyList<PurificationMethod> methods, int batchSize, string stage, List<AeGanBenchmarkRow> rows, Action<string, string, double> report,
+        CancellationToken cancellationToken)
     {
         foreach (var m in methods) m.Reset();
         var attackProgress = new InlineProgress<EvaluationProgress>(p => report(stage, $"{p.ImagesDone}/{p.ImagesTotal} images", p.Fraction));
         report(stage, "", 0);
         var results = AeGanProtocol.Run(classifier, attack, images, labels, methods.Select(m => m.Method).ToArray(), null,
-                                        new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = attackName, BatchSize = options.BatchSize },
+                                        new AeGanProtocolOptions { Dataset = c.Dataset, AttackName = attackName, AttackedModel = attacked, BatchSize = batchSize },
                                         attackProgress, cancellationToken);
         for (int k = 0; k < methods.Count; k++)
         {
             var r = results[k].Row;
             rows.Add(new AeGanBenchmarkRow(c.Dataset, attackName, r.Method, r.Accuracy, r.CleanAccuracy, r.UndefendedAccuracy, r.UndefendedCleanAccuracy,
-                                           r.MsPerImage, methods[k].Steps, methods[k].SearchedFraction, r.Evaluated, Target(c.Dataset, attackName, r.Method)));
+                                           r.MsPerImage, methods[k].Steps, methods[k].SearchedFraction, r.Evaluated, Target(c.Dataset, attackName, r.Method, threat))
+            {
+                Threat = threat, AttackThrough = through, AttackMsPerImage = (attack as TimedAttack)?.MsPerImage,
+            });
         }
         return results;
     }
 
-    private static IEnumerable<(string Name, IAdversarialAttack Attack)> WhiteBoxAttacks(AeGanBenchmarkOptions options)
+    /// <summary>
+    /// The white-box rows (<see cref="AeGanBenchmarkOptions.WhiteBox"/>): each of the chosen attacks through G∘F (judged by magnet and aegan)
+    /// and through Alg. 2 with its search unrolled (judged by aegan) on the first <see cref="AeGanBenchmarkCase.WhiteBoxImages"/>
+    /// test images, then the chosen attacks through the unrolled Defense-GAN-style search (judged by defensegan) on the first
+    /// <see cref="AeGanBenchmarkCase.WhiteBoxDefenseGanImages"/>. The Defense-GAN-style attack draws its starts from another seed
+    /// than the evaluation's search, as each run of Defense-GAN's white-box graph draws its own.
+    /// </summary>
+    private static void EvaluateWhiteBox(AeGanBenchmarkCase c, AeGanBenchmarkOptions options, IDifferentiableClassifier classifier, AeGanTransformer purifier,
+        IReadOnlyList<PurificationMethod> methods, LabelledImages test, List<AeGanBenchmarkRow> rows, Action<string, string, double> report,
+        CancellationToken cancellationToken)
+    {
+        var magnet = methods.Single(m => m.Method.Name == "magnet");
+        var aegan = methods.Single(m => m.Method.Name == "aegan");
+        int n = Math.Min(c.WhiteBoxImages, test.Count);
+        if (n > 0)
+        {
+            using var images = test.Images.narrow(0, 0, n);
+            using var labels = test.Labels.narrow(0, 0, n);
+            var throughReconstruction = AeGanWhiteBoxClassifier.ThroughReconstruction(purifier, classifier);
+            var throughSearch = AeGanWhiteBoxClassifier.ThroughSearch(purifier, classifier);
+            foreach (var (attackName, attack) in AttacksOf(options).Where(a => options.WhiteBoxAttacks.Contains(a.Name)))
+            {
+                torch.manual_seed((long)options.Seed);
+                Evaluate(c, options, classifier, throughReconstruction, WhiteBox, "reconstruction", attackName, new TimedAttack(attack), images, labels,
+                         [magnet, aegan], options.BatchSize, $"white-box {attackName} through G∘F", rows, report, cancellationToken);
+                torch.manual_seed((long)options.Seed);
+                Evaluate(c, options, classifier, throughSearch, WhiteBox, "search", attackName, new TimedAttack(attack), images, labels,
+                         [aegan], options.BatchSize, $"white-box {attackName} through the unrolled search", rows, report, cancellationToken);
+            }
+        }
+
+        int m = Math.Min(c.WhiteBoxDefenseGanImages, test.Count);
+        if (m == 0) return;
+        using var dganImages = test.Images.narrow(0, 0, m);
+        using var dganLabels = test.Labels.narrow(0, 0, m);
+        var defenseGan = new PurificationMethod("defensegan", _ => x => purifier.DefenseGanSearch(x, options.DefenseGanRestarts, options.DefenseGanIterations, options.Seed),
+                                                options.DefenseGanRestarts * options.DefenseGanIterations, 1);
+        var throughDefenseGan = AeGanWhiteBoxClassifier.ThroughDefenseGanSearch(purifier, classifier, options.DefenseGanRestarts, options.DefenseGanIterations,
+                                                                                 seed: unchecked(options.Seed + DefenseGanAttackSeedOffset));
+        foreach (var (attackName, attack) in AttacksOf(options).Where(a => options.WhiteBoxDefenseGanAttacks.Contains(a.Name)))
+        {
+            torch.manual_seed((long)options.Seed);
+            Evaluate(c, options, classifier, throughDefenseGan, WhiteBox, "defensegan-search", attackName, new TimedAttack(attack), dganImages, dganLabels,
+                     [defenseGan], Math.Min(options.WhiteBoxDefenseGanBatchSize, options.BatchSize), $"white-box {attackName} through the Defense-GAN-style search",
+                     rows, report, cancellationToken);
+        }
+    }
+
+    /// <summary>Added to the run's seed for the starts of the white-box attack through the Defense-GAN-style search (the evaluation's search uses the seed itself).</summary>
+    private const int DefenseGanAttackSeedOffset = 7919;
+
+    /// <summary>An attack that adds up its own wall time (the adversarial examples' cost, apart from purification and classification).</summary>
+    private sealed class TimedAttack(IAdversarialAttack attack) : IAdversarialAttack
+    {
+        private readonly Stopwatch clock = new();
+        private long images;
+
+        public string Name => attack.Name;
+        public AttackNorm Norm => attack.Norm;
+
+        /// <summary>Milliseconds per attacked image so far (0 before any).</summary>
+        public double MsPerImage => images == 0 ? 0 : clock.Elapsed.TotalMilliseconds / images;
+
+        public Tensor Generate(IDifferentiableClassifier classifier, Tensor images, Tensor labels, CancellationToken cancellationToken = default)
+        {
+            clock.Start();
+            try
+            {
+                var examples = attack.Generate(classifier, images, labels, cancellationToken);
+                if (examples.device.type == DeviceType.CUDA) torch.cuda.synchronize();
+                this.images += images.size(0);
+                return examples;
+            }
+            finally
+            {
+                clock.Stop();
+            }
+        }
+    }
+
+    private static IEnumerable<(string Name, IAdversarialAttack Attack)> AttacksOf(AeGanBenchmarkOptions options)
     {
         yield return ("FGSM", new FastGradientAttack(new FastGradientOptions { Epsilon = Epsilon }));
         yield return ("PGD", Pgd(options));
@@ -339,7 +520,7 @@ public static class AeGanBenchmark
         using var curveLabels = test.Labels.narrow(0, 0, images);
         // The attacks target the classifier alone: every probe sees the same examples, crafted once (and kept in the folder, for a restarted run).
         string settings = $"ε {Epsilon}; PGD step {PgdStepSize} × {options.PgdIterations}; CW-L2 {options.CarliniWagner.Describe()}";
-        var attacks = WhiteBoxAttacks(options)
+        var attacks = AttacksOf(options)
             .Select(a => (a.Name, Attack: new ReplayedAttack(a.Attack, Path.Combine(options.PurifierSaveDirectory!, "replays"), settings))).ToList();
         try
         {
@@ -373,8 +554,8 @@ public static class AeGanBenchmark
                     var rows = new List<AeGanBenchmarkRow>();
                     var methods = PurificationMethods(purifier, c, options, defenseGan: false);
                     foreach (var (attackName, attack) in attacks)
-                        EvaluateWhiteBox(c, options, classifier, attackName, attack, curveImages, curveLabels, methods, $"curve epoch {stage} {attackName}", rows,
-                                         report, cancellationToken);
+                        EvaluateGrayBox(c, options, classifier, attackName, attack, curveImages, curveLabels, methods, $"curve epoch {stage} {attackName}", rows,
+                                        report, cancellationToken);
                     points[stage] = new LearningCurvePoint<AeGanBenchmarkRow>(stage, images, seconds, rows);
                     LearningCurves.Write(curvePath, points.Values);
                 }

@@ -20,11 +20,19 @@ namespace MLDefense.Benchmarks;
 /// <param name="PurifierReconstructionWeight">AE-GAN's λ (<see cref="AeGanOptions.ReconstructionWeight"/>); null = its default (1, Eq. 5).</param>
 /// <param name="PurifierLatentDimension">AE-GAN's latent dimension k; null = its default (128, Table 4).</param>
 /// <param name="PurifierNoiseBound">AE-GAN's noise-regularisation bound b (<see cref="AeGanOptions.NoiseBound"/>); null = its default (0.3).</param>
+/// <param name="WhiteBoxImages">
+/// With <see cref="AeGanBenchmarkOptions.WhiteBox"/>, the first this-many test images are attacked through the defense: through
+/// G∘F (judged by magnet and aegan) and through Alg. 2 with its search unrolled (judged by aegan).
+/// </param>
+/// <param name="WhiteBoxDefenseGanImages">
+/// With <see cref="AeGanBenchmarkOptions.WhiteBox"/>, the first this-many test images are attacked through the Defense-GAN-style
+/// search with its R·L steps unrolled (judged by defensegan); 0 skips it.
+/// </param>
 public sealed record AeGanBenchmarkCase(string Dataset, int? ClassifierEpochs, int? ClassifierTrainImages, int? PurifierEpochs,
                                         int? PurifierTrainImages, int? PurifierBaseChannels, double? PurifierLearningRate, int? PurifierBatchSize,
                                         int TestImages, int DefenseGanImages, int BpdaImages,
                                         double? PurifierReconstructionWeight = null, int? PurifierLatentDimension = null,
-                                        double? PurifierNoiseBound = null);
+                                        double? PurifierNoiseBound = null, int WhiteBoxImages = 0, int WhiteBoxDefenseGanImages = 0);
 
 /// <summary>Settings of <see cref="AeGanBenchmark.Run"/>; <see cref="Full"/> and <see cref="Quick"/> are the CLI's presets.</summary>
 public sealed record AeGanBenchmarkOptions
@@ -84,6 +92,35 @@ public sealed record AeGanBenchmarkOptions
     /// <summary>PGD's iterations (L∞ ε = 0.3, step 0.01, random start; for the white-box and the BPDA rows). Default 40 (Madry et al.).</summary>
     public int PgdIterations { get; init; } = 40;
 
+    /// <summary>
+    /// Whether to add the paper's white-box rows (Sec. 3.1: the attacker knows the classifier and the defense; Table 1's
+    /// white-box rows): FGSM, PGD and CW-L2 differentiated through the defense, as Defense-GAN's official white-box
+    /// evaluation does (its reconstruction built into the attacked model, <c>back_prop=True</c> over the GD loop) —
+    /// through G∘F (<see cref="AeGanWhiteBoxClassifier.ThroughReconstruction"/>, rows magnet and aegan), through Alg. 2
+    /// with the L search steps unrolled (<see cref="AeGanWhiteBoxClassifier.ThroughSearch"/>, row aegan), with the attacks of
+    /// <see cref="WhiteBoxAttacks"/> on the first <see cref="AeGanBenchmarkCase.WhiteBoxImages"/> test images, and through the Defense-GAN-style search with its R·L
+    /// steps unrolled (<see cref="AeGanWhiteBoxClassifier.ThroughDefenseGanSearch"/>, row defensegan) with the attacks of
+    /// <see cref="WhiteBoxDefenseGanAttacks"/> on the first <see cref="AeGanBenchmarkCase.WhiteBoxDefenseGanImages"/>.
+    /// Rows carry <c>threat</c> <c>white-box</c>. Default false.
+    /// </summary>
+    public bool WhiteBox { get; init; }
+
+    /// <summary>The attacks run through G∘F and through the unrolled AE-GAN+sr search (of FGSM, PGD, CW-L2). Default all three.</summary>
+    public IReadOnlyList<string> WhiteBoxAttacks { get; init; } = AeGanBenchmark.Attacks;
+
+    /// <summary>
+    /// The attacks run through the unrolled Defense-GAN-style search (of FGSM, PGD, CW-L2). Default FGSM only: each of its
+    /// input gradients differentiates R·L = 2 000 steps of G twice, so PGD costs its iterations times as much and CW-L2 its
+    /// binary-search steps × iterations times as much.
+    /// </summary>
+    public IReadOnlyList<string> WhiteBoxDefenseGanAttacks { get; init; } = ["FGSM"];
+
+    /// <summary>
+    /// Images per batch of the attacks through the unrolled Defense-GAN-style search, whose graph holds R·L steps of G per
+    /// image until the backward pass. Default 2.
+    /// </summary>
+    public int WhiteBoxDefenseGanBatchSize { get; init; } = 2;
+
     /// <summary>CW-L2's budget. Default <see cref="CarliniWagnerBudget.Full"/>, as <c>bench attacks</c>.</summary>
     public CarliniWagnerBudget CarliniWagner { get; init; } = CarliniWagnerBudget.Full;
 
@@ -119,7 +156,7 @@ public sealed record AeGanBenchmarkOptions
         {
             if (ClassifierTraining.Incompatibility(c.Dataset, ClassifierArchitecture.DefenseGanA) is { } why)
                 throw new ArgumentException($"Benchmark case {c.Dataset}: {why}");
-            if (c.TestImages < 1 || c.DefenseGanImages < 0 || c.BpdaImages < 0)
+            if (c.TestImages < 1 || c.DefenseGanImages < 0 || c.BpdaImages < 0 || c.WhiteBoxImages < 0 || c.WhiteBoxDefenseGanImages < 0)
                 throw new ArgumentOutOfRangeException(nameof(Cases), $"Benchmark case {c.Dataset}: image counts must be positive.");
             if (!PurifierPaths.ContainsKey(c.Dataset) &&
                 LearningCurves.Problem(CurveEpochs, c.PurifierEpochs ?? new AeGanOptions().Epochs, PurifierSaveDirectory, CurveTestImages, nameof(PurifierSaveDirectory)) is { } curve)
@@ -127,8 +164,13 @@ public sealed record AeGanBenchmarkOptions
         }
         CheckPaths(ModelPaths, "model");
         CheckPaths(PurifierPaths, "purifier");
-        if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN)
-            throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch size must be positive.");
+        if (SearchSteps < 0 || DefenseGanRestarts < 1 || DefenseGanIterations < 0 || PgdIterations < 1 || BatchSize < 1 || SearchStepSize is < 0 or double.NaN
+            || WhiteBoxDefenseGanBatchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(SearchSteps), "Step counts, restarts and the batch sizes must be positive.");
+        if (WhiteBoxAttacks.FirstOrDefault(a => !AeGanBenchmark.Attacks.Contains(a)) is { } unknownAttack)
+            throw new ArgumentException($"{nameof(WhiteBoxAttacks)}: '{unknownAttack}' is not one of {string.Join(", ", AeGanBenchmark.Attacks)}.");
+        if (WhiteBoxDefenseGanAttacks.FirstOrDefault(a => !AeGanBenchmark.Attacks.Contains(a)) is { } unknown)
+            throw new ArgumentException($"{nameof(WhiteBoxDefenseGanAttacks)}: '{unknown}' is not one of {string.Join(", ", AeGanBenchmark.Attacks)}.");
         CarliniWagner.Validate();
     }
 

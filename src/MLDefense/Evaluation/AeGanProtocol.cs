@@ -22,7 +22,7 @@ public sealed record AeGanProtocolOptions
     /// <summary>
     /// The model the attack differentiates through; null (default) attacks the classifier itself, as the paper's
     /// gray-box rows do (Sec. 3.1: the attacker knows the classifier, not the defense; its white-box rows attack through the
-    /// defense). A wrapper around purifier and classifier (e.g. <see cref="Defenses.AeGanBpdaClassifier"/>)
+    /// defense). A wrapper around purifier and classifier (<see cref="Defenses.AeGanWhiteBoxClassifier"/> for the white-box rows, <see cref="Defenses.AeGanBpdaClassifier"/> for BPDA)
     /// makes the attack defense-aware. Predictions always come from the classifier.
     /// </summary>
     public IDifferentiableClassifier? AttackedModel { get; init; }

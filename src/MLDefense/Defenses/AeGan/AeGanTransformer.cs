@@ -24,7 +24,8 @@ namespace MLDefense.Defenses;
 /// all flagged images of a chunk at once. Images of another shape or holding NaN or infinities are rejected naming the
 /// column (and the row). The public tensor methods serve benchmarks and defense-aware attacks: <see cref="Purify"/>,
 /// <see cref="ReconstructionError"/>, <see cref="MagNetReconstruct"/>, <see cref="EncoderAssistedSearch"/>,
-/// <see cref="DefenseGanSearch"/> and <see cref="PurifyStraightThrough"/> (BPDA, wrapped by <see cref="AeGanBpdaClassifier"/>);
+/// <see cref="DefenseGanSearch"/>, <see cref="PurifyStraightThrough"/> (BPDA, wrapped by <see cref="AeGanBpdaClassifier"/>), and
+/// <see cref="PurifyUnrolled"/> and <see cref="ReconstructDifferentiable"/> (white-box, wrapped by <see cref="AeGanWhiteBoxClassifier"/>);
 /// they reject images of another shape, dtype or device, and NaN or infinite values. Saving (ML.NET's <c>Model.Save</c>) writes the options, <see cref="Calibration"/>
 /// and the weights of F and G (safetensors streams); the
 /// discriminator is needed only for training and is not kept. Dispose frees the networks.</para>
@@ -143,17 +144,28 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
     /// <paramref name="seed"/>, so the result is reproducible; images are searched in chunks of
     /// <see cref="DefenseGanChunk"/> (R codes each) to bound memory. [N, C, H, W].
     /// </summary>
-    public Tensor DefenseGanSearch(Tensor images, int restarts = 10, int iterations = 200, int seed = 0, double? stepSize = null)
+    /// <param name="images">[N, C, H, W] images on <see cref="Device"/>.</param>
+    /// <param name="restarts">R.</param>
+    /// <param name="iterations">L.</param>
+    /// <param name="seed">The seed of the starts (chunk c uses seed + c).</param>
+    /// <param name="stepSize">The step size on the summed distance; null = Defense-GAN's.</param>
+    /// <param name="unrolled">
+    /// True keeps all R·L steps in the autograd graph, so the output is differentiable with respect to the images (Defense-GAN's
+    /// white-box attack, <see cref="AeGanPurification.DefenseGanProjection"/>); the values are the same. The graph of every
+    /// chunk lives until the caller's backward pass, so chunking then bounds nothing: memory grows with N·R·L.
+    /// </param>
+    public Tensor DefenseGanSearch(Tensor images, int restarts = 10, int iterations = 200, int seed = 0, double? stepSize = null, bool unrolled = false)
     {
         CheckImages(images);
         double eta = stepSize ?? AeGanPurification.DefenseGanStepSize(InputShape.Size);
         long n = images.size(0);
-        if (n <= DefenseGanChunk) return AeGanPurification.DefenseGanProjection(generator, images, Options.LatentDimension, restarts, iterations, eta, seed);
+        if (n <= DefenseGanChunk)
+            return AeGanPurification.DefenseGanProjection(generator, images, Options.LatentDimension, restarts, iterations, eta, seed, unrolled);
         using var scope = torch.NewDisposeScope();
         var parts = new List<Tensor>();
         for (long start = 0; start < n; start += DefenseGanChunk)
             parts.Add(AeGanPurification.DefenseGanProjection(generator, images.narrow(0, start, Math.Min(DefenseGanChunk, n - start)), Options.LatentDimension,
-                                                             restarts, iterations, eta, unchecked(seed + (int)(start / DefenseGanChunk))));
+                                                             restarts, iterations, eta, unchecked(seed + (int)(start / DefenseGanChunk)), unrolled));
         return torch.cat(parts, 0).MoveToOuterDisposeScope();
     }
 
@@ -176,12 +188,49 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
         CheckImages(images);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var p = Plan(images.detach());
-        if (p.Rows is null) return (p.Reconstruction.MoveToOuterDisposeScope(), p.Scores, p.Flags);
+        var p = Plan(images.detach(), unrolled: false);
+        return (Assemble(p, images).MoveToOuterDisposeScope(), p.Scores, p.Flags);
+    }
+
+    /// <summary>
+    /// Alg. 2 for a white-box attack (Sec. 3.1: the attacker knows the classifier and the defense): the same purified images
+    /// as <see cref="Purify"/> — G(F(x)) for unflagged images, G(z_L) after the encoder-assisted search for flagged ones, per
+    /// <see cref="AeGanOptions.SearchPolicy"/> — but computed inside the autograd graph: F, G and all L search steps, each
+    /// step's gradient ∇_z ‖G(z_t) − x‖² taken with <c>create_graph</c> (<see cref="AeGanPurification.SearchLatent"/> with
+    /// <c>unrolled: true</c>), so the input gradient runs through the unrolled search as Defense-GAN's white-box attack runs
+    /// through its reconstruction. The detector's flags, the safeguard's accept/reject choices and the clipping are piecewise
+    /// constant: the gradient is that of the branch each image took. [N, C, H, W]; with grad mode off (or images that
+    /// do not require grad) it is <see cref="Purify"/>'s value without history. Memory grows with N·L (the graph of every step).
+    /// Wrapped by <see cref="AeGanWhiteBoxClassifier"/>.
+    /// </summary>
+    public Tensor PurifyUnrolled(Tensor images)
+    {
+        CheckImages(images);
+        using var scope = torch.NewDisposeScope();
+        var p = Plan(images, unrolled: true);
+        return Assemble(p, images).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// MagNet-style purification inside the autograd graph: G(F(x)) [N, C, H, W], differentiable with respect to the images
+    /// when grad mode is on — what a white-box attack on MagNet, or on AE-GAN+sr without its search, differentiates (Table 1's
+    /// MagNet column). The same value as <see cref="MagNetReconstruct"/>.
+    /// </summary>
+    public Tensor ReconstructDifferentiable(Tensor images)
+    {
+        CheckImages(images);
+        using var code = encoder.forward(images);
+        return generator.forward(code);
+    }
+
+    /// <summary>The purified batch of a plan: its reconstructions with the searched rows replaced by G(z_L).</summary>
+    private Tensor Assemble(PurificationPlan p, Tensor images)
+    {
+        if (p.Rows is null) return p.Reconstruction.alias();
         var found = generator.forward(p.Found!);
         var s = images.shape;
         var index = p.Rows.view(-1, 1, 1, 1).expand(p.Rows.size(0), s[1], s[2], s[3]);
-        return (p.Reconstruction.scatter(0, index, found).MoveToOuterDisposeScope(), p.Scores, p.Flags);
+        return p.Reconstruction.scatter(0, index, found);
     }
 
     /// <summary>
@@ -197,7 +246,7 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
         Tensor codes;
         using (torch.no_grad())
         {
-            var p = Plan(images.detach());
+            var p = Plan(images.detach(), unrolled: false);
             codes = p.Rows is null ? p.Codes : p.Codes.scatter(0, p.Rows.view(-1, 1).expand(p.Rows.size(0), p.Codes.size(1)), p.Found!);
         }
         var start = encoder.forward(images);
@@ -205,7 +254,11 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
         return generator.forward(z).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Alg. 2 up to the decoding of the searched codes; every tensor lives in the caller's dispose scope, without gradient history.</summary>
+    /// <summary>
+    /// Alg. 2 up to the decoding of the searched codes; every tensor lives in the caller's dispose scope, without gradient
+    /// history — or, with <c>unrolled</c> and grad mode on, with it (F, G and the search's steps in the graph; the scores and
+    /// flags are constants).
+    /// </summary>
     /// <param name="Codes">F(x) for every image.</param>
     /// <param name="Reconstruction">G(F(x)) for every image.</param>
     /// <param name="Rows">The rows searched (int64), or null when none was.</param>
@@ -214,13 +267,14 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
     /// <param name="Flags">The detector's flags.</param>
     private sealed record PurificationPlan(Tensor Codes, Tensor Reconstruction, Tensor? Rows, Tensor? Found, float[] Scores, bool[] Flags);
 
-    private PurificationPlan Plan(Tensor images)
+    private PurificationPlan Plan(Tensor images, bool unrolled)
     {
         long n = images.size(0);
         var scores = new float[n];
         var codes = encoder.forward(images);
         var reconstruction = generator.forward(codes);
-        AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).cpu().data<float>().CopyTo(scores);
+        using (torch.no_grad())
+            AeGanPurification.ReconstructionError(reconstruction, images, Options.Distance).to(ScalarType.Float32).cpu().data<float>().CopyTo(scores);
         var flags = DefenseInference.Flags(scores, Threshold);
         var searched = Options.SearchPolicy switch
         {
@@ -232,7 +286,7 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
 
         var rows = torch.tensor(Array.ConvertAll(searched, i => (long)i), [searched.Length], device: images.device);
         var found = AeGanPurification.SearchLatent(generator, codes.index_select(0, rows), images.index_select(0, rows), Options.SearchSteps,
-                                                   Options.SearchStepSize, Options.SearchHalvingInterval);
+                                                   Options.SearchStepSize, Options.SearchHalvingInterval, unrolled: unrolled);
         return new(codes, reconstruction, rows, found, scores, flags);
     }
 
@@ -242,7 +296,11 @@ public sealed class AeGanTransformer : BatchedTransformer, ILoadableComponent<Ae
         DefenseColumns.CheckImageTensor(images, InputShape, "the shape AE-GAN was trained on");
         if (!images.device.IsSame(Device))
             throw new ArgumentException($"The images are on {images.device} but the purifier is on {Device}.", nameof(images));
-        if (images.dtype != ScalarType.Float32) throw new ArgumentException($"Expected float32 images; found {images.dtype}.", nameof(images));
+        // The networks are float32 as fitted or loaded; a caller that converts Encoder and Generator (e.g. to float64 for a
+        // gradient check) passes images of their dtype.
+        var dtype = encoder.parameters().First().dtype;
+        if (images.dtype != dtype)
+            throw new ArgumentException($"Expected {dtype.ToString().ToLowerInvariant()} images (the networks' dtype); found {images.dtype}.", nameof(images));
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         if (!images.isfinite().all().item<bool>())
