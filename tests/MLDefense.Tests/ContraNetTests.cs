@@ -43,7 +43,7 @@ public sealed class ContraNetTests
 
     private const int TrainRows = 600, TestRows = 150;
 
-    private static readonly Lazy<(MLContext Ml, ImageClassifierTransformer Classifier, Row[] Train, Row[] Test)> Fixture = new(() =>
+    internal static readonly Lazy<(MLContext Ml, ImageClassifierTransformer Classifier, Row[] Train, Row[] Test)> Fixture = new(() =>
     {
         var ml = new MLContext(seed: 1);
         var train = ml.Data.TakeRows(ml.Data.LoadKnownDataset("mnist", train: true), TrainRows);

@@ -86,6 +86,7 @@ public sealed class MixDefenseBenchmarkTests
             Methods = ["saec", "contranet", "mixdefense"],
             BimIterations = 2, MinimumPairs = 10, MaximumBins = 1, CarliniWagner = new CarliniWagnerBudget(1, 5, 10), BatchSize = 64,
             Device = ComputeDevice.Cpu,
+            Adaptive = true, AdaptiveIterations = 3, LatentFreeIterations = 5,
         };
         var c = MixDefenseBenchmark.Run(options).Cases.Single();
         Assert.IsTrue(c.Points.Count >= 1, $"kept {c.Points.Count}, dropped {c.Dropped.Count}");
@@ -98,11 +99,39 @@ public sealed class MixDefenseBenchmarkTests
         }
         var clean = c.CleanRows.ToDictionary(r => r.Method);
         Assert.IsTrue(clean["mixdefense"].CleanAccuracy <= Math.Min(clean["saec"].CleanAccuracy, clean["contranet"].CleanAccuracy) + 1e-12);
+
+        // Sec. 6: PGD and the adaptive attacks at the L∞ budget, rows of their own.
+        var adaptive = c.AdaptiveRows.ToLookup(r => r.Attack);
+        CollectionAssert.AreEquivalent(new[] { "PGD" }.Concat(MixDefenseBenchmark.AdaptiveAttackNames).ToArray(), adaptive.Select(g => g.Key).ToArray(),
+            $"dropped: {string.Join(", ", c.Dropped.Select(d => $"{d.Attack} {d.Pairs}"))}");
+        foreach (var name in new[] { "PGD", "adaptive-cgan-input", "adaptive-bpda" })
+            CollectionAssert.AreEquivalent(new[] { "saec", "contranet", "mixdefense" }, adaptive[name].Select(r => r.Method).ToArray(), name);
+        foreach (var name in new[] { "adaptive-latent", "adaptive-latent-free" })
+            CollectionAssert.AreEquivalent(new[] { "contranet", "mixdefense" }, adaptive[name].Select(r => r.Method).ToArray(), $"{name}: only ContraNet's reconstruction changes");
+        foreach (var r in c.AdaptiveRows)
+        {
+            foreach (var v in new[] { r.AccDetector, r.AccRc, r.Tpr, r.Fpr, r.Auc, r.AttackSuccessRate }) Assert.IsTrue(v is >= 0 and <= 1, $"{r}");
+            Assert.AreEqual(0.3, r.Epsilon);
+            Assert.IsTrue(r.Pairs >= 10 && r.Pairs <= r.Attacked, $"{r}");
+        }
+        var pgd = adaptive["PGD"].ToDictionary(r => r.Method);
+        foreach (var name in new[] { "adaptive-cgan-input", "adaptive-latent", "adaptive-latent-free" })
+            foreach (var r in adaptive[name])
+            {
+                // The cGAN-input attack keeps every AE of its PGD start fooled; the latent attacks reconstruct PGD's own AEs.
+                Assert.AreEqual(pgd[r.Method].AttackSuccessRate, r.AttackSuccessRate, $"{name} {r.Method}");
+                Assert.AreEqual(pgd[r.Method].Fpr, r.Fpr, $"{name} {r.Method}: the same clean images");
+            }
+        Assert.AreEqual(0.3, adaptive["adaptive-latent"].First().LatentEpsilon);
+        Assert.IsNull(adaptive["adaptive-latent-free"].First().LatentEpsilon);
+        Assert.IsTrue(c.Seconds.ContainsKey("adaptive"));
     }
 
     [TestMethod]
     public void OptionsNameWhatIsMissing()
     {
+        var adaptiveWithout = Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = ["saec", "fs"], Adaptive = true }));
+        StringAssert.Contains(adaptiveWithout.Message, "contranet or mixdefense");
         var unknown = Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = ["contra-net"] }));
         StringAssert.Contains(unknown.Message, "contranet, saec+fs, mixdefense");
         Assert.ThrowsExactly<ArgumentException>(() => MixDefenseBenchmark.Run(new MixDefenseBenchmarkOptions { Methods = [] }));
@@ -117,7 +146,9 @@ public sealed class MixDefenseBenchmarkTests
     {
         var (code, output, error) = Run("bench", "mixdefense", "--help");
         Assert.AreEqual(0, code, error);
-        foreach (var option in new[] { "--quick", "--json <PATH>", "--methods", "--only", "--model" }) StringAssert.Contains(output, option);
+        foreach (var option in new[] { "--quick", "--json <PATH>", "--methods", "--only", "--model", "--adaptive" }) StringAssert.Contains(output, option);
+        foreach (var name in MixDefenseBenchmark.AdaptiveAttackNames) StringAssert.Contains(output, name);
+        StringAssert.Contains(output, "\"attack_success_rate\"");
         StringAssert.Contains(output, "\"dataset\", \"attack\", \"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\"");
         StringAssert.Contains(output, "\"clean_accuracy\"");
         StringAssert.Contains(output, "ContraNet");

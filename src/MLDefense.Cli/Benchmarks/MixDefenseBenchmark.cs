@@ -87,6 +87,9 @@ public static class MixDefenseBenchmark
     /// <summary>The quick run's CW-L2 budget: 1 binary-search step × 200 iterations from c = 10 (a larger c buys success within fewer iterations).</summary>
     public static CarliniWagnerBudget QuickCarliniWagner { get; } = new(1, 200, 10);
 
+    /// <summary>The quick run's iterations of PGD, the cGAN-input refinement and BPDA (<see cref="MixDefenseBenchmarkOptions.AdaptiveIterations"/>): 20.</summary>
+    public const int QuickAdaptiveIterations = 20;
+
     /// <summary>The quick run's smallest point: 50 successful AEs (the paper's 100 would drop most points of a 400-image run on weak classifiers).</summary>
     public const int QuickMinimumPairs = 50;
 
@@ -182,9 +185,16 @@ public static class MixDefenseBenchmark
                 watch.Restart();
                 evaluation.Run();
                 seconds["attacks"] = watch.Elapsed.TotalSeconds;
+                if (options.Adaptive)
+                {
+                    watch.Restart();
+                    var contranet = disposables.OfType<ContraNetTransformer>().Single();
+                    evaluation.RunAdaptive(contranet, layers, options.AdaptiveBudgets ?? c.LinfBudgets);
+                    seconds["adaptive"] = watch.Elapsed.TotalSeconds;
+                }
                 return new MixDefenseBenchmarkCaseResult(c, source, epochs, trainCount, test.Count, evaluation.ClassifierAccuracy,
                     methods.ToDictionary(m => m.Name, m => m.Threshold), evaluation.CleanFalsePositiveRates, seconds,
-                    evaluation.Rows, evaluation.CleanRows, evaluation.Points, evaluation.Dropped);
+                    evaluation.Rows, evaluation.CleanRows, evaluation.Points, evaluation.Dropped, evaluation.AdaptiveRows);
             }
             finally
             {
@@ -235,13 +245,13 @@ public static class MixDefenseBenchmark
             case "contranet":
             {
                 // ContraNet reads the classifier's Score column at Fit (its labels y' at inference are the classifier's argmax, Sec. 4.3).
-                var defaults = new ContraNetOptions();
-                int width = c.ContraNetWidth ?? defaults.GeneratorWidth;
-                var contranet = ml.Transforms.Defenses.ContraNet(new ContraNetOptions
+                var defaults = c.ContraNet ?? new ContraNetOptions();
+                var contranet = ml.Transforms.Defenses.ContraNet(defaults with
                 {
                     ScoreColumnName = classifier.ScoreColumnName,
                     GanEpochs = c.ContraNetEpochs ?? defaults.GanEpochs, MetricEpochs = c.ContraNetEpochs ?? defaults.MetricEpochs,
-                    GeneratorWidth = width, DiscriminatorWidth = width, MetricWidth = width,
+                    GeneratorWidth = c.ContraNetWidth ?? defaults.GeneratorWidth, DiscriminatorWidth = c.ContraNetWidth ?? defaults.DiscriminatorWidth,
+                    MetricWidth = c.ContraNetWidth ?? defaults.MetricWidth,
                     TargetFalsePositiveRate = options.DetectorFalsePositiveRate, Seed = options.Seed, CancellationToken = token,
                     Progress = new InlineProgress<ContraNetTrainingProgress>(p => report(p.ToString(), 0)),
                 }).Fit(classifier.Transform(train));
@@ -288,6 +298,10 @@ public static class MixDefenseBenchmark
         return Enumerable.Range(0, count).Select(b => (b * successes / count, (b + 1) * successes / count)).ToList();
     }
 
+    /// <summary>The names of Sec. 6's adaptive attacks in the rows, after the non-adaptive <c>PGD</c> they are compared with.</summary>
+    public static IReadOnlyList<string> AdaptiveAttackNames { get; } =
+        [ContraNetInputAttack.AttackName, ContraNetLatentAttack.AttackName, ContraNetLatentAttack.AttackName + "-free", ContraNetBpdaAttack.AttackName];
+
     /// <summary>The evaluation of one case: clean pass, then every attack on the same images, every method on the same AEs.</summary>
     private sealed class Evaluation(MixDefenseBenchmarkCase c, ImageClassifierTransformer classifier, IReadOnlyList<Layer> methods, LabelledImages test,
                                     int[] labels, MixDefenseBenchmarkOptions options, Action<string, string, double> report, CancellationToken token)
@@ -296,6 +310,7 @@ public static class MixDefenseBenchmark
         public List<MixDefenseCleanRow> CleanRows { get; } = [];
         public List<MixDefensePointInfo> Points { get; } = [];
         public List<MixDefensePointInfo> Dropped { get; } = [];
+        public List<MixDefenseAdaptiveRow> AdaptiveRows { get; } = [];
         public Dictionary<string, double> CleanFalsePositiveRates { get; } = [];
         public double ClassifierAccuracy { get; private set; }
 
@@ -364,42 +379,134 @@ public static class MixDefenseBenchmark
             }
         }
 
+        /// <summary>
+        /// Sec. 6 at each L∞ budget: PGD from the clean image (the non-adaptive reference and the start of the cGAN-input attack), the cGAN-input attack
+        /// (Fig. 12), the latent attacks on PGD's AEs (Fig. 13: FGSM on z at <see cref="MixDefenseBenchmarkOptions.LatentEpsilon"/>, and unconstrained),
+        /// and BPDA through the argmax. Every method scores the image-space AEs; the latent attacks change only ContraNet's reconstruction, so they give
+        /// rows for <c>contranet</c> and the cascades that contain it (the other layers see PGD's AE).
+        /// </summary>
+        public void RunAdaptive(ContraNetTransformer contranet, IReadOnlyDictionary<string, Layer> layers, IReadOnlyList<double> budgets)
+        {
+            int n = labels.Length, steps = options.AdaptiveIterations;
+            var latentMethods = Enumerable.Range(0, methods.Count).Where(m => methods[m].Name == "contranet"
+                || (Cascades.TryGetValue(methods[m].Name, out var parts) && parts.Contains("contranet"))).ToList();
+            // The layers a latent row's cascade needs besides ContraNet (they score PGD's AE as it is).
+            var otherLayers = latentMethods.SelectMany(m => Cascades.TryGetValue(methods[m].Name, out var parts) ? parts : []).Where(p => p != "contranet").Distinct().ToList();
+            foreach (var epsilon in budgets)
+            {
+                double step = 2.5 * epsilon / steps;
+                var pgd = new ProjectedGradientDescentAttack(new() { Epsilon = epsilon, StepSize = step, Iterations = steps, RandomStart = false });
+                var latentAttacks = new List<(string Name, double? Epsilon, ContraNetLatentAttack Attack)>
+                {
+                    (ContraNetLatentAttack.AttackName, options.LatentEpsilon, new ContraNetLatentAttack(contranet, new() { Epsilon = options.LatentEpsilon })),
+                };
+                if (options.LatentFreeIterations > 0)
+                    latentAttacks.Add((ContraNetLatentAttack.AttackName + "-free", null, new ContraNetLatentAttack(contranet,
+                        new() { Epsilon = null, StepSize = options.LatentFreeStepSize, Iterations = options.LatentFreeIterations })));
+
+                // PGD and, on its AEs, the latent attacks: ContraNet's score replaced by d(M(x), M(G(z, y′))), y′ the classifier's class for the AE.
+                var pgdPass = NewPass(n, true);
+                var latentPasses = latentAttacks.Select(_ => NewPass(n, true)).ToList();
+                foreach (var (start, length) in ProtocolSupport.Batches(n, options.BatchSize))
+                {
+                    token.ThrowIfCancellationRequested();
+                    using var scope = torch.NewDisposeScope();
+                    var images = test.Images.narrow(0, start, length);
+                    var x = ProtocolSupport.Attack(pgd, classifier, images, test.Labels.narrow(0, start, length), token);
+                    Fill(pgdPass, start, images, x);
+                    var layerScores = otherLayers.ToDictionary(name => name, name => layers[name].Score(x));
+                    Tensor predicted;
+                    using (torch.no_grad()) predicted = classifier.Logits(x).argmax(1);
+                    for (int a = 0; a < latentAttacks.Count; a++)
+                    {
+                        var latent = latentAttacks[a].Attack.Run(x, predicted, token);
+                        pgdPass.Predictions.AsSpan(start, length).CopyTo(latentPasses[a].Predictions.AsSpan(start));
+                        foreach (int m in latentMethods)
+                        {
+                            var parts = Cascades.TryGetValue(methods[m].Name, out var p) ? p : [methods[m].Name];
+                            for (int i = 0; i < length; i++)
+                                latentPasses[a].Scores[m][start + i] = parts.Length == 1 ? latent.Scores[i]
+                                    : parts.Max(part => part == "contranet" ? (float)(latent.Scores[i] - layers[part].Threshold) : (float)(layerScores[part][i] - layers[part].Threshold));
+                            pgdPass.MethodPredictions[m].AsSpan(start, length).CopyTo(latentPasses[a].MethodPredictions[m].AsSpan(start));
+                        }
+                    }
+                    report($"adaptive ε {epsilon:G3}", $"PGD and latent attacks {start + length}/{n} images", (start + length) / (double)n);
+                }
+                EvaluateAdaptive("PGD", epsilon, pgdPass, null, null);
+                var input = Score($"{ContraNetInputAttack.AttackName} ε {epsilon:G3}", n,
+                    new ContraNetInputAttack(contranet, new() { Epsilon = epsilon, StepSize = step, Iterations = steps }));
+                EvaluateAdaptive(ContraNetInputAttack.AttackName, epsilon, input, null, null);
+                for (int a = 0; a < latentAttacks.Count; a++)
+                    EvaluateAdaptive(latentAttacks[a].Name, epsilon, latentPasses[a], latentMethods, latentAttacks[a].Epsilon);
+                var bpda = Score($"{ContraNetBpdaAttack.AttackName} ε {epsilon:G3}", n,
+                    new ContraNetBpdaAttack(contranet, new() { Epsilon = epsilon, StepSize = step, Iterations = steps, ScoreWeight = options.AdaptiveScoreWeight }));
+                EvaluateAdaptive(ContraNetBpdaAttack.AttackName, epsilon, bpda, null, null);
+            }
+        }
+
+        private Pass NewPass(int count, bool withL2) =>
+            new(new int[count], methods.Select(_ => new float[count]).ToArray(), methods.Select(_ => new int[count]).ToArray(), withL2 ? new float[count] : null);
+
+        /// <summary>Fills <paramref name="pass"/> at <paramref name="start"/> with the classifier's classes and every method's scores for the AEs <paramref name="x"/> of <paramref name="images"/>.</summary>
+        private void Fill(Pass pass, int start, Tensor images, Tensor x)
+        {
+            var plain = ProtocolSupport.Predict(classifier, x);
+            plain.CopyTo(pass.Predictions, start);
+            if (pass.L2 is not null)
+            {
+                using var _ = torch.no_grad();
+                TensorData.ToArray((x - images).flatten(1).norm(1)).CopyTo(pass.L2, start);
+            }
+            for (int m = 0; m < methods.Count; m++)
+            {
+                methods[m].Score(x).CopyTo(pass.Scores[m], start);
+                if (methods[m].Reform is { } reform)
+                {
+                    using var _ = torch.no_grad();
+                    ProtocolSupport.Predict(classifier, reform(x)).CopyTo(pass.MethodPredictions[m], start);
+                }
+                else plain.CopyTo(pass.MethodPredictions[m], start);
+            }
+        }
+
+        /// <summary>An adaptive point: the rows of <see cref="Evaluate"/> for <paramref name="only"/> (default: every method), with the attack's success rate and mean scores.</summary>
+        private void EvaluateAdaptive(string attack, double epsilon, Pass pass, IReadOnlyList<int>? only, double? latentEpsilon)
+        {
+            var set = Enumerable.Range(0, labels.Length).ToList();
+            var pairs = set.Where(i => BalancedPairs.Successful(clean.Predictions[i], pass.Predictions[i], labels[i])).ToList();
+            int correct = set.Count(i => clean.Predictions[i] == labels[i]);
+            if (pairs.Count < options.MinimumPairs)
+            {
+                Dropped.Add(new(c.Dataset, attack, "linf", epsilon, pairs.Count, set.Count, set.Count(i => pass.Predictions[i] == labels[i]) / (double)set.Count));
+                return;
+            }
+            foreach (int m in only ?? Enumerable.Range(0, methods.Count).ToList())
+            {
+                var detection = BalancedPairs.Metrics(pairs, clean.Scores[m], pass.Scores[m], methods[m].Threshold);
+                int handled = set.Count(i => ThresholdCalibration.IsFlagged(pass.Scores[m][i], methods[m].Threshold) || pass.MethodPredictions[m][i] == labels[i]);
+                AdaptiveRows.Add(new(c.Dataset, attack, "linf", epsilon, methods[m].Name, detection.Accuracy, handled / (double)set.Count, detection.Recall,
+                    detection.FalsePositiveRate, detection.Auc, correct == 0 ? 0 : pairs.Count / (double)correct, pairs.Count, set.Count,
+                    pairs.Average(i => (double)pass.Scores[m][i]), pairs.Average(i => (double)clean.Scores[m][i]), latentEpsilon));
+            }
+        }
+
         private BasicIterativeAttack Bim(double epsilon, AttackNorm norm) =>
             new(new() { Epsilon = epsilon, StepSize = epsilon / 4, Iterations = options.BimIterations, Norm = norm });
 
         /// <summary>The classifier's classes and every method's scores on the first <paramref name="count"/> test images, attacked by <paramref name="attack"/> (none: clean).</summary>
         private Pass Score(string stage, int count, IAdversarialAttack? attack)
         {
-            var predictions = new int[count];
-            var scores = methods.Select(_ => new float[count]).ToArray();
-            var methodPredictions = methods.Select(_ => new int[count]).ToArray();
-            var l2 = attack is null ? null : new float[count];
+            var pass = NewPass(count, attack is not null);
             foreach (var (start, length) in ProtocolSupport.Batches(count, options.BatchSize))
             {
                 token.ThrowIfCancellationRequested();
                 using var scope = torch.NewDisposeScope();
                 var images = test.Images.narrow(0, start, length);
                 var x = attack is null ? images : ProtocolSupport.Attack(attack, classifier, images, test.Labels.narrow(0, start, length), token);
-                var plain = ProtocolSupport.Predict(classifier, x);
-                plain.CopyTo(predictions, start);
-                if (l2 is not null)
-                {
-                    using var _ = torch.no_grad();
-                    TensorData.ToArray((x - images).flatten(1).norm(1)).CopyTo(l2, start);
-                }
-                for (int m = 0; m < methods.Count; m++)
-                {
-                    methods[m].Score(x).CopyTo(scores[m], start);
-                    if (methods[m].Reform is { } reform)
-                    {
-                        using var _ = torch.no_grad();
-                        ProtocolSupport.Predict(classifier, reform(x)).CopyTo(methodPredictions[m], start);
-                    }
-                    else plain.CopyTo(methodPredictions[m], start);
-                }
+                Fill(pass, start, images, x);
                 report(stage, $"{start + length}/{count} images", (start + length) / (double)count);
             }
-            return new(predictions, scores, methodPredictions, l2);
+            return pass;
         }
 
         /// <summary>

@@ -21,9 +21,15 @@ namespace MLDefense.Benchmarks;
 /// <param name="MagNetTrainImages">It trains (and calibrates) on the first this-many training images; null = all of them.</param>
 /// <param name="ContraNetEpochs">ContraNet's cGAN epochs and its metric model's; null = <see cref="ContraNetOptions"/>' defaults (the authors' 100 each).</param>
 /// <param name="ContraNetWidth">ContraNet's generator, discriminator and metric-model widths; null = <see cref="ContraNetOptions"/>' default (32).</param>
+/// <param name="ContraNet">
+/// ContraNet's options to start from (e.g. the README's short-training settings: a faster Adam rate, a stronger KL term); null = <see cref="ContraNetOptions"/>'
+/// defaults. <paramref name="ContraNetEpochs"/> and <paramref name="ContraNetWidth"/> override its epochs and widths when set; the benchmark sets the score
+/// column, the target FPR, the seed, progress and cancellation.
+/// </param>
 public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitecture Architecture, IReadOnlyList<double> LinfBudgets, IReadOnlyList<double> L2Budgets,
     int? ClassifierEpochs = null, int? TrainImages = null, int? TestImages = null, int? BudgetFreeImages = null, int? MagNetEpochs = null, int? MagNetWidth = null,
-    double? MagNetLearningRate = null, int? MagNetBatchSize = null, int? MagNetTrainImages = null, int? ContraNetEpochs = null, int? ContraNetWidth = null)
+    double? MagNetLearningRate = null, int? MagNetBatchSize = null, int? MagNetTrainImages = null, int? ContraNetEpochs = null, int? ContraNetWidth = null,
+    ContraNetOptions? ContraNet = null)
 {
     /// <summary>Its shape in words, for "--quick shortens".</summary>
     public string Describe()
@@ -33,7 +39,8 @@ public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitect
         return $"{Dataset}: {ClassifierTraining.ShortName(Architecture)} {epochs} epochs on {N(TrainImages)} training images, {N(TestImages)} test images " +
                $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs on {N(MagNetTrainImages ?? TrainImages)} images at width {MagNetWidth ?? 64} " +
                $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100}), " +
-               $"ContraNet {ContraNetEpochs ?? new ContraNetOptions().GanEpochs} cGAN + {ContraNetEpochs ?? new ContraNetOptions().MetricEpochs} metric epochs at width {ContraNetWidth ?? new ContraNetOptions().GeneratorWidth}";
+               $"ContraNet {ContraNetEpochs ?? (ContraNet ?? new ContraNetOptions()).GanEpochs} cGAN + {ContraNetEpochs ?? (ContraNet ?? new ContraNetOptions()).MetricEpochs} metric epochs " +
+               $"at width {ContraNetWidth ?? (ContraNet ?? new ContraNetOptions()).GeneratorWidth}";
     }
 }
 
@@ -82,6 +89,37 @@ public sealed record MixDefenseBenchmarkOptions
     /// <summary>Images per attack and scoring batch. Default 200.</summary>
     public int BatchSize { get; init; } = 200;
 
+    /// <summary>
+    /// Also run Sec. 6's adaptive attacks on ContraNet (<see cref="MixDefenseBenchmark.AdaptiveAttackNames"/>) at <see cref="AdaptiveBudgets"/>, with
+    /// the non-adaptive PGD they start from as the reference; rows of their own (<see cref="MixDefenseBenchmarkCaseResult.AdaptiveRows"/>). Needs
+    /// <c>contranet</c> or <c>mixdefense</c> among the methods. Default false.
+    /// </summary>
+    public bool Adaptive { get; init; }
+
+    /// <summary>The adaptive attacks' L∞ image budgets; null (default) = each case's L∞ budgets.</summary>
+    public IReadOnlyList<double>? AdaptiveBudgets { get; init; }
+
+    /// <summary>
+    /// Iterations of PGD, of the cGAN-input attack's refinement and of the BPDA attack; the step is 2.5·ε / iterations (Madry et al.'s rule).
+    /// Default 40 (Madry et al.'s MNIST PGD).
+    /// </summary>
+    public int AdaptiveIterations { get; init; } = 40;
+
+    /// <summary>The BPDA attack's weight w of the detector's score (in units of its threshold) against the cross-entropy. Default 1 (<see cref="ContraNetBpdaOptions.ScoreWeight"/>).</summary>
+    public double AdaptiveScoreWeight { get; init; } = 1;
+
+    /// <summary>The latent attack's L∞ budget on z for the paper's row (Fig. 13's FGSM, one step of ε). Default 0.3, the largest of Fig. 13.</summary>
+    public double LatentEpsilon { get; init; } = 0.3;
+
+    /// <summary>
+    /// Steps of the unconstrained latent attack's row (<c>adaptive-latent-free</c>: signed steps of <see cref="LatentFreeStepSize"/> with no bound on z,
+    /// the freedom of Fig. 13's caption). Default 100; 0 skips the row.
+    /// </summary>
+    public int LatentFreeIterations { get; init; } = 100;
+
+    /// <summary>The step on z of the unconstrained latent attack. Default 0.05.</summary>
+    public double LatentFreeStepSize { get; init; } = 0.05;
+
     internal void Validate()
     {
         if (Cases.Count == 0) throw new ArgumentException("The benchmark has no cases to run.");
@@ -94,6 +132,18 @@ public sealed record MixDefenseBenchmarkOptions
         if (MinimumPairs < 1) throw new ArgumentOutOfRangeException(nameof(MinimumPairs), MinimumPairs, "MinimumPairs must be at least 1.");
         if (MaximumBins < 1) throw new ArgumentOutOfRangeException(nameof(MaximumBins), MaximumBins, "MaximumBins must be at least 1.");
         CarliniWagner.Validate();
+        if (Adaptive && !Methods.Contains("contranet") && !Methods.Contains("mixdefense"))
+            throw new ArgumentException("Adaptive: Sec. 6's attacks are on ContraNet; add contranet or mixdefense to the methods.");
+        if (AdaptiveIterations < 1) throw new ArgumentOutOfRangeException(nameof(AdaptiveIterations), AdaptiveIterations, "AdaptiveIterations must be at least 1.");
+        if (!(AdaptiveScoreWeight >= 0) || double.IsInfinity(AdaptiveScoreWeight))
+            throw new ArgumentOutOfRangeException(nameof(AdaptiveScoreWeight), AdaptiveScoreWeight, "AdaptiveScoreWeight must be a finite number ≥ 0.");
+        if (!(LatentEpsilon > 0) || double.IsInfinity(LatentEpsilon))
+            throw new ArgumentOutOfRangeException(nameof(LatentEpsilon), LatentEpsilon, "LatentEpsilon must be a finite number > 0.");
+        if (LatentFreeIterations < 0) throw new ArgumentOutOfRangeException(nameof(LatentFreeIterations), LatentFreeIterations, "LatentFreeIterations must be ≥ 0.");
+        if (!(LatentFreeStepSize > 0) || double.IsInfinity(LatentFreeStepSize))
+            throw new ArgumentOutOfRangeException(nameof(LatentFreeStepSize), LatentFreeStepSize, "LatentFreeStepSize must be a finite number > 0.");
+        if (AdaptiveBudgets is { } budgets && (budgets.Count == 0 || budgets.Any(e => !(e > 0) || double.IsInfinity(e))))
+            throw new ArgumentException("AdaptiveBudgets: give at least one budget, each a finite number > 0.");
         foreach (var c in Cases)
         {
             if (MixDefenseBenchmark.ImageShape(c.Dataset) != ClassifierArchitectures.InputShape(c.Architecture))

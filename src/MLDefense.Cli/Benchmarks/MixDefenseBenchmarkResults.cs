@@ -25,6 +25,44 @@ public sealed record MixDefenseBenchmarkRow(
     [property: JsonPropertyName("fpr")] double Fpr,
     [property: JsonPropertyName("auc")] double Auc);
 
+/// <summary>
+/// One method under one of Sec. 6's adaptive attacks on ContraNet (or the non-adaptive PGD they start from) at one budget: the row of
+/// <see cref="MixDefenseBenchmarkRow"/> plus how often the attack fooled the classifier and the mean scores behind the detection.
+/// </summary>
+/// <param name="Dataset">The dataset.</param>
+/// <param name="Attack"><c>PGD</c> (the reference), <c>adaptive-cgan-input</c>, <c>adaptive-latent</c>, <c>adaptive-latent-free</c> or <c>adaptive-bpda</c>.</param>
+/// <param name="Norm"><c>linf</c>.</param>
+/// <param name="Epsilon">The image budget (the latent attacks change z, not the image: theirs is the budget of the PGD examples they reconstruct).</param>
+/// <param name="Method">A method of the run (the latent attacks: <c>contranet</c> and the cascades that contain it only).</param>
+/// <param name="AccDetector">Acc_Detector (Eq. 7) on the successful AEs and their clean images.</param>
+/// <param name="AccRc">Acc_RC (Eq. 8) over every AE of the point.</param>
+/// <param name="Tpr">Share of the successful AEs flagged.</param>
+/// <param name="Fpr">Share of their clean images flagged.</param>
+/// <param name="Auc">ROC AUC on the balanced set.</param>
+/// <param name="AttackSuccessRate">Successful AEs / correctly classified clean images: how often the attack fooled the classifier.</param>
+/// <param name="Pairs">Successful AEs.</param>
+/// <param name="Attacked">Images attacked.</param>
+/// <param name="MeanScore">The method's mean score over the successful AEs (ContraNet: d(M(x), M(x′)); a cascade: max over layers of score − threshold).</param>
+/// <param name="MeanCleanScore">The same over their clean images.</param>
+/// <param name="LatentEpsilon">The latent attacks' L∞ budget on z (null: unconstrained or not a latent attack).</param>
+public sealed record MixDefenseAdaptiveRow(
+    [property: JsonPropertyName("dataset")] string Dataset,
+    [property: JsonPropertyName("attack")] string Attack,
+    [property: JsonPropertyName("norm")] string Norm,
+    [property: JsonPropertyName("epsilon")] double Epsilon,
+    [property: JsonPropertyName("method")] string Method,
+    [property: JsonPropertyName("acc_detector")] double AccDetector,
+    [property: JsonPropertyName("acc_rc")] double AccRc,
+    [property: JsonPropertyName("tpr")] double Tpr,
+    [property: JsonPropertyName("fpr")] double Fpr,
+    [property: JsonPropertyName("auc")] double Auc,
+    [property: JsonPropertyName("attack_success_rate")] double AttackSuccessRate,
+    [property: JsonPropertyName("pairs")] int Pairs,
+    [property: JsonPropertyName("attacked")] int Attacked,
+    [property: JsonPropertyName("mean_score")] double MeanScore,
+    [property: JsonPropertyName("mean_clean_score")] double MeanCleanScore,
+    [property: JsonPropertyName("latent_epsilon")] double? LatentEpsilon);
+
 /// <summary>A method's accuracy on the clean test images through the whole pipeline (a flagged image is rejected); method <c>none</c> = the classifier alone.</summary>
 public sealed record MixDefenseCleanRow(
     [property: JsonPropertyName("dataset")] string Dataset,
@@ -45,7 +83,7 @@ public sealed record MixDefensePointInfo(
 public sealed record MixDefenseBenchmarkCaseResult(MixDefenseBenchmarkCase Case, string ClassifierSource, int Epochs, int TrainImages, int TestImages,
     double ClassifierAccuracy, IReadOnlyDictionary<string, double> Thresholds, IReadOnlyDictionary<string, double> CleanFalsePositiveRates,
     IReadOnlyDictionary<string, double> Seconds, IReadOnlyList<MixDefenseBenchmarkRow> Rows, IReadOnlyList<MixDefenseCleanRow> CleanRows,
-    IReadOnlyList<MixDefensePointInfo> Points, IReadOnlyList<MixDefensePointInfo> Dropped);
+    IReadOnlyList<MixDefensePointInfo> Points, IReadOnlyList<MixDefensePointInfo> Dropped, IReadOnlyList<MixDefenseAdaptiveRow> AdaptiveRows);
 
 /// <summary>The outcome of <see cref="MixDefenseBenchmark.Run"/>.</summary>
 public sealed record MixDefenseBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, double TotalSeconds, string CarliniWagner,

@@ -21,7 +21,9 @@ public static class BenchMixDefenseCommand
             + "\"test_images\", \"classifier_accuracy\", \"thresholds\", \"clean_fpr\", \"seconds\"}], "
             + "\"rows\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\"}], "
             + "\"clean\": [{\"dataset\", \"method\", \"clean_accuracy\"}], \"points\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"pairs\", \"attacked\", "
-            + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs]}");
+            + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs], with --adaptive \"adaptive\": [{\"dataset\", \"attack\", "
+            + "\"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\", \"attack_success_rate\", \"pairs\", \"attacked\", \"mean_score\", "
+            + "\"mean_clean_score\", \"latent_epsilon\"}]}");
         var methods = new Option<string[]>("--methods")
         {
             Description = $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all "
@@ -36,6 +38,15 @@ public static class BenchMixDefenseCommand
                     result.AddError($"--methods: {string.Join(", ", unknown)} is not one of {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}.");
                 return names;
             },
+        };
+        var adaptive = new Option<bool>("--adaptive")
+        {
+            Description = "Also run Sec. 6's adaptive attacks on ContraNet at each L-inf budget, after the non-adaptive PGD they start from (attack \"PGD\"): "
+                + $"{MLDefense.Defenses.ContraNetInputAttack.AttackName} (Fig. 12: the reconstruction G(E(x), y') pulled toward the AE, classifier kept fooled), "
+                + "adaptive-latent (Fig. 13: FGSM on z at eps_z 0.3 so that G(z, y') resembles PGD's AE; adaptive-latent-free: 100 unconstrained steps), "
+                + "adaptive-bpda (PGD on CE - d/threshold through classifier and ContraNet, the argmax passed straight through). "
+                + $"PGD, the refinement and BPDA take {new MixDefenseBenchmarkOptions().AdaptiveIterations} steps of 2.5*eps/steps ({MixDefenseBenchmark.QuickAdaptiveIterations} with --quick). "
+                + "Needs contranet or mixdefense among the methods. Rows under \"adaptive\" in the JSON.",
         };
         var all = MixDefenseBenchmark.FullCases.Select(c => c.Dataset).ToArray();
         var only = CommonOptions.Only($"Run only these datasets: {string.Join(", ", all)}. Default: all.", "DATASET", names =>
@@ -67,7 +78,7 @@ public static class BenchMixDefenseCommand
           + "under L2 (eps2 = eps_inf * sqrt(C*H*W) / 2) over budget sweeps, CW-L2 and DeepFool sorted by L2. Acc_Detector (Eq. 7) on successful AEs with their "
           + "clean images, Acc_RC (Eq. 8) over all AEs, TPR, FPR, AUC; points with fewer than 100 successful AEs are dropped; clean accuracy through each defense.")
         {
-            quick, json, methods, only, model,
+            quick, json, methods, only, model, adaptive,
         };
         command.SetAction(parseResult =>
         {
@@ -77,6 +88,7 @@ public static class BenchMixDefenseCommand
             var methodList = parseResult.GetValue(methods);
             var datasets = parseResult.GetValue(only);
             var paths = parseResult.GetValue(model) ?? [];
+            bool isAdaptive = parseResult.GetValue(adaptive);
             return CommandRunner.Run(console, settings, context =>
             {
                 var cases = isQuick ? MixDefenseBenchmark.QuickCases : MixDefenseBenchmark.FullCases;
@@ -89,6 +101,8 @@ public static class BenchMixDefenseCommand
                     CarliniWagner = isQuick ? MixDefenseBenchmark.QuickCarliniWagner : CarliniWagnerBudget.Full,
                     MinimumPairs = isQuick ? MixDefenseBenchmark.QuickMinimumPairs : 100,
                     ClassifierPaths = paths,
+                    Adaptive = isAdaptive,
+                    AdaptiveIterations = isQuick ? MixDefenseBenchmark.QuickAdaptiveIterations : new MixDefenseBenchmarkOptions().AdaptiveIterations,
                 };
                 var result = ProgressDisplay.Run(context.Console, display =>
                     MixDefenseBenchmark.Run(options, new InlineProgress<MixDefenseBenchmarkProgress>(p =>
@@ -134,6 +148,18 @@ public static class BenchMixDefenseCommand
                 rows.AddRow(cells.ToArray());
             }
         console.Write(rows);
+        var adaptiveRows = r.Cases.SelectMany(c => c.AdaptiveRows).ToList();
+        if (adaptiveRows.Count > 0)
+        {
+            var table = new Table().Title("Sec. 6 adaptive attacks on ContraNet (PGD = the non-adaptive reference at the same budget)")
+                .AddColumn("dataset").AddColumn("attack").AddNumberColumns("ε", "pairs", "success").AddColumn("method")
+                .AddNumberColumns("Acc_Detector", "TPR", "FPR", "AUC", "Acc_RC", "mean score (AE / clean)");
+            foreach (var a in adaptiveRows)
+                table.AddRow(Markup.Escape(a.Dataset), Markup.Escape(a.Attack + (a.LatentEpsilon is { } le ? $" (ε_z {le:G3})" : "")), Epsilon(a.Dataset, a.Norm, a.Epsilon),
+                    $"{a.Pairs}", $"{a.AttackSuccessRate:P1}", Markup.Escape(a.Method), $"{a.AccDetector:F3}", $"{a.Tpr:F3}", $"{a.Fpr:F3}", $"{a.Auc:F3}",
+                    $"{a.AccRc:F3}", $"{a.MeanScore:F3} / {a.MeanCleanScore:F3}");
+            console.Write(table);
+        }
         var dropped = r.Cases.SelectMany(c => c.Dropped).ToList();
         if (dropped.Count > 0)
             console.WriteLine($"Dropped (fewer than {r.MinimumPairs} successful AEs): " + string.Join("; ", dropped.Select(d => $"{d.Dataset} {d.Attack} {d.Norm} ε {Epsilon(d.Dataset, d.Norm, d.Epsilon)} ({d.Pairs})")));
@@ -176,5 +202,12 @@ public static class BenchMixDefenseCommand
         }).ToArray()),
         ["points"] = new JsonArray(r.Cases.SelectMany(c => c.Points).Select(p => (JsonNode)Point(p)).ToArray()),
         ["dropped"] = new JsonArray(r.Cases.SelectMany(c => c.Dropped).Select(p => (JsonNode)Point(p)).ToArray()),
+        ["adaptive"] = new JsonArray(r.Cases.SelectMany(c => c.AdaptiveRows).Select(a => (JsonNode)new JsonObject
+        {
+            ["dataset"] = a.Dataset, ["attack"] = a.Attack, ["norm"] = a.Norm, ["epsilon"] = a.Epsilon, ["method"] = a.Method,
+            ["acc_detector"] = a.AccDetector, ["acc_rc"] = a.AccRc, ["tpr"] = a.Tpr, ["fpr"] = a.Fpr, ["auc"] = a.Auc,
+            ["attack_success_rate"] = a.AttackSuccessRate, ["pairs"] = a.Pairs, ["attacked"] = a.Attacked, ["mean_score"] = a.MeanScore,
+            ["mean_clean_score"] = a.MeanCleanScore, ["latent_epsilon"] = a.LatentEpsilon,
+        }).ToArray()),
     };
 }

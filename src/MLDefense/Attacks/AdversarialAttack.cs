@@ -63,6 +63,24 @@ internal static class AttackMath
     /// <summary>Per-image Lp norms of a [N, C, H, W] tensor, shaped [N, 1, 1, 1] for broadcasting, floored away from 0.</summary>
     internal static Tensor PerImageNorm(Tensor t, double p) => torch.linalg.vector_norm(t, p, [1, 2, 3], keepdim: true).clamp(min: 1e-12);
 
+    /// <summary>
+    /// Projects <paramref name="moved"/> onto the ε-ball around <paramref name="images"/>: for L∞ clamps between <paramref name="low"/> =
+    /// x − ε and <paramref name="high"/> = x + ε (precomputed by the caller), for L2 shrinks δ = moved − x to length ε when longer.
+    /// Does not clip to [0, 1].
+    /// </summary>
+    internal static Tensor Project(Tensor moved, Tensor images, Tensor? low, Tensor? high, AttackNorm norm, double epsilon)
+    {
+        if (norm == AttackNorm.Linf) return torch.minimum(torch.maximum(moved, low!), high!);
+        using var delta = moved.sub(images);
+        using var shrink = torch.linalg.vector_norm(delta, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12).reciprocal().mul(epsilon).clamp(max: 1.0);
+        using var scaled = delta.mul(shrink);
+        return images.add(scaled);
+    }
+
+    /// <summary>The step direction of the iterative attacks: sign(g) for L∞, g / ‖g‖₂ per image for L2.</summary>
+    internal static Tensor StepDirection(Tensor gradient, AttackNorm norm) =>
+        norm == AttackNorm.Linf ? gradient.sign() : gradient.div(torch.linalg.vector_norm(gradient, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12));
+
     /// <summary>Hands <paramref name="next"/> to the scope enclosing the current one and frees <paramref name="previous"/>.</summary>
     internal static Tensor Replace(Tensor previous, Tensor next)
     {

@@ -269,20 +269,10 @@ internal static class IterativeGradient
             }
             else
             {
-                direction = norm == AttackNorm.Linf ? ascent.sign() : ascent.div(torch.linalg.vector_norm(ascent, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12));
+                direction = AttackMath.StepDirection(ascent, norm);
             }
             var moved = adversarial.add(direction.mul(stepSize));
-            Tensor projected;
-            if (norm == AttackNorm.Linf)
-            {
-                projected = torch.minimum(torch.maximum(moved, low!), high!);
-            }
-            else
-            {
-                var delta = moved.sub(images);
-                var shrink = torch.linalg.vector_norm(delta, 2, [1, 2, 3], keepdim: true).clamp(min: 1e-12).reciprocal().mul(epsilon).clamp(max: 1.0);
-                projected = images.add(delta.mul(shrink));
-            }
+            var projected = AttackMath.Project(moved, images, low, high, norm, epsilon);
             adversarial = AttackMath.Replace(adversarial, projected.clamp(0.0, 1.0));
         }
         return adversarial.MoveToOuterDisposeScope();

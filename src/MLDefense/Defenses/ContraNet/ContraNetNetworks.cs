@@ -117,6 +117,11 @@ internal sealed class SnLinear : Module<Tensor, Tensor>
 /// Ref. [54]): batch normalisation without its own affine parameters, then a per-class gain and bias,
 /// out = BN(x)·(1 + γ[y]) + β[y], γ and β embeddings initialised at zero (so it starts as plain BN).
 /// </summary>
+/// <remarks>
+/// The labels are class indices (Int64 [N]) or class weights (floating [N, K]): with weights w the gain and bias are w·γ and w·β, which
+/// for a one-hot row is exactly γ[y] and β[y]. The weights form exists for the adaptive attacks of Sec. 6: BPDA's straight-through
+/// label (<see cref="ContraNetBpdaAttack"/>) is one-hot in the forward pass and carries softmax's gradient in the backward pass.
+/// </remarks>
 internal sealed class ConditionalBatchNorm : Module<Tensor, Tensor, Tensor>
 {
     public ConditionalBatchNorm(long channels, long classes) : base(nameof(ConditionalBatchNorm))
@@ -136,8 +141,9 @@ internal sealed class ConditionalBatchNorm : Module<Tensor, Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var normalised = Norm.forward(x);
-        var g = gain.index_select(0, labels).unsqueeze(-1).unsqueeze(-1);
-        var b = bias.index_select(0, labels).unsqueeze(-1).unsqueeze(-1);
+        bool weights = labels.dim() == 2;
+        var g = (weights ? labels.matmul(gain) : gain.index_select(0, labels)).unsqueeze(-1).unsqueeze(-1);
+        var b = (weights ? labels.matmul(bias) : bias.index_select(0, labels)).unsqueeze(-1).unsqueeze(-1);
         return (normalised * (g + 1) + b).MoveToOuterDisposeScope();
     }
 }

@@ -156,27 +156,41 @@ public sealed class ContraNetTransformer : Data.BatchedTransformer, ILoadableCom
     public Device Device => networks.Device;
 
     /// <summary>
-    /// x′ = G(μ(x), y) for images [N, C, H, W] and class indices [N] (Int64) on <see cref="Device"/>. Differentiable with respect to the
-    /// images (grad mode permitting), for the adaptive attacks of Sec. 6.
+    /// x′ = G(μ(x), y) for images [N, C, H, W] on <see cref="Device"/> and <paramref name="labels"/>: class indices [N] (Int64), or class
+    /// weights [N, K] (Float32; a one-hot row is its class, and the conditional batch norms mix the classes' gains and biases by the
+    /// weights). Differentiable with respect to the images and the weights (grad mode permitting), for the adaptive attacks of Sec. 6
+    /// (<see cref="ContraNetInputAttack"/>, <see cref="ContraNetLatentAttack"/>, <see cref="ContraNetBpdaAttack"/>).
     /// </summary>
     public Tensor Reconstruct(Tensor images, Tensor labels)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        CheckTensors(images, labels);
+        CheckTensors(images, labels, allowWeights: true);
         return networks.Reconstruct(images, labels);
     }
 
     /// <summary>
-    /// The detector's score for images [N, C, H, W] reconstructed under class indices [N] (Int64) — differentiable with respect to the images
-    /// (grad mode permitting), for adaptive attacks: d(M(x), M(G(μ(x), y))) for <see cref="ContraNetDetectionRule.MetricDistance"/>, else
-    /// max(d/t_d, (1 − SSIM)/t_s). Returns [N].
+    /// The detector's score for images [N, C, H, W] reconstructed under <paramref name="labels"/> (class indices [N], Int64, or class weights
+    /// [N, K] as <see cref="Reconstruct"/> takes them) — differentiable with respect to the images (grad mode permitting), for adaptive attacks:
+    /// d(M(x), M(G(μ(x), y))) for <see cref="ContraNetDetectionRule.MetricDistance"/>, else max(d/t_d, (1 − SSIM)/t_s). Returns [N].
     /// </summary>
     public Tensor Score(Tensor images, Tensor labels)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        CheckTensors(images, labels);
+        CheckTensors(images, labels, allowWeights: true);
         using var scope = torch.NewDisposeScope();
         var reconstruction = networks.Reconstruct(images, labels);
+        return ScoreOf(images, reconstruction).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The rule's score of images [N, C, H, W] against given reconstructions x′ [N, C, H, W] (differentiable): d(M(x), M(x′)), or
+    /// max(d/t_d, (1 − SSIM(x′, x))/t_s) for <see cref="ContraNetDetectionRule.MetricOrSsim"/>. The latent attack of Fig. 13 scores
+    /// its G(z, y′) with it.
+    /// </summary>
+    internal Tensor ScoreOf(Tensor images, Tensor reconstruction)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var scope = torch.NewDisposeScope();
         var distance = networks.MetricDistance(images, reconstruction);
         Tensor score = distance;
         if (Options.DetectionRule == ContraNetDetectionRule.MetricOrSsim)
@@ -185,6 +199,16 @@ public sealed class ContraNetTransformer : Data.BatchedTransformer, ILoadableCom
             score = torch.maximum(distance / Math.Max(Info.DistanceThreshold, 1e-12f), dissimilarity / Math.Max(Info.SsimDissimilarityThreshold, 1e-12f));
         }
         return score.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The encoder, generator and metric model the detector runs (in evaluation mode), for the adaptive attacks in this folder.</summary>
+    internal ContraNetNetworks Networks
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return networks;
+        }
     }
 
     /// <summary>Distance, SSIM, score and flag of images [N, C, H, W] given the classifier's predicted classes [N] (no autograd).</summary>
@@ -224,12 +248,16 @@ public sealed class ContraNetTransformer : Data.BatchedTransformer, ILoadableCom
         return result;
     }
 
-    private void CheckTensors(Tensor images, Tensor labels)
+    private void CheckTensors(Tensor images, Tensor labels, bool allowWeights = false)
     {
         ArgumentNullException.ThrowIfNull(labels);
         DefenseColumns.CheckImageTensor(images, InputShape, "the shape ContraNet was fitted on");
-        if (labels.dim() != 1 || labels.size(0) != images.size(0))
-            throw new ArgumentException($"Expected one class index per image, [{images.size(0)}]; found [{string.Join(", ", labels.shape)}].", nameof(labels));
+        bool indices = labels.dim() == 1 && labels.size(0) == images.size(0) && labels.dtype == ScalarType.Int64;
+        bool weights = allowWeights && labels.dim() == 2 && labels.size(0) == images.size(0) && labels.size(1) == ClassCount && labels.dtype == images.dtype;
+        if (!indices && !weights)
+            throw new ArgumentException($"Expected one class index per image, Int64 [{images.size(0)}]" +
+                (allowWeights ? $", or class weights {images.dtype} [{images.size(0)}, {ClassCount}]" : "") +
+                $"; found {labels.dtype} [{string.Join(", ", labels.shape)}].", nameof(labels));
     }
 
     /// <summary>Maps consecutive rows: [score, flag] and the reconstructions when asked for.</summary>
