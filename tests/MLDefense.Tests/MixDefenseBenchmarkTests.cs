@@ -110,7 +110,8 @@ public sealed class MixDefenseBenchmarkTests
             CollectionAssert.AreEquivalent(new[] { "contranet", "mixdefense" }, adaptive[name].Select(r => r.Method).ToArray(), $"{name}: only ContraNet's reconstruction changes");
         foreach (var r in c.AdaptiveRows)
         {
-            foreach (var v in new[] { r.AccDetector, r.AccRc, r.Tpr, r.Fpr, r.Auc, r.AttackSuccessRate }) Assert.IsTrue(v is >= 0 and <= 1, $"{r}");
+            foreach (var v in new[] { r.AccDetector, r.AccRc, r.Tpr, r.Fpr, r.Auc, r.AttackSuccessRate, r.EvasionRate }) Assert.IsTrue(v is >= 0 and <= 1, $"{r}");
+            Assert.AreEqual(r.AttackSuccessRate * (1 - r.Tpr), r.EvasionRate, 1e-12, $"{r}: evaded = successful and not flagged");
             Assert.AreEqual(0.3, r.Epsilon);
             Assert.IsTrue(r.Pairs >= 10 && r.Pairs <= r.Attacked, $"{r}");
         }

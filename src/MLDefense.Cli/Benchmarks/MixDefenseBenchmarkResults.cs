@@ -40,6 +40,8 @@ public sealed record MixDefenseBenchmarkRow(
 /// <param name="Fpr">Share of their clean images flagged.</param>
 /// <param name="Auc">ROC AUC on the balanced set.</param>
 /// <param name="AttackSuccessRate">Successful AEs / correctly classified clean images: how often the attack fooled the classifier.</param>
+/// <param name="EvasionRate">Successful AEs the method does not flag / correctly classified clean images: how often the attacker reaches both goals
+/// (= <paramref name="AttackSuccessRate"/> · (1 − <paramref name="Tpr"/>)).</param>
 /// <param name="Pairs">Successful AEs.</param>
 /// <param name="Attacked">Images attacked.</param>
 /// <param name="MeanScore">The method's mean score over the successful AEs (ContraNet: d(M(x), M(x′)); a cascade: max over layers of score − threshold).</param>
@@ -57,6 +59,7 @@ public sealed record MixDefenseAdaptiveRow(
     [property: JsonPropertyName("fpr")] double Fpr,
     [property: JsonPropertyName("auc")] double Auc,
     [property: JsonPropertyName("attack_success_rate")] double AttackSuccessRate,
+    [property: JsonPropertyName("evasion_rate")] double EvasionRate,
     [property: JsonPropertyName("pairs")] int Pairs,
     [property: JsonPropertyName("attacked")] int Attacked,
     [property: JsonPropertyName("mean_score")] double MeanScore,
