@@ -227,6 +227,14 @@ public sealed class ReportHtmlTests
         Assert.IsTrue(((BarChart)aeganCharts[1]).LogScale, "400 ms against 0.2 ms needs a log axis");
         var detection = (BarChart)miaedCharts.Single();
         CollectionAssert.AreEqual(new double?[] { 0.84, 0.84 }, detection.Series.Single(s => s.Name == "caed").Values.ToArray());
+
+        // White-box rows (bench aegan --white-box) are groups of their own, named by what the attack went through.
+        aegan.Add(new JsonObject { ["dataset"] = "mnist", ["attack"] = "FGSM", ["method"] = "aegan", ["accuracy"] = 0.3, ["threat"] = "white-box", ["attack_through"] = "search" });
+        aegan.Add(new JsonObject { ["dataset"] = "mnist", ["attack"] = "BPDA-PGD", ["method"] = "aegan", ["accuracy"] = 0.2, ["threat"] = "white-box", ["attack_through"] = "bpda" });
+        var withWhiteBox = (BarChart)Charts(BenchmarkReport.Section(Input(new JsonObject { ["rows"] = aegan.DeepClone() })))[0];
+        CollectionAssert.AreEqual(new[] { "FGSM", "PGD", "CW-L2", "FGSM white-box via search", "BPDA-PGD" }, withWhiteBox.Categories.ToArray());
+        Assert.AreEqual(0.5, withWhiteBox.Series.Single(s => s.Name == "aegan").Values[0], "the gray-box FGSM bar keeps its own value");
+        Assert.AreEqual(0.3, withWhiteBox.Series.Single(s => s.Name == "aegan").Values[3]);
     }
 
     [TestMethod]

@@ -159,10 +159,13 @@ public static class BenchmarkCharts
     /// <summary>
     /// <c>bench aegan</c>: per dataset, accuracy after purification for each attack (groups) and method (bars: none,
     /// MagNet-style, Defense-GAN-style, AE-GAN+sr), and the milliseconds per image of each, on a log axis when they span
-    /// orders of magnitude.
+    /// orders of magnitude. A white-box row (<c>"threat": "white-box"</c>, an attack through the defense) is its own group,
+    /// named after what the attack went through (e.g. <c>FGSM white-box via search</c>).
     /// </summary>
     public static IEnumerable<ReportBlock> AeGan(IReadOnlyList<JsonObject> rows)
     {
+        rows = rows.Select(r => ReportInputs.Text(r, "threat") == "white-box" && ReportInputs.Text(r, "attack_through") is { Length: > 0 } through && through != "bpda"
+            ? WithText(r, "attack", $"{ReportInputs.Text(r, "attack")} white-box via {through}") : r).ToList();
         foreach (var dataset in rows.GroupBy(r => ReportInputs.Text(r, "dataset")))
         {
             var (attacks, series) = Grouped(dataset.ToList(), "attack", "method", "accuracy");
@@ -361,6 +364,14 @@ public static class BenchmarkCharts
                .Select(p => p.Key)
                .Where(k => rows.Select(r => ReportInputs.Text(r, k)).Distinct().Count() > 1)
                .ToList();
+
+    /// <summary>A copy of <paramref name="row"/> with <paramref name="name"/> set to <paramref name="value"/>.</summary>
+    private static JsonObject WithText(JsonObject row, string name, string value)
+    {
+        var copy = (JsonObject)row.DeepClone();
+        copy[name] = value;
+        return copy;
+    }
 
     private static string Join(string a, string b, string separator = ", ") =>
         a.Length == 0 ? b : b.Length == 0 ? a : a + separator + b;
