@@ -243,7 +243,8 @@ public static class CmagBenchmark
         $"{c.Dataset}: {N(c.TrainImages, "all")} train / {N(c.TestImages, "all")} test images, " +
         $"classifier {N(c.ClassifierEpochs, "default")} epochs, CMAG {N(c.CmagEpochs, "50")} + {N(c.CmagEpochs, "50")} epochs at batch {N(c.CmagBatchSize, "2000")}, " +
         $"MagNet/Defense-GAN autoencoder {N(c.BaselineEpochs, "60")} epochs at width {N(c.BaselineWidth, "64")}, " +
-        $"Defense-GAN R {N(c.DefenseGanRestarts, "10")} x L {N(c.DefenseGanIterations, "200")} on {N(c.DefenseGanTestImages, "all")} test images"));
+        $"Defense-GAN R {N(c.DefenseGanRestarts, "10")} x L {N(c.DefenseGanIterations, "200")} on {N(c.DefenseGanTestImages, "all")} test images " +
+        $"(Alg. 2 thresholds from {N(c.DefenseGanThresholdImages, "all")} training rows)"));
 
     /// <summary>Whether a row meets the target (≥ 0.99 detection accuracy on the pairs).</summary>
     public static bool MeetsTarget(CmagBenchmarkRow row) => row.DetectionAccuracy >= TargetAccuracy;
