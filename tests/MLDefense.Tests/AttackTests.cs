@@ -40,6 +40,8 @@ public sealed class AttackTests
         ["PGD-Linf", 0.2, 0.2],
         ["PGD-L2", 2.0, 0.3],
         ["MIM", 0.2, 0.2],
+        ["APGD-Linf", 0.2, 0.2],
+        ["APGD-L2", 2.0, 0.3],
     ];
 
     private static AdversarialAttack Create(string name, double epsilon) => name switch
@@ -51,6 +53,8 @@ public sealed class AttackTests
         "PGD-Linf" => new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = epsilon, StepSize = epsilon / 5, Iterations = 10 }),
         "PGD-L2" => new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = epsilon, StepSize = epsilon / 5, Iterations = 10, Norm = AttackNorm.L2, Restarts = 2 }),
         "MIM" => new MomentumIterativeAttack(new MomentumIterativeOptions { Epsilon = epsilon, Iterations = 10 }),
+        "APGD-Linf" => new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = epsilon, Iterations = 10 }),
+        "APGD-L2" => new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = epsilon, Iterations = 10, Norm = AttackNorm.L2 }),
         "CW-L2" => new CarliniWagnerL2Attack(new CarliniWagnerL2Options { InitialConstant = 1, BinarySearchSteps = 3, MaxIterations = 50, LearningRate = 0.05 }),
         "DeepFool-L2" => new DeepFoolAttack(new DeepFoolOptions()),
         "DeepFool-Linf" => new DeepFoolAttack(new DeepFoolOptions { Norm = AttackNorm.Linf }),
@@ -151,10 +155,72 @@ public sealed class AttackTests
         Assert.IsTrue(best.sub(images).abs().max().ToDouble() <= 0.1 + 1e-6);
     }
 
+    /// <summary>
+    /// APGD-CE against PGD of as many steps (PGD's usual step ε/4, both from a random start, the same seed): at budgets
+    /// where PGD leaves part of the batch correct, APGD's adaptive step and momentum leave no more of it correct and reach
+    /// a cross-entropy at least as high on average.
+    /// </summary>
+    [TestMethod]
+    [DataRow(AttackNorm.Linf, 0.08)]
+    [DataRow(AttackNorm.L2, 1.0)]
+    public void ApgdIsAtLeastAsStrongAsPgdOfEqualSteps(AttackNorm norm, double epsilon)
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(3);
+        var pgd = new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = epsilon, StepSize = epsilon / 4, Iterations = 20, Norm = norm })
+            .Generate(classifier, images, labels);
+        torch.manual_seed(3);
+        var apgd = new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = epsilon, Iterations = 20, Norm = norm }).Generate(classifier, images, labels);
+        double pgdAccuracy = Accuracy(pgd, labels), apgdAccuracy = Accuracy(apgd, labels);
+        Assert.IsTrue(pgdAccuracy > 0.05, $"{norm} ε = {epsilon}: PGD-20 leaves {pgdAccuracy:P1} correct; the budget must leave room to compare");
+        Assert.IsTrue(apgdAccuracy <= pgdAccuracy, $"{norm} ε = {epsilon}: APGD-CE-20 accuracy {apgdAccuracy:P1}, PGD-20 {pgdAccuracy:P1}");
+        double pgdLoss = MeanLoss(pgd), apgdLoss = MeanLoss(apgd);
+        Assert.IsTrue(apgdLoss >= pgdLoss, $"{norm} ε = {epsilon}: mean cross-entropy APGD-CE {apgdLoss:F3}, PGD {pgdLoss:F3}");
+        var delta = apgd.sub(images).flatten(1);
+        double size = norm == AttackNorm.Linf ? delta.abs().max().ToDouble() : torch.linalg.vector_norm(delta, 2, [1]).max().ToDouble();
+        Assert.IsTrue(size <= epsilon + (norm == AttackNorm.Linf ? 1e-6 : 1e-4), $"{norm}: perturbation {size} > ε = {epsilon}");
+        AssertInUnitRange(apgd, "APGD-CE");
+    }
+
+    [TestMethod]
+    public void ApgdIsDeterministicUnderASeedAndItsFirstStepIsFgsm()
+    {
+        using var scope = torch.NewDisposeScope();
+        var attack = new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = 0.1, Iterations = 8, Restarts = 2 });
+        torch.manual_seed(9);
+        var first = attack.Generate(classifier, images, labels);
+        torch.manual_seed(9);
+        var again = attack.Generate(classifier, images, labels);
+        Assert.AreEqual(0.0, first.sub(again).abs().max().ToDouble(), "same seed, same result");
+
+        // x⁽¹⁾ = P_S(x⁽⁰⁾ + 2ε·sign ∇f(x⁽⁰⁾)) from the clean image is FGSM at ε: one iteration gives FGSM's image wherever FGSM fools the model.
+        var oneStep = new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = 0.15, Iterations = 1, RandomStart = false }).Generate(classifier, images, labels);
+        var fgsm = new FastGradientAttack(new FastGradientOptions { Epsilon = 0.15 }).Generate(classifier, images, labels);
+        Tensor fooled;
+        using (torch.no_grad()) fooled = classifier.Logits(fgsm).argmax(1).ne(labels);
+        Assert.IsTrue(fooled.sum().item<long>() > 0, "FGSM fools some images at ε = 0.15");
+        var difference = oneStep.sub(fgsm).abs().flatten(1).max(1).values.masked_select(fooled);
+        Assert.AreEqual(0.0, difference.max().ToDouble(), "APGD's first step is FGSM's");
+    }
+
+    [TestMethod]
+    public void ApgdCheckpointsAndBadOptionsFollowThePaper()
+    {
+        CollectionAssert.AreEqual(new[] { 22, 41, 57, 70, 80, 87, 93, 99 }, AutoProjectedGradientAttack.CheckpointsFor(100).ToArray(), "w_j = ⌈p_j·100⌉");
+        foreach (int n in new[] { 1, 2, 5, 10, 40, 1000 })
+        {
+            var w = AutoProjectedGradientAttack.CheckpointsFor(n);
+            Assert.IsTrue(w.All(k => k >= 1 && k < n) && w.Zip(w.Skip(1)).All(p => p.First < p.Second), $"N_iter = {n}: checkpoints {string.Join(", ", w)}");
+        }
+        var defaults = new AutoProjectedGradientAttack(new AutoProjectedGradientOptions());
+        Assert.AreEqual((8.0 / 255, 100, 0.75, 0.75, 1, AttackNorm.Linf, "APGD-CE", false),
+            (defaults.Epsilon, defaults.Iterations, defaults.Momentum, defaults.Rho, defaults.Restarts, defaults.Norm, defaults.Name, defaults.Targeted));
+    }
+
     [TestMethod]
     public void AttacksWorkInsideNoGradAndFreeEveryTemporary()
     {
-        string[] names = ["FGSM", "FGM", "BIM-Linf", "BIM-L2", "PGD-Linf", "PGD-L2", "MIM", "CW-L2", "DeepFool-L2", "DeepFool-Linf"];
+        string[] names = ["FGSM", "FGM", "BIM-Linf", "BIM-L2", "PGD-Linf", "PGD-L2", "MIM", "APGD-Linf", "APGD-L2", "CW-L2", "DeepFool-L2", "DeepFool-Linf"];
         using var few = images.narrow(0, 0, 8);
         using var fewLabels = labels.narrow(0, 0, 8);
         // Warm-up: one run of each so lazily created native state is not counted as a leak.
@@ -187,6 +253,7 @@ public sealed class AttackTests
     [DataRow("BIM-Linf")]
     [DataRow("PGD-L2")]
     [DataRow("MIM")]
+    [DataRow("APGD-Linf")]
     [DataRow("CW-L2")]
     [DataRow("DeepFool-L2")]
     public void CancellationStopsBetweenIterationsAndFreesEverything(string name)
@@ -214,6 +281,13 @@ public sealed class AttackTests
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         Assert.ThrowsExactly<OperationCanceledException>(() => attack.Generate(classifier, few, fewLabels, cancelled.Token));
+    }
+
+    private static double MeanLoss(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return torch.nn.functional.cross_entropy(classifier.Logits(input), labels).ToDouble();
     }
 
     /// <summary>(y + 1) mod 10: a class other than the true one.</summary>

@@ -2,13 +2,14 @@ using System.Diagnostics;
 using Microsoft.ML;
 using MLDefense.Attacks;
 using MLDefense.Classifiers;
+using MLDefense.Data;
 using MLDefense.Evaluation;
 using MLDefense.Training;
 
 namespace MLDefense.Benchmarks;
 
 /// <summary>One dataset of the NAMID benchmark: the classifier, the data sizes and the training budget every method shares.</summary>
-/// <param name="Dataset">A known dataset (<c>fashion-mnist</c>, <c>cifar10-subset</c>).</param>
+/// <param name="Dataset"><c>fashion-mnist</c>, <c>gtsrb-subset</c> (43 classes, served at 32×32) or <c>cifar10-subset</c>.</param>
 /// <param name="Architecture">The classifier every method trains.</param>
 /// <param name="TrainImages">The first N training images.</param>
 /// <param name="TestImages">The first N test images the attacks run on.</param>
@@ -27,7 +28,8 @@ public sealed record NamidBenchmarkResult(IReadOnlyList<NamidBenchmarkRow> Rows,
 /// <summary>
 /// <c>mldefense bench namid</c> (issue 26): Standard AT, TRADES, MART and NAMID on each of their losses (and Fig. 5's
 /// ablations) on equal footing — the same architecture, data, seed, epochs and PGD-10 training budget — evaluated by
-/// natural accuracy, L∞ PGD-40 (step ε/4), CW-L2 (20 iterations of step 0.01, as Sec. 4.1) and L2 PGD-40.
+/// natural accuracy, L∞ PGD-40 (step ε/4), CW-L2 (20 iterations of step 0.01, as Sec. 4.1), L2 PGD-40 and L∞ APGD-CE
+/// (Croce and Hein 2020, 100 iterations, one run: AutoAttack's first attack; the rest of AutoAttack is not in the project).
 /// </summary>
 public static class NamidBenchmark
 {
@@ -47,15 +49,43 @@ public static class NamidBenchmark
         ("namid_m_lambda0", AdversarialTrainingMethod.Mart, true, true, true, 0.0),
     ];
 
-    /// <summary>The quick run: Fashion-MNIST with C1, 2000 training and 500 test images, 5 epochs, 1 seed.</summary>
-    public static readonly NamidBenchmarkCase[] QuickCases = [new("fashion-mnist", ClassifierArchitecture.MnistC1, 2000, 500, 5, 0.1, 1.0)];
+    /// <summary>
+    /// The quick run's cases (1 seed): Fashion-MNIST with C1 (2000 training and 500 test images, 5 epochs, ε = 0.1), and, when
+    /// named (<see cref="QuickDefault"/> is Fashion-MNIST alone), the GTSRB and CIFAR-10 subsets with C2 (2000 / 500, 5 epochs, 8/255).
+    /// </summary>
+    public static readonly NamidBenchmarkCase[] QuickCases =
+    [
+        new(KnownDatasets.FashionMnist, ClassifierArchitecture.MnistC1, 2000, 500, 5, 0.1, 1.0),
+        new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, 2000, 500, 5, 8.0 / 255, 0.5),
+        new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, 2000, 500, 5, 8.0 / 255, 0.5),
+    ];
 
-    /// <summary>The full CPU protocol's cases (3 seeds each): Fashion-MNIST with C1 and the CIFAR-10 subset with C2.</summary>
+    /// <summary>The datasets <c>--quick</c> runs unless <c>--datasets</c> names others.</summary>
+    public static readonly IReadOnlyList<string> QuickDefault = [KnownDatasets.FashionMnist];
+
+    /// <summary>
+    /// The full CPU protocol's cases (3 seeds each), the issue's three datasets: Fashion-MNIST with C1, the GTSRB subset
+    /// (4000 training and 1000 test images of a seeded shuffle, as its files are ordered by class) and the CIFAR-10 subset with C2.
+    /// </summary>
     public static readonly NamidBenchmarkCase[] FullCases =
     [
-        new("fashion-mnist", ClassifierArchitecture.MnistC1, 10000, 1000, 20, 0.1, 1.0),
-        new("cifar10-subset", ClassifierArchitecture.CifarC2, 4000, 1000, 30, 8.0 / 255, 0.5),
+        new(KnownDatasets.FashionMnist, ClassifierArchitecture.MnistC1, 10000, 1000, 20, 0.1, 1.0),
+        new(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, 4000, 1000, 30, 8.0 / 255, 0.5),
+        new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, 4000, 1000, 30, 8.0 / 255, 0.5),
     ];
+
+    /// <summary>The evaluation's attacks in the JSON's names, in order.</summary>
+    public static readonly IReadOnlyList<string> Attacks = ["none", "pgd40", "cw_l2", "pgd_l2", "apgd_ce"];
+
+    /// <summary>The cases of <paramref name="all"/> whose dataset is in <paramref name="datasets"/> (in <paramref name="all"/>'s order).</summary>
+    /// <exception cref="ArgumentException">A name is not a dataset of <paramref name="all"/> (the message lists them).</exception>
+    public static NamidBenchmarkCase[] Select(IReadOnlyList<NamidBenchmarkCase> all, IReadOnlyCollection<string> datasets)
+    {
+        var unknown = datasets.Where(d => all.All(c => c.Dataset != d)).ToArray();
+        if (unknown.Length > 0)
+            throw new ArgumentException($"--datasets: unknown dataset(s) {string.Join(", ", unknown)}; the datasets are {string.Join(", ", all.Select(c => c.Dataset))}.");
+        return all.Where(c => datasets.Contains(c.Dataset)).ToArray();
+    }
 
     /// <summary>ResNet-18 on 32×32 (≈ 0.56 GMAC) over MnistC1 on 28×28 (≈ 2.75 MMAC): the FLOP ratio the paper-scale estimate uses.</summary>
     public const double ResNet18OverC1Flops = 0.56e9 / 2.75e6;
@@ -70,7 +100,7 @@ public static class NamidBenchmark
         int timedImages = 0;
         var notes = new List<string>
         {
-            "AutoAttack is not in the project: no AA rows.",
+            "apgd_ce: APGD-CE (Croce & Hein 2020, Alg. 1), L-inf at the training epsilon, 100 iterations, one run - AutoAttack's first attack; the rest of AutoAttack (APGD-T, FAB-T, Square) is not in the project, so there are no AA rows.",
             "NAMID's MI estimators are trained once per dataset and seed on that seed's standard_at model (h_θ0 = a standard-AT model, as the paper) and shared by every NAMID variant.",
             "cw_l2: CW-L2 with 20 iterations of step 0.01, one binary-search step from c = 1 (Sec. 4.1's budget); accuracy counts every example it leaves correctly classified.",
         };
@@ -81,9 +111,8 @@ public static class NamidBenchmark
             {
                 int seed = firstSeed + s;
                 var ml = Runtime.CreateMLContext(seed, device);
-                var train = ml.Data.TakeRows(ml.Data.LoadKnownDataset(c.Dataset, train: true, dataDirectory), c.TrainImages);
-                train = ml.Data.Cache(train);
-                var testView = ml.Data.TakeRows(ml.Data.LoadKnownDataset(c.Dataset, train: false, dataDirectory), c.TestImages);
+                var train = ml.Data.Cache(Load(ml, c.Dataset, train: true, dataDirectory, c.TrainImages, firstSeed));
+                var testView = Load(ml, c.Dataset, train: false, dataDirectory, c.TestImages, firstSeed);
                 NamidMiEstimators? estimators = null;
                 ImageClassifierTransformer? standardAt = null;
                 try
@@ -159,6 +188,17 @@ public static class NamidBenchmark
         return new NamidBenchmarkResult(rows, secondsPerEpoch, timedImages, hours, clock.Elapsed.TotalSeconds, notes);
     }
 
+    /// <summary>
+    /// The first <paramref name="count"/> images of a split. GTSRB's files are ordered by class, so it is shuffled first (with
+    /// the run's first seed: every seed and method sees the same images), as bench cmag and bench mixdefense take it.
+    /// </summary>
+    private static IDataView Load(MLContext ml, string dataset, bool train, string? dataDirectory, int count, int shuffleSeed)
+    {
+        if (dataset != GtsrbDatasetCatalog.FolderName) return ml.Data.TakeRows(ml.Data.LoadKnownDataset(dataset, train, dataDirectory), count);
+        var gtsrb = ml.Data.LoadGtsrbSubset(train, dataDirectory is null ? null : Path.Combine(dataDirectory, GtsrbDatasetCatalog.FolderName));
+        return ml.Data.TakeRows(ml.Data.ShuffleRows(gtsrb, shuffleSeed), count);
+    }
+
     private static AdversarialTrainingOptions TargetOptions(AdversarialTrainingOptions o) => new()
     {
         Architecture = o.Architecture, Epsilon = o.Epsilon, Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate,
@@ -174,6 +214,7 @@ public static class NamidBenchmark
             ("pgd40", new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = c.Epsilon, StepSize = c.Epsilon / 4, Iterations = 40 })),
             ("cw_l2", new CarliniWagnerL2Attack(new CarliniWagnerL2Options { MaxIterations = 20, LearningRate = 0.01, BinarySearchSteps = 1, InitialConstant = 1 })),
             ("pgd_l2", new ProjectedGradientDescentAttack(new ProjectedGradientDescentOptions { Epsilon = c.L2Epsilon, StepSize = c.L2Epsilon / 4, Iterations = 40, Norm = AttackNorm.L2 })),
+            ("apgd_ce", new AutoProjectedGradientAttack(new AutoProjectedGradientOptions { Epsilon = c.Epsilon, Iterations = 100 })),
         };
         foreach (var (name, attack) in attacks)
         {

@@ -12,7 +12,8 @@ public static class BenchNamidCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = CommonOptions.Quick("A short run: Fashion-MNIST only (C1, 2000 training and 500 test images, 5 epochs), one seed.");
+        var quick = CommonOptions.Quick("A short run, one seed: 2000 training and 500 test images, 5 epochs; Fashion-MNIST only (C1) unless --datasets names "
+            + "gtsrb-subset or cifar10-subset (C2).");
         var json = CommonOptions.Json("{\"quick\", \"seconds\", \"standard_at_seconds_per_epoch\", \"train_images\", \"paper_scale_hours_estimate\", \"notes\", "
             + "\"rows\": [{\"dataset\", \"method\", \"attack\", \"mean_accuracy\", \"std\", \"seeds\"}]}");
         var methods = new Option<string?>("--methods")
@@ -20,13 +21,19 @@ public static class BenchNamidCommand
             Description = "Run only these methods (comma-separated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
                 + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.",
         };
+        var datasets = new Option<string?>("--datasets")
+        {
+            Description = "Run only these datasets (comma-separated): " + string.Join(", ", NamidBenchmark.FullCases.Select(c => c.Dataset))
+                + ". Default: all three (--quick: fashion-mnist).",
+        };
         var command = new Command("namid",
             "NAMID (Zhou et al., ICML 2022) on each adversarial-training loss against Standard AT, TRADES and MART, with Fig. 5's ablations, on equal footing "
           + "(same architecture, data, seed, epochs, PGD-10 training with step eps/4; SGD momentum 0.9, weight decay 2e-4, batch 64, lr 0.02 / 10 at 75% and 90% "
-          + "of the epochs): natural accuracy, L-inf PGD-40, CW-L2 and L2 PGD-40. Full run: Fashion-MNIST (C1) and the CIFAR-10 subset (C2), 3 seeds. "
+          + "of the epochs): natural accuracy, L-inf PGD-40, CW-L2, L2 PGD-40 and L-inf APGD-CE (100 iterations). Full run: Fashion-MNIST (C1), the GTSRB subset "
+          + "and the CIFAR-10 subset (C2), 3 seeds. "
           + "Prints a paper-scale cost estimate from the measured standard-AT epoch.")
         {
-            quick, json, methods,
+            quick, json, methods, datasets,
         };
         command.SetAction(parseResult =>
         {
@@ -34,12 +41,15 @@ public static class BenchNamidCommand
             bool isQuick = parseResult.GetValue(quick);
             var jsonFile = parseResult.GetValue(json);
             var only = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var named = parseResult.GetValue(datasets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             return CommandRunner.Run(console, settings, context =>
             {
                 var unknown = only?.Where(m => NamidBenchmark.Methods.All(k => k.Name != m)).ToArray();
                 if (unknown is { Length: > 0 }) throw new ArgumentException($"--methods: unknown method(s) {string.Join(", ", unknown)}.");
+                var all = isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases;
+                var cases = NamidBenchmark.Select(all, named ?? (isQuick ? NamidBenchmark.QuickDefault : all.Select(c => c.Dataset).ToArray()));
                 var result = ProgressDisplay.Run(context.Console, display =>
-                    NamidBenchmark.Run(isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases, isQuick ? 1 : 3, settings.Seed, settings.DataDirectory,
+                    NamidBenchmark.Run(cases, isQuick ? 1 : 3, settings.Seed, settings.DataDirectory,
                         settings.Device, stage => display.Report(stage, "", 0), context.Cancellation, only));
                 Render(context.Console.Out, result, isQuick);
                 JsonResults.Write(context.Console, jsonFile, ToJson(result, isQuick));

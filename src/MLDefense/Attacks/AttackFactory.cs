@@ -95,6 +95,7 @@ public static class AttackFactory
         BasicIterativeAttack a => a.Epsilon,
         ProjectedGradientDescentAttack a => a.Epsilon,
         MomentumIterativeAttack a => a.Epsilon,
+        AutoProjectedGradientAttack a => a.Epsilon,
         _ => null,
     };
 

@@ -1,0 +1,40 @@
+using MLDefense.Benchmarks;
+using MLDefense.Classifiers;
+using MLDefense.Data;
+using Microsoft.ML;
+
+namespace MLDefense.Tests.Benchmarks;
+
+/// <summary><c>bench namid</c>'s cases and a tiny run on the GTSRB subset (C2 on 3×32×32, 43 classes) through every attack of its evaluation.</summary>
+[TestClass]
+public sealed class NamidBenchmarkTests
+{
+    [TestMethod]
+    public void TheFullRunHasTheIssuesThreeDatasetsAndQuickDefaultsToFashionMnist()
+    {
+        CollectionAssert.AreEqual(new[] { KnownDatasets.FashionMnist, GtsrbDatasetCatalog.FolderName, KnownDatasets.Cifar10Subset },
+            NamidBenchmark.FullCases.Select(c => c.Dataset).ToArray());
+        var gtsrb = NamidBenchmark.FullCases.Single(c => c.Dataset == GtsrbDatasetCatalog.FolderName);
+        Assert.AreEqual(ClassifierArchitecture.CifarC2, gtsrb.Architecture, "GTSRB is served at 3×32×32, C2's input");
+        Assert.AreEqual(8.0 / 255, gtsrb.Epsilon);
+        CollectionAssert.AreEqual(new[] { KnownDatasets.FashionMnist }, NamidBenchmark.Select(NamidBenchmark.QuickCases, NamidBenchmark.QuickDefault).Select(c => c.Dataset).ToArray());
+        CollectionAssert.AreEqual(new[] { GtsrbDatasetCatalog.FolderName }, NamidBenchmark.Select(NamidBenchmark.QuickCases, [GtsrbDatasetCatalog.FolderName]).Select(c => c.Dataset).ToArray());
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => NamidBenchmark.Select(NamidBenchmark.FullCases, ["mnist"])).Message, "gtsrb-subset");
+        CollectionAssert.AreEqual(new[] { "none", "pgd40", "cw_l2", "pgd_l2", "apgd_ce" }, NamidBenchmark.Attacks.ToArray());
+    }
+
+    [TestMethod]
+    public void ATinyGtsrbRunGivesOneRowPerAttack()
+    {
+        var tiny = new NamidBenchmarkCase(GtsrbDatasetCatalog.FolderName, ClassifierArchitecture.CifarC2, TrainImages: 64, TestImages: 16, Epochs: 1, Epsilon: 8.0 / 255, L2Epsilon: 0.5);
+        var stages = new List<string>();
+        var result = NamidBenchmark.Run([tiny], seeds: 1, firstSeed: 1, dataDirectory: null, ComputeDevice.Cpu, stages.Add, CancellationToken.None, methods: ["standard_at"]);
+        CollectionAssert.AreEqual(NamidBenchmark.Attacks.ToArray(), result.Rows.Select(r => r.Attack).ToArray());
+        Assert.IsTrue(result.Rows.All(r => r.Dataset == GtsrbDatasetCatalog.FolderName && r.Method == "standard_at" && r.Seeds == 1 && r.Std == 0));
+        Assert.IsTrue(result.Rows.All(r => r.MeanAccuracy is >= 0 and <= 1), string.Join(", ", result.Rows.Select(r => $"{r.Attack} {r.MeanAccuracy}")));
+        double clean = result.Rows.Single(r => r.Attack == "none").MeanAccuracy, apgd = result.Rows.Single(r => r.Attack == "apgd_ce").MeanAccuracy;
+        Assert.IsTrue(apgd <= clean, $"APGD-CE {apgd:P1}, clean {clean:P1}");
+        Assert.AreEqual(64, result.TrainImages);
+        CollectionAssert.Contains(stages, "gtsrb-subset seed 1: training standard_at");
+    }
+}
