@@ -14,6 +14,41 @@ public static class ModuleExtensions
         return child;
     }
 
+    // Why RegisterParameter and RegisterBuffer: a tensor made while a torch.NewDisposeScope() is open belongs to that scope and is freed
+    // when it ends, and a Parameter made from it takes its place there. TorchSharp's own layers (Linear, Conv2d, BatchNorm2d...) detach
+    // their parameters and buffers from the scope as they set them; register_parameter and register_buffer do not. A module that makes
+    // its own state must therefore detach it too, else a network built inside a caller's scope — an estimator's Fit or ml.Model.Load
+    // inside `using (torch.NewDisposeScope())`, as an ML.NET app may well write — loses its weights when that scope ends (found in
+    // ContraNet's spectral-norm and conditional batch-norm layers). Every module MLDefense writes makes its state through these two.
+
+    /// <summary>
+    /// Makes <paramref name="initial"/> a parameter of <paramref name="owner"/> named <paramref name="name"/> (a state-dict key) and returns
+    /// it, detached from any open dispose scope as TorchSharp's own layers detach theirs: the module owns it (see the comment above).
+    /// <paramref name="initial"/> becomes empty, as with <c>new Parameter(initial)</c>.
+    /// </summary>
+    public static Parameter RegisterParameter(this nn.Module owner, string name, Tensor initial)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(initial);
+        var parameter = new Parameter(initial);
+        parameter.DetachFromDisposeScope();
+        owner.register_parameter(name, parameter);
+        return parameter;
+    }
+
+    /// <summary>
+    /// Registers <paramref name="tensor"/> as a persistent buffer of <paramref name="owner"/> named <paramref name="name"/> (saved with the
+    /// state dict, no gradient) and returns it, detached from any open dispose scope: the module owns it (see the comment above).
+    /// </summary>
+    public static Tensor RegisterBuffer(this nn.Module owner, string name, Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(tensor);
+        tensor.DetachFromDisposeScope();
+        owner.register_buffer(name, tensor);
+        return tensor;
+    }
+
     /// <summary>
     /// Loads a state dict strictly: every key of the module present, no other key, every dtype and shape equal — checked
     /// before anything is copied, so a state that does not fit leaves the module as it was. The tensors are copied in;

@@ -69,11 +69,10 @@ internal sealed class SnConv2d : Module<Tensor, Tensor>
     public SnConv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0) : base(nameof(SnConv2d))
     {
         (this.stride, this.padding) = (stride, padding);
-        weight = new Parameter(torch.nn.init.xavier_uniform_(torch.empty(outChannels, inChannels, kernel, kernel)));
-        bias = new Parameter(torch.zeros(outChannels));
-        register_parameter("weight", weight);
-        register_parameter("bias", bias);
-        register_buffer("u", u = SpectralNorm.InitialU(outChannels));
+        // Through RegisterParameter/RegisterBuffer: the module owns its tensors even when built inside a caller's dispose scope (ModuleExtensions).
+        weight = this.RegisterParameter("weight", torch.nn.init.xavier_uniform_(torch.empty(outChannels, inChannels, kernel, kernel)));
+        bias = this.RegisterParameter("bias", torch.zeros(outChannels));
+        u = this.RegisterBuffer("u", SpectralNorm.InitialU(outChannels));
     }
 
     private readonly Parameter weight, bias;
@@ -91,14 +90,10 @@ internal sealed class SnLinear : Module<Tensor, Tensor>
 {
     public SnLinear(long inFeatures, long outFeatures, bool hasBias = true) : base(nameof(SnLinear))
     {
-        weight = new Parameter(torch.nn.init.xavier_uniform_(torch.empty(outFeatures, inFeatures)));
-        register_parameter("weight", weight);
-        if (hasBias)
-        {
-            bias = new Parameter(torch.zeros(outFeatures));
-            register_parameter("bias", bias);
-        }
-        register_buffer("u", u = SpectralNorm.InitialU(outFeatures));
+        // Through RegisterParameter/RegisterBuffer: the module owns its tensors even when built inside a caller's dispose scope (ModuleExtensions).
+        weight = this.RegisterParameter("weight", torch.nn.init.xavier_uniform_(torch.empty(outFeatures, inFeatures)));
+        if (hasBias) bias = this.RegisterParameter("bias", torch.zeros(outFeatures));
+        u = this.RegisterBuffer("u", SpectralNorm.InitialU(outFeatures));
     }
 
     private readonly Parameter weight;
@@ -127,10 +122,9 @@ internal sealed class ConditionalBatchNorm : Module<Tensor, Tensor, Tensor>
     public ConditionalBatchNorm(long channels, long classes) : base(nameof(ConditionalBatchNorm))
     {
         Norm = this.Register("norm", torch.nn.BatchNorm2d(channels, affine: false));
-        gain = new Parameter(torch.zeros(classes, channels));
-        bias = new Parameter(torch.zeros(classes, channels));
-        register_parameter("gain", gain);
-        register_parameter("bias", bias);
+        // Through RegisterParameter: the module owns its tensors even when built inside a caller's dispose scope (ModuleExtensions).
+        gain = this.RegisterParameter("gain", torch.zeros(classes, channels));
+        bias = this.RegisterParameter("bias", torch.zeros(classes, channels));
     }
 
     private readonly Parameter gain, bias;
