@@ -13,8 +13,8 @@ namespace MLDefense.Tests;
 [TestClass]
 public sealed class ContraNetAdaptiveAttackTests
 {
-    // Fitted outside any test's dispose scope: ContraNet's own Parameter objects (spectral-norm layers, CBN gains) are created in whatever
-    // dispose scope is current at Fit, and would die with it.
+    // Fitted once, before the tests (ClassInitialize), so that no test's time includes the Fit. (A Fit inside a test's dispose scope would
+    // also be fine now: FitInsideDisposeScopeTests.)
     private static readonly Lazy<ContraNetTransformer> Detector = new(() =>
     {
         var (ml, _, trainRows, _) = ContraNetTests.Fixture.Value;
