@@ -8,26 +8,102 @@ namespace MLDefense.Defenses;
 // its encoder, generator and metric model (ContraNetTransformer.Networks, internal); Attacks/ stays below the defenses and knows none of
 // them (DESIGN.md, layers). They follow the shape of PGD (Attacks/IterativeAttacks.cs) and share its projection and step.
 
-/// <summary>Options of <see cref="ContraNetInputAttack"/> (Sec. 6, Fig. 12).</summary>
-public sealed class ContraNetInputAttackOptions
+/// <summary>
+/// The budget and steps of the two image-space adaptive attacks on ContraNet (<see cref="ContraNetInputAttack"/>, <see cref="ContraNetBpdaAttack"/>),
+/// in PGD's terms (<see cref="ProjectedGradientDescentOptions"/>); each attack's options add its own weight.
+/// </summary>
+public abstract class ContraNetImageAttackOptions
 {
-    /// <summary>The image budget ε (L∞: per pixel; L2: the perturbation's length), of both stages. Default 0.3 (MNIST, as PGD's). Must be &gt; 0.</summary>
+    private protected ContraNetImageAttackOptions() { }
+
+    /// <summary>The image budget ε (L∞: per pixel; L2: the perturbation's length). Default 0.3 (MNIST, as PGD's). Must be &gt; 0.</summary>
     public double Epsilon { get; set; } = 0.3;
 
-    /// <summary>The step size α of both stages. Default 0.01 (PGD's, Madry et al. MNIST). Must be &gt; 0.</summary>
+    /// <summary>The step size α. Default 0.01 (PGD's, Madry et al. MNIST). Must be &gt; 0.</summary>
     public double StepSize { get; set; } = 0.01;
 
-    /// <summary>Iterations of each stage (the PGD start, then the cGAN-input refinement). Default 40 (PGD's). Must be ≥ 1.</summary>
+    /// <summary>The number of iterations. Default 40 (PGD's). Must be ≥ 1.</summary>
     public int Iterations { get; set; } = 40;
 
-    /// <summary>The norm of the budget and of the steps. Default <see cref="AttackNorm.Linf"/> (the paper's Fig. 12 uses FGSM L∞).</summary>
+    /// <summary>The norm of the budget and of the steps. Default <see cref="AttackNorm.Linf"/>.</summary>
     public AttackNorm Norm { get; set; } = AttackNorm.Linf;
+}
 
+/// <summary>
+/// Options of <see cref="ContraNetInputAttack"/> (Sec. 6, Fig. 12). ε, α and the iterations are those of each of its two stages (the PGD start,
+/// then the cGAN-input refinement); the L∞ default is the paper's (Fig. 12 uses FGSM L∞).
+/// </summary>
+public sealed class ContraNetInputAttackOptions : ContraNetImageAttackOptions
+{
     /// <summary>
     /// c, the weight of the hinge max(0, max_{j≠y′} Z_j − Z_{y′}) that keeps the classifier at y′ while the reconstruction error falls.
     /// Default 1 (it is zero while the classifier says y′, so it only pulls back iterates that lost y′). Must be ≥ 0.
     /// </summary>
     public double ClassifierWeight { get; set; } = 1;
+}
+
+/// <summary>
+/// The frame of the two image-space adaptive attacks on ContraNet (<see cref="ContraNetInputAttack"/>, <see cref="ContraNetBpdaAttack"/>): the
+/// detector they differentiate through, their checked budget and steps, and PGD's projected step (Attacks/IterativeAttacks.cs) in the ε-ball around
+/// the clean images. Untargeted: the labels are the true classes.
+/// </summary>
+public abstract class ContraNetImageAttack : AdversarialAttack
+{
+    /// <summary>Checks and copies the shared options; <paramref name="name"/> names the attack in their errors.</summary>
+    private protected ContraNetImageAttack(string name, ContraNetTransformer contranet, ContraNetImageAttackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(contranet);
+        ArgumentNullException.ThrowIfNull(options);
+        Name = name;
+        Detector = contranet;
+        Norm = AttackInputs.Defined(options.Norm, name);
+        Epsilon = AttackInputs.Positive(options.Epsilon, "epsilon", name);
+        StepSize = AttackInputs.Positive(options.StepSize, "stepSize", name);
+        Iterations = AttackInputs.AtLeastOne(options.Iterations, "iterations", name);
+    }
+
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+    /// <summary>α.</summary>
+    public double StepSize { get; }
+    /// <summary>The number of iterations (of each stage, for <see cref="ContraNetInputAttack"/>).</summary>
+    public int Iterations { get; }
+
+    /// <inheritdoc />
+    public sealed override string Name { get; }
+    /// <inheritdoc />
+    public sealed override AttackNorm Norm { get; }
+    /// <inheritdoc />
+    public sealed override bool Targeted => false;
+
+    /// <summary>The ContraNet the attack goes through.</summary>
+    private protected ContraNetTransformer Detector { get; }
+
+    /// <summary>The checks made before any work: the classifier takes ContraNet's images, has its classes and is on its device.</summary>
+    private protected void CheckCompatible(IDifferentiableClassifier classifier)
+    {
+        if (Detector.InputShape != classifier.InputShape)
+            throw new ArgumentException($"{Name}: ContraNet was fitted on {Detector.InputShape} images but the classifier takes {classifier.InputShape}.", nameof(classifier));
+        if (Detector.ClassCount != classifier.ClassCount)
+            throw new ArgumentException($"{Name}: ContraNet was fitted on {Detector.ClassCount} classes but the classifier has {classifier.ClassCount}.", nameof(classifier));
+        if (!Detector.Device.IsSame(classifier.Device))
+            throw new ArgumentException($"{Name}: ContraNet is on {Detector.Device} but the classifier is on {classifier.Device}.", nameof(classifier));
+    }
+
+    /// <summary>The L∞ ball's per-pixel bounds around <paramref name="images"/> (null, null under L2).</summary>
+    private protected (Tensor? Low, Tensor? High) Bounds(Tensor images) =>
+        Norm == AttackNorm.Linf ? (images.sub(Epsilon), images.add(Epsilon)) : (null, null);
+
+    /// <summary>
+    /// PGD's step from <paramref name="input"/>: α along the norm's step direction of <paramref name="gradient"/> (against it when
+    /// <paramref name="descend"/>), projected onto the ε-ball around <paramref name="images"/> (<see cref="Bounds"/>) and into [0, 1].
+    /// </summary>
+    private protected Tensor Step(Tensor input, Tensor gradient, bool descend, Tensor images, Tensor? low, Tensor? high)
+    {
+        var step = AttackMath.StepDirection(gradient, Norm).mul(StepSize);
+        var moved = descend ? input.detach().sub(step) : input.detach().add(step);
+        return AttackMath.Project(moved, images, low, high, Norm, Epsilon).clamp(0.0, 1.0);
+    }
 }
 
 /// <summary>
@@ -37,7 +113,7 @@ public sealed class ContraNetInputAttackOptions
 /// Name <c>adaptive-cgan-input</c>. Untargeted: the labels are the true classes.
 /// </summary>
 /// <remarks>
-/// <para>Stage 1 is the non-adaptive attack: PGD from the clean image (no random start; <see cref="ContraNetInputAttackOptions.Iterations"/>
+/// <para>Stage 1 is the non-adaptive attack: PGD from the clean image (no random start; <see cref="ContraNetImageAttackOptions.Iterations"/>
 /// steps of α in the ε-ball, exactly <see cref="ProjectedGradientDescentAttack"/> with <c>RandomStart = false</c>). Its AE fixes y′, the
 /// classifier's argmax, which is the label ContraNet reconstructs under. Stage 2 starts there and, in the same ε-ball around the clean image,
 /// descends Σ_i mean((G(μ(x̃_i), y′_i) − x̃_i)²) + c·max(0, max_{j≠y′} Z_j(x̃_i) − Z_{y′}(x̃_i)) — Alg. 1's L2 Dist between the reconstruction and
@@ -47,53 +123,29 @@ public sealed class ContraNetInputAttackOptions
 /// <para>Departure: the paper names a targeted FGSM following its Ref. [68] (Kos et al.'s attack on generative models) without giving the
 /// objective; this is its iterative form with the AE as its own target, which is at least as strong as a single signed step.</para>
 /// </remarks>
-public sealed class ContraNetInputAttack : AdversarialAttack
+public sealed class ContraNetInputAttack : ContraNetImageAttack
 {
     /// <summary>The attack's name in tables and JSON.</summary>
     public const string AttackName = "adaptive-cgan-input";
 
-    private readonly ContraNetTransformer contranet;
-
     /// <summary>Creates the attack on <paramref name="contranet"/>; the options are checked and copied.</summary>
-    public ContraNetInputAttack(ContraNetTransformer contranet, ContraNetInputAttackOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(contranet);
-        ArgumentNullException.ThrowIfNull(options);
-        this.contranet = contranet;
-        Norm = AttackInputs.Defined(options.Norm, Name);
-        Epsilon = AttackInputs.Positive(options.Epsilon, "epsilon", Name);
-        StepSize = AttackInputs.Positive(options.StepSize, "stepSize", Name);
-        Iterations = AttackInputs.AtLeastOne(options.Iterations, "iterations", Name);
+    public ContraNetInputAttack(ContraNetTransformer contranet, ContraNetInputAttackOptions options) : base(AttackName, contranet, options) =>
         ClassifierWeight = AttackInputs.NonNegative(options.ClassifierWeight, "classifierWeight", Name);
-    }
 
-    /// <summary>ε.</summary>
-    public double Epsilon { get; }
-    /// <summary>α.</summary>
-    public double StepSize { get; }
-    /// <summary>Iterations of each stage.</summary>
-    public int Iterations { get; }
     /// <summary>c.</summary>
     public double ClassifierWeight { get; }
-
-    /// <inheritdoc />
-    public override string Name => AttackName;
-    /// <inheritdoc />
-    public override AttackNorm Norm { get; }
-    /// <inheritdoc />
-    public override bool Targeted => false;
 
     /// <summary>Per image mean((G(μ(x), y) − x)²), [N]: the objective stage 2 lowers (differentiable).</summary>
     public Tensor ReconstructionError(Tensor images, Tensor labels)
     {
         using var scope = torch.NewDisposeScope();
-        var reconstruction = contranet.Reconstruct(images, labels);
+        var reconstruction = Detector.Reconstruct(images, labels);
         return (reconstruction - images).square().mean([1, 2, 3]).MoveToOuterDisposeScope();
     }
 
     private protected override Tensor GenerateCore(IDifferentiableClassifier classifier, Tensor images, Tensor labels, CancellationToken cancellationToken)
     {
-        ContraNetAttackChecks.Compatible(Name, contranet, classifier);
+        CheckCompatible(classifier);
         var start = IterativeGradient.Run(classifier, images, labels, images.clone(), Norm, Epsilon, StepSize, Iterations, targeted: false, decayFactor: null,
             cancellationToken);
         Tensor target, fooled;
@@ -103,8 +155,7 @@ public sealed class ContraNetInputAttack : AdversarialAttack
             fooled = target.ne(labels);
         }
         var targetMask = F.one_hot(target, classifier.ClassCount).to(ScalarType.Bool);
-        Tensor? low = null, high = null;
-        if (Norm == AttackNorm.Linf) (low, high) = (images.sub(Epsilon), images.add(Epsilon));
+        var (low, high) = Bounds(images);
         var best = start.clone();
         var bestError = torch.full([images.size(0)], double.PositiveInfinity, device: images.device);
 
@@ -130,8 +181,7 @@ public sealed class ContraNetInputAttack : AdversarialAttack
             var hinge = F.relu(other - logits.gather(1, target.unsqueeze(1)).squeeze(1));
             var loss = (error + hinge * ClassifierWeight).sum();
             var gradient = torch.autograd.grad([loss], [input])[0];
-            var moved = input.detach().sub(AttackMath.StepDirection(gradient, Norm).mul(StepSize));
-            adversarial = AttackMath.Replace(adversarial, AttackMath.Project(moved, images, low, high, Norm, Epsilon).clamp(0.0, 1.0));
+            adversarial = AttackMath.Replace(adversarial, Step(input, gradient, descend: true, images, low, high));
         }
         using (torch.no_grad())
         using (var scope = torch.NewDisposeScope())
@@ -141,20 +191,8 @@ public sealed class ContraNetInputAttack : AdversarialAttack
 }
 
 /// <summary>Options of <see cref="ContraNetBpdaAttack"/>.</summary>
-public sealed class ContraNetBpdaOptions
+public sealed class ContraNetBpdaOptions : ContraNetImageAttackOptions
 {
-    /// <summary>The image budget ε (L∞: per pixel; L2: the perturbation's length). Default 0.3 (MNIST, as PGD's). Must be &gt; 0.</summary>
-    public double Epsilon { get; set; } = 0.3;
-
-    /// <summary>The step size α. Default 0.01 (PGD's). Must be &gt; 0.</summary>
-    public double StepSize { get; set; } = 0.01;
-
-    /// <summary>The number of iterations. Default 40 (PGD's). Must be ≥ 1.</summary>
-    public int Iterations { get; set; } = 40;
-
-    /// <summary>The norm of the budget and of the steps. Default <see cref="AttackNorm.Linf"/>.</summary>
-    public AttackNorm Norm { get; set; } = AttackNorm.Linf;
-
     /// <summary>
     /// w, the weight of the detector's score (in units of its threshold) against the classifier's cross-entropy. Default 1: one threshold's
     /// worth of score weighs as much as one nat of cross-entropy. Must be ≥ 0 (0 is PGD from the clean image).
@@ -181,47 +219,25 @@ public sealed class ContraNetBpdaOptions
 /// <para>Each image keeps its best iterate (the start included): fooled and not flagged beats fooled and flagged, which beats not fooled; among
 /// fooled iterates the lower score wins, among the rest the higher cross-entropy.</para>
 /// </remarks>
-public sealed class ContraNetBpdaAttack : AdversarialAttack
+public sealed class ContraNetBpdaAttack : ContraNetImageAttack
 {
     /// <summary>The attack's name in tables and JSON.</summary>
     public const string AttackName = "adaptive-bpda";
 
-    private readonly ContraNetTransformer contranet;
-
     /// <summary>Creates the attack on <paramref name="contranet"/>; the options are checked and copied.</summary>
-    public ContraNetBpdaAttack(ContraNetTransformer contranet, ContraNetBpdaOptions options)
+    public ContraNetBpdaAttack(ContraNetTransformer contranet, ContraNetBpdaOptions options) : base(AttackName, contranet, options)
     {
-        ArgumentNullException.ThrowIfNull(contranet);
-        ArgumentNullException.ThrowIfNull(options);
-        this.contranet = contranet;
-        Norm = AttackInputs.Defined(options.Norm, Name);
-        Epsilon = AttackInputs.Positive(options.Epsilon, "epsilon", Name);
-        StepSize = AttackInputs.Positive(options.StepSize, "stepSize", Name);
-        Iterations = AttackInputs.AtLeastOne(options.Iterations, "iterations", Name);
         ScoreWeight = AttackInputs.NonNegative(options.ScoreWeight, "scoreWeight", Name);
         RandomStart = options.RandomStart;
     }
 
-    /// <summary>ε.</summary>
-    public double Epsilon { get; }
-    /// <summary>α.</summary>
-    public double StepSize { get; }
-    /// <summary>The number of iterations.</summary>
-    public int Iterations { get; }
     /// <summary>w.</summary>
     public double ScoreWeight { get; }
     /// <summary>Whether the run starts at a random point of the ε-ball.</summary>
     public bool RandomStart { get; }
 
-    /// <inheritdoc />
-    public override string Name => AttackName;
-    /// <inheritdoc />
-    public override AttackNorm Norm { get; }
-    /// <inheritdoc />
-    public override bool Targeted => false;
-
     /// <summary>t, the score's unit: the detector's threshold (1 where it is not a positive number).</summary>
-    private double Unit => contranet.Threshold is > 0 and var t && float.IsFinite(t) ? t : 1.0;
+    private double Unit => Detector.Threshold is > 0 and var t && float.IsFinite(t) ? t : 1.0;
 
     /// <summary>
     /// s(x) [N] with BPDA's straight-through label: in the forward pass exactly the detector's score under y′ = argmax f(x); in the backward pass
@@ -230,8 +246,8 @@ public sealed class ContraNetBpdaAttack : AdversarialAttack
     public Tensor DetectorScore(IDifferentiableClassifier classifier, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(classifier);
-        ContraNetAttackChecks.Compatible(Name, contranet, classifier);
-        DefenseColumns.CheckImageTensor(images, contranet.InputShape, "the shape ContraNet was fitted on");
+        CheckCompatible(classifier);
+        DefenseColumns.CheckImageTensor(images, Detector.InputShape, "the shape ContraNet was fitted on");
         using var scope = torch.NewDisposeScope();
         return StraightThroughScore(classifier.Logits(images), images).MoveToOuterDisposeScope();
     }
@@ -240,7 +256,7 @@ public sealed class ContraNetBpdaAttack : AdversarialAttack
     public Tensor Objective(IDifferentiableClassifier classifier, Tensor images, Tensor labels)
     {
         AttackInputs.Validate(Name, classifier, images, labels);
-        ContraNetAttackChecks.Compatible(Name, contranet, classifier);
+        CheckCompatible(classifier);
         using var scope = torch.NewDisposeScope();
         var logits = classifier.Logits(images);
         return Objective(logits, StraightThroughScore(logits, images), labels).MoveToOuterDisposeScope();
@@ -253,7 +269,7 @@ public sealed class ContraNetBpdaAttack : AdversarialAttack
         var hard = F.one_hot(probabilities.argmax(1), probabilities.size(1)).to(probabilities.dtype);
         // p − stopgrad(p) is exactly 0 forward, so the label is exactly one-hot; backward it is the identity on p.
         var label = hard + (probabilities - probabilities.detach());
-        return contranet.ScoreOf(images, contranet.Networks.Reconstruct(images, label)).MoveToOuterDisposeScope();
+        return Detector.ScoreOf(images, Detector.Networks.Reconstruct(images, label)).MoveToOuterDisposeScope();
     }
 
     private Tensor Objective(Tensor logits, Tensor score, Tensor labels)
@@ -265,16 +281,15 @@ public sealed class ContraNetBpdaAttack : AdversarialAttack
 
     private protected override Tensor GenerateCore(IDifferentiableClassifier classifier, Tensor images, Tensor labels, CancellationToken cancellationToken)
     {
-        ContraNetAttackChecks.Compatible(Name, contranet, classifier);
-        Tensor? low = null, high = null;
-        if (Norm == AttackNorm.Linf) (low, high) = (images.sub(Epsilon), images.add(Epsilon));
+        CheckCompatible(classifier);
+        var (low, high) = Bounds(images);
         var adversarial = RandomStart ? RandomPoint(images, low, high) : images.clone();
         long n = images.size(0);
         var best = adversarial.clone();
         // Rank: 2 fooled and unflagged, 1 fooled and flagged, 0 not fooled; within a rank, key (−score when fooled, CE otherwise) higher wins.
         var bestRank = torch.full([n], -1L, ScalarType.Int64, device: images.device);
         var bestKey = torch.full([n], double.NegativeInfinity, device: images.device);
-        double threshold = contranet.Threshold;
+        double threshold = Detector.Threshold;
 
         void Record(Tensor x, Tensor logits, Tensor score)
         {
@@ -300,8 +315,7 @@ public sealed class ContraNetBpdaAttack : AdversarialAttack
             Record(input.detach(), logits.detach(), score.detach());
             var objective = Objective(logits, score, labels).sum();
             var gradient = torch.autograd.grad([objective], [input])[0];
-            var moved = input.detach().add(AttackMath.StepDirection(gradient, Norm).mul(StepSize));
-            adversarial = AttackMath.Replace(adversarial, AttackMath.Project(moved, images, low, high, Norm, Epsilon).clamp(0.0, 1.0));
+            adversarial = AttackMath.Replace(adversarial, Step(input, gradient, descend: false, images, low, high));
         }
         using (torch.no_grad())
         using (var scope = torch.NewDisposeScope())
@@ -451,19 +465,5 @@ public sealed class ContraNetLatentAttack
         return new ContraNetLatentAttackResult(TensorData.ToArray(start.contiguous()), TensorData.ToArray(best.contiguous()),
             TensorData.ToArray((startReconstruction - x).square().mean([1, 2, 3])), TensorData.ToArray(bestError), startScores, scores,
             DefenseInference.Flags(scores, contranet.Threshold));
-    }
-}
-
-/// <summary>The checks the image-space adaptive attacks make before any work.</summary>
-internal static class ContraNetAttackChecks
-{
-    public static void Compatible(string attack, ContraNetTransformer contranet, IDifferentiableClassifier classifier)
-    {
-        if (contranet.InputShape != classifier.InputShape)
-            throw new ArgumentException($"{attack}: ContraNet was fitted on {contranet.InputShape} images but the classifier takes {classifier.InputShape}.", nameof(classifier));
-        if (contranet.ClassCount != classifier.ClassCount)
-            throw new ArgumentException($"{attack}: ContraNet was fitted on {contranet.ClassCount} classes but the classifier has {classifier.ClassCount}.", nameof(classifier));
-        if (!contranet.Device.IsSame(classifier.Device))
-            throw new ArgumentException($"{attack}: ContraNet is on {contranet.Device} but the classifier is on {classifier.Device}.", nameof(classifier));
     }
 }
