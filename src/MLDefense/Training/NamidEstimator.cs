@@ -232,7 +232,7 @@ public sealed class NamidEstimator : IEstimator<ImageClassifierTransformer>
         var o = options;
         var settings = new JsonObject
         {
-            ["alpha"] = o.Alpha, ["lambda"] = o.Lambda, ["natural_mi"] = o.UseNaturalMi, ["adversarial_mi"] = o.UseAdversarialMi,
+            ["alpha"] = o.Alpha, ["lambda"] = o.Lambda, ["lambda_term"] = o.LambdaTerm.ToString(), ["natural_mi"] = o.UseNaturalMi, ["adversarial_mi"] = o.UseAdversarialMi,
             ["estimator_objective"] = o.EstimatorObjective.ToString(), ["estimator_hidden"] = o.EstimatorHiddenSize,
             ["estimator_epochs"] = o.EstimatorEpochs, ["estimator_batch"] = o.EstimatorBatchSize, ["estimator_lr"] = o.EstimatorLearningRate,
             ["estimators_given"] = o.MiEstimators is not null,
@@ -272,8 +272,11 @@ public sealed class NamidEstimator : IEstimator<ImageClassifierTransformer>
         }
         if (options.Lambda > 0)
         {
-            var gap = (adversarialOfAdversarial?.mean() ?? torch.zeros([], device: x.device)).sub(naturalOfAdversarial?.mean() ?? torch.zeros([], device: x.device));
-            loss = loss.add(gap.mul(options.Lambda));
+            // Per selected sample, E_a(h(x̃′_i)) − E_n(h(x̃′_i)) (an absent estimator, Fig. 5's ablations, counts as 0).
+            var zero = torch.zeros([], device: x.device);
+            var gap = (adversarialOfAdversarial ?? zero).sub(naturalOfAdversarial ?? zero);
+            var term = options.LambdaTerm == NamidLambdaTerm.Sigmoid ? gap.sigmoid().mean() : gap.mean();
+            loss = loss.add(term.mul(options.Lambda));
         }
         return loss.MoveToOuterDisposeScope();
     }
