@@ -46,8 +46,8 @@ public enum NamidLambdaTerm
 /// <summary>
 /// Options of <see cref="NamidEstimator"/>: everything of <see cref="AdversarialTrainingOptions"/> (whose
 /// <see cref="AdversarialTrainingOptions.Method"/> is NAMID's L_adv: standard AT gives NAMID, TRADES NAMID_T, MART NAMID_M,
-/// Table 1) plus the MI term of Eq. 8–9 and the MI estimators of Sec. 3.2.2. Defaults are the paper's (α = 5, λ = 0.1)
-/// and, for the estimators, which the paper leaves to its code, the authors' code's (DV mode, hidden size 2048, Adam
+/// Table 1) plus the MI term of Eq. 8–9 and the MI estimators of Sec. 3.2.2. Defaults are the paper's (α = 5, λ = 0.1),
+/// except the form of the λ term (<see cref="LambdaTerm"/>, bounded: a documented departure), and, for the estimators, which the paper leaves to its code, the authors' code's (DV mode, hidden size 2048, Adam
 /// 10⁻², 25 epochs, batch 400).
 /// </summary>
 public sealed class NamidOptions : AdversarialTrainingOptions
@@ -56,11 +56,9 @@ public sealed class NamidOptions : AdversarialTrainingOptions
     public double Alpha { get; set; } = 5.0;
 
     /// <summary>
-    /// λ, the weight of E_a(h(x̃′)) − E_n(h(x̃′)) in L_mi (Eq. 8). Default 0.1 (the paper's). Must be ≥ 0 (0 is Fig. 5's
-    /// "λ = 0"). Measured at CPU scale (README): with 0.1 every NAMID variant collapsed to a single class, on the tests'
-    /// synthetic task and on Fashion-MNIST with C1, while λ = 0 trained — the term is a raw difference of DV estimates,
-    /// unbounded below, which the classifier can lower by moving its logits against the frozen estimators (the authors'
-    /// final code comments the term out).
+    /// λ, the weight of the term that asks E_a(h(x̃′)) to fall below E_n(h(x̃′)) in L_mi (Eq. 8). Default 0.1 (the paper's).
+    /// Must be ≥ 0 (0 is Fig. 5's "λ = 0"). Its form is <see cref="LambdaTerm"/>: with the printed one, λ = 0.1 collapsed
+    /// every NAMID variant to a single class at CPU scale (README).
     /// </summary>
     public double Lambda { get; set; } = 0.1;
 
