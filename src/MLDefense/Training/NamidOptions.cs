@@ -20,8 +20,10 @@ public enum NamidEstimatorObjective
 
 /// <summary>
 /// The form of the λ term of L_mi (Zhou et al., Eq. 8), which asks the adversarial MI of each selected adversarial example
-/// to fall below its natural MI. Measured at CPU scale (README, "Robust training"): the printed form makes every NAMID
-/// variant collapse to a single class on the tests' synthetic task and on Fashion-MNIST, the bounded one trains.
+/// to fall below its natural MI. Measured at CPU scale (README, "Robust training"): with λ = 0.1 the printed form makes
+/// every NAMID variant collapse to a single class on the tests' synthetic task and on Fashion-MNIST; the bounded one
+/// learns the synthetic task, but on Fashion-MNIST (quick preset, 3 seeds) NAMID with it stays about 30 points below
+/// Standard AT, while λ = 0 trains.
 /// </summary>
 public enum NamidLambdaTerm
 {
@@ -38,7 +40,8 @@ public enum NamidLambdaTerm
     /// count of the selected samples whose adversarial MI still exceeds their natural MI. Each sample adds at most λ, its
     /// gradient is at most a quarter of the printed term's and fades once the sample's adversarial MI is well below (or
     /// hopelessly above) its natural MI, so the classifier cannot keep lowering the loss by moving its logits against the
-    /// frozen estimators. The default, because it is what trains here (README).
+    /// frozen estimators. The default, because of the two forms it is the one that trains here (README); it does not remove
+    /// the problem on Fashion-MNIST, where NAMID with it reached 36% clean accuracy against Standard AT's 65%.
     /// </summary>
     Sigmoid,
 }
@@ -65,7 +68,7 @@ public sealed class NamidOptions : AdversarialTrainingOptions
     /// <summary>
     /// The form of the λ term. Default <see cref="NamidLambdaTerm.Sigmoid"/>, a documented departure from the printed
     /// Eq. 8 (<see cref="NamidLambdaTerm.AsPrinted"/>, which collapsed every NAMID variant to a single class at CPU scale;
-    /// README, "Robust training").
+    /// README, "Robust training"). Ignored when <see cref="Lambda"/> is 0.
     /// </summary>
     public NamidLambdaTerm LambdaTerm { get; set; } = NamidLambdaTerm.Sigmoid;
 
