@@ -33,24 +33,30 @@ public sealed record NamidBenchmarkResult(IReadOnlyList<NamidBenchmarkRow> Rows,
 /// </summary>
 public static class NamidBenchmark
 {
-    /// <summary>Methods in the JSON's names and the options that make them.</summary>
-    public static readonly (string Name, AdversarialTrainingMethod Loss, bool Namid, bool Natural, bool Adversarial, double Lambda)[] Methods =
+    /// <summary>
+    /// Methods in the JSON's names and the options that make them. The NAMID rows use NamidOptions' default λ term
+    /// (<see cref="NamidLambdaTerm.Sigmoid"/>); the <c>_as_printed</c> rows use Eq. 8 as printed (which collapses here).
+    /// </summary>
+    public static readonly (string Name, AdversarialTrainingMethod Loss, bool Namid, bool Natural, bool Adversarial, double Lambda, NamidLambdaTerm Term)[] Methods =
     [
-        ("standard_at", AdversarialTrainingMethod.StandardAT, false, true, true, 0.1),
-        ("namid", AdversarialTrainingMethod.StandardAT, true, true, true, 0.1),
-        ("trades", AdversarialTrainingMethod.Trades, false, true, true, 0.1),
-        ("namid_t", AdversarialTrainingMethod.Trades, true, true, true, 0.1),
-        ("mart", AdversarialTrainingMethod.Mart, false, true, true, 0.1),
-        ("namid_m", AdversarialTrainingMethod.Mart, true, true, true, 0.1),
-        ("namid_no_adversarial_mi", AdversarialTrainingMethod.StandardAT, true, true, false, 0.1),
-        ("namid_no_natural_mi", AdversarialTrainingMethod.StandardAT, true, false, true, 0.1),
-        ("namid_lambda0", AdversarialTrainingMethod.StandardAT, true, true, true, 0.0),
-        ("namid_t_lambda0", AdversarialTrainingMethod.Trades, true, true, true, 0.0),
-        ("namid_m_lambda0", AdversarialTrainingMethod.Mart, true, true, true, 0.0),
+        ("standard_at", AdversarialTrainingMethod.StandardAT, false, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid", AdversarialTrainingMethod.StandardAT, true, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("trades", AdversarialTrainingMethod.Trades, false, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid_t", AdversarialTrainingMethod.Trades, true, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("mart", AdversarialTrainingMethod.Mart, false, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid_m", AdversarialTrainingMethod.Mart, true, true, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid_no_adversarial_mi", AdversarialTrainingMethod.StandardAT, true, true, false, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid_no_natural_mi", AdversarialTrainingMethod.StandardAT, true, false, true, 0.1, NamidLambdaTerm.Sigmoid),
+        ("namid_lambda0", AdversarialTrainingMethod.StandardAT, true, true, true, 0.0, NamidLambdaTerm.Sigmoid),
+        ("namid_t_lambda0", AdversarialTrainingMethod.Trades, true, true, true, 0.0, NamidLambdaTerm.Sigmoid),
+        ("namid_m_lambda0", AdversarialTrainingMethod.Mart, true, true, true, 0.0, NamidLambdaTerm.Sigmoid),
+        ("namid_as_printed", AdversarialTrainingMethod.StandardAT, true, true, true, 0.1, NamidLambdaTerm.AsPrinted),
+        ("namid_t_as_printed", AdversarialTrainingMethod.Trades, true, true, true, 0.1, NamidLambdaTerm.AsPrinted),
+        ("namid_m_as_printed", AdversarialTrainingMethod.Mart, true, true, true, 0.1, NamidLambdaTerm.AsPrinted),
     ];
 
     /// <summary>
-    /// The quick run's cases (1 seed): Fashion-MNIST with C1 (2000 training and 500 test images, 5 epochs, ε = 0.1), and, when
+    /// The quick run's cases (1 seed unless <c>--seeds</c> says otherwise): Fashion-MNIST with C1 (2000 training and 500 test images, 5 epochs, ε = 0.1), and, when
     /// named (<see cref="QuickDefault"/> is Fashion-MNIST alone), the GTSRB and CIFAR-10 subsets with C2 (2000 / 500, 5 epochs, 8/255).
     /// </summary>
     public static readonly NamidBenchmarkCase[] QuickCases =
@@ -121,7 +127,7 @@ public static class NamidBenchmark
                     {
                         token.ThrowIfCancellationRequested();
                         report($"{c.Dataset} seed {seed}: training {m.Name}");
-                        var options = m.Namid ? new NamidOptions { Lambda = m.Lambda, UseNaturalMi = m.Natural, UseAdversarialMi = m.Adversarial } : new AdversarialTrainingOptions();
+                        var options = m.Namid ? new NamidOptions { Lambda = m.Lambda, LambdaTerm = m.Term, UseNaturalMi = m.Natural, UseAdversarialMi = m.Adversarial } : new AdversarialTrainingOptions();
                         options.Method = m.Loss;
                         options.Architecture = c.Architecture;
                         options.Epsilon = c.Epsilon;

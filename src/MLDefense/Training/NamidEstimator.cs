@@ -74,14 +74,27 @@ public sealed class NamidMiEstimators : IDisposable
 /// training from freshly initialised weights (as the authors' code: the target model is only the estimators' teacher) with
 /// L_all = L_adv + α·L_mi on every mini-batch (<see cref="AdversarialTrainingLoop"/>), where, for the samples x′ of the
 /// batch that the current model classifies correctly and whose x̃′ it misclassifies (Eq. 6 with h_θ),
-/// L_mi = L_cos(E_n(h(x̃′)), E_n(h(x′))) + L_cos(E_a(h(x̃′)), E_a(h(x′))) + λ·mean[E_a(h(x̃′)) − E_n(h(x̃′))].</para>
+/// L_mi = L_cos(E_n(h(x̃′)), E_n(h(x′))) + L_cos(E_a(h(x̃′)), E_a(h(x′))) + λ·mean[E_a(h(x̃′)) − E_n(h(x̃′))] (Eq. 8 as
+/// printed, <see cref="NamidLambdaTerm.AsPrinted"/>), or, by default, with the λ term bounded:
+/// λ·mean σ(E_a(h(x̃′)) − E_n(h(x̃′))) (<see cref="NamidLambdaTerm.Sigmoid"/>).</para>
 /// <para>Departures, each a decision where the text is silent or degenerate:</para>
 /// <list type="bullet">
 /// <item>Eq. 6's δ is the argmax of the logits. The authors' code takes the argmax of a softmax over dimension 0 (the
 /// batch), which is not the model's prediction (it ranks each class across the batch); this does not follow it.</item>
 /// <item>An estimate E(h(x)) of one sample is a scalar, so sim(a, b) of Eq. 8 taken per sample would only compare signs;
 /// as in the authors' code, L_cos(a, b) = |1 − cos(a, b)| is the cosine between the vectors of the m selected samples'
-/// estimates. The λ term is the paper's (the authors' final code comments it out).</item>
+/// estimates.</item>
+/// <item>The λ term of Eq. 8 is bounded by default (<see cref="NamidOptions.LambdaTerm"/> = <see cref="NamidLambdaTerm.Sigmoid"/>),
+/// which departs from the printed equation. As printed it is a raw difference of two DV estimates, linear in them and not
+/// bounded by anything but the estimators' architecture; measured on the tests' synthetic task (README), its gradient
+/// reaches every sample's logits in the same direction — the bias of the last layer received 0.6–4.2 from it against
+/// 0.06–0.3 from the cross-entropy, with the same sign pattern in 7 of 9 steps — and the classifier ended predicting one
+/// class, as on Fashion-MNIST. The authors' code computes the same raw DV difference (its DV losses are −Î per sample)
+/// and comments the term out of its final training. The sigmoid form keeps Eq. 8's aim (adversarial MI below natural MI
+/// for each selected x̃′) with each sample adding at most λ and a gradient at most a quarter of the printed one's; it
+/// learns the synthetic task, but on Fashion-MNIST NAMID with it stayed 37.5 points of clean accuracy below Standard AT
+/// (3 seeds, one collapsed to one class; README).
+/// <see cref="NamidLambdaTerm.AsPrinted"/> keeps the paper's form.</item>
 /// <item>The DV estimates of a batch draw their negative pairs from all its samples, selected or not (the authors' code
 /// does the same by masking); a batch with no selected sample adds no MI term (as in the authors' code).</item>
 /// <item>The estimators' training examples are crafted once against the fixed h_θ0 (with the training PGD settings),
@@ -232,7 +245,7 @@ public sealed class NamidEstimator : IEstimator<ImageClassifierTransformer>
         var o = options;
         var settings = new JsonObject
         {
-            ["alpha"] = o.Alpha, ["lambda"] = o.Lambda, ["natural_mi"] = o.UseNaturalMi, ["adversarial_mi"] = o.UseAdversarialMi,
+            ["alpha"] = o.Alpha, ["lambda"] = o.Lambda, ["lambda_term"] = o.LambdaTerm.ToString(), ["natural_mi"] = o.UseNaturalMi, ["adversarial_mi"] = o.UseAdversarialMi,
             ["estimator_objective"] = o.EstimatorObjective.ToString(), ["estimator_hidden"] = o.EstimatorHiddenSize,
             ["estimator_epochs"] = o.EstimatorEpochs, ["estimator_batch"] = o.EstimatorBatchSize, ["estimator_lr"] = o.EstimatorLearningRate,
             ["estimators_given"] = o.MiEstimators is not null,
@@ -272,8 +285,11 @@ public sealed class NamidEstimator : IEstimator<ImageClassifierTransformer>
         }
         if (options.Lambda > 0)
         {
-            var gap = (adversarialOfAdversarial?.mean() ?? torch.zeros([], device: x.device)).sub(naturalOfAdversarial?.mean() ?? torch.zeros([], device: x.device));
-            loss = loss.add(gap.mul(options.Lambda));
+            // Per selected sample, E_a(h(x̃′_i)) − E_n(h(x̃′_i)) (an absent estimator, Fig. 5's ablations, counts as 0).
+            var zero = torch.zeros([], device: x.device);
+            var gap = (adversarialOfAdversarial ?? zero).sub(naturalOfAdversarial ?? zero);
+            var term = options.LambdaTerm == NamidLambdaTerm.Sigmoid ? gap.sigmoid().mean() : gap.mean();
+            loss = loss.add(term.mul(options.Lambda));
         }
         return loss.MoveToOuterDisposeScope();
     }

@@ -1,5 +1,8 @@
 using MLDefense.Benchmarks;
 using MLDefense.Classifiers;
+using MLDefense.Cli;
+using MLDefense.Cli.Infrastructure;
+using MLDefense.Training;
 using MLDefense.Data;
 using Microsoft.ML;
 
@@ -21,6 +24,31 @@ public sealed class NamidBenchmarkTests
         CollectionAssert.AreEqual(new[] { GtsrbDatasetCatalog.FolderName }, NamidBenchmark.Select(NamidBenchmark.QuickCases, [GtsrbDatasetCatalog.FolderName]).Select(c => c.Dataset).ToArray());
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => NamidBenchmark.Select(NamidBenchmark.FullCases, ["mnist"])).Message, "gtsrb-subset");
         CollectionAssert.AreEqual(new[] { "none", "pgd40", "cw_l2", "pgd_l2", "apgd_ce" }, NamidBenchmark.Attacks.ToArray());
+    }
+
+    [TestMethod]
+    public void SeedsDefaultToOneForQuickAndThreeForTheFullRunAndMustBeAWholeNumberOfAtLeastOne()
+    {
+        var root = Program.CreateRootCommand(CliConsole.Plain(TextWriter.Null, TextWriter.Null));
+        var option = root.Subcommands.Single(c => c.Name == "bench").Subcommands.Single(c => c.Name == "namid").Options.Single(o => o.Name == "--seeds");
+        StringAssert.Contains(option.Description, "Default: 1 with --quick, 3 for the full run", "the issue's protocol: each claim averaged over 3 seeds");
+        var good = root.Parse(["bench", "namid", "--quick", "--seeds", "3", "--methods", "standard_at,namid"]);
+        Assert.AreEqual(0, good.Errors.Count, string.Join("; ", good.Errors.Select(e => e.Message)));
+        Assert.AreEqual(3, good.GetValue<int?>("--seeds"));
+        var bad = root.Parse(["bench", "namid", "--quick", "--seeds", "0"]);
+        StringAssert.Contains(string.Join("; ", bad.Errors.Select(e => e.Message)), "--seeds: '0' is not a whole number of at least 1");
+    }
+
+    [TestMethod]
+    public void TheNamidRowsUseTheDefaultLambdaTermAndTheAsPrintedRowsThePapersForm()
+    {
+        var methods = NamidBenchmark.Methods.ToDictionary(m => m.Name);
+        Assert.AreEqual(new NamidOptions().LambdaTerm, methods["namid"].Term);
+        foreach (var name in new[] { "namid_as_printed", "namid_t_as_printed", "namid_m_as_printed" })
+        {
+            Assert.AreEqual(NamidLambdaTerm.AsPrinted, methods[name].Term, name);
+            Assert.AreEqual(0.1, methods[name].Lambda, name);
+        }
     }
 
     [TestMethod]
