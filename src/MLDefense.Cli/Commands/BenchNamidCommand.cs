@@ -72,7 +72,9 @@ public static class BenchNamidCommand
     private static void Render(IAnsiConsole console, NamidBenchmarkResult r, bool quick)
     {
         var table = new Table().Title(quick ? "NAMID benchmark (quick run)" : "NAMID benchmark")
-            .Caption(Markup.Escape($"{r.TotalSeconds:F0} s · standard AT {r.StandardAtSecondsPerEpoch:F1} s/epoch on {r.TrainImages} images · paper scale (ResNet-18, "
+            .Caption(Markup.Escape(double.IsNaN(r.StandardAtSecondsPerEpoch)
+                ? $"{r.TotalSeconds:F0} s · standard_at not run: no per-epoch time, so no paper-scale estimate"
+                : $"{r.TotalSeconds:F0} s · standard AT {r.StandardAtSecondsPerEpoch:F1} s/epoch on {r.TrainImages} images · paper scale (ResNet-18, "
                 + $"50,000 CIFAR-10 images, 100 epochs of PGD-10) ≈ {r.PaperScaleHoursEstimate:F0} h here, scaled by FLOPs"))
             .AddColumn("dataset").AddColumn("method").AddColumn("attack").AddNumberColumns("accuracy", "std", "seeds");
         foreach (var row in r.Rows)
@@ -81,13 +83,17 @@ public static class BenchNamidCommand
         foreach (var note in r.Notes) console.WriteLine(Markup.Escape(note));
     }
 
-    private static JsonObject ToJson(NamidBenchmarkResult r, bool quick) => new()
+    /// <summary>
+    /// The <c>--json</c> document. The per-epoch time and the paper-scale estimate are null when the run had no standard_at
+    /// (they are measured on it): JSON has no NaN, and System.Text.Json refuses to write one.
+    /// </summary>
+    public static JsonObject ToJson(NamidBenchmarkResult r, bool quick) => new()
     {
         ["quick"] = quick,
         ["seconds"] = Math.Round(r.TotalSeconds, 1),
-        ["standard_at_seconds_per_epoch"] = Math.Round(r.StandardAtSecondsPerEpoch, 2),
+        ["standard_at_seconds_per_epoch"] = Measured(r.StandardAtSecondsPerEpoch, 2),
         ["train_images"] = r.TrainImages,
-        ["paper_scale_hours_estimate"] = Math.Round(r.PaperScaleHoursEstimate, 0),
+        ["paper_scale_hours_estimate"] = Measured(r.PaperScaleHoursEstimate, 0),
         ["notes"] = new JsonArray(r.Notes.Select(n => (JsonNode)JsonValue.Create(n)).ToArray()),
         ["rows"] = new JsonArray(r.Rows.Select(row => (JsonNode)new JsonObject
         {
@@ -95,4 +101,6 @@ public static class BenchNamidCommand
             ["mean_accuracy"] = row.MeanAccuracy, ["std"] = row.Std, ["seeds"] = row.Seeds,
         }).ToArray()),
     };
+
+    private static JsonNode? Measured(double value, int digits) => double.IsFinite(value) ? JsonValue.Create(Math.Round(value, digits)) : null;
 }

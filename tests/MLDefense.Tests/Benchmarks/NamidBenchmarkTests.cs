@@ -1,6 +1,7 @@
 using MLDefense.Benchmarks;
 using MLDefense.Classifiers;
 using MLDefense.Cli;
+using MLDefense.Cli.Commands;
 using MLDefense.Cli.Infrastructure;
 using MLDefense.Training;
 using MLDefense.Data;
@@ -37,6 +38,21 @@ public sealed class NamidBenchmarkTests
         Assert.AreEqual(3, good.GetValue<int?>("--seeds"));
         var bad = root.Parse(["bench", "namid", "--quick", "--seeds", "0"]);
         StringAssert.Contains(string.Join("; ", bad.Errors.Select(e => e.Message)), "--seeds: '0' is not a whole number of at least 1");
+    }
+
+    [TestMethod]
+    public void ARunWithoutStandardAtWritesItsJsonWithNullTimings()
+    {
+        // A run of --methods namid_lambda0 alone measured no standard-AT epoch: its time and the paper-scale estimate are NaN.
+        var row = new NamidBenchmarkRow("fashion-mnist", "namid_lambda0", "none", 0.544, 0, 1);
+        var result = new NamidBenchmarkResult([row], double.NaN, 2000, double.NaN, 858, ["a note"]);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(BenchNamidCommand.ToJson(result, quick: true).ToJsonString())!;
+        Assert.IsNull(json["standard_at_seconds_per_epoch"]);
+        Assert.IsNull(json["paper_scale_hours_estimate"]);
+        Assert.AreEqual(0.544, json["rows"]![0]!["mean_accuracy"]!.GetValue<double>());
+        var measured = BenchNamidCommand.ToJson(result with { StandardAtSecondsPerEpoch = 12.3456, PaperScaleHoursEstimate = 2301.4 }, quick: true);
+        Assert.AreEqual(12.35, measured["standard_at_seconds_per_epoch"]!.GetValue<double>());
+        Assert.AreEqual(2301.0, measured["paper_scale_hours_estimate"]!.GetValue<double>());
     }
 
     [TestMethod]
