@@ -66,7 +66,7 @@ public static class NamidBenchmark
         new(KnownDatasets.Cifar10Subset, ClassifierArchitecture.CifarC2, 2000, 500, 5, 8.0 / 255, 0.5),
     ];
 
-    /// <summary>The datasets <c>--quick</c> runs unless <c>--datasets</c> names others.</summary>
+    /// <summary>The datasets <c>--quick</c> runs unless <c>--only</c> names others.</summary>
     public static readonly IReadOnlyList<string> QuickDefault = [KnownDatasets.FashionMnist];
 
     /// <summary>
@@ -89,7 +89,7 @@ public static class NamidBenchmark
     {
         var unknown = datasets.Where(d => all.All(c => c.Dataset != d)).ToArray();
         if (unknown.Length > 0)
-            throw new ArgumentException($"--datasets: unknown dataset(s) {string.Join(", ", unknown)}; the datasets are {string.Join(", ", all.Select(c => c.Dataset))}.");
+            throw new ArgumentException($"unknown dataset(s) {string.Join(", ", unknown)}; the datasets are {string.Join(", ", all.Select(c => c.Dataset))}.");
         return all.Where(c => datasets.Contains(c.Dataset)).ToArray();
     }
 

@@ -18,7 +18,7 @@ public static class BenchNamidCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(GlobalOptions globals, CliConsole console)
     {
-        var quick = CommonOptions.Quick("A short run, one seed unless --seeds says otherwise: 2000 training and 500 test images, 5 epochs; Fashion-MNIST only (C1) unless --datasets names "
+        var quick = CommonOptions.Quick("A short run, one seed unless --seeds says otherwise: 2000 training and 500 test images, 5 epochs; Fashion-MNIST only (C1) unless --only names "
             + "gtsrb-subset or cifar10-subset (C2).");
         var json = CommonOptions.Json("{\"quick\", \"seconds\", \"standard_at_seconds_per_epoch\", \"train_images\", \"paper_scale_hours_estimate\", \"notes\", "
             + "\"rows\": [{\"dataset\", \"method\", \"attack\", \"mean_accuracy\", \"std\", \"seeds\"}]}");
@@ -27,11 +27,9 @@ public static class BenchNamidCommand
             Description = "Run only these methods (comma-separated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
                 + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.",
         };
-        var datasets = new Option<string?>("--datasets")
-        {
-            Description = "Run only these datasets (comma-separated): " + string.Join(", ", NamidBenchmark.FullCases.Select(c => c.Dataset))
-                + ". Default: all three (--quick: fashion-mnist).",
-        };
+        var datasets = CommonOptions.Only("Run only these datasets (repeat the option or separate with commas): "
+            + string.Join(", ", NamidBenchmark.FullCases.Select(c => c.Dataset)) + ". Default: all three (--quick: fashion-mnist).",
+            "DATASET", keys => NamidBenchmark.Select(NamidBenchmark.FullCases, keys));
         var seeds = OptionParsers.Create("--seeds",
             $"Train and evaluate every method with this many seeds (--seed, --seed + 1, ...) and report the mean and the sample standard deviation. "
             + $"Default: {QuickSeeds} with --quick, {FullSeeds} for the full run.", "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -50,7 +48,7 @@ public static class BenchNamidCommand
             bool isQuick = parseResult.GetValue(quick);
             var jsonFile = parseResult.GetValue(json);
             var only = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            var named = parseResult.GetValue(datasets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var named = parseResult.GetValue(datasets) is { Length: > 0 } keys ? keys : null;
             int seedCount = parseResult.GetValue(seeds) ?? (isQuick ? QuickSeeds : FullSeeds);
             return CommandRunner.Run(console, settings, context =>
             {

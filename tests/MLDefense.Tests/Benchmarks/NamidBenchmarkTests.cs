@@ -36,6 +36,10 @@ public sealed class NamidBenchmarkTests
         var good = root.Parse(["bench", "namid", "--quick", "--seeds", "3", "--methods", "standard_at,namid"]);
         Assert.AreEqual(0, good.Errors.Count, string.Join("; ", good.Errors.Select(e => e.Message)));
         Assert.AreEqual(3, good.GetValue<int?>("--seeds"));
+        var gtsrb = root.Parse(["bench", "namid", "--quick", "--only", "gtsrb-subset"]);
+        Assert.AreEqual(0, gtsrb.Errors.Count, string.Join("; ", gtsrb.Errors.Select(e => e.Message)));
+        var unknownDataset = root.Parse(["bench", "namid", "--only", "mnist"]);
+        StringAssert.Contains(string.Join("; ", unknownDataset.Errors.Select(e => e.Message)), "--only: unknown dataset(s) mnist; the datasets are fashion-mnist, gtsrb-subset, cifar10-subset");
         var bad = root.Parse(["bench", "namid", "--quick", "--seeds", "0"]);
         StringAssert.Contains(string.Join("; ", bad.Errors.Select(e => e.Message)), "--seeds: '0' is not a whole number of at least 1");
     }
