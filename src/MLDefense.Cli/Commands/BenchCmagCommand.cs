@@ -53,6 +53,10 @@ public static class BenchCmagCommand
                 return names;
             },
         };
+        var datasetNames = CmagBenchmark.FullCases.Select(c => c.Dataset).ToArray();
+        var only = CommonOptions.Only($"Run only these datasets (comma-separated or repeated): {string.Join(", ", datasetNames)}. Default: all three; "
+            + "with --quick, mnist. With --quick each named dataset runs its quick preset (the same sizes and settings as mnist's; the GTSRB subset with C2).",
+            "DATASET", names => CmagBenchmark.Select(CmagBenchmark.FullCases, names));
         var command = new Command("cmag",
             "CMAG (Han, Li, Xia 2021) under its paper's protocol: the target classifier (C1 on MNIST and Fashion-MNIST, C2 on the GTSRB subset at 32x32) "
           + "exposes its feature map and probabilities to ml.Transforms.Defenses.Cmag, fitted on the clean training images (Alg. 1: FMR and LR, then GR; "
@@ -64,13 +68,17 @@ public static class BenchCmagCommand
           + "trained on CMAG's training rows, and are scored with CMAG's rules (SSIM and L2 of x', Alg. 2's thresholds and the calibrated one). "
           + $"Target: detection accuracy >= {CmagBenchmark.TargetAccuracy:F2} in every cell.")
         {
-            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate, baselines,
+            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate, baselines, only,
         };
         command.SetAction(parseResult =>
         {
             var settings = globals.Read(parseResult);
             bool isQuick = parseResult.GetValue(quick);
-            var cases = (isQuick ? CmagBenchmark.QuickCases : CmagBenchmark.FullCases).Select(c => c with
+            var named = parseResult.GetValue(only);
+            var selected = named is { Length: > 0 }
+                ? CmagBenchmark.Select(isQuick ? CmagBenchmark.QuickPresets : CmagBenchmark.FullCases, named)
+                : isQuick ? CmagBenchmark.QuickCases : CmagBenchmark.FullCases;
+            var cases = selected.Select(c => c with
             {
                 TrainImages = parseResult.GetValue(trainImages) ?? c.TrainImages,
                 TestImages = parseResult.GetValue(testImages) ?? c.TestImages,
