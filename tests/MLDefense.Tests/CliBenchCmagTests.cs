@@ -1,3 +1,4 @@
+using MLDefense.Cli.Commands;
 using static MLDefense.Tests.CliRunner;
 
 namespace MLDefense.Tests;
@@ -22,6 +23,18 @@ public sealed class CliBenchCmagTests
         StringAssert.Contains(output, "\"clean_fpr\"");
         StringAssert.Contains(output, "method is cmag, magnet or defensegan");
         StringAssert.Contains(output, "\"image_grids\"");
+    }
+
+    [TestMethod]
+    public void BaselinesDefaultToBothWhenTheOptionIsNotGiven()
+    {
+        var option = BenchCmagCommand.BaselinesOption();
+        var command = new System.CommandLine.RootCommand { option, new System.CommandLine.Option<bool>("--quick") };
+        IReadOnlyList<string> Selected(params string[] args) => BenchCmagCommand.SelectedBaselines(command.Parse(args), option);
+        CollectionAssert.AreEqual(new[] { "magnet", "defensegan" }, Selected("--quick").ToArray(), "no --baselines: both (an omitted array option reads as empty)");
+        CollectionAssert.AreEqual(Array.Empty<string>(), Selected("--baselines", "none").ToArray());
+        CollectionAssert.AreEqual(new[] { "defensegan" }, Selected("--baselines", "defensegan").ToArray());
+        CollectionAssert.AreEqual(new[] { "magnet", "defensegan" }, Selected("--baselines", "magnet", "--baselines", "defensegan").ToArray());
     }
 
     [TestMethod]

@@ -37,22 +37,7 @@ public static class BenchCmagCommand
         var cwIterations = OptionParsers.Create("--cw-iterations", "CW-L2's Adam iterations per binary-search step instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwSteps = OptionParsers.Create("--cw-steps", "CW-L2's binary-search steps instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwRate = OptionParsers.Create("--cw-learning-rate", "CW-L2's Adam learning rate instead of Carlini and Wagner's 0.01.", "LR", r => (double?)OptionParsers.PositiveNumber(r));
-        var baselines = new Option<string[]>("--baselines")
-        {
-            Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
-                + "or none. Default: both.",
-            HelpName = "METHOD",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var names = CommonOptions.SplitList(result.Tokens);
-                if (names.SequenceEqual(["none"])) return [];
-                var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
-                if (unknown.Length > 0 || names.Length == 0)
-                    result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
-                return names;
-            },
-        };
+        var baselines = BaselinesOption();
         var datasetNames = CmagBenchmark.FullCases.Select(c => c.Dataset).ToArray();
         var only = CommonOptions.Only($"Run only these datasets (comma-separated or repeated): {string.Join(", ", datasetNames)}. Default: all three; "
             + "with --quick, mnist. With --quick each named dataset runs its quick preset (the same sizes and settings as mnist's; the GTSRB subset with C2).",
@@ -96,7 +81,7 @@ public static class BenchCmagCommand
                     BinarySearchSteps = parseResult.GetValue(cwSteps) ?? budget.BinarySearchSteps,
                 } : null!,
                 CwLearningRate = parseResult.GetValue(cwRate) ?? 0.01,
-                Baselines = parseResult.GetValue(baselines) ?? CmagBenchmark.AvailableBaselines,
+                Baselines = SelectedBaselines(parseResult, baselines),
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
@@ -104,6 +89,31 @@ public static class BenchCmagCommand
         });
         return command;
     }
+
+    /// <summary><c>--baselines METHOD[,METHOD...]|none</c>: which of the paper's comparisons run beside CMAG (read it with <see cref="SelectedBaselines"/>).</summary>
+    public static Option<string[]> BaselinesOption() => new("--baselines")
+    {
+        Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
+            + "or none. Default: both.",
+        HelpName = "METHOD",
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var names = CommonOptions.SplitList(result.Tokens);
+            if (names.SequenceEqual(["none"])) return [];
+            var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
+            if (unknown.Length > 0 || names.Length == 0)
+                result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
+            return names;
+        },
+    };
+
+    /// <summary>
+    /// The baselines <paramref name="option"/> asks for: both (<see cref="CmagBenchmark.AvailableBaselines"/>) when it is not given — an array
+    /// option's value is then empty, not null, which is also what <c>--baselines none</c> gives — else the ones named.
+    /// </summary>
+    public static IReadOnlyList<string> SelectedBaselines(ParseResult parseResult, Option<string[]> option) =>
+        parseResult.GetResult(option) is null ? CmagBenchmark.AvailableBaselines : parseResult.GetValue(option) ?? [];
 
     private static int Run(CommandContext context, CmagBenchmarkOptions options, bool quick, FileInfo? jsonFile)
     {
