@@ -25,6 +25,27 @@ public sealed class CmagBenchmarkTests
     }));
 
     [TestMethod]
+    public void SelectPicksTheNamedDatasetsQuickPresetsAndRejectsUnknownNames()
+    {
+        CollectionAssert.AreEqual(new[] { "mnist" }, CmagBenchmark.QuickCases.Select(c => c.Dataset).ToArray(), "--quick alone runs MNIST");
+        CollectionAssert.AreEqual(CmagBenchmark.FullCases.Select(c => c.Dataset).ToArray(), CmagBenchmark.QuickPresets.Select(c => c.Dataset).ToArray());
+        Assert.AreEqual(CmagBenchmark.QuickCases[0], CmagBenchmark.QuickPresets[0], "MNIST's quick preset is --quick's");
+        foreach (var (quick, full) in CmagBenchmark.QuickPresets.Zip(CmagBenchmark.FullCases))
+        {
+            Assert.AreEqual(full.Architecture, quick.Architecture, quick.Dataset);
+            Assert.AreEqual(CmagBenchmark.QuickCases[0] with { Dataset = quick.Dataset, Architecture = quick.Architecture }, quick,
+                $"{quick.Dataset}: the same shortening as MNIST's");
+        }
+        var picked = CmagBenchmark.Select(CmagBenchmark.QuickPresets, ["GTSRB-subset", "fashion-mnist"]);
+        CollectionAssert.AreEqual(new[] { "fashion-mnist", "gtsrb-subset" }, picked.Select(c => c.Dataset).ToArray(), "in the cases' order, case-insensitive");
+        Assert.AreEqual(ClassifierArchitecture.CifarC2, picked[1].Architecture);
+        Assert.AreEqual(5000, picked[1].TrainImages);
+        var error = Assert.ThrowsExactly<ArgumentException>(() => CmagBenchmark.Select(CmagBenchmark.FullCases, ["mnist", "cifar10-subset"]));
+        StringAssert.Contains(error.Message, "cifar10-subset is not one of the datasets mnist, fashion-mnist, gtsrb-subset");
+        Assert.ThrowsExactly<ArgumentException>(() => CmagBenchmark.Select(CmagBenchmark.FullCases, []));
+    }
+
+    [TestMethod]
     public void MagNetAndDefenseGanGetRowsOnCmagsExamplesWithCmagsTwoRules()
     {
         var c = Tiny.Value.Cases.Single();

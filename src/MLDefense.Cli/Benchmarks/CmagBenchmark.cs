@@ -223,18 +223,40 @@ public static class CmagBenchmark
     ];
 
     /// <summary>
-    /// The quick run: MNIST only, 5,000 training and 200 test images, C1 for its 10 epochs (CW-L2's high confidences need its logits),
+    /// The quick run's default: MNIST only, 5,000 training and 200 test images, C1 for its 10 epochs (CW-L2's high confidences need its logits),
     /// 20 CMAG epochs per stage at batch 100 (the paper's batch of 2000 would give 3 steps an epoch on 4,500 images); the baselines'
     /// autoencoder 4 epochs at width 16 (Adam 1e-3, batch 50, as <c>bench mixdefense --quick</c>'s MagNet), Defense-GAN's search with
     /// R = 2, L = 25 (settings within those Defense-GAN itself tried) on the first 100 test images, its Alg. 2 thresholds from the first
-    /// 500 training rows.
+    /// 500 training rows. The other datasets' quick versions are in <see cref="QuickPresets"/>.
     /// </summary>
-    public static IReadOnlyList<CmagBenchmarkCase> QuickCases { get; } =
-    [
-        new("mnist", ClassifierArchitecture.MnistC1, TrainImages: 5000, TestImages: 200, ClassifierEpochs: 10, CmagEpochs: 20, CmagBatchSize: 100,
-            BaselineEpochs: 4, BaselineWidth: 16, BaselineLearningRate: 1e-3, BaselineBatchSize: 50, DefenseGanRestarts: 2, DefenseGanIterations: 25,
-            DefenseGanTestImages: 100, DefenseGanThresholdImages: 500),
-    ];
+    public static IReadOnlyList<CmagBenchmarkCase> QuickCases { get; } = [QuickVersion(FullCases[0])];
+
+    /// <summary>
+    /// Every dataset of <see cref="FullCases"/> shortened as <see cref="QuickCases"/>' MNIST (the same sizes, epochs and baseline settings;
+    /// the GTSRB subset keeps C2), for <c>bench cmag --quick --only DATASET</c>.
+    /// </summary>
+    public static IReadOnlyList<CmagBenchmarkCase> QuickPresets { get; } = [.. FullCases.Select(QuickVersion)];
+
+    private static CmagBenchmarkCase QuickVersion(CmagBenchmarkCase full) => full with
+    {
+        TrainImages = 5000, TestImages = 200, ClassifierEpochs = 10, CmagEpochs = 20, CmagBatchSize = 100, BaselineEpochs = 4, BaselineWidth = 16,
+        BaselineLearningRate = 1e-3, BaselineBatchSize = 50, DefenseGanRestarts = 2, DefenseGanIterations = 25, DefenseGanTestImages = 100,
+        DefenseGanThresholdImages = 500,
+    };
+
+    /// <summary>The cases of <paramref name="cases"/> whose dataset is one of <paramref name="datasets"/> (case-insensitive), in <paramref name="cases"/>' order.</summary>
+    /// <exception cref="ArgumentException">A name that is no case's dataset, or none given; the message lists the datasets.</exception>
+    public static IReadOnlyList<CmagBenchmarkCase> Select(IReadOnlyList<CmagBenchmarkCase> cases, IReadOnlyCollection<string> datasets)
+    {
+        ArgumentNullException.ThrowIfNull(cases);
+        ArgumentNullException.ThrowIfNull(datasets);
+        string known = string.Join(", ", cases.Select(c => c.Dataset));
+        if (datasets.Count == 0) throw new ArgumentException($"no dataset given; the datasets are {known}.", nameof(datasets));
+        var unknown = datasets.Where(d => !cases.Any(c => string.Equals(c.Dataset, d.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
+        if (unknown.Length > 0)
+            throw new ArgumentException($"{string.Join(", ", unknown)} is not one of the datasets {known}.", nameof(datasets));
+        return cases.Where(c => datasets.Any(d => string.Equals(c.Dataset, d.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
+    }
 
     private static string N(int? value, string otherwise) => value?.ToString(CultureInfo.InvariantCulture) ?? otherwise;
 

@@ -37,22 +37,11 @@ public static class BenchCmagCommand
         var cwIterations = OptionParsers.Create("--cw-iterations", "CW-L2's Adam iterations per binary-search step instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwSteps = OptionParsers.Create("--cw-steps", "CW-L2's binary-search steps instead of the preset's.", "N", r => (int?)Whole(r, 1));
         var cwRate = OptionParsers.Create("--cw-learning-rate", "CW-L2's Adam learning rate instead of Carlini and Wagner's 0.01.", "LR", r => (double?)OptionParsers.PositiveNumber(r));
-        var baselines = new Option<string[]>("--baselines")
-        {
-            Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
-                + "or none. Default: both.",
-            HelpName = "METHOD",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var names = CommonOptions.SplitList(result.Tokens);
-                if (names.SequenceEqual(["none"])) return [];
-                var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
-                if (unknown.Length > 0 || names.Length == 0)
-                    result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
-                return names;
-            },
-        };
+        var baselines = BaselinesOption();
+        var datasetNames = CmagBenchmark.FullCases.Select(c => c.Dataset).ToArray();
+        var only = CommonOptions.Only($"Run only these datasets (comma-separated or repeated): {string.Join(", ", datasetNames)}. Default: all three; "
+            + "with --quick, mnist. With --quick each named dataset runs its quick preset (the same sizes and settings as mnist's; the GTSRB subset with C2).",
+            "DATASET", names => CmagBenchmark.Select(CmagBenchmark.FullCases, names));
         var command = new Command("cmag",
             "CMAG (Han, Li, Xia 2021) under its paper's protocol: the target classifier (C1 on MNIST and Fashion-MNIST, C2 on the GTSRB subset at 32x32) "
           + "exposes its feature map and probabilities to ml.Transforms.Defenses.Cmag, fitted on the clean training images (Alg. 1: FMR and LR, then GR; "
@@ -64,13 +53,17 @@ public static class BenchCmagCommand
           + "trained on CMAG's training rows, and are scored with CMAG's rules (SSIM and L2 of x', Alg. 2's thresholds and the calibrated one). "
           + $"Target: detection accuracy >= {CmagBenchmark.TargetAccuracy:F2} in every cell.")
         {
-            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate, baselines,
+            quick, json, trainImages, testImages, classifierEpochs, cmagEpochs, cmagBatch, cwConstant, cwIterations, cwSteps, cwRate, baselines, only,
         };
         command.SetAction(parseResult =>
         {
             var settings = globals.Read(parseResult);
             bool isQuick = parseResult.GetValue(quick);
-            var cases = (isQuick ? CmagBenchmark.QuickCases : CmagBenchmark.FullCases).Select(c => c with
+            var named = parseResult.GetValue(only);
+            var selected = named is { Length: > 0 }
+                ? CmagBenchmark.Select(isQuick ? CmagBenchmark.QuickPresets : CmagBenchmark.FullCases, named)
+                : isQuick ? CmagBenchmark.QuickCases : CmagBenchmark.FullCases;
+            var cases = selected.Select(c => c with
             {
                 TrainImages = parseResult.GetValue(trainImages) ?? c.TrainImages,
                 TestImages = parseResult.GetValue(testImages) ?? c.TestImages,
@@ -88,7 +81,7 @@ public static class BenchCmagCommand
                     BinarySearchSteps = parseResult.GetValue(cwSteps) ?? budget.BinarySearchSteps,
                 } : null!,
                 CwLearningRate = parseResult.GetValue(cwRate) ?? 0.01,
-                Baselines = parseResult.GetValue(baselines) ?? CmagBenchmark.AvailableBaselines,
+                Baselines = SelectedBaselines(parseResult, baselines),
                 DataDirectory = settings.DataDirectory, Seed = settings.Seed, Device = settings.Device,
             };
             var jsonFile = parseResult.GetValue(json);
@@ -96,6 +89,31 @@ public static class BenchCmagCommand
         });
         return command;
     }
+
+    /// <summary><c>--baselines METHOD[,METHOD...]|none</c>: which of the paper's comparisons run beside CMAG (read it with <see cref="SelectedBaselines"/>).</summary>
+    public static Option<string[]> BaselinesOption() => new("--baselines")
+    {
+        Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
+            + "or none. Default: both.",
+        HelpName = "METHOD",
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var names = CommonOptions.SplitList(result.Tokens);
+            if (names.SequenceEqual(["none"])) return [];
+            var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
+            if (unknown.Length > 0 || names.Length == 0)
+                result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
+            return names;
+        },
+    };
+
+    /// <summary>
+    /// The baselines <paramref name="option"/> asks for: both (<see cref="CmagBenchmark.AvailableBaselines"/>) when it is not given — an array
+    /// option's value is then empty, not null, which is also what <c>--baselines none</c> gives — else the ones named.
+    /// </summary>
+    public static IReadOnlyList<string> SelectedBaselines(ParseResult parseResult, Option<string[]> option) =>
+        parseResult.GetResult(option) is null ? CmagBenchmark.AvailableBaselines : parseResult.GetValue(option) ?? [];
 
     private static int Run(CommandContext context, CmagBenchmarkOptions options, bool quick, FileInfo? jsonFile)
     {
