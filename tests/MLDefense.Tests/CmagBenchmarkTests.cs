@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Classifiers;
 using MLDefense.Cli.Commands;
+using MLDefense.Cli.Infrastructure;
 using MLDefense.Reporting;
 
 namespace MLDefense.Tests;
@@ -36,13 +37,13 @@ public sealed class CmagBenchmarkTests
             Assert.AreEqual(CmagBenchmark.QuickCases[0] with { Dataset = quick.Dataset, Architecture = quick.Architecture }, quick,
                 $"{quick.Dataset}: the same shortening as MNIST's");
         }
-        var picked = CmagBenchmark.Select(CmagBenchmark.QuickPresets, ["GTSRB-subset", "fashion-mnist"]);
+        var picked = CommonOptions.SelectCases(CmagBenchmark.QuickPresets, c => c.Dataset, ["GTSRB-subset", "fashion-mnist"]);
         CollectionAssert.AreEqual(new[] { "fashion-mnist", "gtsrb-subset" }, picked.Select(c => c.Dataset).ToArray(), "in the cases' order, case-insensitive");
         Assert.AreEqual(ClassifierArchitecture.CifarC2, picked[1].Architecture);
         Assert.AreEqual(5000, picked[1].TrainImages);
-        var error = Assert.ThrowsExactly<ArgumentException>(() => CmagBenchmark.Select(CmagBenchmark.FullCases, ["mnist", "cifar10-subset"]));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => CommonOptions.SelectCases(CmagBenchmark.FullCases, c => c.Dataset, ["mnist", "cifar10-subset"]));
         StringAssert.Contains(error.Message, "cifar10-subset is not one of the datasets mnist, fashion-mnist, gtsrb-subset");
-        Assert.ThrowsExactly<ArgumentException>(() => CmagBenchmark.Select(CmagBenchmark.FullCases, []));
+        Assert.ThrowsExactly<ArgumentException>(() => CommonOptions.SelectCases(CmagBenchmark.FullCases, c => c.Dataset, []));
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using MLDefense.Cli.Infrastructure;
 using MLDefense.Data;
 using MLDefense.Benchmarks;
 using MLDefense.Defenses;
@@ -244,6 +245,6 @@ public sealed class MiaedBenchmarkTests
         Expect<ArgumentOutOfRangeException>(Toy() with { Iterations = 0 }, "Iterations");
         Expect<ArgumentException>(Toy() with { DetectorDirectory = typeof(MiaedBenchmarkTests).Assembly.Location }, "is a file");
         Expect<ArgumentOutOfRangeException>(Toy() with { Detector = new MiaedOptions { CalibrationFraction = 0.9 } }, "CalibrationFraction");
-        Assert.Throws<ArgumentException>(() => MiaedBenchmark.Select(MiaedBenchmark.FullCases, ["mnist/c9"]));
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => CommonOptions.SelectCases(MiaedBenchmark.FullCases, c => c.Key, ["mnist/c9"], "cases")).Message, "mnist/c9 is not one of the cases mnist/c1");
     }
 }

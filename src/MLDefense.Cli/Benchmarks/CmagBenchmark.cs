@@ -244,20 +244,6 @@ public static class CmagBenchmark
         DefenseGanThresholdImages = 500,
     };
 
-    /// <summary>The cases of <paramref name="cases"/> whose dataset is one of <paramref name="datasets"/> (case-insensitive), in <paramref name="cases"/>' order.</summary>
-    /// <exception cref="ArgumentException">A name that is no case's dataset, or none given; the message lists the datasets.</exception>
-    public static IReadOnlyList<CmagBenchmarkCase> Select(IReadOnlyList<CmagBenchmarkCase> cases, IReadOnlyCollection<string> datasets)
-    {
-        ArgumentNullException.ThrowIfNull(cases);
-        ArgumentNullException.ThrowIfNull(datasets);
-        string known = string.Join(", ", cases.Select(c => c.Dataset));
-        if (datasets.Count == 0) throw new ArgumentException($"no dataset given; the datasets are {known}.", nameof(datasets));
-        var unknown = datasets.Where(d => !cases.Any(c => string.Equals(c.Dataset, d.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
-        if (unknown.Length > 0)
-            throw new ArgumentException($"{string.Join(", ", unknown)} is not one of the datasets {known}.", nameof(datasets));
-        return cases.Where(c => datasets.Any(d => string.Equals(c.Dataset, d.Trim(), StringComparison.OrdinalIgnoreCase))).ToArray();
-    }
-
     private static string N(int? value, string otherwise) => value?.ToString(CultureInfo.InvariantCulture) ?? otherwise;
 
     /// <summary>What a set of cases shortens, in words.</summary>

@@ -81,23 +81,6 @@ public static class MiaedBenchmark
     /// <summary>The quick run's cases: MNIST with C1 only (<see cref="QuickVersion"/>).</summary>
     public static IReadOnlyList<MiaedBenchmarkCase> QuickCases { get; } = [QuickVersion(FullCases[0])];
 
-    /// <summary>The cases of <paramref name="cases"/> whose keys are listed, in the listed order.</summary>
-    /// <exception cref="ArgumentException">A key names no case, or names one twice.</exception>
-    public static IReadOnlyList<MiaedBenchmarkCase> Select(IReadOnlyList<MiaedBenchmarkCase> cases, IEnumerable<string> keys)
-    {
-        ArgumentNullException.ThrowIfNull(cases);
-        ArgumentNullException.ThrowIfNull(keys);
-        var selected = new List<MiaedBenchmarkCase>();
-        foreach (var key in keys)
-        {
-            var c = cases.FirstOrDefault(x => string.Equals(x.Key, key.Trim(), StringComparison.OrdinalIgnoreCase))
-                ?? throw new ArgumentException($"'{key}' is not one of {string.Join(", ", cases.Select(x => x.Key))}.", nameof(keys));
-            if (selected.Contains(c)) throw new ArgumentException($"'{key}' is listed twice.", nameof(keys));
-            selected.Add(c);
-        }
-        return selected;
-    }
-
     /// <summary>
     /// MIAED for the quick run: the paper's autoencoder (Table 3's networks at their widths), discriminators and loss
     /// weights (α, β, γ, ε, δ, latent 64, discriminators 256), with the simple network narrowed to 256-128 instead of

@@ -83,16 +83,6 @@ public static class NamidBenchmark
     /// <summary>The evaluation's attacks in the JSON's names, in order.</summary>
     public static readonly IReadOnlyList<string> Attacks = ["none", "pgd40", "cw_l2", "pgd_l2", "apgd_ce"];
 
-    /// <summary>The cases of <paramref name="all"/> whose dataset is in <paramref name="datasets"/> (in <paramref name="all"/>'s order).</summary>
-    /// <exception cref="ArgumentException">A name is not a dataset of <paramref name="all"/> (the message lists them).</exception>
-    public static NamidBenchmarkCase[] Select(IReadOnlyList<NamidBenchmarkCase> all, IReadOnlyCollection<string> datasets)
-    {
-        var unknown = datasets.Where(d => all.All(c => c.Dataset != d)).ToArray();
-        if (unknown.Length > 0)
-            throw new ArgumentException($"unknown dataset(s) {string.Join(", ", unknown)}; the datasets are {string.Join(", ", all.Select(c => c.Dataset))}.");
-        return all.Where(c => datasets.Contains(c.Dataset)).ToArray();
-    }
-
     /// <summary>ResNet-18 on 32×32 (≈ 0.56 GMAC) over MnistC1 on 28×28 (≈ 2.75 MMAC): the FLOP ratio the paper-scale estimate uses.</summary>
     public const double ResNet18OverC1Flops = 0.56e9 / 2.75e6;
 

@@ -21,12 +21,7 @@ public static class BenchAeganCommand
         var quick = CommonOptions.Quick($"A short run (about 10-15 minutes on two CPU cores) instead of the full one (sized for a GPU). It shortens: "
                                       + $"{AeGanBenchmark.Describe(AeGanBenchmark.QuickCases)}; CW-L2 to {AeGanBenchmarkOptions.Quick.CarliniWagner.Describe()}.");
         var only = CommonOptions.Only($"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
-                                      "DATASET", names =>
-        {
-            var unknown = names.Select(n => n.ToLowerInvariant()).Where(n => !full.Cases.Any(c => c.Dataset == n)).ToArray();
-            if (unknown.Length > 0)
-                throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", full.Cases.Select(c => c.Dataset))}.");
-        });
+                                      "DATASET", names => CommonOptions.SelectCases(full.Cases, c => c.Dataset, names));
         var datasets = full.Cases.Select(c => c.Dataset).ToArray();
         var model = DatasetPaths("--model", "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET "
             + "--architecture a`); repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).", datasets);
@@ -147,7 +142,7 @@ public static class BenchAeganCommand
             bool isQuick = parseResult.GetValue(quick);
             var preset = isQuick ? AeGanBenchmarkOptions.Quick : AeGanBenchmarkOptions.Full;
             var cases = preset.Cases;
-            if (parseResult.GetValue(only) is { Length: > 0 } names) cases = cases.Where(c => names.Contains(c.Dataset, StringComparer.OrdinalIgnoreCase)).ToArray();
+            if (parseResult.GetValue(only) is { Length: > 0 } names) cases = CommonOptions.SelectCases(cases, c => c.Dataset, names);
             cases = cases.Select(c => c with
             {
                 TestImages = parseResult.GetValue(images) ?? c.TestImages,

@@ -41,7 +41,7 @@ public static class BenchCmagCommand
         var datasetNames = CmagBenchmark.FullCases.Select(c => c.Dataset).ToArray();
         var only = CommonOptions.Only($"Run only these datasets (comma-separated or repeated): {string.Join(", ", datasetNames)}. Default: all three; "
             + "with --quick, mnist. With --quick each named dataset runs its quick preset (the same sizes and settings as mnist's; the GTSRB subset with C2).",
-            "DATASET", names => CmagBenchmark.Select(CmagBenchmark.FullCases, names));
+            "DATASET", names => CommonOptions.SelectCases(CmagBenchmark.FullCases, c => c.Dataset, names));
         var command = new Command("cmag",
             "CMAG (Han, Li, Xia 2021) under its paper's protocol: the target classifier (C1 on MNIST and Fashion-MNIST, C2 on the GTSRB subset at 32x32) "
           + "exposes its feature map and probabilities to ml.Transforms.Defenses.Cmag, fitted on the clean training images (Alg. 1: FMR and LR, then GR; "
@@ -61,7 +61,7 @@ public static class BenchCmagCommand
             bool isQuick = parseResult.GetValue(quick);
             var named = parseResult.GetValue(only);
             var selected = named is { Length: > 0 }
-                ? CmagBenchmark.Select(isQuick ? CmagBenchmark.QuickPresets : CmagBenchmark.FullCases, named)
+                ? CommonOptions.SelectCases(isQuick ? CmagBenchmark.QuickPresets : CmagBenchmark.FullCases, c => c.Dataset, named)
                 : isQuick ? CmagBenchmark.QuickCases : CmagBenchmark.FullCases;
             var cases = selected.Select(c => c with
             {

@@ -27,7 +27,7 @@ public static class BenchMiaedCommand
           + string.Join("; ", MiaedBenchmark.FullCases.Select(c => MiaedBenchmark.DescribeCase(MiaedBenchmark.QuickVersion(c)))) + ".");
         var only = CommonOptions.Only($"Run only these cases (repeat the option or separate with commas): {string.Join(", ", MiaedBenchmark.FullCases.Select(c => c.Key))}. "
                                     + "The ablation runs with mnist/c1. Default: all (with --quick: mnist/c1).",
-                                      "DATASET/ARCH", keys => MiaedBenchmark.Select(MiaedBenchmark.FullCases, keys));
+                                      "DATASET/ARCH", keys => CommonOptions.SelectCases(MiaedBenchmark.FullCases, c => c.Key, keys, "cases"));
         var models = MiaedBenchmark.FullCases.Select(c => (Case: c, Option: CommonOptions.OptionalModel(ModelOptionName(c),
             $"A trained {ClassifierTraining.ShortName(c.Architecture).ToUpperInvariant()} classifier for {c.Dataset} (a zip from `mldefense train-classifier --dataset {c.Dataset} "
           + $"--architecture {ClassifierTraining.ShortName(c.Architecture)}`). Default: train one first (the targets assume the fully trained model)."))).ToArray();
@@ -156,7 +156,7 @@ public static class BenchMiaedCommand
         var all = quick ? MiaedBenchmark.FullCases.Select(MiaedBenchmark.QuickVersion).ToArray() : MiaedBenchmark.FullCases;
         try
         {
-            return MiaedBenchmark.Select(all, keys);
+            return CommonOptions.SelectCases(all, c => c.Key, keys, "cases");
         }
         catch (ArgumentException)
         {

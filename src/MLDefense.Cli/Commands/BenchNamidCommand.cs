@@ -29,7 +29,7 @@ public static class BenchNamidCommand
         };
         var datasets = CommonOptions.Only("Run only these datasets (repeat the option or separate with commas): "
             + string.Join(", ", NamidBenchmark.FullCases.Select(c => c.Dataset)) + ". Default: all three (--quick: fashion-mnist).",
-            "DATASET", keys => NamidBenchmark.Select(NamidBenchmark.FullCases, keys));
+            "DATASET", keys => CommonOptions.SelectCases(NamidBenchmark.FullCases, c => c.Dataset, keys));
         var seeds = OptionParsers.Create("--seeds",
             $"Train and evaluate every method with this many seeds (--seed, --seed + 1, ...) and report the mean and the sample standard deviation. "
             + $"Default: {QuickSeeds} with --quick, {FullSeeds} for the full run.", "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
@@ -55,7 +55,7 @@ public static class BenchNamidCommand
                 var unknown = only?.Where(m => NamidBenchmark.Methods.All(k => k.Name != m)).ToArray();
                 if (unknown is { Length: > 0 }) throw new ArgumentException($"--methods: unknown method(s) {string.Join(", ", unknown)}.");
                 var all = isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases;
-                var cases = NamidBenchmark.Select(all, named ?? (isQuick ? NamidBenchmark.QuickDefault : all.Select(c => c.Dataset).ToArray()));
+                var cases = CommonOptions.SelectCases(all, c => c.Dataset, named ?? (isQuick ? NamidBenchmark.QuickDefault : all.Select(c => c.Dataset).ToArray()));
                 var result = ProgressDisplay.Run(context.Console, display =>
                     NamidBenchmark.Run(cases, seedCount, settings.Seed, settings.DataDirectory,
                         settings.Device, stage => display.Report(stage, "", 0), context.Cancellation, only));

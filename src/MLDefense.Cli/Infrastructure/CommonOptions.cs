@@ -106,6 +106,32 @@ public static class CommonOptions
         },
     };
 
+    /// <summary>
+    /// The cases of a bench that <c>--only</c> names: those of <paramref name="cases"/> whose <paramref name="key"/> (a dataset,
+    /// or MIAED's dataset/architecture) is one of <paramref name="names"/> (case-insensitive, trimmed), in <paramref name="cases"/>'
+    /// order. Every bench selects its cases here, so they share the rule and the error.
+    /// </summary>
+    /// <param name="cases">The bench's cases.</param>
+    /// <param name="key">A case's name on the command line.</param>
+    /// <param name="names">The names given.</param>
+    /// <param name="what">What the names are, for the error ("datasets", "cases").</param>
+    /// <exception cref="ArgumentException">A name that is no case's key (the message lists the keys), one listed twice, or none given.</exception>
+    public static T[] SelectCases<T>(IReadOnlyList<T> cases, Func<T, string> key, IReadOnlyCollection<string> names, string what = "datasets")
+    {
+        ArgumentNullException.ThrowIfNull(cases);
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(names);
+        string known = string.Join(", ", cases.Select(key));
+        bool Named(T c, string name) => string.Equals(key(c), name.Trim(), StringComparison.OrdinalIgnoreCase);
+        if (names.Count == 0) throw new ArgumentException($"none given; the {what} are {known}.", nameof(names));
+        var unknown = names.Where(n => !cases.Any(c => Named(c, n))).ToArray();
+        if (unknown.Length > 0)
+            throw new ArgumentException($"{string.Join(", ", unknown)} is not one of the {what} {known}.", nameof(names));
+        var twice = names.GroupBy(n => n.Trim(), StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        if (twice.Length > 0) throw new ArgumentException($"{string.Join(", ", twice)} is listed twice.", nameof(names));
+        return cases.Where(c => names.Any(n => Named(c, n))).ToArray();
+    }
+
     /// <summary>The values of a repeatable, comma-separated option such as <c>--only</c>, one per item.</summary>
     public static string[] SplitList(IEnumerable<System.CommandLine.Parsing.Token> tokens) =>
         tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();

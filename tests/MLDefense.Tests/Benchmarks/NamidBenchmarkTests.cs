@@ -21,9 +21,9 @@ public sealed class NamidBenchmarkTests
         var gtsrb = NamidBenchmark.FullCases.Single(c => c.Dataset == GtsrbDatasetCatalog.FolderName);
         Assert.AreEqual(ClassifierArchitecture.CifarC2, gtsrb.Architecture, "GTSRB is served at 3×32×32, C2's input");
         Assert.AreEqual(8.0 / 255, gtsrb.Epsilon);
-        CollectionAssert.AreEqual(new[] { KnownDatasets.FashionMnist }, NamidBenchmark.Select(NamidBenchmark.QuickCases, NamidBenchmark.QuickDefault).Select(c => c.Dataset).ToArray());
-        CollectionAssert.AreEqual(new[] { GtsrbDatasetCatalog.FolderName }, NamidBenchmark.Select(NamidBenchmark.QuickCases, [GtsrbDatasetCatalog.FolderName]).Select(c => c.Dataset).ToArray());
-        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => NamidBenchmark.Select(NamidBenchmark.FullCases, ["mnist"])).Message, "gtsrb-subset");
+        CollectionAssert.AreEqual(new[] { KnownDatasets.FashionMnist }, CommonOptions.SelectCases(NamidBenchmark.QuickCases, c => c.Dataset, NamidBenchmark.QuickDefault).Select(c => c.Dataset).ToArray());
+        CollectionAssert.AreEqual(new[] { GtsrbDatasetCatalog.FolderName }, CommonOptions.SelectCases(NamidBenchmark.QuickCases, c => c.Dataset, [GtsrbDatasetCatalog.FolderName]).Select(c => c.Dataset).ToArray());
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => CommonOptions.SelectCases(NamidBenchmark.FullCases, c => c.Dataset, ["mnist"])).Message, "gtsrb-subset");
         CollectionAssert.AreEqual(new[] { "none", "pgd40", "cw_l2", "pgd_l2", "apgd_ce" }, NamidBenchmark.Attacks.ToArray());
     }
 
@@ -39,7 +39,7 @@ public sealed class NamidBenchmarkTests
         var gtsrb = root.Parse(["bench", "namid", "--quick", "--only", "gtsrb-subset"]);
         Assert.AreEqual(0, gtsrb.Errors.Count, string.Join("; ", gtsrb.Errors.Select(e => e.Message)));
         var unknownDataset = root.Parse(["bench", "namid", "--only", "mnist"]);
-        StringAssert.Contains(string.Join("; ", unknownDataset.Errors.Select(e => e.Message)), "--only: unknown dataset(s) mnist; the datasets are fashion-mnist, gtsrb-subset, cifar10-subset");
+        StringAssert.Contains(string.Join("; ", unknownDataset.Errors.Select(e => e.Message)), "--only: mnist is not one of the datasets fashion-mnist, gtsrb-subset, cifar10-subset");
         var bad = root.Parse(["bench", "namid", "--quick", "--seeds", "0"]);
         StringAssert.Contains(string.Join("; ", bad.Errors.Select(e => e.Message)), "--seeds: '0' is not a whole number of at least 1");
     }
