@@ -251,7 +251,7 @@ public sealed class CliBenchMiaedTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
-                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>", "--ablation <VARIANTS>", "--curve <EPOCHS>", "--curve-images <N>" })
+                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>", "--ablation <VARIANTS>", "--second-opinion <CASE=PATH>", "--curve <EPOCHS>", "--curve-images <N>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -282,6 +282,11 @@ public sealed class CliBenchMiaedTests
                 ["bench", "miaed", "--quick", "--paper-networks", "yes"],
                 ["bench", "miaed", "--quick", "--official-weights", "no"],
                 ["bench", "miaed", "--quick", "--detectors", model],
+                ["bench", "miaed", "--second-opinion", "mnist/c1"],
+                ["bench", "miaed", "--second-opinion", "mnist/c9=" + model],
+                ["bench", "miaed", "--second-opinion", "mnist/c1=/no/such/model.zip"],
+                ["bench", "miaed", "--quick", "--second-opinion", "fashion-mnist/c1=" + model],
+                ["bench", "miaed", "--quick", "--second-opinion", "mnist/c1=" + model, "--second-opinion", "MNIST/C1=" + model],
             ];
             foreach (var args in cases)
             {

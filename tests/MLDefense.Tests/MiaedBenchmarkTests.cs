@@ -145,6 +145,51 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void ASecondOpinionAddsTheDisagreementBaselineOnTheSameKeptImages()
+    {
+        string folder = Directory.CreateTempSubdirectory("mldefense-miaed-second-").FullName;
+        try
+        {
+            var ml = new Microsoft.ML.MLContext(seed: 1);
+            string Train(ClassifierArchitecture architecture, int seed)
+            {
+                var (model, schema, _) = ClassifierTraining.Run(ml, new ClassifierTrainingRequest
+                {
+                    Dataset = KnownDatasets.Mnist, Architecture = architecture, Epochs = 3, DataDirectory = temp, Seed = seed,
+                });
+                string path = Path.Combine(folder, $"{architecture}-{seed}.zip");
+                using (model) ml.Model.Save(model, schema, path);
+                return path;
+            }
+            string target = Train(ClassifierArchitecture.MnistC1, 1), other = Train(ClassifierArchitecture.DefenseGanA, 2);
+            var options = Toy() with { AblationVariants = [], Iterations = 10, ModelPaths = new Dictionary<string, string> { ["mnist/c1"] = target } };
+
+            var rows = MiaedBenchmark.Run(options with { SecondOpinionPaths = new Dictionary<string, string> { ["mnist/c1"] = other } }).AttackResults;
+            CollectionAssert.AreEqual(Enumerable.Repeat(new[] { "full", "full-argmax", MiaedBenchmark.SecondOpinionVariant }, 5).SelectMany(v => v).ToArray(),
+                                      rows.Select(r => r.Row.Variant).ToArray());
+            for (int i = 0; i < rows.Count; i += 3)
+            {
+                var second = rows[i + 2];
+                Assert.AreEqual(rows[i].Row.Kept, second.Row.Kept, "judged on the full model's kept images");
+                Assert.AreEqual(0.5, second.Row.Threshold);
+                Assert.IsTrue(second.Samples.All(x => x.CleanScore is 0 or 1 && x.NoisyScore is 0 or 1 && x.AdversarialScore is 0 or 1), "the score is the disagreement");
+            }
+            Assert.IsTrue(rows.Any(r => r.Row.Variant == MiaedBenchmark.SecondOpinionVariant && r.Row.Kept > 0 && r.Row.Recall > 0),
+                          "an independent classifier is not fooled into the target's wrong class on every example");
+
+            // The target model as its own second opinion never disagrees: nothing is flagged, clean or adversarial.
+            var self = MiaedBenchmark.Run(options with { SecondOpinionPaths = new Dictionary<string, string> { ["mnist/c1"] = target } }).AttackResults
+                .Where(r => r.Row.Variant == MiaedBenchmark.SecondOpinionVariant && r.Row.Kept > 0).ToList();
+            Assert.IsTrue(self.Count > 0);
+            Assert.IsTrue(self.All(r => r.Row.Recall == 0 && r.Row.Specificity == 1), string.Join("; ", self.Select(r => r.Row)));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void TargetsApplyToMnistPgdAndCwOfTheFullModelOnly()
     {
         MiaedRow Row(string dataset, string attack, string variant, double accuracy, double specificity) =>
@@ -241,6 +286,8 @@ public sealed class MiaedBenchmarkTests
         Expect<ArgumentOutOfRangeException>(Toy() with { Cases = [MiaedBenchmark.FullCases[0] with { TrainImages = 5 }] }, "at least 20");
         Expect<ArgumentException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["cifar10-subset/c2"] = "x.zip" } }, "not among the cases");
         Expect<FileNotFoundException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/model.zip" } }, "/no/such/model.zip");
+        Expect<ArgumentException>(Toy() with { SecondOpinionPaths = new Dictionary<string, string> { ["cifar10-subset/c2"] = "x.zip" } }, "not among the cases");
+        Expect<FileNotFoundException>(Toy() with { SecondOpinionPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/second.zip" } }, "/no/such/second.zip");
         Expect<ArgumentException>(Toy() with { AblationVariants = [MiaedVariant.Caed with { Name = "full" }] }, "distinct names");
         Expect<ArgumentOutOfRangeException>(Toy() with { Iterations = 0 }, "Iterations");
         Expect<ArgumentException>(Toy() with { DetectorDirectory = typeof(MiaedBenchmarkTests).Assembly.Location }, "is a file");

@@ -324,11 +324,13 @@ public static class MiaedBenchmark
                 }
 
                 var full = fitted[0];
+                using var secondOpinion = LoadSecondOpinion(ml, c, options, classifier, report);
                 var results = new List<MiaedResult>();
                 foreach (var attack in Attacks(c, options))
                 {
                     // One protocol run per attack: every detector is judged on the same kept images, and the attack runs once.
                     var evaluated = FullModelDetectors(classifier, full);
+                    if (secondOpinion is not null) evaluated.Add(new(SecondOpinionVariant, DisagreementDetector(classifier, secondOpinion)));
                     if (attack.Name == AblationAttack)
                         for (int v = 1; v < variants.Count; v++) evaluated.Add(new(variants[v].Name, DivergenceDetector(classifier, fitted[v])));
                     results.AddRange(Evaluate(c, options, classifier, attack, test.Images, test.Labels, evaluated, attack.Name, report, cancellationToken));
@@ -532,6 +534,38 @@ public static class MiaedBenchmark
         using (torch.no_grad()) predicted = classifier.Logits(images).argmax(1);
         var simple = miaed.SimpleNetworkProbabilities(images).argmax(1);
         return TensorData.ToArray(predicted.ne(simple).to(ScalarType.Float32));
+    }, 0.5);
+
+    /// <summary>The variant name of the second-opinion baseline's rows (<see cref="MiaedBenchmarkOptions.SecondOpinionPaths"/>).</summary>
+    public const string SecondOpinionVariant = "second-opinion";
+
+    private static ImageClassifierTransformer? LoadSecondOpinion(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options,
+        ImageClassifierTransformer classifier, Action<string, string, double> report)
+    {
+        if (!options.SecondOpinionPaths.TryGetValue(c.Key, out var path)) return null;
+        report("second opinion", $"loading {Path.GetFileName(path)}", 0);
+        var second = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
+        if (second.InputShape != classifier.InputShape || second.ClassCount != classifier.ClassCount)
+        {
+            var found = $"{second.InputShape} images, {second.ClassCount} classes";
+            second.Dispose();
+            throw new ArgumentException($"The second classifier for {c.Key}, {path}, takes {found}; the target model takes {classifier.InputShape} images, {classifier.ClassCount} classes.");
+        }
+        report("second opinion", $"loaded {Path.GetFileName(path)}", 1);
+        return second;
+    }
+
+    /// <summary>
+    /// The second-opinion baseline: 1 where the target model's and an independent classifier's most probable classes differ,
+    /// else 0, flagged above 0.5 — <see cref="ArgmaxDetector"/> with the second classifier in place of MIAED's simple network.
+    /// </summary>
+    private static EvaluatedDetector DisagreementDetector(ImageClassifierTransformer classifier, ImageClassifierTransformer second) => new("second opinion", images =>
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var predicted = classifier.Logits(images).argmax(1);
+        var other = second.Logits(images.to(second.Device)).argmax(1).to(predicted.device);
+        return TensorData.ToArray(predicted.ne(other).to(ScalarType.Float32));
     }, 0.5);
 
     private static double Accuracy(IDifferentiableClassifier classifier, LabelledImages test, int batchSize)

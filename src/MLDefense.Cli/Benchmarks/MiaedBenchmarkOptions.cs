@@ -80,6 +80,16 @@ public sealed record MiaedBenchmarkOptions
     public IReadOnlyDictionary<string, string> ModelPaths { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// Second classifiers by case key: model zips from <c>mldefense train-classifier</c>, trained apart from the target model
+    /// (another architecture or seed). Each adds the baseline row <see cref="MiaedBenchmark.SecondOpinionVariant"/> to every
+    /// attack: flag an image where the target model's and the second classifier's most probable classes differ — MIAED's
+    /// argmax rule with an independent classifier in place of the simple network on the MI-trained latent. On the same kept
+    /// images it measures what MIAED's latent adds over any second model: how often a transferred adversarial example fools
+    /// an independent network into the target model's wrong class. Default: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SecondOpinionPaths { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
     /// A folder of fitted detectors, one zip per case and variant (<see cref="MiaedBenchmark.DetectorFileName"/>, e.g.
     /// <c>miaed-mnist-full.zip</c>): a detector whose zip is there is loaded instead of fitted, any other is fitted and
     /// saved there (the folder is created). So a long training (the paper's 100 epochs) is kept, an interrupted run
@@ -154,6 +164,12 @@ public sealed record MiaedBenchmarkOptions
                 throw new ArgumentException($"A classifier is given for {key}, which is not among the cases run ({string.Join(", ", Cases.Select(c => c.Key))}).");
         foreach (var (key, path) in ModelPaths)
             if (!File.Exists(path)) throw new FileNotFoundException($"The classifier for {key}, {path}, does not exist.", path);
+        foreach (var (key, path) in SecondOpinionPaths)
+        {
+            if (!Cases.Any(c => c.Key == key))
+                throw new ArgumentException($"A second classifier is given for {key}, which is not among the cases run ({string.Join(", ", Cases.Select(c => c.Key))}).");
+            if (!File.Exists(path)) throw new FileNotFoundException($"The second classifier for {key}, {path}, does not exist.", path);
+        }
         if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
             throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
         if (DetectorDirectory is { } folder && File.Exists(folder)) throw new ArgumentException($"The detector folder {folder} is a file.");

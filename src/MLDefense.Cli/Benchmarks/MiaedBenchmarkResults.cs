@@ -18,14 +18,17 @@ public sealed record MiaedFittedVariant(MiaedVariant Variant, MiaedModelInfo Inf
 /// <param name="TrainImages">The training images MIAED was given (the calibration rows included).</param>
 /// <param name="TestImages">The test images evaluated.</param>
 /// <param name="Detectors">The full model first, then the ablation variants fitted for this case (none outside the ablation dataset).</param>
-/// <param name="Results">One result per attack (variant <c>full</c>), then the ablation's FGSM results per variant.</param>
+/// <param name="Results">Per attack the full model's results (<c>full</c>, <c>full-argmax</c>) and the second-opinion baseline's, then the ablation's FGSM results per variant.</param>
 /// <param name="Curve">The full model's learning curve (<see cref="MiaedBenchmarkOptions.CurveEpochs"/>), by epoch; empty without one.</param>
 public sealed record MiaedBenchmarkCaseResult(MiaedBenchmarkCase Case, string Classifier, double ClassifierAccuracy, int TrainImages, int TestImages,
                                               IReadOnlyList<MiaedFittedVariant> Detectors, IReadOnlyList<MiaedResult> Results,
                                               IReadOnlyList<LearningCurvePoint<MiaedRow>> Curve)
 {
-    /// <summary>The full model under every attack (MIAED Table 7), with the default rule (<c>full</c>) and the argmax rule (<c>full-argmax</c>).</summary>
-    public IReadOnlyList<MiaedResult> AttackResults => Results.Where(r => MiaedBenchmark.IsFullModel(r.Row)).ToList();
+    /// <summary>
+    /// The full model under every attack (MIAED Table 7), with the default rule (<c>full</c>) and the argmax rule
+    /// (<c>full-argmax</c>), each attack followed by its second-opinion baseline row when the run has one.
+    /// </summary>
+    public IReadOnlyList<MiaedResult> AttackResults => Results.Where(r => !IsAblation(r.Row)).ToList();
 
     /// <summary>
     /// The ablation (Table 10), with the default rule: the full model's FGSM result, then each variant's; empty when this
@@ -35,11 +38,13 @@ public sealed record MiaedBenchmarkCaseResult(MiaedBenchmarkCase Case, string Cl
     {
         get
         {
-            var variants = Results.Where(r => !MiaedBenchmark.IsFullModel(r.Row)).ToList();
+            var variants = Results.Where(r => IsAblation(r.Row)).ToList();
             if (variants.Count == 0) return [];
             return [.. Results.Where(r => r.Row.Variant == MiaedVariant.Full.Name && r.Row.Attack == MiaedBenchmark.AblationAttack), .. variants];
         }
     }
+
+    private static bool IsAblation(MiaedRow row) => !MiaedBenchmark.IsFullModel(row) && row.Variant != MiaedBenchmark.SecondOpinionVariant;
 }
 
 /// <summary>The outcome of <see cref="MiaedBenchmark.Run"/>.</summary>
