@@ -441,18 +441,14 @@ public static class BenchAeganCommand
             ["paper_gray_box"] = AeGanBenchmark.PaperGrayBox(row.Dataset, row.Attack, row.Method),
             ["paper_white_box"] = AeGanBenchmark.PaperWhiteBox(row.Dataset, row.Attack, row.Method),
         }).ToArray()),
-        ["curve"] = new JsonArray(r.Cases.SelectMany(c => c.Curve.SelectMany(p => p.Rows.Select(row => (JsonNode)new JsonObject
+        ["curve"] = JsonResults.Curve(r.Cases.Select(c => (c.Case.Dataset, c.Curve)), row => new JsonObject
         {
-            ["dataset"] = c.Case.Dataset,
-            ["epoch"] = p.Epoch,
-            ["test_images"] = p.TestImages,
-            ["fit_seconds"] = JsonResults.Seconds(p.FitSeconds),
             ["attack"] = row.Attack,
             ["method"] = row.Method,
             ["accuracy"] = row.Accuracy,
             ["clean_accuracy"] = row.CleanAccuracy,
             ["searched_fraction"] = row.SearchedFraction,
-        }))).ToArray()),
+        }),
     };
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;

@@ -305,12 +305,8 @@ public static class BenchMiaedCommand
         ["ablation"] = r.FullOverCaed is double gap
             ? new JsonObject { ["full_minus_caed"] = gap, ["target"] = MiaedBenchmark.TargetFullOverCaed, ["meets_target"] = gap >= MiaedBenchmark.TargetFullOverCaed }
             : null,
-        ["curve"] = new JsonArray(r.Cases.SelectMany(c => c.Curve.SelectMany(p => p.Rows.Select(row => (JsonNode)new JsonObject
+        ["curve"] = JsonResults.Curve(r.Cases.Select(c => (c.Case.Dataset, c.Curve)), row => new JsonObject
         {
-            ["dataset"] = c.Case.Dataset,
-            ["epoch"] = p.Epoch,
-            ["test_images"] = p.TestImages,
-            ["fit_seconds"] = JsonResults.Seconds(p.FitSeconds),
             ["attack"] = row.Attack,
             ["variant"] = row.Variant,
             ["accuracy"] = Number(row.Accuracy),
@@ -318,6 +314,6 @@ public static class BenchMiaedCommand
             ["recall"] = Number(row.Recall),
             ["auc"] = Number(row.Auc),
             ["kept"] = row.Kept,
-        }))).ToArray()),
+        }),
     };
 }

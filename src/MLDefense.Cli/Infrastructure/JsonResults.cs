@@ -9,6 +9,25 @@ public static class JsonResults
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>
+    /// A learning curve (<see cref="Benchmarks.LearningCurves"/>) as the benches' JSON <c>curve</c> array: one object per row of
+    /// every probe, <c>{"dataset", "epoch", "test_images", "fit_seconds", ...}</c> followed by the row's own fields.
+    /// </summary>
+    public static JsonArray Curve<TRow>(IEnumerable<(string Dataset, IReadOnlyList<Benchmarks.LearningCurvePoint<TRow>> Points)> curves,
+                                        Func<TRow, JsonObject> rowFields)
+    {
+        var array = new JsonArray();
+        foreach (var (dataset, points) in curves)
+            foreach (var p in points)
+                foreach (var row in p.Rows)
+                {
+                    var item = new JsonObject { ["dataset"] = dataset, ["epoch"] = p.Epoch, ["test_images"] = p.TestImages, ["fit_seconds"] = Seconds(p.FitSeconds) };
+                    foreach (var (name, value) in rowFields(row).ToList()) item[name] = value?.DeepClone();
+                    array.Add(item);
+                }
+        return array;
+    }
+
     /// <summary>Writes <paramref name="results"/> to <paramref name="file"/> when one was given, and says where.</summary>
     public static void Write(CliConsole console, FileInfo? file, JsonNode results)
     {
