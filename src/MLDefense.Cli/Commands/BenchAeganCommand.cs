@@ -23,10 +23,10 @@ public static class BenchAeganCommand
         var only = CommonOptions.Only($"Run only these datasets (repeat the option or separate with commas): {string.Join(", ", full.Cases.Select(c => c.Dataset))}. Default: both.",
                                       "DATASET", names => CommonOptions.SelectCases(full.Cases, c => c.Dataset, names));
         var datasets = full.Cases.Select(c => c.Dataset).ToArray();
-        var model = DatasetPaths("--model", "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET "
-            + "--architecture a`); repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).", datasets);
-        var purifier = DatasetPaths("--purifier", "A trained AE-GAN purifier for a dataset, as DATASET=PATH (a zip --save-purifiers wrote, or any saved model "
-            + "holding one), evaluated instead of training one; the search options below replace its saved ones. Default: train AE-GAN, as the preset says.", datasets);
+        var model = CommonOptions.KeyedPaths("--model", "A trained classifier A for a dataset, as DATASET=PATH (a zip from `mldefense train-classifier --dataset DATASET "
+            + "--architecture a`); repeat for both datasets. Default: train A first, as the preset says (the targets assume the fully trained A).", "DATASET", datasets);
+        var purifier = CommonOptions.KeyedPaths("--purifier", "A trained AE-GAN purifier for a dataset, as DATASET=PATH (a zip --save-purifiers wrote, or any saved model "
+            + "holding one), evaluated instead of training one; the search options below replace its saved ones. Default: train AE-GAN, as the preset says.", "DATASET", datasets);
         var savePurifiers = new Option<DirectoryInfo>("--save-purifiers")
         {
             Description = "Save each AE-GAN purifier the run trains to DIR/aegan-DATASET.zip (the folder is created), to evaluate it again with --purifier; "
@@ -159,8 +159,9 @@ public static class BenchAeganCommand
                 PurifierLearningRate = parseResult.GetValue(purifierRate) ?? c.PurifierLearningRate,
                 PurifierBatchSize = parseResult.GetValue(purifierBatch) ?? c.PurifierBatchSize,
             }).ToArray();
-            Dictionary<string, string> Paths(Option<string[]> option) => (parseResult.GetValue(option) ?? []).Select(v => v.Split('=', 2))
-                .Where(p => cases.Any(c => c.Dataset == p[0].ToLowerInvariant())).ToDictionary(p => p[0].ToLowerInvariant(), p => Path.GetFullPath(p[1]));
+            // A path for a dataset the run skips (--only) is left out, not refused.
+            Dictionary<string, string> Paths(Option<Dictionary<string, string>> option) =>
+                (parseResult.GetValue(option) ?? []).Where(p => cases.Any(c => c.Dataset == p.Key)).ToDictionary();
             var options = preset with
             {
                 Cases = cases,
@@ -203,27 +204,6 @@ public static class BenchAeganCommand
                 return [];
             }
             return names.Select(n => AeGanBenchmark.Attacks.First(a => a.Equals(n, StringComparison.OrdinalIgnoreCase))).Distinct().ToArray();
-        },
-    };
-
-    /// <summary>A repeatable DATASET=PATH option whose dataset must be one of <paramref name="datasets"/> and whose file must exist.</summary>
-    private static Option<string[]> DatasetPaths(string name, string description, string[] datasets) => new(name)
-    {
-        Description = description,
-        HelpName = "DATASET=PATH",
-        CustomParser = result =>
-        {
-            var values = result.Tokens.Select(t => t.Value).ToArray();
-            foreach (var value in values)
-            {
-                int equals = value.IndexOf('=');
-                string dataset = equals > 0 ? value[..equals].ToLowerInvariant() : "";
-                if (!datasets.Contains(dataset))
-                    result.AddError($"{name}: '{value}' is not DATASET=PATH with DATASET one of {string.Join(", ", datasets)}.");
-                else if (!File.Exists(value[(equals + 1)..]))
-                    result.AddError($"{name}: the file {Path.GetFullPath(value[(equals + 1)..])} does not exist.");
-            }
-            return values;
         },
     };
 

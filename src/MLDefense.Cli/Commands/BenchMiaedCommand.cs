@@ -76,31 +76,11 @@ public static class BenchMiaedCommand
                     result.AddError($"--ablation: '{result.Tokens[0].Value}' is not a list of distinct variants among {string.Join(", ", ablationNames)}, or none.");
                 return chosen.OfType<MiaedVariant>().ToArray();
             });
-        var secondOpinion = new Option<string[]>("--second-opinion")
-        {
-            Description = "A second classifier for a case, as CASE=PATH (e.g. mnist/c1=a.zip, a zip from `mldefense train-classifier`, trained apart from the "
-                        + "target model); repeat for several cases. Adds the baseline row second-opinion to every attack: flag where the target model's and the "
-                        + "second classifier's most probable classes differ (the argmax rule with an independent classifier in place of MIAED's simple network), "
-                        + "on the same kept images: what MIAED's latent adds over any second model. Default: none.",
-            HelpName = "CASE=PATH",
-            AllowMultipleArgumentsPerToken = false,
-            CustomParser = result =>
-            {
-                var pairs = new List<string>();
-                foreach (var token in result.Tokens)
-                {
-                    int at = token.Value.IndexOf('=');
-                    if (at <= 0 || at == token.Value.Length - 1) { result.AddError($"--second-opinion: '{token.Value}' is not CASE=PATH."); continue; }
-                    string key = token.Value[..at].Trim(), path = token.Value[(at + 1)..];
-                    if (!MiaedBenchmark.FullCases.Any(c => string.Equals(c.Key, key, StringComparison.OrdinalIgnoreCase)))
-                        result.AddError($"--second-opinion: {key} is not one of the cases {string.Join(", ", MiaedBenchmark.FullCases.Select(c => c.Key))}.");
-                    else if (!File.Exists(path)) result.AddError($"--second-opinion: {path} does not exist.");
-                    else if (pairs.Any(p => p.StartsWith(key.ToLowerInvariant() + "=", StringComparison.Ordinal))) result.AddError($"--second-opinion: {key} is given twice.");
-                    pairs.Add($"{key.ToLowerInvariant()}={Path.GetFullPath(path)}");
-                }
-                return [.. pairs];
-            },
-        };
+        var secondOpinion = CommonOptions.KeyedPaths("--second-opinion",
+            "A second classifier for a case, as CASE=PATH (e.g. mnist/c1=a.zip, a zip from `mldefense train-classifier`, trained apart from the "
+          + "target model); repeat for several cases. Adds the baseline row second-opinion to every attack: flag where the target model's and the "
+          + "second classifier's most probable classes differ (the argmax rule with an independent classifier in place of MIAED's simple network), "
+          + "on the same kept images: what MIAED's latent adds over any second model. Default: none.", "CASE", MiaedBenchmark.FullCases.Select(c => c.Key).ToArray());
         var curve = CommonOptions.Curve("the full model (MIAED's autoencoder epochs)", "--detectors");
         var curveImages = CommonOptions.CurveImages(new MiaedBenchmarkOptions().CurveTestImages);
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
@@ -162,7 +142,7 @@ public static class BenchMiaedCommand
             {
                 Cases = cases,
                 ModelPaths = modelPaths,
-                SecondOpinionPaths = (parseResult.GetValue(secondOpinion) ?? []).ToDictionary(p => p[..p.IndexOf('=')], p => p[(p.IndexOf('=') + 1)..]),
+                SecondOpinionPaths = parseResult.GetValue(secondOpinion) ?? [],
                 Detector = detector with
                 {
                     Epochs = parseResult.GetValue(detectorEpochs) ?? detector.Epochs,

@@ -49,28 +49,10 @@ public static class BenchMixDefenseCommand
                 + "Needs contranet or mixdefense among the methods. Rows under \"adaptive\" in the JSON.",
         };
         var all = MixDefenseBenchmark.FullCases.Select(c => c.Dataset).ToArray();
-        var only = CommonOptions.Only($"Run only these datasets: {string.Join(", ", all)}. Default: all.", "DATASET", names =>
-        {
-            var unknown = names.Where(n => !all.Contains(n)).ToArray();
-            if (unknown.Length > 0) throw new ArgumentException($"{string.Join(", ", unknown)} is not one of {string.Join(", ", all)}.");
-        });
-        var model = new Option<Dictionary<string, string>>("--model")
-        {
-            Description = "A trained classifier to use instead of training one, as DATASET=PATH.zip (repeatable), e.g. from `mldefense train-classifier`.",
-            HelpName = "DATASET=PATH",
-            CustomParser = result =>
-            {
-                var paths = new Dictionary<string, string>();
-                foreach (var entry in result.Tokens.Select(t => t.Value))
-                {
-                    int eq = entry.IndexOf('=');
-                    if (eq <= 0 || !all.Contains(entry[..eq])) result.AddError($"--model: expected DATASET=PATH with DATASET one of {string.Join(", ", all)}; got '{entry}'.");
-                    else if (!File.Exists(entry[(eq + 1)..])) result.AddError($"--model: {entry[(eq + 1)..]} does not exist.");
-                    else paths[entry[..eq]] = entry[(eq + 1)..];
-                }
-                return paths;
-            },
-        };
+        var only = CommonOptions.Only($"Run only these datasets: {string.Join(", ", all)}. Default: all.", "DATASET",
+                                      names => CommonOptions.SelectCases(MixDefenseBenchmark.FullCases, c => c.Dataset, names));
+        var model = CommonOptions.KeyedPaths("--model",
+            "A trained classifier to use instead of training one, as DATASET=PATH.zip (repeatable), e.g. from `mldefense train-classifier`.", "DATASET", all);
 
         var command = new Command("mixdefense",
             "MixDefense (Yang et al.) Sec. 5.2: SAEC, Feature Squeezing, a MagNet-style autoencoder detector and the SAEC cascade, fitted once per dataset on "
@@ -92,7 +74,7 @@ public static class BenchMixDefenseCommand
             return CommandRunner.Run(console, settings, context =>
             {
                 var cases = isQuick ? MixDefenseBenchmark.QuickCases : MixDefenseBenchmark.FullCases;
-                if (datasets is { Length: > 0 }) cases = cases.Where(c => datasets.Contains(c.Dataset)).ToList();
+                if (datasets is { Length: > 0 }) cases = CommonOptions.SelectCases(cases, c => c.Dataset, datasets);
                 var options = new MixDefenseBenchmarkOptions
                 {
                     Cases = cases,

@@ -132,6 +132,36 @@ public static class CommonOptions
         return cases.Where(c => names.Any(n => Named(c, n))).ToArray();
     }
 
+    /// <summary>
+    /// A repeatable <c>KEY=PATH</c> option (<c>--model mnist=c1.zip</c>): each key one of <paramref name="keys"/>
+    /// (case-insensitive; the value holds it in lower case), each file existing, no key twice. The value maps each key to
+    /// the file's full path.
+    /// </summary>
+    /// <param name="name">The option's name, e.g. <c>--model</c>.</param>
+    /// <param name="description">Its help text.</param>
+    /// <param name="keyName">What a key is, in the help and the errors: <c>DATASET</c>, <c>CASE</c>.</param>
+    /// <param name="keys">The keys allowed.</param>
+    public static Option<Dictionary<string, string>> KeyedPaths(string name, string description, string keyName, IReadOnlyCollection<string> keys) => new(name)
+    {
+        Description = description,
+        HelpName = $"{keyName}=PATH",
+        CustomParser = result =>
+        {
+            var paths = new Dictionary<string, string>();
+            foreach (var value in result.Tokens.Select(t => t.Value))
+            {
+                int equals = value.IndexOf('=');
+                string key = equals > 0 ? value[..equals].Trim().ToLowerInvariant() : "";
+                string file = equals > 0 ? value[(equals + 1)..] : "";
+                if (!keys.Contains(key, StringComparer.OrdinalIgnoreCase) || file.Length == 0)
+                    result.AddError($"{name}: '{value}' is not {keyName}=PATH with {keyName} one of {string.Join(", ", keys)}.");
+                else if (!File.Exists(file)) result.AddError($"{name}: the file {Path.GetFullPath(file)} does not exist.");
+                else if (!paths.TryAdd(key, Path.GetFullPath(file))) result.AddError($"{name}: {key} is given twice.");
+            }
+            return paths;
+        },
+    };
+
     /// <summary>The values of a repeatable, comma-separated option such as <c>--only</c>, one per item.</summary>
     public static string[] SplitList(IEnumerable<System.CommandLine.Parsing.Token> tokens) =>
         tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
