@@ -91,22 +91,9 @@ public static class BenchCmagCommand
     }
 
     /// <summary><c>--baselines METHOD[,METHOD...]|none</c>: which of the paper's comparisons run beside CMAG (read it with <see cref="SelectedBaselines"/>).</summary>
-    public static Option<string[]> BaselinesOption() => new("--baselines")
-    {
-        Description = $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
-            + "or none. Default: both.",
-        HelpName = "METHOD",
-        AllowMultipleArgumentsPerToken = true,
-        CustomParser = result =>
-        {
-            var names = CommonOptions.SplitList(result.Tokens);
-            if (names.SequenceEqual(["none"])) return [];
-            var unknown = names.Where(n => !CmagBenchmark.AvailableBaselines.Contains(n)).ToArray();
-            if (unknown.Length > 0 || names.Length == 0)
-                result.AddError($"--baselines: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", CmagBenchmark.AvailableBaselines)}, or none.");
-            return names;
-        },
-    };
+    public static Option<string[]> BaselinesOption() => CommonOptions.Choices("--baselines",
+        $"Run only these of the paper's comparisons beside CMAG (comma-separated or repeated): {string.Join(", ", CmagBenchmark.AvailableBaselines)}, "
+      + "or none. Default: both.", CmagBenchmark.AvailableBaselines, allowNone: true);
 
     /// <summary>
     /// The baselines <paramref name="option"/> asks for: both (<see cref="CmagBenchmark.AvailableBaselines"/>) when it is not given — an array

@@ -24,21 +24,9 @@ public static class BenchMixDefenseCommand
             + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs], with --adaptive \"adaptive\": [{\"dataset\", \"attack\", "
             + "\"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\", \"attack_success_rate\", \"evasion_rate\", \"pairs\", \"attacked\", \"mean_score\", "
             + "\"mean_clean_score\", \"latent_epsilon\"}]}");
-        var methods = new Option<string[]>("--methods")
-        {
-            Description = $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all "
-                + "(mixdefense is SAEC then ContraNet, Fig. 1; saec+fs puts Feature Squeezing in ContraNet's place).",
-            HelpName = "METHOD",
-            AllowMultipleArgumentsPerToken = true,
-            CustomParser = result =>
-            {
-                var names = CommonOptions.SplitList(result.Tokens);
-                var unknown = names.Where(n => !MixDefenseBenchmark.AvailableMethods.Contains(n)).ToArray();
-                if (unknown.Length > 0)
-                    result.AddError($"--methods: {string.Join(", ", unknown)} is not one of {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}.");
-                return names;
-            },
-        };
+        var methods = CommonOptions.Choices("--methods",
+            $"Evaluate only these methods (comma-separated or repeated): {string.Join(", ", MixDefenseBenchmark.AvailableMethods)}. Default: all "
+          + "(mixdefense is SAEC then ContraNet, Fig. 1; saec+fs puts Feature Squeezing in ContraNet's place).", MixDefenseBenchmark.AvailableMethods);
         var adaptive = new Option<bool>("--adaptive")
         {
             Description = "Also run Sec. 6's adaptive attacks on ContraNet at each L-inf budget, after the non-adaptive PGD they start from (attack \"PGD\"): "

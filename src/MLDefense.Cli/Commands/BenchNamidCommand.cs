@@ -22,11 +22,8 @@ public static class BenchNamidCommand
             + "gtsrb-subset or cifar10-subset (C2).");
         var json = CommonOptions.Json("{\"quick\", \"seconds\", \"standard_at_seconds_per_epoch\", \"train_images\", \"paper_scale_hours_estimate\", \"notes\", "
             + "\"rows\": [{\"dataset\", \"method\", \"attack\", \"mean_accuracy\", \"std\", \"seeds\"}]}");
-        var methods = new Option<string?>("--methods")
-        {
-            Description = "Run only these methods (comma-separated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
-                + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.",
-        };
+        var methods = CommonOptions.Choices("--methods", "Run only these methods (comma-separated or repeated): " + string.Join(", ", NamidBenchmark.Methods.Select(m => m.Name))
+            + ". NAMID variants need standard_at (their estimators' target model) in the same run, or train one.", NamidBenchmark.Methods.Select(m => m.Name).ToArray());
         var datasets = CommonOptions.Only("Run only these datasets (repeat the option or separate with commas): "
             + string.Join(", ", NamidBenchmark.FullCases.Select(c => c.Dataset)) + ". Default: all three (--quick: fashion-mnist).",
             "DATASET", keys => CommonOptions.SelectCases(NamidBenchmark.FullCases, c => c.Dataset, keys));
@@ -47,13 +44,11 @@ public static class BenchNamidCommand
             var settings = globals.Read(parseResult);
             bool isQuick = parseResult.GetValue(quick);
             var jsonFile = parseResult.GetValue(json);
-            var only = parseResult.GetValue(methods)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var only = parseResult.GetValue(methods) is { Length: > 0 } names ? names : null;
             var named = parseResult.GetValue(datasets) is { Length: > 0 } keys ? keys : null;
             int seedCount = parseResult.GetValue(seeds) ?? (isQuick ? QuickSeeds : FullSeeds);
             return CommandRunner.Run(console, settings, context =>
             {
-                var unknown = only?.Where(m => NamidBenchmark.Methods.All(k => k.Name != m)).ToArray();
-                if (unknown is { Length: > 0 }) throw new ArgumentException($"--methods: unknown method(s) {string.Join(", ", unknown)}.");
                 var all = isQuick ? NamidBenchmark.QuickCases : NamidBenchmark.FullCases;
                 var cases = CommonOptions.SelectCases(all, c => c.Dataset, named ?? (isQuick ? NamidBenchmark.QuickDefault : all.Select(c => c.Dataset).ToArray()));
                 var result = ProgressDisplay.Run(context.Console, display =>

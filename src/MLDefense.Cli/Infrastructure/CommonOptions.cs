@@ -162,6 +162,27 @@ public static class CommonOptions
         },
     };
 
+    /// <summary>
+    /// A repeatable, comma-separated list of names from <paramref name="choices"/> (<c>--methods saec,fs</c>): an unknown name,
+    /// or an empty list, is a parse error that lists the choices. With <paramref name="allowNone"/>, <c>none</c> alone is the
+    /// empty list. Not given, the value is empty too: a caller that must tell "none" from "not given" asks the parse result.
+    /// </summary>
+    public static Option<string[]> Choices(string name, string description, IReadOnlyCollection<string> choices, bool allowNone = false) => new(name)
+    {
+        Description = description,
+        HelpName = "METHOD",
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var names = SplitList(result.Tokens);
+            if (allowNone && names is ["none"]) return [];
+            var unknown = names.Where(n => !choices.Contains(n)).ToArray();
+            if (unknown.Length > 0 || names.Length == 0)
+                result.AddError($"{name}: {(names.Length == 0 ? "nothing given" : string.Join(", ", unknown))} is not one of {string.Join(", ", choices)}{(allowNone ? ", or none" : "")}.");
+            return names;
+        },
+    };
+
     /// <summary>The values of a repeatable, comma-separated option such as <c>--only</c>, one per item.</summary>
     public static string[] SplitList(IEnumerable<System.CommandLine.Parsing.Token> tokens) =>
         tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();

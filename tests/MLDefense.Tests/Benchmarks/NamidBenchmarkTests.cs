@@ -38,6 +38,8 @@ public sealed class NamidBenchmarkTests
         Assert.AreEqual(3, good.GetValue<int?>("--seeds"));
         var gtsrb = root.Parse(["bench", "namid", "--quick", "--only", "gtsrb-subset"]);
         Assert.AreEqual(0, gtsrb.Errors.Count, string.Join("; ", gtsrb.Errors.Select(e => e.Message)));
+        var unknownMethod = root.Parse(["bench", "namid", "--methods", "standard_at,madry"]);
+        StringAssert.Contains(string.Join("; ", unknownMethod.Errors.Select(e => e.Message)), "--methods: madry is not one of standard_at, ", "a parse error, before anything trains");
         var unknownDataset = root.Parse(["bench", "namid", "--only", "mnist"]);
         StringAssert.Contains(string.Join("; ", unknownDataset.Errors.Select(e => e.Message)), "--only: mnist is not one of the datasets fashion-mnist, gtsrb-subset, cifar10-subset");
         var bad = root.Parse(["bench", "namid", "--quick", "--seeds", "0"]);
