@@ -58,11 +58,17 @@ public sealed class NamidTests
     {
         var options = QuickNamid(method, epochs: 8);
         options.Lambda = 0;
+        AssertCleanAndTenPointsAbovePlainTraining(options, $"NAMID on {method}");
+    }
+
+    /// <summary>Fits NAMID with the shared estimators and asserts clean accuracy ≥ 90% and PGD-20 accuracy ≥ plain training's + 10 points.</summary>
+    private static void AssertCleanAndTenPointsAbovePlainTraining(NamidOptions options, string what)
+    {
         options.MiEstimators = estimators;
         using var model = new MLContext(seed: 1).MulticlassClassification.Trainers.Namid(options).Fit(train);
         double clean = Accuracy(model.Transform(test)), robust = PgdAccuracy(model, test);
-        Assert.IsTrue(clean >= 0.9, $"NAMID on {method}: clean accuracy {clean:P1}");
-        Assert.IsTrue(robust >= plainPgdAccuracy + 0.1, $"NAMID on {method}: PGD-20 accuracy {robust:P1}, plain training {plainPgdAccuracy:P1}: NAMID must add 10 points");
+        Assert.IsTrue(clean >= 0.9, $"{what}: clean accuracy {clean:P1}");
+        Assert.IsTrue(robust >= plainPgdAccuracy + 0.1, $"{what}: PGD-20 accuracy {robust:P1}, plain training {plainPgdAccuracy:P1}: NAMID must add 10 points");
     }
 
     /// <summary>
@@ -75,12 +81,7 @@ public sealed class NamidTests
     [DataRow(AdversarialTrainingMethod.Trades)]
     public void WithTheDefaultsNamidTRaisesPgdAccuracyWellAbovePlainTraining(AdversarialTrainingMethod method)
     {
-        var options = QuickNamid(method, epochs: 8);
-        options.MiEstimators = estimators;
-        using var model = new MLContext(seed: 1).MulticlassClassification.Trainers.Namid(options).Fit(train);
-        double clean = Accuracy(model.Transform(test)), robust = PgdAccuracy(model, test);
-        Assert.IsTrue(clean >= 0.9, $"NAMID on {method}, defaults: clean accuracy {clean:P1}");
-        Assert.IsTrue(robust >= plainPgdAccuracy + 0.1, $"NAMID on {method}, defaults: PGD-20 accuracy {robust:P1}, plain training {plainPgdAccuracy:P1}");
+        AssertCleanAndTenPointsAbovePlainTraining(QuickNamid(method, epochs: 8), $"NAMID on {method}, defaults");
     }
 
     /// <summary>
