@@ -74,6 +74,7 @@ public sealed class MixDefenseBenchmarkTests
         Assert.AreEqual(c.ClassifierAccuracy, clean["none"].CleanAccuracy);
         Assert.IsTrue(clean["saec+fs"].CleanAccuracy <= Math.Min(clean["saec"].CleanAccuracy, clean["fs"].CleanAccuracy) + 1e-12, "the cascade rejects what either rejects");
         Assert.IsTrue(clean["fs"].CleanAccuracy <= clean["none"].CleanAccuracy);
+        Assert.IsNull(c.ContraNet, "no ContraNet among the methods: nothing to report");
     }
 
     [TestMethod]
@@ -97,6 +98,11 @@ public sealed class MixDefenseBenchmarkTests
             Assert.IsTrue(rows["mixdefense"].Tpr >= Math.Max(rows["saec"].Tpr, rows["contranet"].Tpr) - 1e-12, "the cascade flags what either layer flags");
             Assert.IsTrue(rows["contranet"].Auc is >= 0 and <= 1);
         }
+        // What ContraNet learned on its held-out clean rows (600 rows, 10% held out), reported with the case.
+        Assert.IsNotNull(c.ContraNet);
+        Assert.AreEqual(60, c.ContraNet.CalibrationImageCount);
+        Assert.IsTrue(c.ContraNet.WrongLabelAuc is >= 0 and <= 1, $"{c.ContraNet.WrongLabelAuc}");
+        Assert.AreNotEqual(c.ContraNet.CalibrationTrueLabelMeanDistance, c.ContraNet.CalibrationWrongLabelMeanDistance);
         var clean = c.CleanRows.ToDictionary(r => r.Method);
         Assert.IsTrue(clean["mixdefense"].CleanAccuracy <= Math.Min(clean["saec"].CleanAccuracy, clean["contranet"].CleanAccuracy) + 1e-12);
 

@@ -200,7 +200,8 @@ public static class MixDefenseBenchmark
                 }
                 return new MixDefenseBenchmarkCaseResult(c, source, epochs, trainCount, test.Count, evaluation.ClassifierAccuracy,
                     methods.ToDictionary(m => m.Name, m => m.Threshold), evaluation.CleanFalsePositiveRates, seconds,
-                    evaluation.Rows, evaluation.CleanRows, evaluation.Points, evaluation.Dropped, evaluation.AdaptiveRows);
+                    evaluation.Rows, evaluation.CleanRows, evaluation.Points, evaluation.Dropped, evaluation.AdaptiveRows,
+                    disposables.OfType<ContraNetTransformer>().SingleOrDefault()?.Info);
             }
             finally
             {

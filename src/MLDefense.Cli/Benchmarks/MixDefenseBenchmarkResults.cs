@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using MLDefense.Defenses;
 
 namespace MLDefense.Benchmarks;
 
@@ -83,10 +84,15 @@ public sealed record MixDefensePointInfo(
     [property: JsonPropertyName("adversarial_accuracy")] double AdversarialAccuracy);
 
 /// <summary>One case's outcome.</summary>
+/// <remarks><paramref name="ContraNet"/> is what the fitted ContraNet measured on its own held-out clean rows before any attack
+/// (null when the run fits none): above all <see cref="ContraNetModelInfo.WrongLabelAuc"/>, whether its reconstructions depend
+/// on the label at all — the precondition of its detection (a generator that ignores y gives an AUC near 0.5 there, and a
+/// score that is plain reconstruction distance against attacks).</remarks>
 public sealed record MixDefenseBenchmarkCaseResult(MixDefenseBenchmarkCase Case, string ClassifierSource, int Epochs, int TrainImages, int TestImages,
     double ClassifierAccuracy, IReadOnlyDictionary<string, double> Thresholds, IReadOnlyDictionary<string, double> CleanFalsePositiveRates,
     IReadOnlyDictionary<string, double> Seconds, IReadOnlyList<MixDefenseBenchmarkRow> Rows, IReadOnlyList<MixDefenseCleanRow> CleanRows,
-    IReadOnlyList<MixDefensePointInfo> Points, IReadOnlyList<MixDefensePointInfo> Dropped, IReadOnlyList<MixDefenseAdaptiveRow> AdaptiveRows);
+    IReadOnlyList<MixDefensePointInfo> Points, IReadOnlyList<MixDefensePointInfo> Dropped, IReadOnlyList<MixDefenseAdaptiveRow> AdaptiveRows,
+    ContraNetModelInfo? ContraNet = null);
 
 /// <summary>The outcome of <see cref="MixDefenseBenchmark.Run"/>.</summary>
 public sealed record MixDefenseBenchmarkResult(int Threads, string Device, string TorchVersion, int Seed, double TotalSeconds, string CarliniWagner,

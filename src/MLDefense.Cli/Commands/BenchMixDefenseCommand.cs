@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MLDefense.Benchmarks;
 using MLDefense.Cli.Infrastructure;
+using MLDefense.Defenses;
 using Spectre.Console;
 
 namespace MLDefense.Cli.Commands;
@@ -18,7 +19,8 @@ public static class BenchMixDefenseCommand
         var quick = CommonOptions.Quick($"A short run instead of the full one. It shortens: {quickShortens}.");
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"cw_budget\", "
             + "\"minimum_pairs\", \"methods\", \"pending_methods\", \"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"epochs\", \"train_images\", "
-            + "\"test_images\", \"classifier_accuracy\", \"thresholds\", \"clean_fpr\", \"seconds\"}], "
+            + "\"test_images\", \"classifier_accuracy\", \"thresholds\", \"clean_fpr\", \"seconds\", \"contranet\": {\"wrong_label_auc\", \"true_label_mean_distance\", "
+            + "\"wrong_label_mean_distance\", \"true_label_mean_ssim\", \"wrong_label_mean_ssim\", \"calibration_images\", \"training_images\"} or null}], "
             + "\"rows\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"method\", \"acc_detector\", \"acc_rc\", \"tpr\", \"fpr\", \"auc\"}], "
             + "\"clean\": [{\"dataset\", \"method\", \"clean_accuracy\"}], \"points\": [{\"dataset\", \"attack\", \"norm\", \"epsilon\", \"pairs\", \"attacked\", "
             + "\"adversarial_accuracy\"}], \"dropped\": [the same, for points with too few successful AEs], with --adaptive \"adaptive\": [{\"dataset\", \"attack\", "
@@ -101,6 +103,8 @@ public static class BenchMixDefenseCommand
                 Markup.Escape(string.Join(", ", c.CleanFalsePositiveRates.Select(t => $"{t.Key} {t.Value:P1}"))),
                 Markup.Escape(string.Join(", ", c.CleanRows.Select(t => $"{t.Method} {t.CleanAccuracy:F4}"))));
         console.Write(cases);
+        foreach (var c in r.Cases.Where(c => c.ContraNet is not null))
+            console.WriteLine($"{c.Case.Dataset} ContraNet on its held-out clean rows: {ContraNetFit(c.ContraNet!)}");
 
         var rows = new Table().Title("Acc_Detector / Acc_RC per method on the same AEs (half clean, half successful AEs; Acc_RC over all AEs)")
             .Caption(Markup.Escape(BenchmarkRunText.Caption(r) + $" · CW-L2 {r.CarliniWagner} · points need {r.MinimumPairs} successful AEs"))
@@ -136,6 +140,11 @@ public static class BenchMixDefenseCommand
         if (quick) console.WriteLine("--quick: short trainings; the numbers show the benchmark working, not the paper's figures.");
     }
 
+    /// <summary>What the fitted ContraNet learned, before any attack: does its reconstruction depend on the label?</summary>
+    private static string ContraNetFit(ContraNetModelInfo i) => string.Create(CultureInfo.InvariantCulture,
+        $"wrong-label AUC {i.WrongLabelAuc:F3} (metric distance true label {i.CalibrationTrueLabelMeanDistance:F4} vs a wrong one {i.CalibrationWrongLabelMeanDistance:F4}; " +
+        $"SSIM {i.CalibrationTrueLabelMeanSsim:F3} vs {i.CalibrationWrongLabelMeanSsim:F3}); near 0.5 = the generator ignores the label");
+
     private static JsonObject Point(MixDefensePointInfo p) => new()
     {
         ["dataset"] = p.Dataset, ["attack"] = p.Attack, ["norm"] = p.Norm, ["epsilon"] = p.Epsilon, ["pairs"] = p.Pairs, ["attacked"] = p.Attacked,
@@ -160,6 +169,13 @@ public static class BenchMixDefenseCommand
             ["thresholds"] = new JsonObject(c.Thresholds.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)t.Value))),
             ["clean_fpr"] = new JsonObject(c.CleanFalsePositiveRates.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)t.Value))),
             ["seconds"] = new JsonObject(c.Seconds.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)JsonResults.Seconds(t.Value)))),
+            ["contranet"] = c.ContraNet is not { } i ? null : new JsonObject
+            {
+                ["wrong_label_auc"] = i.WrongLabelAuc,
+                ["true_label_mean_distance"] = i.CalibrationTrueLabelMeanDistance, ["wrong_label_mean_distance"] = i.CalibrationWrongLabelMeanDistance,
+                ["true_label_mean_ssim"] = i.CalibrationTrueLabelMeanSsim, ["wrong_label_mean_ssim"] = i.CalibrationWrongLabelMeanSsim,
+                ["calibration_images"] = i.CalibrationImageCount, ["training_images"] = i.TrainingImageCount,
+            },
         }).ToArray()),
         ["rows"] = new JsonArray(r.Rows.Select(row => (JsonNode)new JsonObject
         {
