@@ -128,6 +128,64 @@ public sealed class MiaedTests
     }
 
     [TestMethod]
+    public void SelectionDataStopsTheSimpleNetworkAndKeepsItsBestEpochThroughSaveAndLoad()
+    {
+        // Selection images whose labels are shifted by one class: the better the simple network learns the digits' real
+        // classes, the worse its selection loss, so the best epoch comes early and training stops 20 epochs after it.
+        var (pixels, labels) = Synthetic(60, 7);
+        var shifted = Array.ConvertAll(labels, l => (l + 1) % Classes);
+        var reports = new List<MiaedTrainingProgress>();
+        var ml = new MLContext(seed: 3);
+        var options = Tiny() with
+        {
+            SimpleNetworkEpochs = 60, SimpleNetworkSelectionData = View(pixels, shifted, null),
+            Progress = new SynchronousProgress<MiaedTrainingProgress>(reports.Add),
+        };
+        var train = Training();
+        using var model = ml.Transforms.Defenses.Miaed(options).Fit(train);
+        var info = model.Info;
+        Console.WriteLine(info);
+        var simple = reports.Where(r => r.Stage == MiaedTrainingStage.SimpleNetwork).ToList();
+        Assert.IsTrue(simple.All(r => r.SelectionLoss is not null), "every simple-network epoch reports its selection loss");
+        Assert.IsNotNull(info.SimpleNetworkSelectedEpoch);
+        int selected = info.SimpleNetworkSelectedEpoch.Value;
+        Assert.AreEqual(Math.Min(60, selected + MiaedOptions.SelectionStoppingPatience), info.SimpleNetworkTrainedEpochs, "stops 20 epochs after the best");
+        Assert.IsTrue(info.SimpleNetworkTrainedEpochs < 60, $"the shifted labels make the loss rise, so training stops early: {info}");
+        Assert.AreEqual(simple.Count, info.SimpleNetworkTrainedEpochs);
+        Assert.AreEqual(simple.Min(r => r.SelectionLoss!.Value), info.SimpleNetworkSelectionLoss!.Value, 1e-6, "the kept epoch is the best one");
+        Assert.AreEqual(60, info.SelectionImageCount);
+
+        // The kept weights are the best epoch's: the transformer's simple network gives that epoch's selection loss.
+        using var images = torch.tensor(pixels, [60, 1, 8, 8]);
+        using var probabilities = model.SimpleNetworkProbabilities(images);
+        using var targets = torch.tensor(Array.ConvertAll(shifted, l => (long)l));
+        using var loss = torch.nn.functional.nll_loss(probabilities.log(), targets);
+        Assert.AreEqual(info.SimpleNetworkSelectionLoss.Value, loss.item<float>(), 1e-4);
+
+        // The record of the selection is saved with the model; the selection data is not.
+        string path = Path.Combine(Path.GetTempPath(), $"miaed-selection-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, train.Schema, path);
+            using var loaded = (MiaedTransformer)ml.Model.Load(path, out _);
+            Assert.AreEqual(info, loaded.Info);
+            Assert.IsNull(loaded.Options.SimpleNetworkSelectionData);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        // Without selection data nothing is selected; bad selection data is refused naming the option.
+        using var plain = ml.Transforms.Defenses.Miaed(Tiny()).Fit(train);
+        Assert.IsNull(plain.Info.SimpleNetworkSelectedEpoch);
+        var wrongShape = Tiny() with { SimpleNetworkSelectionData = View(new float[16 * 16 * 4], [0, 1, 2, 0], null, new ImageShape(1, 16, 16)) };
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => ml.Transforms.Defenses.Miaed(wrongShape).Fit(train)).Message, "SimpleNetworkSelectionData");
+        var badLabel = Tiny() with { SimpleNetworkSelectionData = TestViews.Build(Shape, pixels, [.. labels[..59], 3], classes: 4) };
+        StringAssert.Contains(Assert.Throws<ArgumentException>(() => ml.Transforms.Defenses.Miaed(badLabel).Fit(train)).Message, "found 3");
+    }
+
+    [TestMethod]
     public void DisagreeingProbabilitiesScoreHigherThanAgreeingOnesAndTheThresholdHoldsOnCleanData()
     {
         var ml = new MLContext(seed: 3);

@@ -40,7 +40,18 @@ public sealed record MixDefenseBenchmarkCase(string Dataset, ClassifierArchitect
                $"({N(BudgetFreeImages ?? TestImages)} for CW-L2/DeepFool), MagNet autoencoder {MagNetEpochs ?? 60} epochs on {N(MagNetTrainImages ?? TrainImages)} images at width {MagNetWidth ?? 64} " +
                $"(Adam {(MagNetLearningRate ?? 2e-4).ToString(CultureInfo.InvariantCulture)}, batch {MagNetBatchSize ?? 100}), " +
                $"ContraNet {ContraNetEpochs ?? (ContraNet ?? new ContraNetOptions()).GanEpochs} cGAN + {ContraNetEpochs ?? (ContraNet ?? new ContraNetOptions()).MetricEpochs} metric epochs " +
-               $"at width {ContraNetWidth ?? (ContraNet ?? new ContraNetOptions()).GeneratorWidth}";
+               $"at width {ContraNetWidth ?? (ContraNet ?? new ContraNetOptions()).GeneratorWidth}" + ContraNetDepartures();
+    }
+
+    /// <summary>Where <see cref="ContraNet"/> departs from the authors' KL weight and learning rate, in words (empty when it does not).</summary>
+    private string ContraNetDepartures()
+    {
+        var authors = new ContraNetOptions();
+        var o = ContraNet ?? authors;
+        var parts = new List<string>();
+        if (o.KlWeight != authors.KlWeight) parts.Add(string.Create(CultureInfo.InvariantCulture, $"KL weight {o.KlWeight:G3} instead of {authors.KlWeight:G3}"));
+        if (o.GanLearningRate != authors.GanLearningRate) parts.Add(string.Create(CultureInfo.InvariantCulture, $"cGAN Adam {o.GanLearningRate:G3} instead of {authors.GanLearningRate:G3}"));
+        return parts.Count == 0 ? "" : " (" + string.Join(", ", parts) + ")";
     }
 }
 

@@ -47,8 +47,9 @@ namespace MLDefense.Defenses;
 /// <para>Where the official code departs from the paper and this implementation does not follow it: its simple network
 /// trains for up to 100 epochs with early stopping and learning-rate halving monitored on the latents of FGSM adversarial
 /// test images — model selection on adversarial examples, which the paper's premise (no adversarial examples needed)
-/// rules out; here it trains <see cref="MiaedOptions.SimpleNetworkEpochs"/> fixed epochs on clean latents only. Its
-/// noisy test images are not clipped to [0, 1].</para>
+/// rules out, on the test set; here it trains <see cref="MiaedOptions.SimpleNetworkEpochs"/> fixed epochs on clean latents
+/// only by default, and <see cref="MiaedOptions.SimpleNetworkSelectionData"/> runs the official selection on images the
+/// caller chooses (so that its effect can be measured without the test-set leak). Its noisy test images are not clipped to [0, 1].</para>
 /// <para>Input and output columns:</para>
 /// <list type="table">
 /// <listheader><term>Column</term><description>Type and role</description></listheader>
@@ -114,7 +115,41 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName, probabilitiesName = Options.ProbabilitiesColumnName;
         var batches = DataViewBatches.Read(input, [imageName, labelName, probabilitiesName], 4096, token)
             .Select(b => (b.Get<float>(imageName), LabelColumns.Classes(b, labelName, labelKind), b.Get<float>(probabilitiesName), b.FirstPosition));
-        return FitCore(shape, classCount, Gather(batches, shape, classCount));
+        var selection = Options.SimpleNetworkSelectionData is { } view ? GatherSelection(view, shape, classCount) : default((float[] Pixels, int[] Labels)?);
+        return FitCore(shape, classCount, Gather(batches, shape, classCount), selection);
+    }
+
+    /// <summary>
+    /// The selection images of <see cref="MiaedOptions.SimpleNetworkSelectionData"/> and their labels, checked as the training
+    /// rows are; a problem is reported with the option's name in front.
+    /// </summary>
+    private (float[] Pixels, int[] Labels) GatherSelection(IDataView view, ImageShape shape, int classCount)
+    {
+        try
+        {
+            string imageName = Options.ImageColumnName, labelName = Options.LabelColumnName;
+            ImageColumns.Check(view.Schema, imageName, shape, "the selection image", "the shape of the training images");
+            var kind = LabelColumns.Check(view.Schema, labelName, "the selection label");
+            var pixels = new List<float>();
+            var labels = new List<int>();
+            foreach (var batch in DataViewBatches.Read(view, [imageName, labelName], 4096, Options.CancellationToken))
+            {
+                var batchPixels = batch.Get<float>(imageName);
+                var batchLabels = LabelColumns.Classes(batch, labelName, kind);
+                ImageColumns.CheckPixelRange(batchPixels, shape.Size, labels.Count, imageName);
+                for (int i = 0; i < batchLabels.Length; i++)
+                    if (batchLabels[i] < 0 || batchLabels[i] >= classCount)
+                        throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}), found {batchLabels[i]} in row {labels.Count + i}.");
+                pixels.AddRange(batchPixels);
+                labels.AddRange(batchLabels);
+            }
+            if (labels.Count == 0) throw new ArgumentException("it has no rows; give labelled images, or leave it null for the fixed epochs.");
+            return ([.. pixels], [.. labels]);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{nameof(MiaedOptions)}.{nameof(MiaedOptions.SimpleNetworkSelectionData)}: {e.Message}", e);
+        }
     }
 
     internal static void CheckOptions(MiaedOptions o)
@@ -161,7 +196,8 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         return new MiaedArchitecture(shape, o.BaseChannels ?? MiaedArchitecture.DefaultBaseChannels(shape), o.LatentDimension, o.DiscriminatorHiddenUnits);
     }
 
-    private MiaedTransformer FitCore(ImageShape shape, int classCount, (float[] Pixels, int[] Labels, float[] Probabilities) data)
+    private MiaedTransformer FitCore(ImageShape shape, int classCount, (float[] Pixels, int[] Labels, float[] Probabilities) data,
+        (float[] Pixels, int[] Labels)? selectionData)
     {
         var token = Options.CancellationToken;
         var (pixels, labels, probabilities) = data;
@@ -188,7 +224,15 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         using var targets = torch.tensor(Array.ConvertAll(train.Labels, l => (long)l), [rows], device: device);
         var simpleNetwork = networks.Add(new MiaedSimpleNetwork(Options.LatentDimension, Options.SimpleNetworkHiddenUnits, Options.SimpleNetworkDropout, classCount));
         simpleNetwork.to(device);
-        TrainSimpleNetwork(simpleNetwork, latents, targets, token);
+        SimpleNetworkSelection? selection = null;
+        if (selectionData is { } sd)
+        {
+            using var selectionImages = torch.tensor(sd.Pixels, [sd.Labels.Length, shape.Channels, shape.Height, shape.Width], device: device);
+            using var selectionLatents = MiaedTransformer.Encode(encoder, selectionImages);
+            using var selectionTargets = torch.tensor(Array.ConvertAll(sd.Labels, l => (long)l), [sd.Labels.Length], device: device);
+            selection = TrainSimpleNetwork(simpleNetwork, latents, targets, (selectionLatents, selectionTargets), token);
+        }
+        else TrainSimpleNetwork(simpleNetwork, latents, targets, null, token);
         var onTraining = Measure(simpleNetwork, latents, targets, train.Probabilities, rows, classCount, device);
 
         using var calibrationImages = torch.tensor(calibration.Pixels, [calibrationRows.Length, shape.Channels, shape.Height, shape.Width], device: device);
@@ -212,6 +256,11 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
             TrainingArgmaxAgreement = onTraining.ArgmaxAgreement,
             CalibrationArgmaxAgreement = onCalibration.ArgmaxAgreement,
             Seed = seed,
+            SimpleNetworkSelectedEpoch = selection?.Epoch,
+            SimpleNetworkTrainedEpochs = selection?.TrainedEpochs,
+            SimpleNetworkSelectionLoss = selection?.Loss,
+            SimpleNetworkSelectionAccuracy = selection?.Accuracy,
+            SelectionImageCount = selectionData?.Labels.Length,
         };
         Fitting.Log(LogSource, info.ToString());
         var fitted = networks.HandOver(new MiaedTransformer(Options with { CheckpointPath = null, KeepCheckpoint = false }, info, encoder, simpleNetwork, device));
@@ -362,8 +411,16 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
                 critic / count, reconstruction / count, noise / count, null, elapsed, remaining, completed);
     }
 
-    /// <summary>Trains the simple network on frozen latents with cross-entropy (it is left in evaluation mode).</summary>
-    private void TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, CancellationToken token)
+    /// <summary>Where the selection stopped: the kept epoch, the epochs trained, and the kept weights' loss and accuracy on the selection latents.</summary>
+    private sealed record SimpleNetworkSelection(int Epoch, int TrainedEpochs, double Loss, double Accuracy);
+
+    /// <summary>
+    /// Trains the simple network on frozen latents with cross-entropy (it is left in evaluation mode). With selection latents
+    /// (<see cref="MiaedOptions.SimpleNetworkSelectionData"/>): after each epoch their loss steers the learning rate and
+    /// stops the training, and the best epoch's weights are kept.
+    /// </summary>
+    private SimpleNetworkSelection? TrainSimpleNetwork(MiaedSimpleNetwork network, Tensor latents, Tensor targets, (Tensor Latents, Tensor Targets)? selection,
+        CancellationToken token)
     {
         long rows = latents.size(0);
         int batchSize = (int)Math.Min(Options.BatchSize, rows);
@@ -371,36 +428,117 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         long totalSteps = (long)batchesPerEpoch * Options.SimpleNetworkEpochs;
         using var optimizer = torch.optim.Adam(network.parameters(), Options.SimpleNetworkLearningRate, Options.AdamBeta1, Options.AdamBeta2);
         var clock = Stopwatch.StartNew();
-        network.train();
-        for (int epoch = 1; epoch <= Options.SimpleNetworkEpochs; epoch++)
+        var best = new SelectionState();
+        try
         {
-            using var order = torch.randperm(rows, device: latents.device);
-            double lossSum = 0;
-            long correct = 0, seen = 0;
-            for (int batch = 0; batch < batchesPerEpoch; batch++)
+            int epoch;
+            for (epoch = 1; epoch <= Options.SimpleNetworkEpochs; epoch++)
             {
-                token.ThrowIfCancellationRequested();
-                long start = (long)batch * batchSize;
-                long count = Math.Min(batchSize, rows - start);
-                using var scope = torch.NewDisposeScope();
-                var indices = order.narrow(0, start, count);
-                var logits = network.forward(latents.index_select(0, indices));
-                var batchTargets = targets.index_select(0, indices);
-                var loss = F.cross_entropy(logits, batchTargets);
-                optimizer.zero_grad();
-                loss.backward();
-                optimizer.step();
-                lossSum += loss.item<float>() * count;
-                correct += logits.argmax(1).eq(batchTargets).sum().item<long>();
-                seen += count;
+                network.train();
+                using var order = torch.randperm(rows, device: latents.device);
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                for (int batch = 0; batch < batchesPerEpoch; batch++)
+                {
+                    token.ThrowIfCancellationRequested();
+                    long start = (long)batch * batchSize;
+                    long count = Math.Min(batchSize, rows - start);
+                    using var scope = torch.NewDisposeScope();
+                    var indices = order.narrow(0, start, count);
+                    var logits = network.forward(latents.index_select(0, indices));
+                    var batchTargets = targets.index_select(0, indices);
+                    var loss = F.cross_entropy(logits, batchTargets);
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>() * count;
+                    correct += logits.argmax(1).eq(batchTargets).sum().item<long>();
+                    seen += count;
+                }
+                double? selectionLoss = null;
+                if (selection is { } s)
+                {
+                    network.eval();
+                    var (loss, accuracy) = SelectionLoss(network, s.Latents, s.Targets);
+                    selectionLoss = loss;
+                    best.Observe(network, epoch, loss, accuracy, optimizer);
+                }
+                long stepsDone = (long)epoch * batchesPerEpoch;
+                var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, Options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
+                    lossSum / seen, null, null, null, null, null, null, correct / (double)seen, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), true,
+                    selectionLoss);
+                Options.Progress?.Report(report);
+                Fitting.Log(LogSource, report.ToString());
+                if (best.ShouldStop(epoch))
+                {
+                    Fitting.Log(LogSource, $"simple network: no better selection loss for {MiaedOptions.SelectionStoppingPatience} epochs; stopped after epoch {epoch}");
+                    break;
+                }
             }
-            long stepsDone = (long)epoch * batchesPerEpoch;
-            var report = new MiaedTrainingProgress(MiaedTrainingStage.SimpleNetwork, epoch, Options.SimpleNetworkEpochs, batchesPerEpoch, batchesPerEpoch,
-                lossSum / seen, null, null, null, null, null, null, correct / (double)seen, clock.Elapsed, Remaining(clock.Elapsed, stepsDone, totalSteps), true);
-            Options.Progress?.Report(report);
-            Fitting.Log(LogSource, report.ToString());
+            network.eval();
+            if (selection is null) return null;
+            best.Restore(network);
+            Fitting.Log(LogSource, $"simple network: kept epoch {best.Epoch} (selection loss {best.Loss:F4}, accuracy {best.Accuracy:P2})");
+            return new SimpleNetworkSelection(best.Epoch, Math.Min(epoch, Options.SimpleNetworkEpochs), best.Loss, best.Accuracy);
         }
-        network.eval();
+        finally
+        {
+            best.Dispose();
+        }
+    }
+
+    /// <summary>The mean cross-entropy and the accuracy of the simple network (in evaluation mode) on the selection latents.</summary>
+    private static (double Loss, double Accuracy) SelectionLoss(MiaedSimpleNetwork network, Tensor latents, Tensor targets)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var logits = network.forward(latents);
+        return (F.cross_entropy(logits, targets).item<float>(), logits.argmax(1).eq(targets).to(ScalarType.Float64).mean().ToDouble());
+    }
+
+    /// <summary>
+    /// The model selection of the official code's <c>train_classifier</c>, as Keras runs it: <c>EarlyStopping</c> (a new best
+    /// is any lower loss; stop after <see cref="MiaedOptions.SelectionStoppingPatience"/> epochs without one; restore the best
+    /// weights) and <c>ReduceLROnPlateau</c> (an improvement is a loss at least 10⁻⁴ below its own best; halve the rate after
+    /// <see cref="MiaedOptions.SelectionLearningRatePatience"/> epochs without one).
+    /// </summary>
+    private sealed class SelectionState : IDisposable
+    {
+        private const double PlateauMinimumDelta = 1e-4;
+        private Dictionary<string, Tensor>? weights;
+        private double plateauBest = double.PositiveInfinity;
+        private int plateauWait;
+
+        public int Epoch { get; private set; }
+        public double Loss { get; private set; } = double.PositiveInfinity;
+        public double Accuracy { get; private set; }
+
+        public void Observe(nn.Module network, int epoch, double loss, double accuracy, torch.optim.Optimizer optimizer)
+        {
+            if (loss < Loss)
+            {
+                (Epoch, Loss, Accuracy) = (epoch, loss, accuracy);
+                Dispose();
+                using (torch.no_grad()) weights = network.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+            }
+            if (loss < plateauBest - PlateauMinimumDelta) (plateauBest, plateauWait) = (loss, 0);
+            else if (++plateauWait >= MiaedOptions.SelectionLearningRatePatience)
+            {
+                foreach (var group in optimizer.ParamGroups) group.LearningRate *= 0.5;
+                plateauWait = 0;
+            }
+        }
+
+        public bool ShouldStop(int epoch) => weights is not null && epoch - Epoch >= MiaedOptions.SelectionStoppingPatience;
+
+        public void Restore(nn.Module network) => network.LoadStateStrict(weights!);
+
+        public void Dispose()
+        {
+            if (weights is not null)
+                foreach (var tensor in weights.Values) tensor.Dispose();
+            weights = null;
+        }
     }
 
     /// <summary>The training rows in three arrays, every value checked on the way.</summary>

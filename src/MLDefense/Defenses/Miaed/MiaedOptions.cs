@@ -136,6 +136,30 @@ public sealed record MiaedOptions
     public double SimpleNetworkLearningRate { get; init; } = 1e-3;
 
     /// <summary>
+    /// Labelled images (the <see cref="ImageColumnName"/> and <see cref="LabelColumnName"/> columns, the training images'
+    /// shape) on which the simple network's training is steered and stopped — the official code's model selection, which
+    /// the paper does not describe. Given, the simple network trains for up to <see cref="SimpleNetworkEpochs"/> epochs;
+    /// after each its cross-entropy on these images' latents (inference mode) is measured, Adam's learning rate is halved
+    /// after <see cref="SelectionLearningRatePatience"/> epochs without an improvement of at least 10⁻⁴, training stops after
+    /// <see cref="SelectionStoppingPatience"/> epochs without a new best, and the weights of the best epoch are kept (Keras'
+    /// <c>ReduceLROnPlateau(factor 0.5, patience 3)</c> and <c>EarlyStopping(patience 20, restore_best_weights)</c>, as
+    /// the official <c>train_classifier</c>, which runs up to 100 epochs). The official code selects on the FGSM examples
+    /// of the MNIST <b>test</b> set, crafted on another classifier, with their true labels — adversarial examples (the paper's
+    /// premise is that MIAED needs none) and the test set (a leak). Pass images that are neither test images nor Fit's own
+    /// rows to measure what the selection does without the leak (<c>mldefense bench miaed --selection-fgsm</c>). Not saved
+    /// with the model; <see cref="MiaedModelInfo.SimpleNetworkSelectedEpoch"/> records the epoch kept. Default null: the
+    /// paper's reading, <see cref="SimpleNetworkEpochs"/> fixed epochs on clean latents.
+    /// </summary>
+    [JsonIgnore]
+    public Microsoft.ML.IDataView? SimpleNetworkSelectionData { get; init; }
+
+    /// <summary>With <see cref="SimpleNetworkSelectionData"/>: epochs without a new best selection loss after which the simple network stops (the official code's 20).</summary>
+    public const int SelectionStoppingPatience = 20;
+
+    /// <summary>With <see cref="SimpleNetworkSelectionData"/>: epochs without an improvement after which Adam's learning rate is halved (the official code's 3).</summary>
+    public const int SelectionLearningRatePatience = 3;
+
+    /// <summary>
     /// A file in which Fit keeps the MI dual autoencoder's training state at the end of every epoch — its networks, both
     /// optimisers, the random generators (the CPU's and, on a GPU, the device's) — and from which it resumes when the file
     /// exists: a Fit stopped by cancellation, a crash or a power cut goes on after its last completed autoencoder epoch and
@@ -199,9 +223,10 @@ public enum MiaedTrainingStage
 /// <param name="Elapsed">Time since this stage started.</param>
 /// <param name="EstimatedRemaining">The estimated time to the end of this stage.</param>
 /// <param name="EpochCompleted">True for the report at the end of an epoch.</param>
+/// <param name="SelectionLoss">The simple network's cross-entropy on the selection latents after this epoch (<see cref="MiaedOptions.SimpleNetworkSelectionData"/>), or null.</param>
 public sealed record MiaedTrainingProgress(MiaedTrainingStage Stage, int Epoch, int Epochs, int Batch, int BatchesPerEpoch,
     double TotalLoss, double? GlobalMi, double? LocalMi, double? PriorLoss, double? CriticLoss, double? Reconstruction,
-    double? NoiseReconstruction, double? Accuracy, TimeSpan Elapsed, TimeSpan EstimatedRemaining, bool EpochCompleted)
+    double? NoiseReconstruction, double? Accuracy, TimeSpan Elapsed, TimeSpan EstimatedRemaining, bool EpochCompleted, double? SelectionLoss = null)
 {
     /// <inheritdoc />
     public override string ToString()
@@ -210,6 +235,6 @@ public sealed record MiaedTrainingProgress(MiaedTrainingStage Stage, int Epoch, 
         return $"{Stage} epoch {Epoch}/{Epochs} batch {Batch}/{BatchesPerEpoch}: loss {TotalLoss:F4}" +
             Term("global MI", GlobalMi) + Term("local MI", LocalMi) + Term("prior", PriorLoss) + Term("critic", CriticLoss) +
             Term("reconstruction", Reconstruction) + Term("noisy reconstruction", NoiseReconstruction) +
-            (Accuracy is { } a ? $", accuracy {a:P2}" : "") + $", {Elapsed.TotalSeconds:F1} s elapsed, ETA {EstimatedRemaining.TotalSeconds:F0} s";
+            (Accuracy is { } a ? $", accuracy {a:P2}" : "") + Term("selection loss", SelectionLoss) + $", {Elapsed.TotalSeconds:F1} s elapsed, ETA {EstimatedRemaining.TotalSeconds:F0} s";
     }
 }

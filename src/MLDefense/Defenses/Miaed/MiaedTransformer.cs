@@ -67,11 +67,29 @@ public sealed record MiaedModelInfo : IFittedImageDefense
     /// <summary>The seed training used.</summary>
     public int Seed { get; init; }
 
+    /// <summary>With <see cref="MiaedOptions.SimpleNetworkSelectionData"/>: the simple-network epoch whose weights were kept (the best selection loss); null without selection.</summary>
+    public int? SimpleNetworkSelectedEpoch { get; init; }
+
+    /// <summary>With selection: the epochs the simple network trained before it stopped; null without selection.</summary>
+    public int? SimpleNetworkTrainedEpochs { get; init; }
+
+    /// <summary>With selection: the kept epoch's cross-entropy on the selection images' latents; null without selection.</summary>
+    public double? SimpleNetworkSelectionLoss { get; init; }
+
+    /// <summary>With selection: the kept network's accuracy on the selection images' latents (their labels); null without selection.</summary>
+    public double? SimpleNetworkSelectionAccuracy { get; init; }
+
+    /// <summary>With selection: how many selection images there were; null without selection.</summary>
+    public int? SelectionImageCount { get; init; }
+
     /// <inheritdoc />
     public override string ToString() =>
         $"threshold {Threshold:G6} calibrated on {CalibrationImageCount} held-out clean {Channels}x{Height}x{Width} images: FPR {CalibrationFalsePositiveRate:P2} " +
         $"(on the {TrainingImageCount} training images {TrainingFalsePositiveRate:P2}); simple network accuracy {SimpleNetworkCalibrationAccuracy:P2} held out, " +
-        $"{SimpleNetworkTrainingAccuracy:P2} on training; argmax agreement with the target model {CalibrationArgmaxAgreement:P2} held out, {TrainingArgmaxAgreement:P2} on training";
+        $"{SimpleNetworkTrainingAccuracy:P2} on training; argmax agreement with the target model {CalibrationArgmaxAgreement:P2} held out, {TrainingArgmaxAgreement:P2} on training" +
+        (SimpleNetworkSelectedEpoch is int e
+            ? $"; simple network selected at epoch {e} of {SimpleNetworkTrainedEpochs} on {SelectionImageCount} selection images (loss {SimpleNetworkSelectionLoss:F4}, accuracy {SimpleNetworkSelectionAccuracy:P2})"
+            : "");
 }
 
 /// <summary>
