@@ -274,6 +274,49 @@ public sealed class MiaedBenchmarkTests
     }
 
     [TestMethod]
+    public void ASelectionClassifierSelectsTheFullModelsSimpleNetworkOnFgsmExamplesOfTrainingImagesNothingElseUses()
+    {
+        string folder = Directory.CreateTempSubdirectory("mldefense-miaed-selection-").FullName;
+        try
+        {
+            var ml = new Microsoft.ML.MLContext(seed: 1);
+            var (model, schema, _) = ClassifierTraining.Run(ml, new ClassifierTrainingRequest
+            {
+                Dataset = KnownDatasets.Mnist, Architecture = ClassifierArchitecture.MnistC1, Epochs = 3, DataDirectory = temp, Seed = 1, TrainImages = 150,
+            });
+            string target = Path.Combine(folder, "c1.zip");
+            using (model) ml.Model.Save(model, schema, target);
+            var paths = new Dictionary<string, string> { ["mnist/c1"] = target };
+            // MIAED on the first 150 of the 200 training images; the selection's FGSM examples from the other 50.
+            var options = Toy() with
+            {
+                Cases = [MiaedBenchmark.FullCases[0] with { TrainImages = 150 }], Iterations = 5, ModelPaths = paths,
+                SelectionFgsmPaths = paths, SelectionImages = 50,
+            };
+            var c = MiaedBenchmark.Run(options).Cases.Single();
+            var full = c.Detectors.Single(d => d.Variant == MiaedVariant.Full);
+            Console.WriteLine(full.Info);
+            Assert.AreEqual(150, c.TrainImages);
+            Assert.AreEqual(50, full.Info.SelectionImageCount);
+            Assert.IsNotNull(full.Info.SimpleNetworkSelectedEpoch);
+            Assert.IsTrue(full.Info.SimpleNetworkTrainedEpochs is >= 1 and <= MiaedBenchmark.OfficialSelectionEpochs, $"{full.Info}");
+            Assert.IsTrue(full.Info.SimpleNetworkSelectedEpoch <= full.Info.SimpleNetworkTrainedEpochs);
+            StringAssert.Contains(full.Settings, "up to 100 epochs, selected on FGSM examples");
+            var caed = c.Detectors.Single(d => d.Variant == MiaedVariant.Caed);
+            Assert.IsNull(caed.Info.SimpleNetworkSelectedEpoch, "the ablation compares the autoencoders: its variants are not selected");
+
+            // More selection images than the training set has after the case's own: refused, naming both counts.
+            var tooMany = Assert.Throws<ArgumentException>(() => MiaedBenchmark.Run(options with { SelectionImages = 60, AblationVariants = [] }));
+            StringAssert.Contains(tooMany.Message, "60 selection images after the first 150");
+            StringAssert.Contains(tooMany.Message, "has 50 there");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void BadSettingsAreRejectedBeforeAnythingRuns()
     {
         void Expect<T>(MiaedBenchmarkOptions options, string part) where T : Exception
@@ -288,6 +331,10 @@ public sealed class MiaedBenchmarkTests
         Expect<FileNotFoundException>(Toy() with { ModelPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/model.zip" } }, "/no/such/model.zip");
         Expect<ArgumentException>(Toy() with { SecondOpinionPaths = new Dictionary<string, string> { ["cifar10-subset/c2"] = "x.zip" } }, "not among the cases");
         Expect<FileNotFoundException>(Toy() with { SecondOpinionPaths = new Dictionary<string, string> { ["mnist/c1"] = "/no/such/second.zip" } }, "/no/such/second.zip");
+        Expect<ArgumentException>(Toy() with { SelectionFgsmPaths = new Dictionary<string, string> { ["cifar10-subset/c2"] = "x.zip" } }, "not among the cases");
+        Expect<ArgumentException>(Toy() with { SelectionFgsmPaths = new Dictionary<string, string> { ["mnist/c1"] = typeof(MiaedBenchmarkTests).Assembly.Location } },
+                                  "none are left to select the simple network on");
+        Expect<ArgumentOutOfRangeException>(Toy() with { SelectionImages = 0 }, "SelectionImages");
         Expect<ArgumentException>(Toy() with { AblationVariants = [MiaedVariant.Caed with { Name = "full" }] }, "distinct names");
         Expect<ArgumentOutOfRangeException>(Toy() with { Iterations = 0 }, "Iterations");
         Expect<ArgumentException>(Toy() with { DetectorDirectory = typeof(MiaedBenchmarkTests).Assembly.Location }, "is a file");

@@ -216,7 +216,8 @@ public static class MiaedBenchmark
         return string.Create(CultureInfo.InvariantCulture,
             $"{d.Epochs} autoencoder epochs, batch {d.BatchSize}, Adam {d.LearningRate:G3}; Table 3 networks at base channels {Width(d)}, latent {d.LatentDimension}, " +
             $"discriminators {d.DiscriminatorHiddenUnits}; α {d.GlobalMiWeight:G3}, β {d.LocalMiWeight:G3}, γ {d.PriorWeight:G3}, ε {d.ReconstructionWeight:G3}, δ {d.NoiseReconstructionWeight:G3}, prior N(0, {d.PriorStandardDeviation:G3}²); " +
-            $"simple network {string.Join('-', d.SimpleNetworkHiddenUnits)} for {d.SimpleNetworkEpochs} epochs; threshold at {d.TargetFalsePositiveRate:P0} FPR on {d.CalibrationFraction:P0} held out");
+            $"simple network {string.Join('-', d.SimpleNetworkHiddenUnits)} for {(d.SimpleNetworkSelectionData is null ? "" : "up to ")}{d.SimpleNetworkEpochs} epochs" +
+            $"{(d.SimpleNetworkSelectionData is null ? "" : ", selected on FGSM examples of unused training images")}; threshold at {d.TargetFalsePositiveRate:P0} FPR on {d.CalibrationFraction:P0} held out");
     }
 
     /// <summary>A detector's base channels in words: the number, or Table 3's width when the options leave it to the image.</summary>
@@ -307,6 +308,17 @@ public static class MiaedBenchmark
             double accuracy = Accuracy(classifier, test, options.BatchSize);
             var withProbabilities = classifier.Transform(train);
 
+            // The full model's options: with a selection classifier, the official code's model selection of its simple network.
+            var fullOptions = SelectionData(ml, c, options, classifier, report, cancellationToken) is { } selection
+                ? options with
+                {
+                    Detector = options.Detector with
+                    {
+                        SimpleNetworkSelectionData = selection,
+                        SimpleNetworkEpochs = Math.Max(options.Detector.SimpleNetworkEpochs, OfficialSelectionEpochs),
+                    },
+                }
+                : options;
             var variants = new List<MiaedVariant> { MiaedVariant.Full };
             if (c.Dataset == options.AblationDataset) variants.AddRange(options.AblationVariants);
             var detectors = new List<MiaedFittedVariant>();
@@ -317,8 +329,8 @@ public static class MiaedBenchmark
                 foreach (var variant in variants)
                 {
                     var (miaed, detector) = variant == MiaedVariant.Full && options.CurveEpochs.Count > 0
-                        ? FitAlongCurve(ml, c, options, classifier, withProbabilities, test, report, out curve, cancellationToken)
-                        : LoadOrFit(ml, c, variant, options, classifier, withProbabilities, report, cancellationToken);
+                        ? FitAlongCurve(ml, c, fullOptions, classifier, withProbabilities, test, report, out curve, cancellationToken)
+                        : LoadOrFit(ml, c, variant, variant == MiaedVariant.Full ? fullOptions : options, classifier, withProbabilities, report, cancellationToken);
                     fitted.Add(miaed);
                     detectors.Add(detector);
                 }
@@ -536,23 +548,65 @@ public static class MiaedBenchmark
         return TensorData.ToArray(predicted.ne(simple).to(ScalarType.Float32));
     }, 0.5);
 
+    /// <summary>The official code's most simple-network epochs under its model selection (Keras <c>fit(epochs=100)</c> with early stopping); the bench's selection trains up to this many, or the detector's own epochs when more.</summary>
+    public const int OfficialSelectionEpochs = 100;
+
     /// <summary>The variant name of the second-opinion baseline's rows (<see cref="MiaedBenchmarkOptions.SecondOpinionPaths"/>).</summary>
     public const string SecondOpinionVariant = "second-opinion";
 
     private static ImageClassifierTransformer? LoadSecondOpinion(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options,
+        ImageClassifierTransformer classifier, Action<string, string, double> report) =>
+        options.SecondOpinionPaths.TryGetValue(c.Key, out var path) ? LoadOtherClassifier(ml, c, path, "second opinion", classifier, report) : null;
+
+    /// <summary>Another classifier for a case (a second opinion, a selection classifier), checked to take the target model's images and classes.</summary>
+    private static ImageClassifierTransformer LoadOtherClassifier(MLContext ml, MiaedBenchmarkCase c, string path, string role,
         ImageClassifierTransformer classifier, Action<string, string, double> report)
     {
-        if (!options.SecondOpinionPaths.TryGetValue(c.Key, out var path)) return null;
-        report("second opinion", $"loading {Path.GetFileName(path)}", 0);
-        var second = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
-        if (second.InputShape != classifier.InputShape || second.ClassCount != classifier.ClassCount)
+        report(role, $"loading {Path.GetFileName(path)}", 0);
+        var other = AttackEvaluation.FindClassifier(ml.Model.Load(path, out _));
+        if (other.InputShape != classifier.InputShape || other.ClassCount != classifier.ClassCount)
         {
-            var found = $"{second.InputShape} images, {second.ClassCount} classes";
-            second.Dispose();
-            throw new ArgumentException($"The second classifier for {c.Key}, {path}, takes {found}; the target model takes {classifier.InputShape} images, {classifier.ClassCount} classes.");
+            var found = $"{other.InputShape} images, {other.ClassCount} classes";
+            other.Dispose();
+            throw new ArgumentException($"The {role} classifier for {c.Key}, {path}, takes {found}; the target model takes {classifier.InputShape} images, {classifier.ClassCount} classes.");
         }
-        report("second opinion", $"loaded {Path.GetFileName(path)}", 1);
-        return second;
+        report(role, $"loaded {Path.GetFileName(path)}", 1);
+        return other;
+    }
+
+    /// <summary>
+    /// The selection images of <see cref="MiaedBenchmarkOptions.SelectionFgsmPaths"/>: FGSM examples (the case's ε) crafted on
+    /// the case's selection classifier from the <see cref="MiaedBenchmarkOptions.SelectionImages"/> training images after the
+    /// case's own, with their true labels; null when the case has no selection classifier.
+    /// </summary>
+    private static IDataView? SelectionData(MLContext ml, MiaedBenchmarkCase c, MiaedBenchmarkOptions options, ImageClassifierTransformer classifier,
+        Action<string, string, double> report, CancellationToken cancellationToken)
+    {
+        if (!options.SelectionFgsmPaths.TryGetValue(c.Key, out var path)) return null;
+        const string stage = "selection FGSM";
+        using var surrogate = LoadOtherClassifier(ml, c, path, "selection", classifier, report);
+        int skip = c.TrainImages!.Value;
+        var rows = ml.Data.TakeRows(ml.Data.SkipRows(ml.Data.LoadKnownDataset(c.Dataset, train: true, options.DataDirectory), skip), options.SelectionImages);
+        using var images = LabelledImages.Load(ml, rows, null, surrogate.Device);
+        if (images.Count < options.SelectionImages)
+            throw new ArgumentException($"Benchmark case {c.Key}: {options.SelectionImages} selection images after the first {skip} training images were asked for; " +
+                                        $"{c.Dataset} has {images.Count} there. Give fewer (--selection-images) or fewer training images.");
+        var attack = new FastGradientAttack(new FastGradientOptions { Epsilon = c.Epsilon });
+        var pixels = new float[(long)images.Count * classifier.InputShape.Size];
+        long filled = 0;
+        foreach (var (start, length) in ProtocolSupport.Batches(images.Count, options.BatchSize))
+        {
+            report(stage, $"{start}/{images.Count} images", start / (double)images.Count);
+            using var batch = images.Images.narrow(0, start, length);
+            using var labels = images.Labels.narrow(0, start, length);
+            using var adversarial = attack.Generate(surrogate, batch, labels, cancellationToken);
+            var part = TensorData.ToArray(adversarial);
+            part.CopyTo(pixels, filled);
+            filled += part.Length;
+        }
+        report(stage, $"{images.Count} images", 1);
+        var classes = Enumerable.Range(0, classifier.ClassCount).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray();
+        return ImageRecordsDataView.FromPixels(classifier.InputShape, pixels, images.Labels.cpu().data<long>().Select(l => (int)l).ToArray(), classes);
     }
 
     /// <summary>

@@ -90,6 +90,21 @@ public sealed record MiaedBenchmarkOptions
     public IReadOnlyDictionary<string, string> SecondOpinionPaths { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
+    /// Classifiers by case key whose FGSM examples (the case's ε, true labels) select the full model's simple network
+    /// (<see cref="MiaedOptions.SimpleNetworkSelectionData"/>: the official code's early stopping and learning-rate halving,
+    /// up to the detector's <see cref="MiaedOptions.SimpleNetworkEpochs"/>). The official code crafts them on another
+    /// classifier from the <b>test</b> set; here they come from the <see cref="SelectionImages"/> training images that
+    /// follow the case's first <see cref="MiaedBenchmarkCase.TrainImages"/> — images neither MIAED nor the evaluation
+    /// uses — so the selection is measured without the test-set leak. The classifier may be the target model itself or
+    /// another. The ablation's variants are not selected (Table 10 compares the autoencoders). Default: none (the paper's
+    /// fixed simple-network epochs).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SelectionFgsmPaths { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>How many training images after the case's own give the selection's FGSM examples (<see cref="SelectionFgsmPaths"/>). Default 10 000 (the official code selects on the 10,000 MNIST test images).</summary>
+    public int SelectionImages { get; init; } = 10_000;
+
+    /// <summary>
     /// A folder of fitted detectors, one zip per case and variant (<see cref="MiaedBenchmark.DetectorFileName"/>, e.g.
     /// <c>miaed-mnist-full.zip</c>): a detector whose zip is there is loaded instead of fitted, any other is fitted and
     /// saved there (the folder is created). So a long training (the paper's 100 epochs) is kept, an interrupted run
@@ -170,6 +185,15 @@ public sealed record MiaedBenchmarkOptions
                 throw new ArgumentException($"A second classifier is given for {key}, which is not among the cases run ({string.Join(", ", Cases.Select(c => c.Key))}).");
             if (!File.Exists(path)) throw new FileNotFoundException($"The second classifier for {key}, {path}, does not exist.", path);
         }
+        foreach (var (key, path) in SelectionFgsmPaths)
+        {
+            var c = Cases.FirstOrDefault(c => c.Key == key)
+                ?? throw new ArgumentException($"A selection classifier is given for {key}, which is not among the cases run ({string.Join(", ", Cases.Select(c => c.Key))}).");
+            if (!File.Exists(path)) throw new FileNotFoundException($"The selection classifier for {key}, {path}, does not exist.", path);
+            if (c.TrainImages is null)
+                throw new ArgumentException($"Benchmark case {key} trains on all training images, so none are left to select the simple network on: give it fewer training images (--train-images).");
+        }
+        if (SelectionImages < 1) throw new ArgumentOutOfRangeException(nameof(SelectionImages), SelectionImages, "SelectionImages must be at least 1.");
         if (AblationVariants.Select(v => v.Name).Append(MiaedVariant.Full.Name).Distinct().Count() != AblationVariants.Count + 1)
             throw new ArgumentException("The ablation variants need distinct names other than 'full'.");
         if (DetectorDirectory is { } folder && File.Exists(folder)) throw new ArgumentException($"The detector folder {folder} is a file.");

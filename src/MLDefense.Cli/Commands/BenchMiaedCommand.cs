@@ -81,11 +81,23 @@ public static class BenchMiaedCommand
           + "target model); repeat for several cases. Adds the baseline row second-opinion to every attack: flag where the target model's and the "
           + "second classifier's most probable classes differ (the argmax rule with an independent classifier in place of MIAED's simple network), "
           + "on the same kept images: what MIAED's latent adds over any second model. Default: none.", "CASE", MiaedBenchmark.FullCases.Select(c => c.Key).ToArray());
+        var selectionFgsm = CommonOptions.KeyedPaths("--selection-fgsm",
+            "A classifier for a case, as CASE=PATH (the target model's zip or another's), whose FGSM examples (the case's epsilon, true labels) of the "
+          + "--selection-images training images after the case's own select the full model's simple network as the official code does "
+          + $"(up to {MiaedBenchmark.OfficialSelectionEpochs} epochs, Adam's rate halved after {MiaedOptions.SelectionLearningRatePatience} epochs without improvement, "
+          + $"stopped after {MiaedOptions.SelectionStoppingPatience}, the best epoch kept). The official code selects on FGSM examples of the test set; these "
+          + "images are neither MIAED's training images nor the evaluation's, so the selection is measured without that leak. Needs a case with fewer "
+          + "training images than the dataset has (--quick, --train-images). Default: none (the paper's fixed simple-network epochs).",
+            "CASE", MiaedBenchmark.FullCases.Select(c => c.Key).ToArray());
+        var selectionImages = OptionParsers.Create("--selection-images",
+            $"How many training images after the case's own give --selection-fgsm's examples. Default: {new MiaedBenchmarkOptions().SelectionImages} (the official code selects on the 10,000 MNIST test images).",
+            "N", r => (int?)OptionParsers.WholeNumber(r, minimum: 1));
         var curve = CommonOptions.Curve("the full model (MIAED's autoencoder epochs)", "--detectors");
         var curveImages = CommonOptions.CurveImages(new MiaedBenchmarkOptions().CurveTestImages);
         var json = CommonOptions.Json("{\"quick\", \"quick_shortens\", \"threads\", \"device\", \"torch_version\", \"seed\", \"total_seconds\", \"attacks\", \"detector\", "
             + "\"cases\": [{\"dataset\", \"architecture\", \"classifier\", \"classifier_accuracy\", \"train_images\", \"test_images\", \"detectors\": [{\"variant\", "
             + "\"threshold\", \"calibration_images\", \"calibration_fpr\", \"training_fpr\", \"simple_network_accuracy_held_out\", \"simple_network_accuracy_training\", "
+            + "\"simple_network_selected_epoch\", \"simple_network_trained_epochs\", \"selection_images\", \"selection_accuracy\" (null without --selection-fgsm), "
             + "\"fit_seconds\", \"settings\", \"source\"}]}], \"rows\": [{\"dataset\", \"attack\", \"variant\", \"recall\", \"precision\", \"f1\", \"specificity\", \"accuracy\", \"auc\", "
             + "\"evaluated\", \"candidates\", \"kept\", \"threshold\", \"target\", \"meets_target\"}], \"ablation\": {\"full_minus_caed\", \"target\", \"meets_target\"}, "
             + "\"curve\": [{\"dataset\", \"epoch\", \"test_images\", \"fit_seconds\", \"attack\", \"variant\", \"accuracy\", \"specificity\", \"recall\", \"auc\", \"kept\"}]} "
@@ -105,7 +117,8 @@ public static class BenchMiaedCommand
           + $"{MiaedBenchmark.TargetCarliniWagnerAccuracy:F2} against CW-L2, with specificity >= {MiaedBenchmark.TargetSpecificity:F2}; the full model >= "
           + $"{MiaedBenchmark.TargetFullOverCaed * 100:F0} points above CAED on FGSM.")
         {
-            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, ablation, secondOpinion, curve, curveImages, json,
+            quick, only, detectorEpochs, detectorWidth, paperNetworks, officialWeights, trainImages, detectorFolder, ablation, secondOpinion, selectionFgsm, selectionImages,
+            curve, curveImages, json,
         };
         foreach (var (_, option) in models) command.Options.Add(option);
         command.Validators.Add(result =>
@@ -121,10 +134,11 @@ public static class BenchMiaedCommand
             foreach (var (c, option) in models)
                 if (result.GetResult(option) is not null && !cases.Any(x => x.Key == c.Key))
                     result.AddError($"{option.Name}: the run has no {c.Key} case (it runs {string.Join(", ", cases.Select(x => x.Key))}; choose cases with --only).");
-            if (result.GetResult(secondOpinion) is { } second)
-                foreach (var key in second.Tokens.Select(t => t.Value).Where(v => v.IndexOf('=') > 0).Select(v => v[..v.IndexOf('=')].Trim().ToLowerInvariant())
-                                                  .Where(k => MiaedBenchmark.FullCases.Any(x => x.Key == k) && !cases.Any(x => x.Key == k)))
-                    result.AddError($"--second-opinion: the run has no {key} case (it runs {string.Join(", ", cases.Select(x => x.Key))}; choose cases with --only).");
+            foreach (var keyed in new[] { secondOpinion, selectionFgsm })
+                if (result.GetResult(keyed) is { } given)
+                    foreach (var key in given.Tokens.Select(t => t.Value).Where(v => v.IndexOf('=') > 0).Select(v => v[..v.IndexOf('=')].Trim().ToLowerInvariant())
+                                                     .Where(k => MiaedBenchmark.FullCases.Any(x => x.Key == k) && !cases.Any(x => x.Key == k)))
+                        result.AddError($"{keyed.Name}: the run has no {key} case (it runs {string.Join(", ", cases.Select(x => x.Key))}; choose cases with --only).");
         });
         command.SetAction(parseResult =>
         {
@@ -143,6 +157,8 @@ public static class BenchMiaedCommand
                 Cases = cases,
                 ModelPaths = modelPaths,
                 SecondOpinionPaths = parseResult.GetValue(secondOpinion) ?? [],
+                SelectionFgsmPaths = parseResult.GetValue(selectionFgsm) ?? [],
+                SelectionImages = parseResult.GetValue(selectionImages) ?? preset.SelectionImages,
                 Detector = detector with
                 {
                     Epochs = parseResult.GetValue(detectorEpochs) ?? detector.Epochs,
@@ -257,6 +273,10 @@ public static class BenchMiaedCommand
                 ["training_fpr"] = d.Info.TrainingFalsePositiveRate,
                 ["simple_network_accuracy_held_out"] = d.Info.SimpleNetworkCalibrationAccuracy,
                 ["simple_network_accuracy_training"] = d.Info.SimpleNetworkTrainingAccuracy,
+                ["simple_network_selected_epoch"] = d.Info.SimpleNetworkSelectedEpoch,
+                ["simple_network_trained_epochs"] = d.Info.SimpleNetworkTrainedEpochs,
+                ["selection_images"] = d.Info.SelectionImageCount,
+                ["selection_accuracy"] = d.Info.SimpleNetworkSelectionAccuracy,
                 ["fit_seconds"] = JsonResults.Seconds(d.FitSeconds),
                 ["settings"] = d.Settings,
                 ["source"] = d.Source,
