@@ -251,7 +251,8 @@ public sealed class CliBenchMiaedTests
 
         Assert.AreEqual(0, code, error);
         foreach (var option in new[] { "--quick", "--only <DATASET/ARCH>", "--json <PATH>", "--model-c1-mnist <PATH>", "--model-c1-fashion-mnist <PATH>", "--model-c2-cifar10-subset <PATH>",
-                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>", "--ablation <VARIANTS>", "--second-opinion <CASE=PATH>", "--curve <EPOCHS>", "--curve-images <N>" })
+                                       "--detector-epochs <N>", "--detector-width <C>", "--paper-networks", "--official-weights", "--train-images <N>", "--detectors <DIR>", "--ablation <VARIANTS>", "--second-opinion <CASE=PATH>", "--selection-fgsm <CASE=PATH>", "--selection-images <N>",
+                                       "--curve <EPOCHS>", "--curve-images <N>" })
             StringAssert.Contains(output, option);
         StringAssert.Contains(output, "mnist/c1: first 12000 training images, first 300 test images", "--quick says what it shortens");
         StringAssert.Contains(output, "7 of 100 autoencoder epochs");
@@ -287,6 +288,9 @@ public sealed class CliBenchMiaedTests
                 ["bench", "miaed", "--second-opinion", "mnist/c1=/no/such/model.zip"],
                 ["bench", "miaed", "--quick", "--second-opinion", "fashion-mnist/c1=" + model],
                 ["bench", "miaed", "--quick", "--second-opinion", "mnist/c1=" + model, "--second-opinion", "MNIST/C1=" + model],
+                ["bench", "miaed", "--quick", "--selection-fgsm", "fashion-mnist/c1=" + model],
+                ["bench", "miaed", "--quick", "--selection-fgsm", "mnist/c1=/no/such/model.zip"],
+                ["bench", "miaed", "--quick", "--selection-images", "0"],
             ];
             foreach (var args in cases)
             {
@@ -295,6 +299,7 @@ public sealed class CliBenchMiaedTests
             var (_, _, mismatch) = Run("bench", "miaed", "--quick", "--model-c2-cifar10-subset", model);
             StringAssert.Contains(mismatch, "--model-c2-cifar10-subset: the run has no cifar10-subset/c2 case");
             StringAssert.Contains(Run("bench", "miaed", "--quick", "--detectors", model).Error, "is a file, not a folder");
+            StringAssert.Contains(Run("bench", "miaed", "--quick", "--selection-fgsm", "fashion-mnist/c1=" + model).Error, "--selection-fgsm: the run has no fashion-mnist/c1 case");
         }
         finally
         {
