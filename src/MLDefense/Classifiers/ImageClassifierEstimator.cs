@@ -247,12 +247,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         foreach (var (pixels, labels, _) in batches)
         {
             ImageColumns.CheckPixelRange(pixels, size, rowsSeen, imageName);
-            for (int i = 0; i < labels.Length; i++)
-            {
-                int label = labels[i];
-                if (label < 0 || (classCount is { } k && label >= k))
-                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {(classCount is { } kk ? kk.ToString() : "K")}), found {label} in row {rowsSeen + i}.");
-            }
+            LabelColumns.CheckRange(labels, classCount, rowsSeen, labelName);
             pixelParts.Add(pixels);
             labelParts.Add(labels);
             rowsSeen += labels.Length;

@@ -42,6 +42,18 @@ internal static class LabelColumns
         throw new ArgumentException($"Column '{name}' ({role}): expected a UInt32 key (MapValueToKey) or Int32 class labels 0..K−1, found {column.Type}.");
     }
 
+    /// <summary>
+    /// Throws naming the column and the row when a class label is outside [0, K) (K = <paramref name="classCount"/>; with
+    /// null only negative labels are refused); <paramref name="why"/>, when given, says where K comes from ("the length of 'Score'").
+    /// </summary>
+    internal static void CheckRange(ReadOnlySpan<int> labels, int? classCount, long firstRow, string name, string? why = null)
+    {
+        for (int i = 0; i < labels.Length; i++)
+            if (labels[i] < 0 || labels[i] >= classCount)
+                throw new ArgumentException($"Column '{name}': expected class labels in [0, {classCount?.ToString() ?? "K"})" +
+                    $"{(why is null ? "" : $" ({why})")}, found {labels[i]} in row {firstRow + i}.");
+    }
+
     /// <summary>The column's KeyValues annotation (text or numbers), or null when it has none.</summary>
     internal static KeyValues? KeyValues(DataViewSchema.Column column)
     {

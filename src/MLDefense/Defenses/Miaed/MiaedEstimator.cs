@@ -137,9 +137,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
                 var batchPixels = batch.Get<float>(imageName);
                 var batchLabels = LabelColumns.Classes(batch, labelName, kind);
                 ImageColumns.CheckPixelRange(batchPixels, shape.Size, labels.Count, imageName);
-                for (int i = 0; i < batchLabels.Length; i++)
-                    if (batchLabels[i] < 0 || batchLabels[i] >= classCount)
-                        throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}), found {batchLabels[i]} in row {labels.Count + i}.");
+                LabelColumns.CheckRange(batchLabels, classCount, labels.Count, labelName);
                 pixels.AddRange(batchPixels);
                 labels.AddRange(batchLabels);
             }
@@ -553,10 +551,7 @@ public sealed class MiaedEstimator : DefenseEstimator<MiaedOptions, MiaedTransfo
         foreach (var (pixels, labels, probabilities, _) in batches)
         {
             ImageColumns.CheckPixelRange(pixels, shape.Size, rowsSeen, imageName);
-            for (int i = 0; i < labels.Length; i++)
-                if (labels[i] < 0 || labels[i] >= classCount)
-                    throw new ArgumentException($"Column '{labelName}': expected class labels in [0, {classCount}) (the length of '{probabilitiesName}'" +
-                        $"{(Options.ClassCount is null ? "" : " and ClassCount")}), found {labels[i]} in row {rowsSeen + i}.");
+            LabelColumns.CheckRange(labels, classCount, rowsSeen, labelName, $"the length of '{probabilitiesName}'{(Options.ClassCount is null ? "" : " and ClassCount")}");
             DefenseColumns.CheckFinite(probabilities, classCount, rowsSeen, probabilitiesName, "probabilities");
             pixelParts.Add(pixels);
             labelParts.Add(labels);
